@@ -1,0 +1,85 @@
+"""The ``reprokit`` command line: parses arguments, calls the library, prints the result.
+
+This is the one place that catches :class:`ReprokitError`, prints ``error: …`` on one line
+and chooses the exit status. Tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from reprokit import __version__
+from reprokit.errors import ReprokitError, UnresolvedImports
+
+log = logging.getLogger("reprokit")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from reprokit.scan import ScanSettings, render_table, scan
+
+    result = scan(ScanSettings(path=Path(args.path), python=args.python, use_installed=not args.no_installed, jobs=args.jobs))
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        sys.stdout.write(render_table(result))
+    if args.strict and result.unresolved:
+        raise UnresolvedImports(f"{len(result.unresolved)} import(s) with no known distribution: {', '.join(result.unresolved)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reprokit",
+        description="Archive a research paper's code so it can be rebuilt and rerun years later, and verify such archives.",
+        epilog="Run 'reprokit COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"reprokit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the commands reprokit runs and the requests it makes")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "scan",
+        help="list a paper's imports and the PyPI distributions that provide them",
+        description="Find every import in the .py and .ipynb files under PATH, classify it as stdlib, local or "
+        "third-party for the target Python, and map third-party imports to PyPI distributions "
+        "(declared requirements first, then the installed environment, then reprokit's table).",
+    )
+    p.add_argument("path", metavar="PATH", help="paper folder, or a single .py/.ipynb file")
+    p.add_argument("--python", metavar="X.Y", help="target Python version (default: the running one)")
+    p.add_argument("--json", action="store_true", help="print the versioned JSON envelope instead of a table")
+    p.add_argument("--strict", action="store_true", help="exit 1 when an import has no known distribution")
+    p.add_argument("--no-installed", action="store_true", help="ignore the distributions installed in this environment")
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes for large trees (default: all cores)")
+    p.set_defaults(func=cmd_scan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(message)s", level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except ReprokitError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130

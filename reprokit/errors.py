@@ -1,0 +1,47 @@
+"""The one exception family of reprokit.
+
+Everything below the CLI raises a subclass of :class:`ReprokitError`; the CLI prints its
+message on one line and exits with :attr:`ReprokitError.exit_code`.
+"""
+
+from __future__ import annotations
+
+
+class ReprokitError(Exception):
+    """Base of every error reprokit reports to a user."""
+
+    exit_code = 1
+
+
+class UsageError(ReprokitError):
+    """The command line asked for something impossible (missing path, bad option)."""
+
+    exit_code = 2
+
+
+class InputError(ReprokitError):
+    """A file given to reprokit cannot be used; the message names the file (and line)."""
+
+
+class UnresolvedImports(ReprokitError):
+    """Imports with no known distribution, under ``--strict``."""
+
+
+class ResolutionFailed(ReprokitError):
+    """The resolver could not find a consistent set of versions."""
+
+
+class IndexError_(ReprokitError):
+    """The package index answered with an error, or did not answer."""
+
+
+class HashMismatch(ReprokitError):
+    """Downloaded or stored bytes do not have the sha256 recorded for them."""
+
+
+class NixError(ReprokitError):
+    """A ``nix`` command failed, or Nix-specific input is invalid."""
+
+
+class PinError(ReprokitError):
+    """No nixpkgs revision could be chosen for the requested channel and date."""

@@ -1,0 +1,235 @@
+"""Imports in Python source, found with ``ast`` (or the tokenizer for Python 2 code).
+
+Knows which imports are optional: guarded by ``try/except ImportError``, under
+``if TYPE_CHECKING:``, or in a branch that is dead for the target Python version or
+platform (``if sys.version_info < (3, 8):``).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import token
+import tokenize
+from dataclasses import dataclass
+
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FoundImport:
+    """One import statement (or dynamic import) at one line."""
+
+    module: str  # dotted name; "" for "from . import x"
+    line: int
+    optional: bool = False
+    relative: bool = False
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, target: tuple[int, int], platform: str) -> None:
+        self.found: list[FoundImport] = []
+        self.optional_depth = 0
+        self.target = target
+        self.platform = platform
+        self.import_module_names = {"importlib.import_module", "__import__"}
+
+    def _add(self, module: str, line: int, relative: bool = False) -> None:
+        self.found.append(
+            FoundImport(module=module, line=line, optional=self.optional_depth > 0, relative=relative)
+        )
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._add(alias.name, node.lineno)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            self._add(node.module or "", node.lineno, relative=True)
+            return
+        if node.module == "importlib":
+            for alias in node.names:
+                if alias.name == "import_module":
+                    self.import_module_names.add(alias.asname or "import_module")
+        if node.module:
+            self._add(node.module, node.lineno)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _dotted(node.func)
+        if name in self.import_module_names and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value:
+                package = None
+                if len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                    package = node.args[1].value
+                for kw in node.keywords:
+                    if kw.arg == "package" and isinstance(kw.value, ast.Constant):
+                        package = kw.value.value
+                if arg.value.startswith("."):
+                    self._add(arg.value.lstrip("."), node.lineno, relative=True)
+                elif package is None or name == "__import__":
+                    self._add(arg.value, node.lineno)
+        self.generic_visit(node)
+
+    def _optional(self, nodes: list[ast.stmt]) -> None:
+        self.optional_depth += 1
+        for n in nodes:
+            self.visit(n)
+        self.optional_depth -= 1
+
+    def _plain(self, nodes: list[ast.stmt]) -> None:
+        for n in nodes:
+            self.visit(n)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        guarded = any(_catches_import_error(h) for h in node.handlers)
+        (self._optional if guarded else self._plain)(node.body)
+        # Imports in the handler are the fallback: optional too when the try body is.
+        for h in node.handlers:
+            (self._optional if guarded else self._plain)(h.body)
+        self._plain(node.orelse)
+        self._plain(node.finalbody)
+
+    visit_TryStar = visit_Try
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        verdict = _static_truth(node.test, self.target, self.platform)
+        if _is_type_checking(node.test):
+            self._optional(node.body)
+            self._plain(node.orelse)
+        elif verdict is True:
+            self._plain(node.body)
+            self._optional(node.orelse)
+        elif verdict is False:
+            self._optional(node.body)
+            self._plain(node.orelse)
+        else:
+            self._plain(node.body)
+            self._plain(node.orelse)
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    return ""
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(_dotted(t).rsplit(".", 1)[-1] in _IMPORT_ERRORS for t in types)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return _dotted(test).endswith("TYPE_CHECKING")
+
+
+def _static_truth(test: ast.expr, target: tuple[int, int], platform: str) -> bool | None:
+    """Evaluate ``sys.version_info``/``sys.platform`` comparisons for the target."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _static_truth(test.operand, target, platform)
+        return None if inner is None else not inner
+    if isinstance(test, ast.BoolOp):
+        values = [_static_truth(v, target, platform) for v in test.values]
+        if isinstance(test.op, ast.And):
+            if False in values:
+                return False
+            return True if all(v is True for v in values) else None
+        if True in values:
+            return True
+        return False if all(v is False for v in values) else None
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    left, op, right = test.left, test.ops[0], test.comparators[0]
+    subject = _dotted(left.value if isinstance(left, ast.Subscript) else left)
+    if subject in ("sys.version_info", "version_info") and isinstance(right, ast.Tuple):
+        try:
+            want = tuple(int(ast.literal_eval(e)) for e in right.elts)
+        except (ValueError, TypeError):
+            return None
+        have = target[: len(want)] if len(want) <= 2 else target + (0,) * (len(want) - 2)
+        return _compare(have, op, want)
+    if subject in ("sys.platform", "platform") and isinstance(right, ast.Constant) and isinstance(right.value, str):
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            return (platform == right.value) == isinstance(op, ast.Eq)
+    if isinstance(left, ast.Call) and _dotted(left.func) == "sys.platform.startswith" and left.args:
+        return None
+    return None
+
+
+def _compare(a: tuple[int, ...], op: ast.cmpop, b: tuple[int, ...]) -> bool | None:
+    ops = {ast.Lt: a < b, ast.LtE: a <= b, ast.Gt: a > b, ast.GtE: a >= b, ast.Eq: a == b, ast.NotEq: a != b}
+    return ops.get(type(op))
+
+
+def extract(source: str, *, target: tuple[int, int] = (3, 11), platform: str = "linux") -> list[FoundImport]:
+    """Imports in ``source``; raises SyntaxError (with ``lineno``) when it is not Python 3."""
+    tree = ast.parse(source)
+    visitor = _Visitor(target, platform)
+    visitor.visit(tree)
+    return visitor.found
+
+
+_FROM_RE = re.compile(r"^\s*from\s+(.+?)\s+import\b")
+_IMPORT_RE = re.compile(r"^\s*import\s+(.+)$")
+
+
+def extract_loose(source: str) -> list[FoundImport]:
+    """Imports of code ``ast`` cannot parse (Python 2), from the tokenizer's logical lines.
+
+    Comments and strings never yield imports; a line the tokenizer cannot get past ends
+    the search there.
+    """
+    found: list[FoundImport] = []
+    logical: list[str] = []
+    start_line = 1
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        tokens = []
+        for lineno, line in enumerate(source.splitlines(), 1):
+            found.extend(_loose_line(line, lineno))
+        return found
+    for tok in tokens:
+        if tok.type in (token.NEWLINE, token.ENDMARKER):
+            found.extend(_loose_line(" ".join(logical), start_line))
+            logical = []
+            continue
+        if tok.type in (tokenize.COMMENT, tokenize.NL, token.INDENT, token.DEDENT):
+            continue
+        if not logical:
+            start_line = tok.start[0]
+        if tok.type == token.OP and tok.string == ";":
+            found.extend(_loose_line(" ".join(logical), start_line))
+            logical = []
+            continue
+        logical.append(tok.string if tok.type != token.STRING else "''")
+    return found
+
+
+def _loose_line(line: str, lineno: int) -> list[FoundImport]:
+    m = _FROM_RE.match(line)
+    if m:
+        module = re.sub(r"\s+", "", m.group(1))
+        if not re.fullmatch(r"\.*[A-Za-z_\d.]*", module):
+            return []
+        bare = module.lstrip(".")
+        if bare != module:
+            return [FoundImport(module=bare, line=lineno, relative=True)]
+        return [FoundImport(module=bare, line=lineno)] if bare else []
+    line = re.sub(r"\s*\.\s*", ".", line)
+    m = _IMPORT_RE.match(line)
+    if m:
+        out = []
+        for part in m.group(1).strip("() ").split(","):
+            name = part.strip().split(" as ")[0].strip()
+            if re.fullmatch(r"[A-Za-z_][\w.]*", name):
+                out.append(FoundImport(module=name, line=lineno))
+        return out
+    return []

@@ -1,0 +1,421 @@
+"""``reprokit scan``: every import of a paper, classified and mapped to a distribution.
+
+Reads each ``.py`` and ``.ipynb`` file (in parallel on large trees), extracts imports,
+classifies their top-level module as stdlib, local or third-party for the target Python,
+and maps third-party ones to PyPI distributions. Unreadable files are warnings.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from reprokit import declared as declared_mod
+from reprokit import imports as imports_mod
+from reprokit import notebook, tree
+from reprokit.errors import UsageError
+from reprokit.mapping import Mapper
+
+Kind = Literal["stdlib", "local", "third-party"]
+MAX_FILE_BYTES = 20 * 1024 * 1024
+PARALLEL_THRESHOLD = 400  # files; below this a process pool costs more than it saves
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Warning_:
+    path: str
+    line: int | None
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FileImports:
+    """What one file yielded: imports with their lines, installs, and problems."""
+
+    path: str
+    imports: tuple[imports_mod.FoundImport, ...] = ()
+    installs: tuple[notebook.Install, ...] = ()
+    warnings: tuple[Warning_, ...] = ()
+    failed: bool = False
+    # Notebooks: for each line of the joined code, (cell number, line in that cell).
+    origins: tuple[tuple[int, int], ...] = ()
+
+    def location(self, line: int) -> str:
+        """``script.py:12``, or ``analysis.ipynb:cell 3:2`` for a notebook."""
+        if self.origins and 0 < line <= len(self.origins):
+            cell, cell_line = self.origins[line - 1]
+            return f"{self.path}:cell {cell}:{cell_line}"
+        return f"{self.path}:{line}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Import:
+    module: str
+    top: str
+    kind: Kind
+    optional: bool
+    distribution: str | None
+    locations: tuple[str, ...]  # "path:line"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Distribution:
+    name: str
+    imports: tuple[str, ...]
+    optional: bool
+    declared: bool
+    how: str  # declared | installed | table | declared-only
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeclaredReq:
+    requirement: str
+    source: str
+    optional: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScanResult:
+    root: str
+    python: str
+    files_scanned: int
+    files_failed: int
+    files: tuple[str, ...]
+    imports: tuple[Import, ...]
+    distributions: tuple[Distribution, ...]
+    unresolved: tuple[str, ...]
+    declared: tuple[DeclaredReq, ...]
+    warnings: tuple[Warning_, ...]
+    project_names: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "reprokit_scan": 1,
+            "root": self.root,
+            "python": self.python,
+            "files": {"scanned": self.files_scanned, "failed": self.files_failed},
+            "imports": [
+                {"module": i.module, "top": i.top, "kind": i.kind, "optional": i.optional,
+                 "distribution": i.distribution, "locations": list(i.locations)}
+                for i in self.imports
+            ],
+            "distributions": [
+                {"name": d.name, "imports": list(d.imports), "optional": d.optional,
+                 "declared": d.declared, "how": d.how}
+                for d in self.distributions
+            ],
+            "unresolved": list(self.unresolved),
+            "declared": [{"requirement": d.requirement, "source": d.source, "optional": d.optional} for d in self.declared],
+            "warnings": [{"path": w.path, "line": w.line, "message": w.message} for w in self.warnings],
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScanSettings:
+    path: Path
+    python: str | None = None
+    use_installed: bool = True
+    jobs: int | None = None
+
+
+# --- stdlib -------------------------------------------------------------------------
+
+@functools.cache
+def stdlib_names(python: str) -> frozenset[str]:
+    """Top-level stdlib module names of Python ``X.Y``."""
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if python == running:
+        return frozenset(sys.stdlib_module_names) | {"__main__", "__future__"}
+    data = json.loads(resources.files("reprokit.data").joinpath("stdlib.json").read_text("utf-8"))
+    versions: dict[str, list[str]] = data["versions"]
+    if python not in versions:
+        known = ", ".join(sorted(versions, key=lambda v: tuple(map(int, v.split(".")))))
+        raise UsageError(f"no standard library list for Python {python} (known: {known})")
+    return frozenset(versions[python])
+
+
+def parse_python(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)\.(\d+)", text.strip())
+    if not m:
+        raise UsageError(f"--python takes a version like 3.11, not {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+# --- one file ------------------------------------------------------------------------
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        m = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", raw[:200], re.M)
+        if m:
+            try:
+                return raw.decode(m.group(1).decode("ascii"))
+            except (LookupError, UnicodeDecodeError):
+                pass
+        return raw.decode("latin-1")
+
+
+def scan_file(root: str, rel: str, target: tuple[int, int], platform: str = "linux") -> FileImports:
+    """Imports of one file; never raises for bad content."""
+    path = os.path.join(root, rel)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            return FileImports(path=rel, failed=True, warnings=(Warning_(path=rel, line=None, message=f"skipped: {size // 1048576} MiB is larger than {MAX_FILE_BYTES // 1048576} MiB"),))
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        return FileImports(path=rel, failed=True, warnings=(Warning_(path=rel, line=None, message=f"cannot read: {exc.strerror}"),))
+    if b"\x00" in raw[:8192]:
+        return FileImports(path=rel, failed=True, warnings=(Warning_(path=rel, line=None, message="binary file, not source: skipped"),))
+    text = _decode(raw)
+    if rel.endswith(".ipynb"):
+        return _scan_notebook(rel, text, target, platform)
+    return _scan_source(rel, text, target, platform)
+
+
+def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:
+    try:
+        found = imports_mod.extract(text, target=target, platform=platform)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        line = getattr(exc, "lineno", None)
+        found = imports_mod.extract_loose(text)
+        reason = getattr(exc, "msg", None) or exc.__class__.__name__
+        msg = f"not valid Python {target[0]}.{target[1]} ({reason}); imports read with the tokenizer"
+        return FileImports(path=rel, imports=tuple(found), warnings=(Warning_(path=rel, line=line, message=msg),))
+    installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
+    return FileImports(path=rel, imports=tuple(found), installs=installs)
+
+
+def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:
+    try:
+        cells, language = notebook.code_cells(text)
+    except ValueError as exc:
+        line = None
+        m = re.search(r"line (\d+)", str(exc))
+        if m:
+            line = int(m.group(1))
+        return FileImports(path=rel, failed=True, warnings=(Warning_(path=rel, line=line, message=str(exc).splitlines()[0]),))
+    if language and language.lower() not in ("python", "python3", "python2", "ipython", ""):
+        return FileImports(path=rel, warnings=(Warning_(path=rel, line=None, message=f"a {language} notebook, not Python: skipped"),))
+    src = notebook.cells_to_source(cells)
+
+    warnings: list[Warning_] = []
+    try:
+        found = imports_mod.extract(src.text, target=target, platform=platform)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # One bad cell must not hide the others: parse cell by cell.
+        found = []
+        offset = 0
+        for cell_no, cell in enumerate(cells, 1):
+            cell_src = notebook.cells_to_source([cell])
+            n_lines = cell_src.text.count("\n")
+            try:
+                for imp in imports_mod.extract(cell_src.text, target=target, platform=platform):
+                    found.append(_shift(imp, offset))
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                warnings.append(Warning_(path=rel, line=getattr(exc, "lineno", None), message=f"cell {cell_no} is not valid Python ({getattr(exc, 'msg', exc.__class__.__name__)}); imports read with the tokenizer"))
+                found.extend(_shift(imp, offset) for imp in imports_mod.extract_loose(cell_src.text))
+            offset += n_lines
+    return FileImports(path=rel, imports=tuple(found), installs=src.installs, warnings=tuple(warnings), origins=src.origins)
+
+
+def _shift(imp: imports_mod.FoundImport, offset: int) -> imports_mod.FoundImport:
+    return imports_mod.FoundImport(module=imp.module, line=imp.line + offset, optional=imp.optional, relative=imp.relative)
+
+
+# --- the whole tree ------------------------------------------------------------------
+
+def _scan_chunk(args: tuple[str, list[str], tuple[int, int]]) -> list[FileImports]:
+    root, rels, target = args
+    return [scan_file(root, rel, target) for rel in rels]
+
+
+def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int | None = None) -> list[FileImports]:
+    workers = jobs or os.cpu_count() or 1
+    if len(rels) < PARALLEL_THRESHOLD or workers < 2:
+        return [scan_file(str(root), rel, target) for rel in rels]
+    # Chunks of interleaved files so each worker gets a mix of big and small ones.
+    n_chunks = workers * 8
+    chunks = [rels[i::n_chunks] for i in range(n_chunks)]
+    results: list[FileImports] = []
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        for part in pool.map(_scan_chunk, [(str(root), c, target) for c in chunks if c]):
+            results.extend(part)
+    results.sort(key=lambda r: r.path)
+    return results
+
+
+def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -> frozenset[str]:
+    """Top-level names that resolve to the paper's own code."""
+    names: set[str] = set()
+    for rel in rels:
+        parts = rel.split("/")
+        if parts[-1].endswith(".py"):
+            names.add(parts[-1][:-3])
+        for d in parts[:-1]:
+            names.add(d)
+    for n in project_names:
+        names.add(re.sub(r"[-.]+", "_", n))
+        names.add(re.sub(r"[-.]+", "_", n).lower())
+    # Extension modules and packages next to the code (compiled helpers).
+    for rel in rels:
+        folder = root / Path(rel).parent
+        try:
+            for entry in os.scandir(folder):
+                if entry.name.endswith((".so", ".pyd")):
+                    names.add(entry.name.split(".")[0])
+        except OSError:
+            continue
+    return frozenset(n for n in names if n.isidentifier())
+
+
+def scan(settings: ScanSettings) -> ScanResult:
+    path = settings.path
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    python = settings.python or f"{sys.version_info[0]}.{sys.version_info[1]}"
+    target = parse_python(python)
+    std = stdlib_names(python)
+
+    walked = tree.walk(path)
+    root = walked.root
+    everything = tree.walk(root, suffixes=None) if path.is_dir() else walked
+    decl_files = [f for f in everything.files if declared_mod.is_declaration_file(f.rsplit("/", 1)[-1])]
+    decl = declared_mod.read_declared(root, decl_files)
+
+    results = scan_files(root, list(walked.files), target, settings.jobs)
+    warnings: list[Warning_] = [Warning_(path=p, line=None, message=f"skipped: {why}") for p, why in walked.skipped]
+    warnings += [Warning_(path=p.path, line=p.line, message=p.message) for p in decl.problems]
+    for r in results:
+        warnings.extend(r.warnings)
+
+    declared: list[DeclaredReq] = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional) for d in decl.requirements]
+    for r in results:
+        for inst in r.installs:
+            try:
+                req = Requirement(inst.requirement)
+            except InvalidRequirement:
+                warnings.append(Warning_(path=r.path, line=inst.line, message=f"{inst.tool} install of {inst.requirement!r}: not a requirement"))
+                continue
+            name = declared_mod.CONDA_TO_PYPI.get(req.name.lower(), req.name) if inst.tool == "conda" else req.name
+            if inst.tool == "conda" and name.lower() in declared_mod.CONDA_NON_PYTHON:
+                continue
+            req.name = name
+            declared.append(DeclaredReq(requirement=str(req), source=f"{r.location(inst.line)} ({inst.tool} install)"))
+    declared_names = {canonicalize_name(Requirement(d.requirement).name) for d in declared}
+    base_declared = {canonicalize_name(Requirement(d.requirement).name) for d in declared if not d.optional}
+
+    local = local_names(walked.files, root, decl.project_names)
+    if path.is_dir() and (path / "src").is_dir():
+        local |= local_names(tree.walk(path / "src").files, path / "src", ())
+    mapper = Mapper(declared_names, use_installed=settings.use_installed)
+
+    # Group by module; a module is optional only if every use of it is.
+    by_module: dict[str, dict[str, object]] = {}
+    for r in results:
+        for f in r.imports:
+            if f.relative or not f.module:
+                continue
+            entry = by_module.setdefault(f.module, {"optional": True, "locations": []})
+            entry["optional"] = bool(entry["optional"]) and f.optional
+            entry["locations"].append(r.location(f.line))  # type: ignore[attr-defined]
+
+    imports: list[Import] = []
+    dist_imports: dict[str, list[str]] = {}
+    dist_optional: dict[str, bool] = {}
+    dist_how: dict[str, str] = {}
+    unresolved: set[str] = set()
+    for module in sorted(by_module):
+        info = by_module[module]
+        top = module.split(".")[0]
+        optional = bool(info["optional"])
+        locations = tuple(dict.fromkeys(info["locations"]))  # type: ignore[call-overload]
+        kind: Kind
+        dist: str | None = None
+        if top in std:
+            kind = "stdlib"
+        elif top in local:
+            kind = "local"
+        else:
+            kind = "third-party"
+            match = mapper.lookup(module)
+            if match is None:
+                unresolved.add(top if top not in mapper.table else module)
+            else:
+                dist = match.distribution
+                dist_imports.setdefault(dist, []).append(module)
+                dist_optional[dist] = dist_optional.get(dist, True) and optional
+                dist_how.setdefault(dist, match.how)
+        imports.append(Import(module=module, top=top, kind=kind, optional=optional, distribution=dist, locations=locations))
+
+    distributions = [
+        Distribution(name=d, imports=tuple(sorted(dist_imports[d])), optional=dist_optional[d], declared=d in declared_names, how=dist_how[d])
+        for d in sorted(dist_imports)
+    ]
+    # Declared base requirements nobody imports (plugins, kernels, CLI tools) still count.
+    for d in sorted(base_declared - set(dist_imports)):
+        distributions.append(Distribution(name=d, imports=(), optional=False, declared=True, how="declared-only"))
+    distributions.sort(key=lambda d: d.name)
+    return ScanResult(
+        root=str(path),
+        python=python,
+        files_scanned=len(results),
+        files_failed=sum(1 for r in results if r.failed),
+        files=walked.files,
+        imports=tuple(imports),
+        distributions=tuple(distributions),
+        unresolved=tuple(sorted(unresolved)),
+        declared=tuple(declared),
+        warnings=tuple(sorted(warnings, key=lambda w: (w.path, w.line or 0))),
+        project_names=decl.project_names,
+    )
+
+
+def render_table(result: ScanResult) -> str:
+    """The scan as a person reads it: distributions, unresolved imports, warnings."""
+    out: list[str] = []
+    n_third = sum(1 for i in result.imports if i.kind == "third-party")
+    out.append(f"Scanned {result.files_scanned} files under {result.root} for Python {result.python}"
+               + (f" ({result.files_failed} could not be read)" if result.files_failed else ""))
+    out.append(f"{len(result.imports)} modules imported: "
+               f"{sum(1 for i in result.imports if i.kind == 'stdlib')} stdlib, "
+               f"{sum(1 for i in result.imports if i.kind == 'local')} local, {n_third} third-party")
+    out.append("")
+    if result.distributions:
+        rows = [("DISTRIBUTION", "IMPORTS", "FOUND BY", "")]
+        for d in result.distributions:
+            flags = ", ".join(f for f in ("optional" if d.optional else "", "declared" if d.declared else "undeclared") if f)
+            rows.append((d.name, ", ".join(d.imports) or "-", d.how, flags))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for r in rows:
+            out.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())
+    else:
+        out.append("No third-party distributions.")
+    if result.unresolved:
+        out.append("")
+        out.append("Unresolved imports (no known distribution; declare them in requirements.txt):")
+        for name in result.unresolved:
+            locs = [loc for i in result.imports if i.kind == "third-party" and i.distribution is None and (i.top == name or i.module == name) for loc in i.locations]
+            out.append(f"  {name}  ({', '.join(locs[:3])}{', …' if len(locs) > 3 else ''})")
+    if result.warnings:
+        out.append("")
+        out.append(f"{len(result.warnings)} warning(s):")
+        for w in result.warnings:
+            out.append(f"  {w.path}{':' + str(w.line) if w.line else ''}: {w.message}")
+    return "\n".join(out) + "\n"

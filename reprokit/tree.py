@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pathspec
+import pathspec.util
 
 SKIP_DIRS = frozenset(
     {
@@ -22,6 +23,8 @@ SKIP_DIRS = frozenset(
     }
 )
 SOURCE_SUFFIXES = (".py", ".ipynb")
+# pathspec >= 0.12.2 calls git's own semantics "gitignore"; older releases "gitwildmatch".
+_PATTERN = "gitignore" if "gitignore" in pathspec.util._registered_patterns else "gitwildmatch"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,7 +48,7 @@ def _read_ignore(dirpath: str) -> pathspec.PathSpec | None:
             lines = fh.read().splitlines()
     except OSError:
         return None
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    spec = pathspec.PathSpec.from_lines(_PATTERN, lines)
     return spec if spec.patterns else None
 
 

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from reprokit import declared
+from tests.conftest import write_tree
+
+
+def names(found: list[declared.Declared]) -> list[tuple[str, bool]]:
+    return [(d.requirement, d.optional) for d in found]
+
+
+def test_requirements_txt_forms() -> None:
+    text = (
+        "# comment\nnumpy>=1.24  # trailing\n-r other.txt\n--index-url https://x\n"
+        "-e git+https://github.com/a/b.git#egg=bpkg\nrequests[socks]==2.31.0 \\\n    --hash=sha256:abc\n"
+        "pandas ; python_version >= '3.9'\nhttps://host/x.whl\nthis is not valid\n"
+    )
+    found, problems, includes = declared.parse_requirements_txt(text, "requirements.txt")
+    assert [d.name for d in found] == ["numpy", "bpkg", "requests", "pandas"]
+    assert found[2].requirement == "requests[socks]==2.31.0"
+    assert includes == ["other.txt"]
+    assert [(p.path, p.line) for p in problems] == [("requirements.txt", 10)]
+
+
+def test_pyproject_pep621_poetry_and_groups() -> None:
+    text = """
+[project]
+name = "my-paper"
+dependencies = ["xarray>=2023.1", "netCDF4"]
+[project.optional-dependencies]
+plots = ["seaborn"]
+[dependency-groups]
+dev = ["pytest"]
+[tool.poetry.dependencies]
+python = "^3.10"
+torch = {version = "^2.0", optional = true}
+einops = "^0.7"
+"""
+    found, problems, name = declared.parse_pyproject(text, "pyproject.toml")
+    assert name == "my-paper" and not problems
+    assert names(found) == [("xarray>=2023.1", False), ("netCDF4", False), ("seaborn", True), ("pytest", True), ("torch", True), ("einops", False)]
+    assert found[1].source == "pyproject.toml:4"
+
+
+def test_bad_toml_is_a_problem_with_a_line() -> None:
+    found, problems, _ = declared.parse_pyproject("[project\nname=1", "pyproject.toml")
+    assert not found and problems[0].line == 1 and "invalid TOML" in problems[0].message
+
+
+def test_setup_cfg_and_literal_setup_py() -> None:
+    cfg = "[metadata]\nname = paperpkg\n[options]\ninstall_requires =\n    numpy\n    scipy>=1.10\n[options.extras_require]\nviz = matplotlib\n"
+    found, _, name = declared.parse_setup_cfg(cfg, "setup.cfg")
+    assert name == "paperpkg" and names(found) == [("numpy", False), ("scipy>=1.10", False), ("matplotlib", True)]
+    py = "from setuptools import setup\nREQS = ['h5py', 'tqdm>4']\nsetup(name='p', install_requires=REQS, extras_require={'gpu': ['cupy']})\n"
+    found, _, name = declared.parse_setup_py(py, "setup.py")
+    assert name == "p" and names(found) == [("h5py", False), ("tqdm>4", False), ("cupy", True)]
+    found, problems, _ = declared.parse_setup_py("setup(install_requires=read_reqs())", "setup.py")
+    assert found == [] and problems == []
+
+
+def test_environment_yml_maps_conda_names() -> None:
+    text = "name: e\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy=1.24\n  - pytorch>=2.0\n  - conda-forge::matplotlib-base\n  - cudatoolkit\n  - pip\n  - pip:\n    - wandb==0.16.0\n"
+    found, problems = declared.parse_environment_yml(text, "environment.yml")
+    assert not problems
+    assert [d.requirement for d in found] == ["numpy==1.24.*", "torch>=2.0", "matplotlib", "wandb==0.16.0"]
+
+
+def test_pipfile() -> None:
+    text = '[packages]\nrequests = "*"\nflask = ">=2.0"\nattrs = {version = "==23.1"}\n[dev-packages]\npytest = "*"\n'
+    found, _ = declared.parse_pipfile(text, "Pipfile")
+    assert names(found) == [("requests", False), ("flask>=2.0", False), ("attrs==23.1", False), ("pytest", True)]
+
+
+def test_read_declared_follows_includes(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"requirements.txt": "-r base/requirements-base.txt\nnumpy\n", "base/requirements-base.txt": "scipy\n"})
+    got = declared.read_declared(tmp_path, ["requirements.txt"])
+    assert sorted(d.name for d in got.requirements) == ["numpy", "scipy"]

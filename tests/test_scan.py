@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprokit.cli import main
+from reprokit.scan import ScanSettings, scan, scan_files
+from tests.conftest import notebook, write_tree
+
+
+def run(path: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+    code = main(["scan", str(path), "--json", "--no-installed", *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {
+        "requirements.txt": "numpy\nopencv-python-headless\n",
+        "src/mypkg/__init__.py": "from .core import f\n",
+        "src/mypkg/core.py": "import numpy as np\nimport mypkg.other\n",
+        "helpers.py": "import yaml\n",
+        "analysis.ipynb": notebook("%pip install seaborn\n%matplotlib inline\nimport seaborn as sns", "import helpers\nimport cv2\nimport sklearn.linear_model"),
+        "py2.py": 'import urllib2\nprint "old"\n',
+        "broken.ipynb": "{ not json",
+        "binary.py": b"\x00\x01\x02ELF",
+        "latin1.py": "# -*- coding: latin-1 -*-\nimport scipy  # caf\xe9\n".encode("latin-1"),
+        "bom.py": b"\xef\xbb\xbfimport pandas\r\nimport os\r\n",
+        "empty.py": "",
+        "optional.py": "try:\n    import ujson\nexcept ImportError:\n    ujson = None\n",
+        "unknown.py": "import my_unpublished_lab_tool\n",
+    })
+    code, out = run(tmp_path, capsys=capsys)
+    assert code == 0
+    assert out["reprokit_scan"] == 1 and out["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert out["files"] == {"scanned": 12, "failed": 2}
+    by_mod = {i["module"]: i for i in out["imports"]}
+    assert by_mod["mypkg.other"]["kind"] == "local" and by_mod["helpers"]["kind"] == "local"
+    assert by_mod["os"]["kind"] == "stdlib"
+    assert by_mod["cv2"]["distribution"] == "opencv-python-headless"
+    assert by_mod["seaborn"]["locations"] == ["analysis.ipynb:cell 1:3"]
+    dists = {d["name"]: d for d in out["distributions"]}
+    assert set(dists) == {"numpy", "opencv-python-headless", "pyyaml", "seaborn", "scikit-learn", "scipy", "pandas", "ujson"}
+    assert dists["seaborn"]["declared"] and dists["seaborn"]["how"] == "declared"
+    assert dists["scikit-learn"]["how"] == "table" and not dists["scikit-learn"]["declared"]
+    assert dists["ujson"]["optional"] and not dists["numpy"]["optional"]
+    assert out["unresolved"] == ["my_unpublished_lab_tool", "urllib2"]
+    assert {"requirement": "seaborn", "source": "analysis.ipynb:cell 1:1 (pip install)", "optional": False} in out["declared"]
+    warned = {w["path"] for w in out["warnings"]}
+    assert {"py2.py", "broken.ipynb", "binary.py"} <= warned
+    py2 = next(w for w in out["warnings"] if w["path"] == "py2.py")
+    assert py2["line"] == 2
+
+
+def test_target_python_changes_what_is_stdlib(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {"a.py": "import distutils.core\nimport tomllib\n"})
+    _, old = run(tmp_path, "--python", "3.9", capsys=capsys)
+    _, new = run(tmp_path, "--python", "3.12", capsys=capsys)
+    kinds_old = {i["top"]: i["kind"] for i in old["imports"]}
+    kinds_new = {i["top"]: i["kind"] for i in new["imports"]}
+    assert kinds_old == {"distutils": "stdlib", "tomllib": "third-party"}
+    assert kinds_new == {"distutils": "third-party", "tomllib": "stdlib"}
+    assert {d["name"] for d in new["distributions"]} == {"standard-distutils"}  # the backport that ships distutils/
+
+
+def test_single_file_and_scanned_package_own_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {"pyproject.toml": '[project]\nname = "green-house"\n', "scripts/run.py": "import green_house\nimport numpy\n"})
+    _, out = run(tmp_path, capsys=capsys)
+    assert {i["module"]: i["kind"] for i in out["imports"]} == {"green_house": "local", "numpy": "third-party"}
+    _, one = run(tmp_path / "scripts" / "run.py", capsys=capsys)
+    assert one["files"]["scanned"] == 1
+
+
+def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(tmp_path / "missing")]) == 2
+    assert "missing: no such file or directory" in capsys.readouterr().err
+    write_tree(tmp_path, {"a.py": "import not_a_known_dist_zz\n"})
+    assert main(["scan", str(tmp_path), "--strict", "--no-installed"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not_a_known_dist_zz" in err and len(err.strip().splitlines()) == 1
+
+
+def test_parallel_scan_equals_serial(tmp_path: Path) -> None:
+    files = {f"m{i:04d}.py": f"import numpy\nimport mod{i % 7}\nfrom x{i % 3}.y import z\n" for i in range(600)}
+    write_tree(tmp_path, files)
+    rels = sorted(files)
+    serial = scan_files(tmp_path, rels, (3, 11), jobs=1)
+    parallel = scan_files(tmp_path, rels, (3, 11), jobs=2)
+    assert serial == parallel
+
+
+def test_sample_paper(sample_paper: Path) -> None:
+    result = scan(ScanSettings(path=sample_paper, use_installed=False))
+    assert {d.name for d in result.distributions} == {"matplotlib", "numpy", "pandas", "pyyaml", "scipy"}
+    assert not result.unresolved and not result.warnings
+    undeclared = {d.name for d in result.distributions if not d.declared}
+    assert undeclared == {"scipy"}  # the paper's requirements.txt forgot it
+
+
+def test_module_entry_point(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.py": "import requests\n"})
+    proc = subprocess.run([sys.executable, "-m", "reprokit", "scan", str(tmp_path)], capture_output=True, text=True, check=True)
+    assert "requests" in proc.stdout

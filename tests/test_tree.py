@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from reprokit import tree
+from tests.conftest import write_tree
+
+
+def test_walk_honours_gitignore_and_skips_environments(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        ".gitignore": "ignored.py\nsecret/\n*.tmp.py\n!keep.tmp.py\n",
+        "a.py": "", "ignored.py": "", "x.tmp.py": "", "keep.tmp.py": "",
+        "secret/s.py": "",
+        "sub/.gitignore": "local_only.py\n", "sub/local_only.py": "", "sub/b.ipynb": "{}",
+        ".git/hooks/h.py": "", "node_modules/m/i.py": "", "build/lib/x.py": "",
+        "__pycache__/c.py": "", "lib/site-packages/pkg/p.py": "",
+        "env1/pyvenv.cfg": "home = /usr", "env1/lib/python3.11/x.py": "",
+        "pkg.egg-info/e.py": "", "notes.txt": "",
+    })
+    walked = tree.walk(tmp_path)
+    assert walked.files == ("a.py", "keep.tmp.py", "sub/b.ipynb")
+    assert ("env1", "virtual environment") in walked.skipped
+
+
+def test_walk_single_file(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"one.py": "import os"})
+    walked = tree.walk(tmp_path / "one.py")
+    assert walked.root == tmp_path and walked.files == ("one.py",)
+
+
+def test_walk_survives_symlink_loop(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"d/a.py": ""})
+    os.symlink(tmp_path / "d", tmp_path / "d" / "loop")
+    walked = tree.walk(tmp_path)
+    assert walked.files == ("d/a.py",)
+    assert any("loop" in why for _, why in walked.skipped)
+
+
+def test_walk_every_file_when_no_suffix(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"data/x.csv": "1", "a.py": "", ".gitignore": "*.log\n", "run.log": ""})
+    assert tree.walk(tmp_path, suffixes=None).files == (".gitignore", "a.py", "data/x.csv")

@@ -39,7 +39,14 @@ def bundled_table() -> Mapping[str, tuple[str, ...]]:
 @functools.cache
 def bundled_table_about() -> dict[str, object]:
     data = json.loads(resources.files("reprokit.data").joinpath("import_names.json").read_text("utf-8"))
-    return {k: v for k, v in data.items() if k != "modules"}
+    return {k: v for k, v in data.items() if k not in ("modules", "only_on")}
+
+
+@functools.cache
+def platform_only() -> Mapping[str, str]:
+    """Distributions that publish wheels for one OS only (pywin32: windows)."""
+    data = json.loads(resources.files("reprokit.data").joinpath("import_names.json").read_text("utf-8"))
+    return dict(data.get("only_on", {}))
 
 
 @functools.cache

@@ -26,7 +26,7 @@ from reprokit import declared as declared_mod
 from reprokit import imports as imports_mod
 from reprokit import notebook, tree
 from reprokit.errors import UsageError
-from reprokit.mapping import Mapper
+from reprokit.mapping import Mapper, platform_only
 
 Kind = Literal["stdlib", "local", "third-party"]
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -144,6 +144,15 @@ def stdlib_names(python: str) -> frozenset[str]:
         known = ", ".join(sorted(versions, key=lambda v: tuple(map(int, v.split(".")))))
         raise UsageError(f"no standard library list for Python {python} (known: {known})")
     return frozenset(versions[python])
+
+
+def marker_environment(python: str, platform: str = "linux") -> dict[str, str]:
+    """PEP 508 marker values for the target interpreter (CPython on x86_64 Linux)."""
+    return {
+        "python_version": python, "python_full_version": f"{python}.0", "sys_platform": platform,
+        "platform_system": "Linux", "os_name": "posix", "platform_machine": "x86_64",
+        "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": "",
+    }
 
 
 def parse_python(text: str) -> tuple[int, int]:
@@ -319,7 +328,12 @@ def scan(settings: ScanSettings) -> ScanResult:
             req.name = name
             declared.append(DeclaredReq(requirement=str(req), source=f"{r.location(inst.line)} ({inst.tool} install)"))
     declared_names = {canonicalize_name(Requirement(d.requirement).name) for d in declared}
-    base_declared = {canonicalize_name(Requirement(d.requirement).name) for d in declared if not d.optional}
+    env = marker_environment(python)
+    base_declared = {
+        canonicalize_name(req.name)
+        for req, d in ((Requirement(d.requirement), d) for d in declared)
+        if not d.optional and (req.marker is None or req.marker.evaluate(env))
+    }
 
     local = local_names(walked.files, root, decl.project_names)
     if path.is_dir() and (path / "src").is_dir():
@@ -359,6 +373,10 @@ def scan(settings: ScanSettings) -> ScanResult:
                 unresolved.add(top if top not in mapper.table else module)
             else:
                 dist = match.distribution
+                # A Windows- or macOS-only distribution cannot be part of a Linux
+                # environment: its imports sit behind platform checks in working code.
+                if platform_only().get(dist, "linux") != "linux":
+                    optional = True
                 dist_imports.setdefault(dist, []).append(module)
                 dist_optional[dist] = dist_optional.get(dist, True) and optional
                 dist_how.setdefault(dist, match.how)

@@ -44,7 +44,11 @@ GENERIC = {
     "setup", "__pycache__", "helpers", "core", "config", "app", "main", "api", "models",
     "tasks", "settings", "resources", "static", "templates", "vendor", "_vendor", "site",
     "plugins", "contrib", "extras", "misc", "notebooks", "test_utils", "testutils",
+    # Java package roots (Jython code imports com.sun..., org.python...).
+    "com", "org", "net", "java", "javax",
 }
+WINDOWS_TAG = re.compile(r"-(win32|win_amd64|win_arm64)\.whl$")
+MAC_TAG = re.compile(r"-macosx_[^-]+\.whl$")
 MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EXT_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z0-9_\-]+)*\.(py|pyc|so|pyd|pyi)$")
 
@@ -216,7 +220,13 @@ def examine(session: requests.Session, index: str, name: str) -> dict:
             except Exception as exc:  # a broken wheel is a row to skip, not a crash
                 return {"name": display, "error": f"{wheel['filename']}: {exc}"}
             found |= importable_names(names)
-        return {"name": display, "from": chosen[0]["filename"], "imports": sorted(found)}
+        result = {"name": display, "from": chosen[0]["filename"], "imports": sorted(found)}
+        has_sdist = any(not f["filename"].endswith(".whl") for f in files)
+        if not has_sdist and all(WINDOWS_TAG.search(f["filename"]) for f in wheels):
+            result["only_on"] = "windows"
+        elif not has_sdist and all(MAC_TAG.search(f["filename"]) for f in wheels):
+            result["only_on"] = "macos"
+        return result
     sdists = [f for f in files if f["filename"].endswith((".tar.gz", ".zip", ".tgz"))]
     if sdists:
         sdist = max(sdists, key=lambda f: f.get("upload-time") or "")
@@ -266,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             providers.setdefault(mod, []).append((rank, res["name"]))
     table = {mod: [n for _, n in sorted(v)[:4]] for mod, v in sorted(providers.items())}
+    only_on = {res["name"]: res["only_on"] for res in results if res.get("only_on")}
     doc = {
         "about": (
             "Import name -> PyPI distributions that ship it, most downloaded first. Made by "
@@ -278,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         "index": args.index,
         "distributions_examined": len(results),
         "distributions_skipped": failed,
+        "only_on": dict(sorted(only_on.items())),
         "modules": table,
     }
     tmp = args.output + ".tmp"

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Scan benchmark: reprokit vs pipreqs on the source code of real scientific packages.
+
+Downloads the newest sdist of each package below from PyPI (cached in
+``benchmarks/.work``), unpacks it, removes its declaration files (pyproject.toml,
+setup.cfg, setup.py, requirements*.txt ...) so that both tools see only code, and runs
+
+- ``reprokit scan --json --no-installed --python 3.11`` (the bundled table only), and
+- ``pipreqs --mode no-pin --print`` (its default mapping, PyPI look-ups on),
+
+on each tree. Ground truth is the package's own metadata (PKG-INFO ``Requires-Dist``):
+recall is the share of its base requirements a tool finds; precision is the share of the
+tool's non-optional findings that are declared requirements or extras. Prints a table
+per package, the pooled numbers, and the wall-time ratio.
+
+    python benchmarks/bench_scan.py [--packages a,b,c] [--no-pipreqs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.parser
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import requests
+from urllib.parse import urljoin
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+PACKAGES = [
+    "seaborn", "xarray", "statsmodels", "scikit-image", "scikit-learn", "networkx",
+    "altair", "arviz", "astropy", "dask", "bokeh", "librosa", "sympy", "matplotlib",
+    "pandas", "pymc", "geopandas", "shapely", "nilearn", "mne",
+]
+WORK = Path(__file__).resolve().parent / ".work" / "scan"
+DECLARATIONS = re.compile(r"^(pyproject\.toml|setup\.cfg|setup\.py|Pipfile|environment\.ya?ml|.*requirements.*\.(txt|in)|PKG-INFO|tox\.ini)$")
+
+
+def fetch_sdist(name: str) -> Path:
+    dest = WORK / "sdists"
+    dest.mkdir(parents=True, exist_ok=True)
+    info = requests.get(f"https://pypi.org/pypi/{name}/json", timeout=60).json()
+    sdist = next(u for u in info["urls"] if u["packagetype"] == "sdist")
+    sdist["url"] = urljoin(f"https://pypi.org/pypi/{name}/json", sdist["url"])
+    path = dest / sdist["filename"]
+    if not path.exists():
+        with requests.get(sdist["url"], timeout=300, stream=True) as r:
+            r.raise_for_status()
+            tmp = path.with_suffix(".part")
+            with open(tmp, "wb") as fh:
+                for chunk in r.iter_content(1 << 20):
+                    fh.write(chunk)
+            tmp.rename(path)
+    return path
+
+
+def unpack(archive: Path) -> tuple[Path, str]:
+    """Unpack, return the code tree (declarations removed) and the PKG-INFO text."""
+    tree = WORK / "trees" / archive.name.split(".tar")[0].removesuffix(".zip")
+    pkg_info = ""
+    if tree.exists():
+        shutil.rmtree(tree)
+    tree.mkdir(parents=True)
+    if archive.suffix == ".zip":
+        zipfile.ZipFile(archive).extractall(tree)
+    else:
+        with tarfile.open(archive) as tf:
+            tf.extractall(tree, filter="data")
+    for p in sorted(tree.rglob("PKG-INFO"), key=lambda p: len(p.parts)):
+        pkg_info = p.read_text(encoding="utf-8", errors="replace")
+        break
+    for p in list(tree.rglob("*")):
+        if p.is_file() and DECLARATIONS.match(p.name):
+            p.unlink()
+    return tree, pkg_info
+
+
+def truth(pkg_info: str, own: str) -> tuple[set[str], set[str]]:
+    msg = email.parser.Parser().parsestr(pkg_info)
+    base: set[str] = set()
+    extras: set[str] = set()
+    for line in msg.get_all("Requires-Dist") or []:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        if name == own:
+            continue
+        if req.marker and "extra" in str(req.marker):
+            extras.add(name)
+        elif req.marker is None or req.marker.evaluate({"python_version": "3.11", "python_full_version": "3.11.7", "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython", "platform_python_implementation": "CPython"}):
+            base.add(name)
+    return base, extras
+
+
+def run_reprokit(tree: Path) -> tuple[set[str], float]:
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "reprokit", "scan", str(tree), "--json", "--no-installed", "--python", "3.11"], capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - start
+    data = json.loads(out.stdout)
+    return {canonicalize_name(d["name"]) for d in data["distributions"] if not d["optional"]}, elapsed
+
+
+def run_pipreqs(tree: Path) -> tuple[set[str], float]:
+    exe = shutil.which("pipreqs") or str(Path(sys.executable).parent / "pipreqs")
+    start = time.perf_counter()
+    out = subprocess.run([exe, "--mode", "no-pin", "--print", "--force", "--pypi-server", "https://pypi.org/pypi/", str(tree)], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    found = set()
+    for line in out.stdout.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("INFO", "WARNING", "ERROR")):
+            try:
+                found.add(canonicalize_name(Requirement(line).name))
+            except Exception:
+                continue
+    return found, elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--packages", default=",".join(PACKAGES))
+    ap.add_argument("--no-pipreqs", action="store_true")
+    args = ap.parse_args()
+    totals = {"reprokit": [0, 0, 0, 0, 0.0], "pipreqs": [0, 0, 0, 0, 0.0]}  # hits, base, tp, found, time
+    print(f"{'package':<14} {'base':>4} | {'reprokit R':>10} {'P':>5} {'s':>6} | {'pipreqs R':>9} {'P':>5} {'s':>6}")
+    for name in args.packages.split(","):
+        tree, pkg_info = unpack(fetch_sdist(name))
+        base, extras = truth(pkg_info, canonicalize_name(name))
+        row = [f"{name:<14} {len(base):>4}"]
+        tools = [("reprokit", run_reprokit)] + ([] if args.no_pipreqs else [("pipreqs", run_pipreqs)])
+        for tool, fn in tools:
+            found, elapsed = fn(tree)
+            found.discard(canonicalize_name(name))
+            hits = len(found & base)
+            tp = len(found & (base | extras))
+            t = totals[tool]
+            t[0] += hits
+            t[1] += len(base)
+            t[2] += tp
+            t[3] += len(found)
+            t[4] += elapsed
+            recall = hits / len(base) if base else 1.0
+            precision = tp / len(found) if found else 1.0
+            row.append(f"{recall:>10.2f} {precision:>5.2f} {elapsed:>6.2f}")
+            missed = sorted(base - found)
+            extra = sorted(found - base - extras)
+            if missed or extra:
+                print(f"    {tool}: missed {missed} extra {extra}", file=sys.stderr)
+        print(" | ".join(row))
+    print()
+    for tool, (hits, nbase, tp, nfound, elapsed) in totals.items():
+        if nfound or nbase:
+            print(f"{tool:<9} recall {hits / nbase:.3f}  precision {tp / max(nfound, 1):.3f}  wall {elapsed:.1f}s")
+    if totals["pipreqs"][4]:
+        print(f"speed-up: {totals['pipreqs'][4] / totals['reprokit'][4]:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

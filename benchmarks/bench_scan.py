@@ -8,7 +8,8 @@ setup.cfg, setup.py, requirements*.txt ...) so that both tools see only code, an
 - ``reprokit scan --json --no-installed --python 3.11`` (the bundled table only), and
 - ``pipreqs --mode no-pin --print`` (its default mapping, PyPI look-ups on),
 
-on each tree. Ground truth is the package's own metadata (PKG-INFO ``Requires-Dist``):
+on each tree. By default the tree is the library code the sdist installs (its import
+packages); ``--whole`` keeps tests, docs and examples too. Ground truth is the package's own metadata (PKG-INFO ``Requires-Dist``):
 recall is the share of its base requirements a tool finds; precision is the share of the
 tool's non-optional findings that are declared requirements or extras. Prints a table
 per package, the pooled numbers, and the wall-time ratio.
@@ -41,6 +42,7 @@ PACKAGES = [
     "pandas", "pymc", "geopandas", "shapely", "nilearn", "mne",
 ]
 WORK = Path(__file__).resolve().parent / ".work" / "scan"
+WHOLE = "--whole" in sys.argv
 DECLARATIONS = re.compile(r"^(pyproject\.toml|setup\.cfg|setup\.py|Pipfile|environment\.ya?ml|.*requirements.*\.(txt|in)|PKG-INFO|tox\.ini)$")
 
 
@@ -80,6 +82,17 @@ def unpack(archive: Path) -> tuple[Path, str]:
     for p in list(tree.rglob("*")):
         if p.is_file() and DECLARATIONS.match(p.name):
             p.unlink()
+    if not WHOLE:
+        # Keep the library code only (what the wheel installs, which is what the metadata's
+        # requirements describe): import packages at the sdist root or under src/.
+        (top,) = [p for p in tree.iterdir() if p.is_dir()]
+        for base in (top, top / "src"):
+            if not base.is_dir():
+                continue
+            for child in list(base.iterdir()):
+                keep = (child.is_dir() and (child / "__init__.py").exists()) or child.name == "src"
+                if not keep:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
     return tree, pkg_info
 
 
@@ -127,6 +140,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packages", default=",".join(PACKAGES))
     ap.add_argument("--no-pipreqs", action="store_true")
+    ap.add_argument("--whole", action="store_true", help="scan the whole sdist (tests, docs, examples too), not just the library")
     args = ap.parse_args()
     totals = {"reprokit": [0, 0, 0, 0, 0.0], "pipreqs": [0, 0, 0, 0, 0.0]}  # hits, base, tp, found, time
     print(f"{'package':<14} {'base':>4} | {'reprokit R':>10} {'P':>5} {'s':>6} | {'pipreqs R':>9} {'P':>5} {'s':>6}")

@@ -271,22 +271,39 @@ def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int |
 
 
 def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -> frozenset[str]:
-    """Top-level names that resolve to the paper's own code."""
+    """Top-level names that resolve to the paper's own code.
+
+    A name is local when a module or package of that name sits in a folder that is not
+    itself a package: that folder is on ``sys.path`` when a script or notebook in it runs
+    (or when the paper adds it, as papers do with their root and ``src/``). Modules inside
+    packages (``pkg/compat/numpy.py``) do not shadow top-level names in Python 3.
+    """
+    rels = list(rels)
+    packages = {rel.rsplit("/", 1)[0] for rel in rels if rel.endswith("/__init__.py")}
+    if any(rel == "__init__.py" for rel in rels):
+        packages.add("")
     names: set[str] = set()
+    folders: set[str] = set()
     for rel in rels:
         parts = rel.split("/")
-        if parts[-1].endswith(".py"):
-            names.add(parts[-1][:-3])
-        for d in parts[:-1]:
-            names.add(d)
+        for i in range(len(parts)):
+            folder = "/".join(parts[:i])
+            if folder in packages:
+                continue
+            name = parts[i]
+            if i == len(parts) - 1:
+                if not name.endswith(".py"):
+                    break
+                name = name[:-3]
+            names.add(name)
+            folders.add(folder)
     for n in project_names:
         names.add(re.sub(r"[-.]+", "_", n))
         names.add(re.sub(r"[-.]+", "_", n).lower())
-    # Extension modules and packages next to the code (compiled helpers).
-    for rel in rels:
-        folder = root / Path(rel).parent
+    # Compiled extension modules next to the code.
+    for folder in folders:
         try:
-            for entry in os.scandir(folder):
+            for entry in os.scandir(root / folder):
                 if entry.name.endswith((".so", ".pyd")):
                     names.add(entry.name.split(".")[0])
         except OSError:

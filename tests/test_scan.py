@@ -104,3 +104,13 @@ def test_module_entry_point(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a.py": "import requests\n"})
     proc = subprocess.run([sys.executable, "-m", "reprokit", "scan", str(tmp_path)], capture_output=True, text=True, check=True)
     assert "requests" in proc.stdout
+
+
+def test_modules_inside_packages_do_not_shadow_third_party_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {
+        "lib/__init__.py": "", "lib/compat/__init__.py": "", "lib/compat/numpy.py": "import numpy\n",
+        "notebooks/helpers.py": "import yaml\n", "notebooks/run.py": "import helpers\nimport lib.compat\n",
+    })
+    _, out = run(tmp_path, capsys=capsys)
+    kinds = {i["module"]: i["kind"] for i in out["imports"]}
+    assert kinds == {"numpy": "third-party", "yaml": "third-party", "helpers": "local", "lib.compat": "local"}

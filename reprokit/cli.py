@@ -38,6 +38,40 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hash(args: argparse.Namespace) -> int:
+    from reprokit import hashes
+    from reprokit.errors import UsageError
+
+    path = Path(args.path)
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"{path}: no such file or directory")
+    if args.flat and args.unpack:
+        raise UsageError("--flat and --unpack exclude each other")
+    last_modified = None
+    if args.unpack:
+        if not path.is_file():
+            raise UsageError(f"{path}: --unpack takes an archive file")
+        unpacked = hashes.unpacked_nar_sha256(path)
+        digest, mode, last_modified = unpacked.nar, "nar-unpacked", unpacked.last_modified
+    elif args.flat:
+        if not path.is_file():
+            raise UsageError(f"{path}: --flat takes a file")
+        digest, mode = hashes.file_sha256(path), "flat"
+    else:
+        digest, mode = hashes.nar_sha256(path), "nar"
+    if args.json:
+        d = hashes.Digest.of(digest)
+        out: dict[str, object] = {"reprokit_hash": 1, "path": str(path), "mode": mode, "sri": d.sri, "nix32": d.nix32, "hex": d.hex}
+        if path.is_file() and not path.is_symlink():
+            out["swhid"] = hashes.swhid(path)
+        if last_modified is not None:
+            out["lastModified"] = last_modified
+        _print_json(out)
+    else:
+        print(hashes.render(digest, args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reprokit",
@@ -63,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-installed", action="store_true", help="ignore the distributions installed in this environment")
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes for large trees (default: all cores)")
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser(
+        "hash",
+        help="hash a file, folder or archive the way Nix does (narHash, nix-prefetch-url)",
+        description="Print the sha256 that Nix computes: by default the NAR hash of PATH (as 'nix hash path'); "
+        "--flat hashes a file's bytes (as 'nix-prefetch-url URL'); --unpack hashes an archive's contents "
+        "after stripping a single top folder (as 'nix-prefetch-url --unpack URL').",
+    )
+    p.add_argument("path", metavar="PATH")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--flat", action="store_true", help="hash the file's bytes, not its NAR")
+    mode.add_argument("--unpack", action="store_true", help="unpack the archive and hash the tree")
+    p.add_argument("--format", choices=("sri", "nix32", "hex"), default="sri", help="how to print the hash (default: sri)")
+    p.add_argument("--json", action="store_true", help="print every form, the SWHID of a file, and lastModified")
+    p.set_defaults(func=cmd_hash)
     return parser
 
 

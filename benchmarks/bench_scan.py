@@ -86,11 +86,11 @@ def unpack(archive: Path) -> tuple[Path, str]:
         # Keep the library code only (what the wheel installs, which is what the metadata's
         # requirements describe): import packages at the sdist root or under src/.
         (top,) = [p for p in tree.iterdir() if p.is_dir()]
-        for base in (top, top / "src"):
+        for base in (top, top / "src", top / "lib"):
             if not base.is_dir():
                 continue
             for child in list(base.iterdir()):
-                keep = (child.is_dir() and (child / "__init__.py").exists()) or child.name == "src"
+                keep = (child.is_dir() and (child / "__init__.py").exists()) or child.name in ("src", "lib")
                 if not keep:
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
     return tree, pkg_info

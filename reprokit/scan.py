@@ -270,6 +270,16 @@ def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int |
     return results
 
 
+SUPPORT_DIRS = frozenset({"tests", "test", "testing", "docs", "doc", "benchmarks", "asv_bench"})
+_TEST_FILE = re.compile(r"^(test_.*|.*_test|conftest)\.py$")
+
+
+def is_support_code(rel: str) -> bool:
+    """Tests, documentation and benchmarks: their imports are not needed to rerun a paper."""
+    parts = rel.split("/")
+    return bool(_TEST_FILE.match(parts[-1])) or any(p in SUPPORT_DIRS for p in parts[:-1])
+
+
 def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -> frozenset[str]:
     """Top-level names that resolve to the paper's own code.
 
@@ -360,11 +370,12 @@ def scan(settings: ScanSettings) -> ScanResult:
     # Group by module; a module is optional only if every use of it is.
     by_module: dict[str, dict[str, object]] = {}
     for r in results:
+        support = is_support_code(r.path)
         for f in r.imports:
             if f.relative or not f.module:
                 continue
             entry = by_module.setdefault(f.module, {"optional": True, "locations": []})
-            entry["optional"] = bool(entry["optional"]) and f.optional
+            entry["optional"] = bool(entry["optional"]) and (f.optional or support)
             entry["locations"].append(r.location(f.line))  # type: ignore[attr-defined]
 
     imports: list[Import] = []

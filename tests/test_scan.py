@@ -114,3 +114,12 @@ def test_modules_inside_packages_do_not_shadow_third_party_names(tmp_path: Path,
     _, out = run(tmp_path, capsys=capsys)
     kinds = {i["module"]: i["kind"] for i in out["imports"]}
     assert kinds == {"numpy": "third-party", "yaml": "third-party", "helpers": "local", "lib.compat": "local"}
+
+
+def test_imports_only_in_tests_and_docs_are_optional(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {
+        "analysis.py": "import numpy\n", "tests/test_analysis.py": "import pytest\nimport numpy\n",
+        "docs/conf.py": "import sphinx\n", "conftest.py": "import hypothesis\n",
+    })
+    _, out = run(tmp_path, capsys=capsys)
+    assert {d["name"]: d["optional"] for d in out["distributions"]} == {"numpy": False, "pytest": True, "sphinx": True, "hypothesis": True}

@@ -7,8 +7,10 @@ and chooses the exit status. Tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -72,6 +74,30 @@ def cmd_hash(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    from reprokit import nixpkgs
+
+    settings = nixpkgs.PinSettings(
+        date=args.date or dt.date.today(), channel=args.channel, offline=args.offline,
+        github_api=os.environ.get("REPROKIT_GITHUB_API", nixpkgs.GITHUB_API),
+        github_archive=os.environ.get("REPROKIT_GITHUB_ARCHIVE", nixpkgs.GITHUB_ARCHIVE),
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+    )
+    result = nixpkgs.pin(settings)
+    if args.json:
+        _print_json({"reprokit_pin": 1, **result.to_json()})
+    else:
+        sys.stdout.write(nixpkgs.render(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reprokit",
@@ -112,6 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("sri", "nix32", "hex"), default="sri", help="how to print the hash (default: sri)")
     p.add_argument("--json", action="store_true", help="print every form, the SWHID of a file, and lastModified")
     p.set_defaults(func=cmd_hash)
+
+    p = sub.add_parser(
+        "pin",
+        help="pin nixpkgs to the commit of a channel as of a date, with its narHash",
+        description="Choose the nixpkgs commit of CHANNEL (default: the NixOS stable release current at DATE) "
+        "as of DATE. Online, GitHub's API names the commit and reprokit hashes its tarball; offline, or when "
+        "GitHub cannot be reached, a table of real published pins shipped with reprokit answers.",
+    )
+    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="the date to pin to (default: today)")
+    p.add_argument("--channel", metavar="CH", help="e.g. nixos-23.11, nixos-unstable, nixpkgs-unstable")
+    p.add_argument("--offline", action="store_true", help="use only the embedded pins")
+    p.add_argument("--cache-dir", metavar="DIR", help="where nixpkgs tarballs are kept (default: ~/.cache/reprokit)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_pin)
     return parser
 
 

@@ -1,0 +1,207 @@
+"""``reprokit pin``: the nixpkgs commit of a channel as of a date, with its narHash.
+
+Online, GitHub's commits API names the channel's newest commit before the date and
+reprokit hashes that commit's tarball itself. Offline (or when GitHub cannot be reached)
+an embedded table of real, published pins answers instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import requests
+
+from reprokit import hashes
+from reprokit.errors import PinError, UsageError
+from reprokit.fsutil import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+GITHUB_API = "https://api.github.com"
+GITHUB_ARCHIVE = "https://github.com"
+Source = Literal["github", "embedded"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NixpkgsPin:
+    channel: str
+    rev: str
+    last_modified: int  # commit time, seconds since the epoch
+    nar_hash: str  # SRI
+    url: str  # tarball of the rev
+    source: Source
+    requested: str  # the date asked for, YYYY-MM-DD
+    note: str = ""
+
+    @property
+    def date(self) -> str:
+        return dt.datetime.fromtimestamp(self.last_modified, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def days_before(self) -> int:
+        asked = dt.date.fromisoformat(self.requested)
+        return (asked - dt.datetime.fromtimestamp(self.last_modified, dt.timezone.utc).date()).days
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "channel": self.channel, "rev": self.rev, "lastModified": self.last_modified,
+            "date": self.date, "narHash": self.nar_hash, "url": self.url, "source": self.source,
+            "requested": self.requested, "days_before": self.days_before, "note": self.note,
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PinSettings:
+    date: dt.date
+    channel: str | None = None
+    offline: bool = False
+    github_api: str = GITHUB_API
+    github_archive: str = GITHUB_ARCHIVE
+    cache_dir: Path | None = None
+    timeout: float = 10.0
+
+
+def stable_channel(date: dt.date) -> str:
+    """The NixOS stable release current at ``date`` (YY.05 from June, YY.11 from December)."""
+    if date.month >= 12:
+        return f"nixos-{date.year % 100:02d}.11"
+    if date.month >= 6:
+        return f"nixos-{date.year % 100:02d}.05"
+    return f"nixos-{(date.year - 1) % 100:02d}.11"
+
+
+def _previous_stable(channel: str) -> str | None:
+    m = re.fullmatch(r"nixos-(\d\d)\.(05|11)", channel)
+    if not m:
+        return None
+    year, month = int(m.group(1)), m.group(2)
+    return f"nixos-{year:02d}.05" if month == "11" else f"nixos-{year - 1:02d}.11"
+
+
+@functools.cache
+def embedded_pins() -> tuple[tuple[str, str, int, str, int], ...]:
+    data = json.loads(resources.files("reprokit.data").joinpath("nixpkgs_pins.json").read_text("utf-8"))
+    return tuple(tuple(row) for row in data["pins"])  # type: ignore[misc]
+
+
+def tarball_url(rev: str, archive: str = GITHUB_ARCHIVE) -> str:
+    return f"{archive.rstrip('/')}/NixOS/nixpkgs/archive/{rev}.tar.gz"
+
+
+def _end_of(date: dt.date) -> int:
+    return int(dt.datetime(date.year, date.month, date.day, 23, 59, 59, tzinfo=dt.timezone.utc).timestamp())
+
+
+def pin_embedded(date: dt.date, channel: str) -> NixpkgsPin:
+    """Newest embedded pin of ``channel`` at or before the end of ``date``."""
+    limit = _end_of(date)
+    tried = []
+    current: str | None = channel
+    note = ""
+    while current and len(tried) < 3:
+        tried.append(current)
+        rows = [r for r in embedded_pins() if r[0] == current and r[2] <= limit]
+        if rows:
+            ch, rev, last_modified, nar_hash, _ = max(rows, key=lambda r: r[2])
+            if current != channel:
+                note = f"no embedded pin of {channel} at or before {date}; used {current}"
+            return NixpkgsPin(channel=ch, rev=rev, last_modified=last_modified, nar_hash=nar_hash, url=tarball_url(rev), source="embedded", requested=date.isoformat(), note=note)
+        current = _previous_stable(current)
+    known = sorted({r[0] for r in embedded_pins()})
+    raise PinError(
+        f"no embedded nixpkgs pin of {' or '.join(tried)} at or before {date}; "
+        f"choose another --channel ({', '.join(k for k in known if not k.endswith('darwin'))[:400]}…) or pin online"
+    )
+
+
+def cache_root(cache_dir: Path | None = None) -> Path:
+    if cache_dir:
+        return cache_dir
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "reprokit"
+
+
+def pin_github(settings: PinSettings, channel: str, session: requests.Session | None = None) -> NixpkgsPin:
+    """Ask GitHub for the channel's commit as of the date, then hash its tarball."""
+    session = session or requests.Session()
+    headers = {"Accept": "application/vnd.github+json", "User-Agent": "reprokit"}
+    token = os.environ.get("GITHUB_TOKEN")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    url = f"{settings.github_api.rstrip('/')}/repos/NixOS/nixpkgs/commits"
+    until = dt.datetime.fromtimestamp(_end_of(settings.date), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    log.debug("GET %s?sha=%s&until=%s", url, channel, until)
+    r = session.get(url, params={"sha": channel, "until": until, "per_page": 1}, headers=headers, timeout=settings.timeout)
+    if r.status_code in (403, 429) and r.headers.get("X-RateLimit-Remaining") == "0":
+        raise PinError("GitHub's API rate limit is used up; set GITHUB_TOKEN or pin with --offline")
+    if r.status_code == 404 or r.status_code == 422:
+        raise PinError(f"GitHub knows no nixpkgs branch {channel!r}")
+    r.raise_for_status()
+    commits = r.json()
+    if not commits:
+        raise PinError(f"nixpkgs branch {channel} has no commit at or before {settings.date}")
+    rev = commits[0]["sha"]
+    committed = commits[0]["commit"]["committer"]["date"]
+    last_modified = int(dt.datetime.fromisoformat(committed.replace("Z", "+00:00")).timestamp())
+    tarball = fetch_tarball(settings, rev, session)
+    unpacked = hashes.unpacked_nar_sha256(tarball)
+    return NixpkgsPin(
+        channel=channel, rev=rev, last_modified=last_modified or unpacked.last_modified,
+        nar_hash=hashes.sri(unpacked.nar), url=tarball_url(rev, settings.github_archive),
+        source="github", requested=settings.date.isoformat(),
+    )
+
+
+def fetch_tarball(settings: PinSettings, rev: str, session: requests.Session) -> Path:
+    """The tarball of a nixpkgs rev, from the cache or downloaded into it."""
+    dest = cache_root(settings.cache_dir) / "nixpkgs" / f"{rev}.tar.gz"
+    if dest.exists():
+        return dest
+    url = tarball_url(rev, settings.github_archive)
+    log.debug("GET %s", url)
+    with session.get(url, stream=True, timeout=settings.timeout) as r:
+        r.raise_for_status()
+        data = b"".join(r.iter_content(1 << 20))
+    atomic_write_bytes(dest, data)
+    return dest
+
+
+def pin(settings: PinSettings) -> NixpkgsPin:
+    channel = settings.channel or stable_channel(settings.date)
+    if not re.fullmatch(r"[A-Za-z0-9._\-]+", channel):
+        raise UsageError(f"--channel {channel!r} is not a branch name")
+    if settings.offline:
+        return pin_embedded(settings.date, channel)
+    try:
+        return pin_github(settings, channel)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        log.debug("GitHub unreachable (%s); using the embedded pins", exc.__class__.__name__)
+        embedded = pin_embedded(settings.date, channel)
+        return dataclasses.replace(embedded, note=(embedded.note + "; " if embedded.note else "") + "GitHub unreachable: embedded pin")
+    except requests.HTTPError as exc:
+        resp = exc.response
+        raise PinError(f"GitHub answered {resp.status_code if resp is not None else '?'} for {resp.url if resp is not None else 'a request'}; try --offline") from exc
+
+
+def render(p: NixpkgsPin) -> str:
+    lines = [
+        f"channel       {p.channel}",
+        f"rev           {p.rev}",
+        f"lastModified  {p.last_modified} ({p.date}, {p.days_before} days before {p.requested})",
+        f"narHash       {p.nar_hash}",
+        f"url           {p.url}",
+        f"source        {p.source}",
+    ]
+    if p.note:
+        lines.append(f"note          {p.note}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from reprokit import hashes, nixpkgs
+from reprokit.cli import main
+from reprokit.errors import PinError
+from tests.fakeservers import reply, serve
+
+REV = "0123456789abcdef0123456789abcdef01234567"
+COMMIT_TIME = 1707978831  # 2024-02-15T06:33:51Z
+
+
+@pytest.mark.parametrize(("date", "channel"), [("2024-02-15", "nixos-23.11"), ("2024-06-01", "nixos-24.05"), ("2024-12-01", "nixos-24.11"), ("2020-05-31", "nixos-19.11")])
+def test_stable_channel_by_date(date: str, channel: str) -> None:
+    assert nixpkgs.stable_channel(dt.date.fromisoformat(date)) == channel
+
+
+def test_embedded_pin_is_newest_at_or_before_the_date() -> None:
+    got = nixpkgs.pin_embedded(dt.date(2024, 2, 15), "nixos-23.11")
+    assert got.source == "embedded" and got.channel == "nixos-23.11"
+    assert got.last_modified <= nixpkgs._end_of(dt.date(2024, 2, 15))
+    later = [r for r in nixpkgs.embedded_pins() if r[0] == "nixos-23.11" and got.last_modified < r[2] <= nixpkgs._end_of(dt.date(2024, 2, 15))]
+    assert later == []
+    assert got.nar_hash.startswith("sha256-") and len(hashes.from_sri(got.nar_hash)) == 32
+
+
+def test_embedded_pin_falls_back_to_previous_release_and_errors_clearly() -> None:
+    # Right after a release date, before any pin of the new channel exists.
+    first = min(r[2] for r in nixpkgs.embedded_pins() if r[0] == "nixos-24.05")
+    day = dt.datetime.fromtimestamp(first, dt.timezone.utc).date() - dt.timedelta(days=1)
+    got = nixpkgs.pin_embedded(day, "nixos-24.05")
+    assert got.channel == "nixos-23.11" and "used nixos-23.11" in got.note
+    with pytest.raises(PinError, match="no embedded nixpkgs pin of nixos-unstable at or before 1990-01-01"):
+        nixpkgs.pin_embedded(dt.date(1990, 1, 1), "nixos-unstable")
+
+
+def make_tarball(tmp_path: Path) -> bytes:
+    src = tmp_path / f"nixpkgs-{REV}"
+    (src / "pkgs").mkdir(parents=True)
+    (src / "default.nix").write_text("{ ... }: { }\n")
+    (src / "pkgs" / "hello.sh").write_text("#!/bin/sh\n")
+    (src / "pkgs" / "hello.sh").chmod(0o755)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for p in sorted([src, *src.rglob("*")]):
+            info = tf.gettarinfo(p, arcname=str(p.relative_to(tmp_path)))
+            info.mtime = COMMIT_TIME
+            with open(p, "rb") if p.is_file() else io.BytesIO() as fh:
+                tf.addfile(info, fh if p.is_file() else None)
+    return buf.getvalue()
+
+
+def test_online_pin_against_a_local_github(tmp_path: Path) -> None:
+    tarball = make_tarball(tmp_path)
+    asked: dict[str, list[str]] = {}
+
+    def handle(h) -> None:  # type: ignore[no-untyped-def]
+        url = urlparse(h.path)
+        if url.path == "/repos/NixOS/nixpkgs/commits":
+            asked.update(parse_qs(url.query))
+            body = [{"sha": REV, "commit": {"committer": {"date": "2024-02-15T06:33:51Z"}}}]
+            reply(h, 200, json.dumps(body).encode())
+        elif url.path == f"/NixOS/nixpkgs/archive/{REV}.tar.gz":
+            reply(h, 200, tarball, "application/gzip")
+        else:
+            reply(h, 404, b"{}")
+
+    with serve(handle) as (base, log):
+        settings = nixpkgs.PinSettings(date=dt.date(2024, 2, 15), github_api=base, github_archive=base, cache_dir=tmp_path / "cache")
+        got = nixpkgs.pin(settings)
+        again = nixpkgs.pin(settings)  # the tarball comes from the cache the second time
+    assert asked["sha"] == ["nixos-23.11"] and asked["until"] == ["2024-02-15T23:59:59Z"]
+    assert got.source == "github" and got.rev == REV and got.last_modified == COMMIT_TIME
+    assert sum(1 for p in log if p.endswith(".tar.gz")) == 1 and again == got
+    cached = tmp_path / "cache" / "nixpkgs" / f"{REV}.tar.gz"
+    assert cached.read_bytes() == tarball
+    if shutil.which("nix-prefetch-url"):
+        out = subprocess.run(["nix-prefetch-url", "--unpack", f"file://{cached}"], capture_output=True, text=True, check=True)
+        assert hashes.sri(hashes.nix32_decode(out.stdout.split()[-1])) == got.nar_hash
+
+
+def test_online_pin_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def handle(h) -> None:  # type: ignore[no-untyped-def]
+        reply(h, 500, b"{}")
+
+    with serve(handle) as (base, _):
+        monkeypatch.setenv("REPROKIT_GITHUB_API", base)
+        assert main(["pin", "--date", "2024-02-15", "--cache-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: GitHub answered 500") and len(err.strip().splitlines()) == 1
+
+
+def test_unreachable_github_falls_back_to_embedded(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPROKIT_GITHUB_API", "http://127.0.0.1:9")  # discard port: connection refused
+    assert main(["pin", "--date", "2024-02-15", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["source"] == "embedded" and out["channel"] == "nixos-23.11" and "unreachable" in out["note"]

@@ -1,0 +1,166 @@
+"""The Lock: an exact closure of distributions with every artifact's hashes.
+
+Written two ways: ``reprokit.lock.yaml`` (typed, validated against
+``schemas/lock.schema.json``) and ``requirements.lock`` (pip's ``--require-hashes`` form,
+for a rebuild with nothing but pip).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+from ruamel.yaml import YAML
+
+from reprokit import hashes
+from reprokit.errors import InputError
+from reprokit.fsutil import atomic_write_text
+
+LOCK_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Artifact:
+    filename: str
+    url: str
+    sha256: str
+    size: int | None
+    kind: Literal["sdist", "wheel"]
+    upload_time: str | None
+
+    @property
+    def nix32(self) -> str:
+        return hashes.nix32_encode(bytes.fromhex(self.sha256))
+
+    @property
+    def sri(self) -> str:
+        return hashes.sri(bytes.fromhex(self.sha256))
+
+    @classmethod
+    def from_file(cls, f: Any) -> Artifact:
+        return cls(filename=f.filename, url=f.url, sha256=f.sha256, size=f.size, kind=f.kind, upload_time=f.upload_time)
+
+    def to_json(self) -> dict[str, object]:
+        return {"filename": self.filename, "kind": self.kind, "url": self.url, "sha256": self.sha256,
+                "sri": self.sri, "nix32": self.nix32, "size": self.size, "upload_time": self.upload_time}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Package:
+    name: str
+    version: str
+    requested: bool
+    tooling: bool = False
+    via: tuple[str, ...] = ()
+    artifacts: tuple[Artifact, ...] = ()
+    has_sdist: bool = True
+    hashes: tuple[str, ...] = field(default=())  # every sha256 uv accepted (all platforms)
+
+    @property
+    def why(self) -> str:
+        if self.requested:
+            return "requested"
+        if self.tooling:
+            return "tooling (runs the notebooks)"
+        return "dependency of " + ", ".join(self.via) if self.via else "dependency"
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "version": self.version, "requested": self.requested, "tooling": self.tooling,
+                "why": self.why, "via": list(self.via), "has_sdist": self.has_sdist,
+                "artifacts": [a.to_json() for a in self.artifacts], "hashes": list(self.hashes)}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Lock:
+    python: str
+    platform: str
+    date: str
+    index_url: str
+    versions_from: str
+    packages: tuple[Package, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"reprokit_lock": LOCK_VERSION, "python": self.python, "platform": self.platform, "date": self.date,
+                "index_url": self.index_url, "versions_from": self.versions_from,
+                "packages": [p.to_json() for p in self.packages]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lock:
+        validate(data)
+        return cls(
+            python=data["python"], platform=data["platform"], date=data["date"], index_url=data["index_url"],
+            versions_from=data["versions_from"],
+            packages=tuple(
+                Package(name=p["name"], version=p["version"], requested=p["requested"], tooling=p["tooling"],
+                        via=tuple(p["via"]), has_sdist=p["has_sdist"], hashes=tuple(p["hashes"]),
+                        artifacts=tuple(Artifact(filename=a["filename"], url=a["url"], sha256=a["sha256"], size=a["size"],
+                                                 kind=a["kind"], upload_time=a["upload_time"]) for a in p["artifacts"]))
+                for p in data["packages"]
+            ),
+        )
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("reprokit.data").joinpath("lock.schema.json").read_text("utf-8"))
+
+
+def validate(data: dict[str, Any]) -> None:
+    try:
+        jsonschema.validate(data, schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        raise InputError(f"lock does not match its schema at {where}: {exc.message}") from None
+
+
+def render_yaml(lock: Lock) -> str:
+    data = lock.to_json()
+    validate(data)
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 200
+    buf = io.StringIO()
+    buf.write("# reprokit lock: the exact closure of the paper's dependencies, with hashes.\n")
+    yaml.dump(data, buf)
+    return buf.getvalue()
+
+
+def read_yaml(path: Path) -> Lock:
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    except Exception as exc:  # ruamel raises many YAML error types
+        raise InputError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a reprokit lock")
+    try:
+        return Lock.from_json(data)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def render_requirements(lock: Lock) -> str:
+    """pip's hash-checking form: every package pinned, with every accepted sha256."""
+    lines = [
+        f"# Exact closure for Python {lock.python} on {lock.platform}, as of {lock.date}.",
+        "# Install offline:  pip install --no-index --find-links vendor/sdist --find-links vendor/wheels \\",
+        "#                     --require-hashes -r requirements.lock",
+    ]
+    for p in lock.packages:
+        digests = sorted(set(p.hashes) | {a.sha256 for a in p.artifacts})
+        lines.append(f"{p.name}=={p.version} \\")
+        lines.extend(f"    --hash=sha256:{h} \\" for h in digests[:-1])
+        lines.append(f"    --hash=sha256:{digests[-1]}" if digests else "")
+        lines.append(f"    # {p.why}")
+    return "\n".join(lines) + "\n"
+
+
+def write(lock: Lock, yaml_path: Path, requirements_path: Path | None = None) -> None:
+    atomic_write_text(yaml_path, render_yaml(lock))
+    if requirements_path:
+        atomic_write_text(requirements_path, render_requirements(lock))

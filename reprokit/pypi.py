@@ -1,0 +1,146 @@
+"""A small client for PyPI-like indexes: the PEP 691 JSON simple API and file downloads.
+
+One ``requests`` session, retries with backoff on timeouts, 429 and 5xx, and URLs
+resolved against the response they came in (mirrors and some indexes answer with
+relative ones).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+
+from reprokit.errors import IndexError_
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INDEX = "https://pypi.org/simple/"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def index_url(explicit: str | None = None) -> str:
+    url = explicit or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX
+    return url if url.endswith("/") else url + "/"
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def redact(url: str) -> str:
+    """Drop credentials from a URL before it is shown."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, "***@" + netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class File:
+    """One file of a project on the index."""
+
+    filename: str
+    url: str  # absolute
+    sha256: str
+    size: int | None
+    upload_time: str | None
+    yanked: bool
+    requires_python: str | None
+
+    @property
+    def kind(self) -> str:
+        return "wheel" if self.filename.endswith(".whl") else "sdist"
+
+
+class Client:
+    def __init__(self, index: str | None = None, *, retries: int = 4, backoff: float = 0.5, timeout: float = 30.0) -> None:
+        self.index = index_url(index)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "reprokit"
+        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.retries = retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.requests_made = 0
+
+    def request(self, url: str, *, headers: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
+        """GET with retries on connection errors, timeouts, 429 and 5xx."""
+        last: str = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                delay = self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4)
+                time.sleep(delay)
+            self.requests_made += 1
+            try:
+                log.debug("GET %s", redact(url))
+                r = self.session.get(url, headers=headers, stream=stream, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = exc.__class__.__name__
+                continue
+            if r.status_code in RETRY_STATUS:
+                last = f"HTTP {r.status_code}"
+                retry_after = r.headers.get("Retry-After", "")
+                r.close()
+                if retry_after.isdigit() and attempt < self.retries:
+                    time.sleep(min(int(retry_after), 30))
+                continue
+            return r
+        raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries ({last})")
+
+    def files(self, project: str) -> list[File]:
+        """Every file of a project, from the PEP 691 JSON simple page."""
+        url = urljoin(self.index, normalize(project) + "/")
+        r = self.request(url, headers={"Accept": f"{SIMPLE_JSON}, application/json;q=0.5"})
+        if r.status_code == 404:
+            raise IndexError_(f"{project}: not on the index {redact(self.index)}")
+        if r.status_code != 200:
+            raise IndexError_(f"{redact(url)}: HTTP {r.status_code}")
+        ctype = r.headers.get("Content-Type", "")
+        if "json" not in ctype:
+            raise IndexError_(f"{redact(url)}: the index does not speak PEP 691 JSON (Content-Type {ctype or 'missing'})")
+        try:
+            data = r.json()
+        except ValueError as exc:
+            raise IndexError_(f"{redact(url)}: the index sent invalid JSON") from exc
+        base = r.url
+        out = []
+        for f in data.get("files", []):
+            sha = (f.get("hashes") or {}).get("sha256")
+            if not sha:
+                continue
+            yanked = f.get("yanked", False)
+            out.append(File(
+                filename=f["filename"], url=urljoin(base, f["url"]), sha256=sha, size=f.get("size"),
+                upload_time=f.get("upload-time"), yanked=bool(yanked), requires_python=f.get("requires-python"),
+            ))
+        return out
+
+    def download(self, url: str, write: Callable[[bytes], object], *, offset: int = 0) -> Iterator[int]:
+        """Stream ``url`` to ``write``, yielding byte counts; resumes at ``offset`` when the
+        server honours Range requests (otherwise starts over and yields -1 first)."""
+        headers = {"Range": f"bytes={offset}-"} if offset else None
+        r = self.request(url, headers=headers, stream=True)
+        with r:
+            if r.status_code == 416 and offset:
+                return
+            if r.status_code not in (200, 206):
+                raise IndexError_(f"{redact(url)}: HTTP {r.status_code}")
+            if offset and r.status_code == 200:
+                yield -1  # server ignored the range: caller truncates
+            for chunk in r.iter_content(1 << 16):
+                write(chunk)
+                yield len(chunk)

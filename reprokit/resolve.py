@@ -1,0 +1,296 @@
+"""``reprokit lock``: a paper's imports resolved to an exact, hashed, dated closure.
+
+uv is the resolver (``uv pip compile``, its binary shipped in the ``uv`` wheel); reprokit
+chooses the inputs (declared pins, lock files, installed versions, or the paper's date),
+parses uv's output into a typed :class:`~reprokit.lock.Lock`, and reads every artifact's
+URL, size and upload time from the index.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import importlib.metadata
+import json
+import logging
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from reprokit import pypi, tree
+from reprokit.errors import ResolutionFailed, UnresolvedImports, UsageError
+from reprokit.lock import Artifact, Lock, Package
+from reprokit.scan import ScanResult
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+PLATFORMS = {"x86_64-linux": ("x86_64-unknown-linux-gnu", "x86_64"), "aarch64-linux": ("aarch64-unknown-linux-gnu", "aarch64")}
+NOTEBOOK_TOOLING = ("ipykernel", "nbclient")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LockSettings:
+    date: dt.date
+    python: str
+    platform: str = "x86_64-linux"
+    index_url: str | None = None
+    with_optional: bool = False
+    from_env: bool = False
+    uv_cache: Path | None = None
+
+
+def target_tags(python: str, platform: str) -> list[Tag]:
+    """Wheel tags a CPython ``python`` on ``platform`` accepts, best first."""
+    major, minor = (int(x) for x in python.split("."))
+    arch = PLATFORMS[platform][1]
+    plats = [f"manylinux_2_{v}_{arch}" for v in range(39, 16, -1)]
+    plats += [f"manylinux2014_{arch}"] + ([f"manylinux2010_{arch}", f"manylinux1_{arch}"] if arch == "x86_64" else [])
+    plats += [f"manylinux_2_{v}_{arch}" for v in range(16, 4, -1)] + [f"linux_{arch}"]
+    tags = list(cpython_tags((major, minor), platforms=plats))
+    tags += list(compatible_tags((major, minor), f"cp{major}{minor}", platforms=plats))
+    return tags
+
+
+def best_wheel(files: list[pypi.File], tags: list[Tag]) -> pypi.File | None:
+    rank = {t: i for i, t in enumerate(tags)}
+    best: tuple[int, pypi.File] | None = None
+    for f in files:
+        if f.kind != "wheel":
+            continue
+        try:
+            _, _, _, ftags = parse_wheel_filename(f.filename)
+        except Exception:  # an oddly named wheel is not a candidate
+            continue
+        score = min((rank[t] for t in ftags if t in rank), default=None)
+        if score is not None and (best is None or score < best[0]):
+            best = (score, f)
+    return best[1] if best else None
+
+
+# --- inputs --------------------------------------------------------------------------
+
+def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tuple[dict[str, str], str | None]:
+    """name -> exact version from a lock file in the paper (uv, poetry, Pipfile, pinned requirements)."""
+    for rel in sorted(files, key=lambda r: (r.count("/"), r)):
+        base = rel.rsplit("/", 1)[-1]
+        path = root / rel
+        try:
+            if base in ("uv.lock", "poetry.lock"):
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                pins = {canonicalize_name(p["name"]): str(p["version"]) for p in data.get("package", []) if "version" in p}
+                if pins:
+                    return pins, rel
+            elif base == "Pipfile.lock":
+                data = json.loads(path.read_text(encoding="utf-8"))
+                pins = {canonicalize_name(k): v["version"].lstrip("=") for k, v in data.get("default", {}).items() if isinstance(v, dict) and "version" in v}
+                if pins:
+                    return pins, rel
+        except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"{rel}: cannot read lock file ({exc})") from exc
+    for rel in files:
+        base = rel.rsplit("/", 1)[-1]
+        if re.match(r"^requirements.*\.txt$", base):
+            lines = [ln.split("#")[0].strip() for ln in (root / rel).read_text(encoding="utf-8", errors="replace").splitlines()]
+            reqs = [ln for ln in lines if ln and not ln.startswith("-")]
+            pins = {}
+            for ln in reqs:
+                try:
+                    req = Requirement(ln.split(" --hash")[0].split("\\")[0].strip())
+                except InvalidRequirement:
+                    break
+                exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+                if not exact:
+                    break
+                pins[canonicalize_name(req.name)] = exact[0]
+            else:
+                if pins:
+                    return pins, rel
+    return {}, None
+
+
+def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str], dict[str, list[str]]]:
+    """Top-level requirement lines for uv, and which file asked for each name."""
+    wanted = [d for d in scan.distributions if settings.with_optional or not d.optional]
+    asked_by: dict[str, list[str]] = {}
+    for imp in scan.imports:
+        if imp.distribution:
+            asked_by.setdefault(imp.distribution, []).extend(imp.locations)
+    specs: dict[str, list[str]] = {}
+    for d in scan.declared:
+        try:
+            req = Requirement(d.requirement)
+        except InvalidRequirement:
+            continue
+        name = canonicalize_name(req.name)
+        if req.specifier or req.extras or req.marker:
+            specs.setdefault(name, []).append(str(req))
+        asked_by.setdefault(name, []).append(d.source)
+    lines: list[str] = []
+    for d in wanted:
+        for spec in specs.get(d.name) or [d.name]:
+            lines.append(spec)
+    return sorted(dict.fromkeys(lines)), asked_by
+
+
+def env_pins(names: list[str]) -> dict[str, str]:
+    pins = {}
+    for n in names:
+        try:
+            pins[canonicalize_name(n)] = importlib.metadata.version(n)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+# --- uv --------------------------------------------------------------------------------
+
+def uv_bin() -> str:
+    try:
+        import uv
+
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError) as exc:
+        raise UsageError("the 'uv' package is not installed (pip install uv)") from exc
+
+
+_PKG_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)(\[[^\]]*\])?==([^\s;\\]+)")
+
+
+def parse_uv_output(text: str) -> list[tuple[str, str, list[str], list[str]]]:
+    """``uv pip compile --generate-hashes`` output -> (name, version, hashes, via)."""
+    out: list[tuple[str, str, list[str], list[str]]] = []
+    current: list[object] | None = None
+    in_via = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        m = _PKG_LINE.match(raw)
+        if m:
+            current = [canonicalize_name(m.group(1)), m.group(3), [], []]
+            out.append(current)  # type: ignore[arg-type]
+            in_via = False
+        if current is None:
+            continue
+        for h in re.findall(r"--hash=sha256:([0-9a-f]{64})", line):
+            current[2].append(h)  # type: ignore[attr-defined]
+        if line.startswith("# via"):
+            rest = line[len("# via"):].strip()
+            if rest:
+                current[3].extend(x.strip() for x in rest.split(","))  # type: ignore[attr-defined]
+            in_via = True
+        elif in_via and line.startswith("#   "):
+            current[3].append(line[4:].strip())  # type: ignore[attr-defined]
+        elif not line.startswith("#"):
+            in_via = False
+    return [(str(a), str(b), list(c), list(d)) for a, b, c, d in out]  # type: ignore[call-overload]
+
+
+def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockSettings) -> str:
+    triple = PLATFORMS.get(settings.platform)
+    if triple is None:
+        raise UsageError(f"--platform {settings.platform!r}: reprokit knows {', '.join(PLATFORMS)}")
+    exclude_newer = (dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with tempfile.TemporaryDirectory(prefix="reprokit-lock-") as tmp:
+        req_in = Path(tmp) / "requirements.in"
+        req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        cmd = [
+            uv_bin(), "pip", "compile", str(req_in), "--quiet", "--no-header", "--generate-hashes",
+            "--annotation-style", "split", "--python-version", settings.python,
+            "--python-platform", triple[0], "--exclude-newer", exclude_newer,
+            "--index-url", pypi.index_url(settings.index_url), "--no-config",
+        ]
+        if constraints:
+            con = Path(tmp) / "constraints.txt"
+            con.write_text("".join(f"{n}=={v}\n" for n, v in sorted(constraints.items())), encoding="utf-8")
+            cmd += ["--constraint", str(con)]
+        env = dict(os.environ)
+        if settings.uv_cache:
+            env["UV_CACHE_DIR"] = str(settings.uv_cache)
+        log.debug("$ %s", shlex.join(cmd))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise ResolutionFailed(proc.stderr.strip() or f"uv exited with status {proc.returncode}")
+    return proc.stdout
+
+
+# --- the lock ----------------------------------------------------------------------------
+
+def artifacts_for(client: pypi.Client, name: str, version: str, hashes: list[str], tags: list[Tag]) -> tuple[list[Artifact], bool]:
+    """The sdist and the best wheel of ``name==version`` that uv hashed; and whether an sdist exists."""
+    from packaging.version import InvalidVersion, Version
+
+    def version_of(f: pypi.File) -> str | None:
+        try:
+            if f.kind == "wheel":
+                return str(parse_wheel_filename(f.filename)[1])
+            stem = re.sub(r"\.(tar\.gz|tar\.bz2|zip|tgz)$", "", f.filename)
+            return str(Version(stem[len(stem) - len(stem.split("-")[-1]):]))
+        except (InvalidVersion, Exception):
+            return None
+
+    wanted = set(hashes)
+    files = [f for f in client.files(name) if f.sha256 in wanted or (not wanted and version_of(f) == str(Version(version)))]
+    sdists = [f for f in files if f.kind == "sdist"]
+    chosen = sdists[:1]
+    wheel = best_wheel(files, tags)
+    if wheel:
+        chosen.append(wheel)
+    return [Artifact.from_file(f) for f in chosen], bool(sdists)
+
+
+def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> Lock:
+    if scan.unresolved:
+        locs = {i.top: i.locations for i in scan.imports if i.kind == "third-party" and i.distribution is None and not i.optional}
+        missing = {n: locs[n] for n in scan.unresolved if n in locs}
+        if missing:
+            detail = "; ".join(f"{n} ({', '.join(v[:2])})" for n, v in sorted(missing.items()))
+            raise UnresolvedImports(f"no known distribution for {detail}: declare it in requirements.txt")
+    requirements, asked_by = requirements_for(scan, settings)
+    has_notebooks = any(f.endswith(".ipynb") for f in scan.files)
+    tooling = [t for t in NOTEBOOK_TOOLING if has_notebooks]
+    constraints: dict[str, str] = {}
+    source = "date"
+    if root is not None:
+        names = ("uv.lock", "poetry.lock", "Pipfile.lock")
+        candidates = [f for f in tree.walk(root, suffixes=None).files if f.rsplit("/", 1)[-1] in names or re.match(r"^requirements.*\.txt$", f.rsplit("/", 1)[-1])]
+        constraints, lock_file = pins_from_lock_files(root, candidates)
+        if lock_file:
+            source = f"lock file {lock_file}"
+    if not constraints and settings.from_env:
+        constraints = env_pins([Requirement(r).name for r in requirements])
+        source = "installed environment"
+    try:
+        text = run_uv(requirements + tooling, constraints, settings)
+    except ResolutionFailed as exc:
+        who = "; ".join(f"{n} asked for by {', '.join(v[:2])}" for n, v in sorted(asked_by.items()) if n in str(exc).lower())
+        raise ResolutionFailed(f"uv could not resolve the closure: {exc}" + (f" [{who}]" if who else "")) from None
+    parsed = parse_uv_output(text)
+    client = pypi.Client(settings.index_url)
+    tags = target_tags(settings.python, settings.platform)
+    top = {canonicalize_name(Requirement(r).name) for r in requirements}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        arts = list(pool.map(lambda p: artifacts_for(client, p[0], p[1], p[2], tags), parsed))
+    packages = []
+    for (name, version, _hashes, via), (artifacts, has_sdist) in zip(parsed, arts):
+        via_clean = tuple(sorted({canonicalize_name(v) for v in via if not v.startswith("-r") and v}))
+        packages.append(Package(
+            name=name, version=version, requested=name in top, tooling=name in tooling and name not in top,
+            via=via_clean, artifacts=tuple(artifacts), has_sdist=has_sdist, hashes=tuple(sorted(_hashes)),
+        ))
+    return Lock(
+        python=settings.python, platform=settings.platform, date=settings.date.isoformat(),
+        index_url=pypi.redact(pypi.index_url(settings.index_url)), versions_from=source,
+        packages=tuple(sorted(packages, key=lambda p: p.name)),
+    )

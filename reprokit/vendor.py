@@ -1,0 +1,211 @@
+"""``reprokit vendor``: every artifact of a lock, downloaded once, verified, kept.
+
+Artifacts live in a content-addressed cache (``<cache>/artifacts/sha256/ab/abcd…``);
+a file enters it only after its sha256 matched the lock, and a second vendoring of the
+same lock makes no network request. Downloads go to a ``.part`` file that a later run
+resumes; only a complete, verified file is ever renamed into place.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import requests
+
+from reprokit import pypi
+from reprokit.errors import HashMismatch, IndexError_, ReprokitError
+from reprokit.lock import Artifact, Lock
+from reprokit.nixpkgs import cache_root
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VendorSettings:
+    output: Path
+    sdists: bool = True
+    wheels: bool = True
+    jobs: int = 4
+    cache_dir: Path | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Vendored:
+    artifact: Artifact
+    path: Path  # inside the output folder
+    downloaded: bool  # False: came from the cache
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VendorReport:
+    files: tuple[Vendored, ...]
+    requests: int
+    bytes_downloaded: int
+    seconds: float
+
+
+def cache_path(cache: Path, sha256: str) -> Path:
+    return cache / "artifacts" / "sha256" / sha256[:2] / sha256
+
+
+def selected(lock: Lock, settings: VendorSettings) -> list[Artifact]:
+    """The artifacts to keep: sdists (and, for a release without one, its wheel) and wheels."""
+    out = []
+    for p in lock.packages:
+        for a in p.artifacts:
+            if a.kind == "sdist" and settings.sdists:
+                out.append(a)
+            elif a.kind == "wheel" and (settings.wheels or not p.has_sdist):
+                out.append(a)
+    return out
+
+
+class Progress:
+    """A total bar on a terminal, plain lines otherwise, nothing with --quiet."""
+
+    def __init__(self, total_files: int, total_bytes: int, stream: TextIO, quiet: bool) -> None:
+        self.total_files, self.total_bytes = total_files, total_bytes
+        self.done_files = 0
+        self.done_bytes = 0
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty()
+        self.lock = threading.Lock()
+        self.active: dict[str, int] = {}
+
+    def advance(self, name: str, n: int) -> None:
+        with self.lock:
+            self.done_bytes += n
+            self.active[name] = self.active.get(name, 0) + n
+            if self.tty and not self.quiet:
+                self._draw(name)
+
+    def _draw(self, name: str) -> None:
+        width = 30
+        frac = self.done_bytes / self.total_bytes if self.total_bytes else 1.0
+        bar = "#" * int(frac * width)
+        self.stream.write(f"\r[{bar:<{width}}] {self.done_files}/{self.total_files} files {self.done_bytes / 1e6:7.1f}/{self.total_bytes / 1e6:.1f} MB  {name[:40]:<40}")
+        self.stream.flush()
+
+    def finished(self, name: str, how: str) -> None:
+        with self.lock:
+            self.done_files += 1
+            if self.quiet:
+                return
+            if self.tty:
+                self._draw(name)
+            else:
+                self.stream.write(f"{how:<10} {name}\n")
+                self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
+            self.stream.write("\n")
+
+
+def _verify(path: Path, artifact: Artifact) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progress | None = None, attempts: int = 3) -> tuple[Path, bool]:
+    """The cached file of ``artifact``, downloading (and resuming) it if needed."""
+    final = cache_path(cache, artifact.sha256)
+    if final.exists():
+        if progress:
+            progress.advance(artifact.filename, artifact.size or 0)
+        return final, False
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part = final.with_name(final.name + ".part")
+    for attempt in range(attempts):
+        offset = part.stat().st_size if part.exists() else 0
+        if artifact.size is not None and offset > artifact.size:
+            part.unlink()
+            offset = 0
+        try:
+            with open(part, "ab") as fh:
+                for n in client.download(artifact.url, fh.write, offset=offset):
+                    if n == -1:  # the server restarted from byte 0
+                        fh.truncate(0)
+                        fh.seek(0)
+                        continue
+                    if progress:
+                        progress.advance(artifact.filename, n)
+        except (requests.RequestException, IndexError_) as exc:
+            if attempt == attempts - 1:
+                raise IndexError_(f"{artifact.filename}: download failed ({exc})") from None
+            continue
+        size = part.stat().st_size
+        if artifact.size is not None and size < artifact.size:
+            continue  # truncated body: resume from where it stopped
+        got = _verify(part, artifact)
+        if got != artifact.sha256:
+            part.unlink()
+            raise HashMismatch(f"{artifact.filename}: sha256 is {got}, the lock says {artifact.sha256}; the file was not kept")
+        os.replace(part, final)
+        return final, True
+    raise IndexError_(f"{artifact.filename}: still incomplete after {attempts} tries")
+
+
+def _place(src: Path, dest: Path) -> None:
+    """Hard-link (or copy) a cached file into the output, atomically."""
+    if dest.exists() and dest.stat().st_size == src.stat().st_size and os.path.samefile(src, dest):
+        return
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = None, stream: TextIO = sys.stderr) -> VendorReport:
+    cache = cache_root(settings.cache_dir)
+    artifacts = selected(lock, settings)
+    client = client or pypi.Client()
+    started = time.monotonic()
+    progress = Progress(len(artifacts), sum(a.size or 0 for a in artifacts), stream, settings.quiet)
+    (settings.output / "sdist").mkdir(parents=True, exist_ok=True)
+    (settings.output / "wheels").mkdir(parents=True, exist_ok=True)
+    results: list[Vendored] = []
+
+    def one(a: Artifact) -> Vendored:
+        cached, downloaded = fetch(client, a, cache, progress)
+        dest = settings.output / ("sdist" if a.kind == "sdist" else "wheels") / a.filename
+        _place(cached, dest)
+        progress.finished(a.filename, "download" if downloaded else "cached")
+        return Vendored(artifact=a, path=dest, downloaded=downloaded)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max(1, settings.jobs)) as pool:
+            futures = [pool.submit(one, a) for a in artifacts]
+            for fut in concurrent.futures.as_completed(futures):
+                try:
+                    results.append(fut.result())
+                except ReprokitError:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        progress.close()
+    results.sort(key=lambda v: v.path.name)
+    return VendorReport(
+        files=tuple(results), requests=client.requests_made,
+        bytes_downloaded=sum(v.artifact.size or 0 for v in results if v.downloaded), seconds=time.monotonic() - started,
+    )
+

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprokit import lock as lock_mod
+from reprokit import pypi
+from reprokit.errors import HashMismatch, IndexError_, ResolutionFailed
+from reprokit.resolve import LockSettings, lock, parse_uv_output
+from reprokit.scan import ScanSettings, scan
+from reprokit.vendor import VendorSettings, cache_path, vendor
+from tests.conftest import write_tree
+from tests.fakeindex import FakeIndex, running
+
+
+@pytest.fixture
+def index() -> FakeIndex:
+    idx = FakeIndex()
+    idx.add("alpha", "1.0", ["beta>=1"], uploaded="2023-01-10T00:00:00Z")
+    idx.add("alpha", "1.1", ["beta>=1"], uploaded="2023-05-10T00:00:00Z")
+    idx.add("alpha", "2.0", ["beta>=2"], uploaded="2024-03-01T00:00:00Z")  # after the paper's date
+    idx.add("beta", "1.0", uploaded="2022-01-01T00:00:00Z")
+    idx.add("beta", "1.5", uploaded="2023-02-01T00:00:00Z", yanked=True)
+    idx.add("beta", "2.0", uploaded="2024-03-01T00:00:00Z")
+    idx.add("gamma", "0.3", uploaded="2023-03-01T00:00:00Z", sdist=False)  # a release with no sdist
+    return idx
+
+
+def fast_client(base: str) -> pypi.Client:
+    return pypi.Client(f"{base}/simple/", backoff=0.01, timeout=1.0)
+
+
+def test_client_resolves_relative_urls_and_retries(index: FakeIndex) -> None:
+    with running(index) as base:
+        index.fault("/simple/alpha/", 429, 500)
+        files = fast_client(base).files("alpha")
+        assert [f.url for f in files][0] == f"{base}/files/alpha-1.0-py3-none-any.whl"
+        assert sum(1 for p in index.log if p == "/simple/alpha/") == 3
+        index.fault("/simple/beta/", "stall")
+        assert len(fast_client(base).files("beta")) == 6  # the stalled try timed out, the next one answered
+        yanked = [f for f in fast_client(base).files("beta") if f.yanked]
+        assert {f.filename for f in yanked} == {"beta-1.5-py3-none-any.whl", "beta-1.5.tar.gz"}
+        with pytest.raises(IndexError_, match="nosuch: not on the index"):
+            fast_client(base).files("nosuch")
+        index.fault("/simple/alpha/", 503, 503, 503, 503, 503)
+        with pytest.raises(IndexError_, match="no answer after 5 tries"):
+            fast_client(base).files("alpha")
+
+
+def paper(tmp_path: Path) -> Path:
+    return write_tree(tmp_path / "paper", {"run.py": "import alpha\nimport gamma\n", "requirements.txt": "alpha\ngamma\n"})
+
+
+def do_lock(index: FakeIndex, base: str, root: Path, tmp_path: Path, date: str = "2024-01-15") -> lock_mod.Lock:
+    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    settings = LockSettings(date=dt.date.fromisoformat(date), python="3.11", index_url=f"{base}/simple/", uv_cache=tmp_path / "uv-cache")
+    return lock(result, settings, root=root)
+
+
+def test_lock_is_dated_hashed_and_stable(index: FakeIndex, tmp_path: Path) -> None:
+    root = paper(tmp_path)
+    with running(index) as base:
+        first = do_lock(index, base, root, tmp_path)
+        again = do_lock(index, base, root, tmp_path)
+        older = do_lock(index, base, root, tmp_path, date="2023-03-01")
+    assert first == again
+    got = {p.name: p for p in first.packages}
+    assert {n: p.version for n, p in got.items()} == {"alpha": "1.1", "beta": "1.0", "gamma": "0.3"}  # 1.5 is yanked
+    assert got["alpha"].requested and not got["beta"].requested and got["beta"].via == ("alpha",)
+    assert got["gamma"].has_sdist is False and [a.kind for a in got["gamma"].artifacts] == ["wheel"]
+    alpha_sdist = next(a for a in got["alpha"].artifacts if a.kind == "sdist")
+    assert alpha_sdist.sha256 == hashlib.sha256(index.file("alpha-1.1.tar.gz").data).hexdigest()
+    assert alpha_sdist.url.startswith(base) and alpha_sdist.upload_time == "2023-05-10T00:00:00Z"
+    assert {p.name: p.version for p in older.packages}["alpha"] == "1.0"
+    # YAML round trip through the schema, and the pip form.
+    lock_mod.write(first, tmp_path / "reprokit.lock.yaml", tmp_path / "requirements.lock")
+    assert lock_mod.read_yaml(tmp_path / "reprokit.lock.yaml") == first
+    req = (tmp_path / "requirements.lock").read_text()
+    assert f"alpha==1.1 \\\n    --hash=sha256:" in req and "# dependency of alpha" in req
+
+
+def test_unresolvable_closure_names_who_asked(index: FakeIndex, tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "p", {"run.py": "import alpha\n", "requirements.txt": "alpha>=5\n"})
+    with running(index) as base, pytest.raises(ResolutionFailed, match=r"alpha.*requirements.txt:1"):
+        do_lock(index, base, root, tmp_path)
+
+
+def test_parse_uv_output() -> None:
+    text = "a==1.0 \\\n    --hash=sha256:" + "a" * 64 + "\n    # via\n    #   -r requirements.in\n    #   b\nc==2 ; python_version >= '3.8' \\\n    --hash=sha256:" + "c" * 64 + "\n    # via b\n"
+    assert parse_uv_output(text) == [("a", "1.0", ["a" * 64], ["-r requirements.in", "b"]), ("c", "2", ["c" * 64], ["b"])]
+
+
+def test_vendor_cache_mismatch_truncation_and_resume(index: FakeIndex, tmp_path: Path) -> None:
+    root = paper(tmp_path)
+    cache = tmp_path / "cache"
+    with running(index) as base:
+        locked = do_lock(index, base, root, tmp_path)
+        names = sorted(a.filename for p in locked.packages for a in p.artifacts)
+        # An interrupted earlier run left half of alpha's sdist behind.
+        sdist = next(a for p in locked.packages for a in p.artifacts if a.filename == "alpha-1.1.tar.gz")
+        part = cache_path(cache, sdist.sha256).with_name(sdist.sha256 + ".part")
+        part.parent.mkdir(parents=True)
+        part.write_bytes(index.file("alpha-1.1.tar.gz").data[:100])
+        index.fault("/files/beta-1.0.tar.gz", "truncate")
+        index.log.clear()
+        out = tmp_path / "vendor"
+        report = vendor(locked, VendorSettings(output=out, cache_dir=cache, quiet=True), fast_client(base))
+        assert sorted(p.name for p in out.rglob("*") if p.is_file()) == names
+        for f in out.rglob("*"):
+            if f.is_file():
+                assert f.read_bytes() == index.file(f.name).data
+        assert ("/files/alpha-1.1.tar.gz", "bytes=100-") in index.ranges  # resumed, not restarted
+        assert report.requests >= len(names)
+        assert not list(cache.rglob("*.part"))
+        # Second vendoring of the same lock: no request at all.
+        index.log.clear()
+        report2 = vendor(locked, VendorSettings(output=tmp_path / "vendor2", cache_dir=cache, quiet=True), fast_client(base))
+        assert index.log == [] and report2.requests == 0 and all(not v.downloaded for v in report2.files)
+        # Bytes that do not match the lock are refused and not kept.
+        index.fault("/files/gamma-0.3-py3-none-any.whl", "corrupt")
+        with pytest.raises(HashMismatch, match=r"gamma-0.3-py3-none-any.whl: sha256 is [0-9a-f]{64}, the lock says [0-9a-f]{64}"):
+            vendor(locked, VendorSettings(output=tmp_path / "v3", cache_dir=tmp_path / "cache3", quiet=True), fast_client(base))
+        assert not (tmp_path / "v3" / "wheels" / "gamma-0.3-py3-none-any.whl").exists()
+        assert not [p for p in (tmp_path / "cache3").rglob("*") if p.is_file() and p.stat().st_size and "gamma" in p.name]
+
+
+def test_offline_pip_install_from_vendored_files(index: FakeIndex, tmp_path: Path) -> None:
+    root = paper(tmp_path)
+    with running(index) as base:
+        locked = do_lock(index, base, root, tmp_path)
+        vendor(locked, VendorSettings(output=tmp_path / "vendor", cache_dir=tmp_path / "cache", quiet=True), fast_client(base))
+    lock_mod.write(locked, tmp_path / "l.yaml", tmp_path / "requirements.lock")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": "", "PIP_NO_INDEX": "1"}
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q", "--no-index", "--no-build-isolation",
+                    "--find-links", str(tmp_path / "vendor" / "wheels"), "--find-links", str(tmp_path / "vendor" / "sdist"),
+                    "--require-hashes", "--only-binary", ":all:", "-r", str(tmp_path / "requirements.lock")], check=True, env=env)
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", "import alpha, beta, gamma; print(alpha.__version__, beta.__version__)"], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1.1", "1.0"]

@@ -1,0 +1,46 @@
+"""Against the real PyPI: a small pure-Python closure, locked as of a fixed past date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprokit import lock as lock_mod
+from reprokit import pypi
+from reprokit.resolve import LockSettings, lock
+from reprokit.scan import ScanSettings, scan
+from reprokit.vendor import VendorSettings, vendor
+from tests.conftest import write_tree
+
+pytestmark = pytest.mark.network
+
+
+def test_real_pypi_lock_vendor_and_offline_install(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "paper", {"analysis.py": "import requests\nimport attr\nfrom dateutil import parser\n"})
+    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    settings = LockSettings(date=dt.date(2023, 6, 1), python="3.11", index_url=pypi.DEFAULT_INDEX)
+    first = lock(result, settings, root=root)
+    second = lock(result, settings, root=root)
+    assert first == second
+    versions = {p.name: p.version for p in first.packages}
+    # The releases current on 2023-06-01 (requests 2.31.0 came out 2023-05-22).
+    assert versions["requests"] == "2.31.0" and versions["attrs"] == "23.1.0" and versions["python-dateutil"] == "2.8.2"
+    assert {"urllib3", "idna", "certifi", "charset-normalizer", "six"} <= set(versions)
+    for p in first.packages:
+        assert p.artifacts and all((a.upload_time or "") < "2023-06-02" for a in p.artifacts)
+    lock_mod.write(first, tmp_path / "lock.yaml", tmp_path / "requirements.lock")
+    out = tmp_path / "vendor"
+    report = vendor(first, VendorSettings(output=out, cache_dir=tmp_path / "cache", quiet=True))
+    assert report.files and all(v.downloaded for v in report.files)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": "", "PIP_NO_INDEX": "1"}
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-index", "--find-links", str(out / "wheels"), "--find-links", str(out / "sdist"),
+                    "--require-hashes", "-r", str(tmp_path / "requirements.lock")], check=True, env=env)
+    got = subprocess.run([str(venv / "bin" / "python"), "-c", "import requests, attr; print(requests.__version__)"], capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "2.31.0"

@@ -209,7 +209,7 @@ class _NarWriter:
             else:
                 self.flush()
                 got = 0
-                for chunk in _prefetched(_chunks(path)):
+                for chunk in _chunks(path):
                     self.sink(chunk)
                     got += len(chunk)
                 if got != size:
@@ -238,9 +238,33 @@ def nar_serialise(path: str | os.PathLike[str], sink: Callable[[bytes], object])
 
 
 def nar_sha256(path: str | os.PathLike[str]) -> bytes:
-    """sha256 of the NAR of ``path``: ``narHash`` / ``nix hash path``."""
+    """sha256 of the NAR of ``path``: ``narHash`` / ``nix hash path``.
+
+    One thread walks the tree and reads files into the NAR stream while this one hashes
+    it: ``hashlib`` and file reads both release the GIL, so the walk's cost hides behind
+    the hashing.
+    """
     h = hashlib.sha256()
-    nar_serialise(path, h.update)
+    q: queue.Queue[bytes | BaseException | None] = queue.Queue(16)
+
+    def produce() -> None:
+        try:
+            nar_serialise(path, q.put)
+            q.put(None)
+        except BaseException as exc:  # handed to the hashing thread, which re-raises it
+            q.put(exc)
+
+    t = threading.Thread(target=produce, daemon=True)
+    t.start()
+    while True:
+        item = q.get()
+        if item is None:
+            break
+        if isinstance(item, BaseException):
+            t.join()
+            raise item
+        h.update(item)
+    t.join()
     return h.digest()
 
 

@@ -77,7 +77,8 @@ def main() -> int:
         nix_t.append(t1)
         ours_t.append(t2)
         print(f"nix-hash {t1:.2f}s  reprokit {t2:.2f}s  ({h1})")
-    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    def med(xs):
+        return sorted(xs)[len(xs) // 2]
     print(f"\nmedian: nix-hash {med(nix_t):.2f}s, reprokit {med(ours_t):.2f}s, ratio {med(ours_t) / med(nix_t):.2f} (target <= 1.0)")
     return 0
 

@@ -30,9 +30,9 @@ import tarfile
 import time
 import zipfile
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
-from urllib.parse import urljoin
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -58,8 +58,7 @@ def fetch_sdist(name: str) -> Path:
             r.raise_for_status()
             tmp = path.with_suffix(".part")
             with open(tmp, "wb") as fh:
-                for chunk in r.iter_content(1 << 20):
-                    fh.write(chunk)
+                fh.writelines(r.iter_content(1 << 20))
             tmp.rename(path)
     return path
 

@@ -75,7 +75,8 @@ def main() -> int:
                   f"warm {warm_s:.3f}s ({warm.requests} requests)")
             for d in (dest, tmp / f"cold{r}", tmp / f"warm{r}", cache):
                 shutil.rmtree(d, ignore_errors=True)
-        med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+        def med(xs):
+            return sorted(xs)[len(xs) // 2]
         print(f"\nmedian throughput: pip download {med(pip_rates) / 1e6:.1f} MB/s, reprokit cold {med(cold_rates) / 1e6:.1f} MB/s "
               f"(ratio {med(cold_rates) / med(pip_rates):.2f})")
         print(f"median warm/cold time: {100 * med(warm_ratio):.2f}% (target < 5%), warm requests: 0")

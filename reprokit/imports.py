@@ -178,11 +178,13 @@ def _static_truth(test: ast.expr, target: tuple[int, int], platform: str) -> boo
             return None
         have = target[: len(want)] if len(want) <= 2 else target + (0,) * (len(want) - 2)
         return _compare(have, op, want)
-    if subject in ("sys.platform", "platform") and isinstance(right, ast.Constant) and isinstance(right.value, str):
-        if isinstance(op, (ast.Eq, ast.NotEq)):
-            return (platform == right.value) == isinstance(op, ast.Eq)
-    if isinstance(left, ast.Call) and _dotted(left.func) == "sys.platform.startswith" and left.args:
-        return None
+    if (
+        subject in ("sys.platform", "platform")
+        and isinstance(right, ast.Constant)
+        and isinstance(right.value, str)
+        and isinstance(op, (ast.Eq, ast.NotEq))
+    ):
+        return (platform == right.value) == isinstance(op, ast.Eq)
     return None
 
 

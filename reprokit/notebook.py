@@ -66,9 +66,7 @@ def parse_install_args(args: str, tool: str, line: int) -> list[Install]:
             continue
         if word.startswith("-"):
             name = word.split("=", 1)[0]
-            if name in ("-r", "--requirement", "-e", "--editable"):
-                skip_next = True
-            elif name in _VALUE_OPTIONS and "=" not in word:
+            if name in ("-r", "--requirement", "-e", "--editable") or (name in _VALUE_OPTIONS and "=" not in word):
                 skip_next = True
             continue
         if word in (".", "..") or word.startswith(("./", "../", "/", "$", "{")):

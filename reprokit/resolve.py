@@ -24,7 +24,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from reprokit import pypi, tree
 from reprokit.errors import ResolutionFailed, UnresolvedImports, UsageError
@@ -72,7 +72,7 @@ def best_wheel(files: list[pypi.File], tags: list[Tag]) -> pypi.File | None:
             continue
         try:
             _, _, _, ftags = parse_wheel_filename(f.filename)
-        except Exception:  # an oddly named wheel is not a candidate
+        except InvalidWheelFilename:  # an oddly named wheel is not a candidate
             continue
         score = min((rank[t] for t in ftags if t in rank), default=None)
         if score is not None and (best is None or score < best[0]):
@@ -229,15 +229,15 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
 
 def artifacts_for(client: pypi.Client, name: str, version: str, hashes: list[str], tags: list[Tag]) -> tuple[list[Artifact], bool]:
     """The sdist and the best wheel of ``name==version`` that uv hashed; and whether an sdist exists."""
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename
     from packaging.version import InvalidVersion, Version
 
     def version_of(f: pypi.File) -> str | None:
         try:
             if f.kind == "wheel":
                 return str(parse_wheel_filename(f.filename)[1])
-            stem = re.sub(r"\.(tar\.gz|tar\.bz2|zip|tgz)$", "", f.filename)
-            return str(Version(stem[len(stem) - len(stem.split("-")[-1]):]))
-        except (InvalidVersion, Exception):
+            return str(parse_sdist_filename(f.filename)[1])
+        except (InvalidVersion, InvalidWheelFilename, InvalidSdistFilename):
             return None
 
     wanted = set(hashes)
@@ -283,7 +283,7 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         arts = list(pool.map(lambda p: artifacts_for(client, p[0], p[1], p[2], tags), parsed))
     packages = []
-    for (name, version, _hashes, via), (artifacts, has_sdist) in zip(parsed, arts):
+    for (name, version, _hashes, via), (artifacts, has_sdist) in zip(parsed, arts, strict=False):
         via_clean = tuple(sorted({canonicalize_name(v) for v in via if not v.startswith("-r") and v}))
         packages.append(Package(
             name=name, version=version, requested=name in top, tooling=name in tooling and name not in top,

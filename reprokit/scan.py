@@ -170,7 +170,7 @@ def _decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        m = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", raw[:200], re.M)
+        m = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", raw[:200], re.MULTILINE)
         if m:
             try:
                 return raw.decode(m.group(1).decode("ascii"))

@@ -64,9 +64,7 @@ def selected(lock: Lock, settings: VendorSettings) -> list[Artifact]:
     out = []
     for p in lock.packages:
         for a in p.artifacts:
-            if a.kind == "sdist" and settings.sdists:
-                out.append(a)
-            elif a.kind == "wheel" and (settings.wheels or not p.has_sdist):
+            if (a.kind == "sdist" and settings.sdists) or (a.kind == "wheel" and (settings.wheels or not p.has_sdist)):
                 out.append(a)
     return out
 

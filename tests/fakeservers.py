@@ -16,7 +16,7 @@ def serve(handle: Handler) -> Iterator[tuple[str, list[str]]]:
     requests_seen: list[str] = []
 
     class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             requests_seen.append(self.path)
             handle(self)
 

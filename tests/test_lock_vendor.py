@@ -40,7 +40,7 @@ def test_client_resolves_relative_urls_and_retries(index: FakeIndex) -> None:
     with running(index) as base:
         index.fault("/simple/alpha/", 429, 500)
         files = fast_client(base).files("alpha")
-        assert [f.url for f in files][0] == f"{base}/files/alpha-1.0-py3-none-any.whl"
+        assert next(f.url for f in files) == f"{base}/files/alpha-1.0-py3-none-any.whl"
         assert sum(1 for p in index.log if p == "/simple/alpha/") == 3
         index.fault("/simple/beta/", "stall")
         assert len(fast_client(base).files("beta")) == 6  # the stalled try timed out, the next one answered
@@ -82,7 +82,7 @@ def test_lock_is_dated_hashed_and_stable(index: FakeIndex, tmp_path: Path) -> No
     lock_mod.write(first, tmp_path / "reprokit.lock.yaml", tmp_path / "requirements.lock")
     assert lock_mod.read_yaml(tmp_path / "reprokit.lock.yaml") == first
     req = (tmp_path / "requirements.lock").read_text()
-    assert f"alpha==1.1 \\\n    --hash=sha256:" in req and "# dependency of alpha" in req
+    assert "alpha==1.1 \\\n    --hash=sha256:" in req and "# dependency of alpha" in req
 
 
 def test_unresolvable_closure_names_who_asked(index: FakeIndex, tmp_path: Path) -> None:

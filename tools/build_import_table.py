@@ -165,11 +165,13 @@ def sdist_names(session: requests.Session, url: str) -> set[str]:
     if url.endswith(".zip"):
         members = zipfile.ZipFile(io.BytesIO(data)).namelist()
         opener = zipfile.ZipFile(io.BytesIO(data))
-        read = lambda n: opener.read(n).decode("utf-8", "replace")  # noqa: E731
+        def read(n):
+            return opener.read(n).decode("utf-8", "replace")
     else:
-        tf = tarfile.open(fileobj=io.BytesIO(data))
+        tf = tarfile.open(fileobj=io.BytesIO(data))  # noqa: SIM115 - read() below uses it; in memory only
         members = tf.getnames()
-        read = lambda n: tf.extractfile(n).read().decode("utf-8", "replace")  # type: ignore[union-attr]  # noqa: E731
+        def read(n):
+            return tf.extractfile(n).read().decode("utf-8", "replace")  # type: ignore[union-attr]
     top_level = [m for m in members if m.endswith(".egg-info/top_level.txt") and m.count("/") <= 3]
     if top_level:
         return {line.strip().replace("/", ".") for line in read(sorted(top_level, key=len)[0]).splitlines() if line.strip()}

@@ -70,46 +70,68 @@ def selected(lock: Lock, settings: VendorSettings) -> list[Artifact]:
 
 
 class Progress:
-    """A total bar on a terminal, plain lines otherwise, nothing with --quiet."""
+    """On a terminal: one bar per download in flight and one for the total, redrawn in
+    place. Otherwise one plain line per finished file; nothing with --quiet."""
 
-    def __init__(self, total_files: int, total_bytes: int, stream: TextIO, quiet: bool) -> None:
+    WIDTH = 24
+
+    def __init__(self, total_files: int, total_bytes: int, stream: TextIO, quiet: bool, sizes: dict[str, int] | None = None) -> None:
         self.total_files, self.total_bytes = total_files, total_bytes
         self.done_files = 0
         self.done_bytes = 0
         self.stream = stream
         self.quiet = quiet
-        self.tty = stream.isatty()
+        self.tty = stream.isatty() and not quiet
         self.lock = threading.Lock()
+        self.sizes = sizes or {}
         self.active: dict[str, int] = {}
+        self.drawn = 0  # lines drawn last time, to move the cursor back over them
+        self.last = 0.0
+
+    @staticmethod
+    def bar(done: int, total: int, width: int) -> str:
+        frac = min(1.0, done / total) if total else 1.0
+        return "[" + "#" * int(frac * width) + "." * (width - int(frac * width)) + "]"
 
     def advance(self, name: str, n: int) -> None:
         with self.lock:
             self.done_bytes += n
             self.active[name] = self.active.get(name, 0) + n
-            if self.tty and not self.quiet:
-                self._draw(name)
+            if self.tty and time.monotonic() - self.last > 0.1:
+                self._draw()
 
-    def _draw(self, name: str) -> None:
-        width = 30
-        frac = self.done_bytes / self.total_bytes if self.total_bytes else 1.0
-        bar = "#" * int(frac * width)
-        self.stream.write(f"\r[{bar:<{width}}] {self.done_files}/{self.total_files} files {self.done_bytes / 1e6:7.1f}/{self.total_bytes / 1e6:.1f} MB  {name[:40]:<40}")
+    def _draw(self) -> None:
+        self.last = time.monotonic()
+        lines = [
+            f"{self.bar(done, self.sizes.get(name, 0), self.WIDTH)} {done / 1e6:7.1f} MB  {name[:60]}"
+            for name, done in sorted(self.active.items())
+        ]
+        lines.append(f"{self.bar(self.done_bytes, self.total_bytes, self.WIDTH)} {self.done_bytes / 1e6:7.1f}/{self.total_bytes / 1e6:.1f} MB  "
+                     f"{self.done_files}/{self.total_files} files")
+        out = ("\x1b[F" * self.drawn) + "".join(f"\x1b[2K{line}\n" for line in lines)
+        out += "\x1b[2K\n" * max(0, self.drawn - len(lines))
+        extra = max(0, self.drawn - len(lines))
+        out += "\x1b[F" * extra
+        self.drawn = len(lines)
+        self.stream.write(out)
         self.stream.flush()
 
     def finished(self, name: str, how: str) -> None:
         with self.lock:
             self.done_files += 1
+            self.active.pop(name, None)
             if self.quiet:
                 return
             if self.tty:
-                self._draw(name)
+                self._draw()
             else:
                 self.stream.write(f"{how:<10} {name}\n")
                 self.stream.flush()
 
     def close(self) -> None:
-        if self.tty and not self.quiet:
-            self.stream.write("\n")
+        if self.tty:
+            with self.lock:
+                self._draw()
 
 
 def _verify(path: Path, artifact: Artifact) -> str:
@@ -177,7 +199,7 @@ def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = No
     artifacts = selected(lock, settings)
     client = client or pypi.Client()
     started = time.monotonic()
-    progress = Progress(len(artifacts), sum(a.size or 0 for a in artifacts), stream, settings.quiet)
+    progress = Progress(len(artifacts), sum(a.size or 0 for a in artifacts), stream, settings.quiet, {a.filename: a.size or 0 for a in artifacts})
     (settings.output / "sdist").mkdir(parents=True, exist_ok=True)
     (settings.output / "wheels").mkdir(parents=True, exist_ok=True)
     results: list[Vendored] = []

@@ -144,3 +144,56 @@ def test_offline_pip_install_from_vendored_files(index: FakeIndex, tmp_path: Pat
                     "--require-hashes", "--only-binary", ":all:", "-r", str(tmp_path / "requirements.lock")], check=True, env=env)
     out = subprocess.run([str(venv / "bin" / "python"), "-c", "import alpha, beta, gamma; print(alpha.__version__, beta.__version__)"], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1.1", "1.0"]
+
+
+class FakeTTY:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_draws_a_bar_per_file_and_a_total_on_a_terminal() -> None:
+    from reprokit.vendor import Progress
+
+    tty = FakeTTY()
+    p = Progress(2, 30_000_000, tty, quiet=False, sizes={"a.whl": 10_000_000, "b.tar.gz": 20_000_000})  # type: ignore[arg-type]
+    p.advance("a.whl", 5_000_000)
+    p.last = 0
+    p.advance("b.tar.gz", 20_000_000)
+    assert "[############............]     5.0 MB  a.whl" in tty.text
+    assert "[########################]    20.0 MB  b.tar.gz" in tty.text and "25.0/30.0 MB  0/2 files" in tty.text
+    p.finished("b.tar.gz", "download")
+    assert "25.0/30.0 MB  1/2 files\n" in tty.text and "\x1b[F" in tty.text  # redrawn in place
+    plain = FakeTTY()
+    plain.isatty = lambda: False  # type: ignore[method-assign]
+    q = Progress(1, 10, plain, quiet=False)  # type: ignore[arg-type]
+    q.advance("c.whl", 10)
+    q.finished("c.whl", "cached")
+    assert plain.text == "cached     c.whl\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("uv.lock", 'version = 1\n[[package]]\nname = "alpha"\nversion = "1.0"\n[[package]]\nname = "beta"\nversion = "1.0"\n'),
+        ("poetry.lock", '[[package]]\nname = "alpha"\nversion = "1.0"\n[[package]]\nname = "beta"\nversion = "1.0"\n'),
+        ("Pipfile.lock", '{"default": {"alpha": {"version": "==1.0"}, "beta": {"version": "==1.0"}}}'),
+        ("requirements.txt", "alpha==1.0\ngamma==0.3\n"),
+    ],
+)
+def test_a_lock_file_in_the_paper_wins(index: FakeIndex, tmp_path: Path, name: str, text: str) -> None:
+    root = write_tree(tmp_path / "paper", {"run.py": "import alpha\nimport gamma\n", name: text})
+    if name != "requirements.txt":
+        (root / "requirements.txt").write_text("alpha\ngamma\n")
+    with running(index) as base:
+        locked = do_lock(index, base, root, tmp_path)
+    assert {p.name: p.version for p in locked.packages}["alpha"] == "1.0"  # not 1.1, the newest before the date
+    assert locked.versions_from == f"lock file {name}"

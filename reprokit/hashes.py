@@ -113,28 +113,43 @@ def _chunks(path: str | os.PathLike[str]) -> Iterator[bytes]:
             yield chunk
 
 
-def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
-    """Read ahead on a thread so disk reads overlap hashing."""
+def _threaded(produce: Callable[[Callable[[bytes], object]], None], depth: int = 16) -> Iterator[bytes]:
+    """Run ``produce(put)`` on a second thread and yield what it puts, in order.
+
+    File reads and ``hashlib`` both release the GIL, so reading (or walking a tree) on
+    one thread overlaps hashing on the other. An exception in the producer is re-raised
+    here.
+    """
     q: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
 
-    def reader() -> None:
+    def run() -> None:
         try:
-            for c in chunks:
-                q.put(c)
+            produce(q.put)
             q.put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             q.put(exc)
 
-    t = threading.Thread(target=reader, daemon=True)
+    t = threading.Thread(target=run, daemon=True)
     t.start()
     while True:
         item = q.get()
         if item is None:
             break
         if isinstance(item, BaseException):
+            t.join()
             raise item
         yield item
     t.join()
+
+
+def _prefetched(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Read ahead on a thread so disk reads overlap hashing."""
+
+    def produce(put: Callable[[bytes], object]) -> None:
+        for c in chunks:
+            put(c)
+
+    return _threaded(produce, depth=4)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> bytes:
@@ -245,26 +260,8 @@ def nar_sha256(path: str | os.PathLike[str]) -> bytes:
     the hashing.
     """
     h = hashlib.sha256()
-    q: queue.Queue[bytes | BaseException | None] = queue.Queue(16)
-
-    def produce() -> None:
-        try:
-            nar_serialise(path, q.put)
-            q.put(None)
-        except BaseException as exc:  # handed to the hashing thread, which re-raises it
-            q.put(exc)
-
-    t = threading.Thread(target=produce, daemon=True)
-    t.start()
-    while True:
-        item = q.get()
-        if item is None:
-            break
-        if isinstance(item, BaseException):
-            t.join()
-            raise item
-        h.update(item)
-    t.join()
+    for piece in _threaded(lambda put: nar_serialise(path, put)):
+        h.update(piece)
     return h.digest()
 
 

@@ -116,3 +116,36 @@ def test_real_nix_accepts_the_lock_and_rejects_a_tampered_one(tmp_path: Path) ->
     (tmp_path / "flake.lock").write_text(json.dumps(doc, indent=2))
     bad = subprocess.run(["nix", "flake", "lock", "--no-update-lock-file", "--offline", f"path:{tmp_path}"], capture_output=True, text=True, env=NIX_ENV, timeout=120)
     assert bad.returncode != 0
+
+
+STANDIN = Path(__file__).parent / "nixpkgs-standin"
+
+
+@pytest.mark.slow
+@needs_nix
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="the nixpkgs stand-in builds with /usr/bin/python3")
+def test_nix_build_of_a_generated_flake_with_vendored_wheels(tmp_path: Path) -> None:
+    import hashlib
+
+    from tests.fakeindex import build_wheel
+
+    wheels = {name: build_wheel(name, "1.0", requires) for name, requires in (("alpha", ["beta"]), ("beta", []))}
+    (tmp_path / "vendor" / "wheels").mkdir(parents=True)
+    arts = {}
+    for name, (filename, data) in wheels.items():
+        (tmp_path / "vendor" / "wheels" / filename).write_bytes(data)
+        arts[name] = Artifact(filename=filename, url=f"https://files.example/{filename}", sha256=hashlib.sha256(data).hexdigest(), size=len(data), kind="wheel", upload_time=None)
+    lock = Lock(python="3.11", platform="x86_64-linux", date="2024-02-15", index_url="https://pypi.org/simple/", versions_from="date", packages=(
+        Package(name="alpha", version="1.0", requested=True, artifacts=(arts["alpha"],), has_sdist=False),
+        Package(name="beta", version="1.0", requested=False, via=("alpha",), artifacts=(arts["beta"],), has_sdist=False),
+    ))
+    generate(tmp_path, lock)
+    (tmp_path / "paper" / "run_analysis.py").write_text("import alpha\nprint(alpha.__version__)\n")
+    cmd = ["nix", "build", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}", "-o", str(tmp_path / "result"), f"path:{tmp_path}"]
+    built = subprocess.run(cmd, capture_output=True, text=True, env=NIX_ENV, timeout=300)
+    assert built.returncode == 0, built.stderr
+    out = subprocess.run([str(tmp_path / "result" / "bin" / "python"), "-c", "import alpha, beta; print(alpha.__file__)"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("/nix/store/")
+    app = subprocess.run(["nix", "run", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}", f"path:{tmp_path}#run_analysis"],
+                         capture_output=True, text=True, env=NIX_ENV, timeout=300, cwd=tmp_path)
+    assert app.returncode == 0 and app.stdout.strip() == "1.0", app.stderr

@@ -20,8 +20,10 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
+from reprokit.fsutil import atomic_write_text
 from reprokit.lock import Artifact, Lock, Package
 from reprokit.nixpkgs import NixpkgsPin
 
@@ -238,3 +240,21 @@ def flake_nix(lock: Lock, pin: NixpkgsPin, *, description: str, entry_points: Se
 def indented(text: str) -> str:
     """``text`` escaped for a Nix indented string (two single quotes open and close it)."""
     return text.replace("''", "'''").replace("${", "''${")
+
+
+def write_flake(out: Path, lock: Lock, pin: NixpkgsPin, *, description: str, entry_points: Sequence[EntryPoint] = (),
+                name: str = "paper", nixpkgs_tarball: Path | None = None) -> list[Choice]:
+    """Write ``flake.nix``, ``flake.lock`` and ``nix/python-packages.nix`` under ``out``.
+
+    With the pinned nixpkgs tarball at hand, packages whose version nixpkgs has exactly
+    come from nixpkgs; the rest from the vendored files. Returns the choices, which the
+    manifest records.
+    """
+    from reprokit.nixpkgs import python_versions
+
+    versions = python_versions(nixpkgs_tarball) if nixpkgs_tarball else None
+    choices = choose_providers(lock, versions)
+    atomic_write_text(out / "flake.nix", flake_nix(lock, pin, description=description, entry_points=entry_points, name=name))
+    atomic_write_text(out / "flake.lock", flake_lock(pin))
+    atomic_write_text(out / "nix" / "python-packages.nix", python_packages_nix(lock, choices, pin))
+    return choices

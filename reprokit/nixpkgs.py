@@ -205,3 +205,48 @@ def render(p: NixpkgsPin) -> str:
     if p.note:
         lines.append(f"note          {p.note}")
     return "\n".join(lines) + "\n"
+
+
+_ATTR_LINE = re.compile(r"^  ([A-Za-z_][A-Za-z0-9_'-]*) = callPackage \.\./development/python-modules/([^ /]+)(?:/[^ ]*)? \{", re.M)
+_VERSION = re.compile(r'^\s*version = "([^"$]+)";', re.M)
+
+
+def python_versions(tarball: Path) -> dict[str, str]:
+    """Python package attribute -> version in a nixpkgs tarball, read without unpacking it.
+
+    Reads ``pkgs/top-level/python-packages.nix`` for ``attr = callPackage
+    ../development/python-modules/DIR { }`` and each ``DIR/default.nix`` for a literal
+    ``version = "…";``. Attributes whose version is computed are left out: reprokit then
+    builds them from the vendored files instead of trusting a guess.
+    """
+    import tarfile
+
+    listing = ""
+    versions_by_dir: dict[str, str] = {}
+    try:
+        with tarfile.open(tarball) as tf:
+            for member in tf:
+                parts = member.name.split("/")
+                if len(parts) < 3 or not member.isfile():
+                    continue
+                rel = "/".join(parts[1:])
+                if rel == "pkgs/top-level/python-packages.nix":
+                    listing = tf.extractfile(member).read().decode("utf-8", "replace")  # type: ignore[union-attr]
+                elif rel.startswith("pkgs/development/python-modules/") and rel.endswith("/default.nix") and rel.count("/") == 4:
+                    text = tf.extractfile(member).read().decode("utf-8", "replace")  # type: ignore[union-attr]
+                    m = _VERSION.search(text)
+                    if m:
+                        versions_by_dir[parts[-2]] = m.group(1)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise PinError(f"{tarball}: not a readable nixpkgs tarball ({exc})") from exc
+    out: dict[str, str] = {}
+    for attr, folder in _ATTR_LINE.findall(listing):
+        if folder in versions_by_dir:
+            out[attr] = versions_by_dir[folder]
+    return out
+
+
+def cached_tarball(rev: str, cache_dir: Path | None = None) -> Path | None:
+    """The nixpkgs tarball of ``rev`` if an online pin (or a vendored bundle) left it in the cache."""
+    path = cache_root(cache_dir) / "nixpkgs" / f"{rev}.tar.gz"
+    return path if path.exists() else None

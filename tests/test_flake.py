@@ -45,12 +45,10 @@ ENTRY_POINTS = [flake.EntryPoint(name="run_analysis", kind="script", path="run_a
 
 
 def generate(out: Path, lock: Lock = LOCK, p: NixpkgsPin = PIN, description: str = "Leaf area and growth") -> None:
-    (out / "nix").mkdir(parents=True, exist_ok=True)
-    (out / "paper").mkdir(exist_ok=True)
+    (out / "paper").mkdir(parents=True, exist_ok=True)
     (out / "vendor").mkdir(exist_ok=True)
-    (out / "flake.nix").write_text(flake.flake_nix(lock, p, description=description, entry_points=ENTRY_POINTS))
-    (out / "flake.lock").write_text(flake.flake_lock(p))
-    (out / "nix" / "python-packages.nix").write_text(flake.python_packages_nix(lock, flake.choose_providers(lock), p))
+    choices = flake.write_flake(out, lock, p, description=description, entry_points=ENTRY_POINTS)
+    assert [c.package for c in choices] == [pkg.name for pkg in lock.packages]
 
 
 def test_golden_files(tmp_path: Path) -> None:

@@ -105,3 +105,23 @@ def test_unreachable_github_falls_back_to_embedded(capsys: pytest.CaptureFixture
     assert main(["pin", "--date", "2024-02-15", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["source"] == "embedded" and out["channel"] == "nixos-23.11" and "unreachable" in out["note"]
+
+
+def test_python_versions_from_a_nixpkgs_tarball(tmp_path: Path) -> None:
+    root = tmp_path / f"nixpkgs-{REV}"
+    files = {
+        "pkgs/top-level/python-packages.nix": "self: super: with self; {\n  numpy = callPackage ../development/python-modules/numpy { };\n"
+        "  python-dateutil = callPackage ../development/python-modules/dateutil { };\n  computed = callPackage ../development/python-modules/computed { };\n}\n",
+        "pkgs/development/python-modules/numpy/default.nix": '{ buildPythonPackage }:\nbuildPythonPackage rec {\n  pname = "numpy";\n  version = "1.26.4";\n}\n',
+        "pkgs/development/python-modules/dateutil/default.nix": '{ }: {\n  pname = "python-dateutil";\n  version = "2.8.2";\n}\n',
+        "pkgs/development/python-modules/computed/default.nix": '{ }: {\n  version = "${base}.1";\n}\n',
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    tgz = tmp_path / "n.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tf:
+        tf.add(root, arcname=root.name)
+    assert nixpkgs.python_versions(tgz) == {"numpy": "1.26.4", "python-dateutil": "2.8.2"}
+    with pytest.raises(PinError, match="not a readable nixpkgs tarball"):
+        nixpkgs.python_versions(tmp_path / "n.tar.gz.missing")

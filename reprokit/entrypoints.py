@@ -1,0 +1,91 @@
+"""The paper's entry points: what to run to reproduce it.
+
+Detected (every notebook; every script with ``if __name__ == "__main__":``), or listed by
+the author in ``[tool.reprokit] entry-points`` of the paper's ``pyproject.toml`` or in
+``reprokit.toml`` (``entry-points = ["run_analysis.py", "analysis.ipynb"]``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+from reprokit.errors import InputError
+from reprokit.flake import EntryPoint
+from reprokit.scan import is_support_code
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _has_main_guard(text: str) -> bool:
+    if "__main__" not in text:
+        return False
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return bool(re.search(r"^if\s+__name__\s*==\s*['\"]__main__['\"]", text, re.M))
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
+            names = {getattr(n, "id", None) for n in ast.walk(node.test)}
+            consts = {getattr(n, "value", None) for n in ast.walk(node.test)}
+            if "__name__" in names and "__main__" in consts:
+                return True
+    return False
+
+
+def name_for(path: str) -> str:
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-") or "entry"
+
+
+def configured(paper: Path) -> list[str] | None:
+    for cfg, table in ((paper / "reprokit.toml", ()), (paper / "pyproject.toml", ("tool", "reprokit"))):
+        if not cfg.is_file():
+            continue
+        try:
+            data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{cfg}: invalid TOML ({exc})") from None
+        for key in table:
+            data = data.get(key, {}) if isinstance(data, dict) else {}
+        eps = data.get("entry-points") if isinstance(data, dict) else None
+        if eps is not None:
+            if not isinstance(eps, list) or not all(isinstance(e, str) for e in eps):
+                raise InputError(f"{cfg}: entry-points must be a list of paths")
+            for e in eps:
+                if not (paper / e).is_file():
+                    raise InputError(f"{cfg}: entry point {e!r} is not a file of the paper")
+            return eps
+    return None
+
+
+def detect(paper: Path, files: tuple[str, ...] | list[str]) -> list[EntryPoint]:
+    chosen = configured(paper)
+    if chosen is None:
+        chosen = []
+        for rel in files:
+            if is_support_code(rel):
+                continue
+            if rel.endswith(".ipynb"):
+                chosen.append(rel)
+            elif rel.endswith(".py"):
+                try:
+                    text = (paper / rel).read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                if _has_main_guard(text):
+                    chosen.append(rel)
+    seen: set[str] = set()
+    out = []
+    for rel in chosen:
+        name = name_for(rel)
+        while name in seen:
+            name += "_"
+        seen.add(name)
+        out.append(EntryPoint(name=name, kind="notebook" if rel.endswith(".ipynb") else "script", path=rel))
+    return out

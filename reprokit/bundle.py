@@ -1,0 +1,324 @@
+"""``reprokit archive``: scan -> lock -> pin -> vendor -> bundle -> validate.
+
+The bundle is assembled in a temporary folder next to OUT and renamed into place only
+when complete and valid. No wall-clock time enters it: dates come from
+``SOURCE_DATE_EPOCH`` or the paper's own date, so the same inputs give the same bytes,
+and ``--tar`` writes a deterministic ``.tar.gz``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import io
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from reprokit import __version__, citation, entrypoints, flake, hashes, manifest, nixpkgs, rerun, tree
+from reprokit import lock as lock_mod
+from reprokit.errors import InputError, UsageError
+from reprokit.fsutil import atomic_write_text, sha256_file
+from reprokit.resolve import LockSettings, lock
+from reprokit.scan import ScanSettings, scan
+from reprokit.vendor import VendorSettings, vendor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ArchiveSettings:
+    paper: Path
+    output: Path
+    date: dt.date | None = None
+    python: str | None = None
+    channel: str | None = None
+    offline: bool = False
+    wheels: bool = True
+    tar: bool = False
+    force: bool = False
+    record_outputs: bool = True
+    index_url: str | None = None
+    cache_dir: Path | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ArchiveResult:
+    bundle: Path
+    tarball: Path | None
+    packages: int
+    files: int
+    outputs: int
+    notes: tuple[str, ...]
+
+
+def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str]:
+    if cit and cit.date_released:
+        return cit.date_released, "CITATION.cff date-released"
+    try:
+        out = subprocess.run(["git", "-C", str(paper), "log", "-1", "--format=%cs"], capture_output=True, text=True, timeout=30)
+        if out.returncode == 0 and re.fullmatch(r"\d{4}-\d{2}-\d{2}", out.stdout.strip()):
+            return dt.date.fromisoformat(out.stdout.strip()), "newest git commit"
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return dt.date.today(), "today"
+
+
+def paper_python(paper: Path) -> str | None:
+    """The Python version the paper declares (.python-version, runtime.txt, requires-python, conda)."""
+    for name in (".python-version", "runtime.txt"):
+        p = paper / name
+        if p.is_file():
+            m = re.search(r"(\d+)\.(\d+)", p.read_text(encoding="utf-8", errors="replace"))
+            if m:
+                return f"{m.group(1)}.{m.group(2)}"
+    env = paper / "environment.yml"
+    if env.is_file():
+        m = re.search(r"^\s*-\s*python\s*[=<>~]*\s*(\d+)\.(\d+)", env.read_text(encoding="utf-8", errors="replace"), re.M)
+        if m:
+            return f"{m.group(1)}.{m.group(2)}"
+    pp = paper / "pyproject.toml"
+    if pp.is_file():
+        m = re.search(r'^requires-python\s*=\s*"([^"]+)"', pp.read_text(encoding="utf-8", errors="replace"), re.M)
+        if m:
+            try:
+                spec = SpecifierSet(m.group(1))
+            except InvalidSpecifier:
+                return None
+            running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+            if spec.contains(f"{running}.0"):
+                return running
+            for minor in range(8, 15):
+                if spec.contains(f"3.{minor}.0"):
+                    return f"3.{minor}"
+    return None
+
+
+def bundle_name(paper: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", paper.resolve().name).strip("-.") or "paper"
+
+
+def epoch(date: dt.date) -> int:
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env and env.isdigit():
+        return int(env)
+    return int(dt.datetime.combine(date, dt.time(), dt.timezone.utc).timestamp())
+
+
+def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin, entry_points: list[flake.EntryPoint], n_packages: int) -> str:
+    title = (cit.title if cit and cit.title else name)
+    eps = "\n".join(f"- `{e.path}` ({e.kind}): `nix run .#{e.name}`" for e in entry_points) or "- (none detected)"
+    return f"""# {title}: reproducibility bundle
+
+This folder holds the code and data of the paper, and everything needed to rebuild its
+software environment and rerun it without the internet: {n_packages} Python packages for
+Python {python} (source archives in `vendor/sdist/`, wheels in `vendor/wheels/`) and a pin
+of nixpkgs as of {date} ({pin.channel}, revision `{pin.rev[:12]}`).
+
+## 1. Check that nothing changed
+
+```sh
+python3 verify.py           # needs only Python 3.6+
+sha256sum -c SHA256SUMS     # or with coreutils alone
+```
+
+## 2. Rebuild and rerun with Nix
+
+```sh
+nix build                   # the Python environment, from flake.lock and vendor/
+nix develop                 # a shell with it (direnv: `use flake`)
+nix flake check             # rerun every entry point
+nix build .#docker && docker load < result
+```
+
+Entry points (run from this folder):
+
+{eps}
+
+## 3. Rebuild and rerun with pip (no Nix)
+
+```sh
+python{python} -m venv env
+env/bin/pip install --no-index --find-links vendor/sdist --find-links vendor/wheels \\
+    --require-hashes -r requirements.lock
+cd paper && ../env/bin/python <entry point>
+```
+
+Notebooks run with `../env/bin/jupyter-execute NOTEBOOK.ipynb`.
+
+## 4. Check it all with reprokit
+
+```sh
+reprokit validate . --rebuild pip --rerun --airgap
+```
+
+## What is here
+
+- `paper/`: the paper's files as archived.
+- `reprokit.yaml`: the manifest: imports, packages (version, provider, artifacts with
+  sha256, SRI, Nix base32 and SWHID), entry points and the outputs they wrote when the
+  bundle was made, and every file of `paper/` with its sha256.
+- `flake.nix`, `flake.lock`, `nix/`: the Nix build; `requirements.lock`: the pip lock.
+- `SHA256SUMS`: every file's sha256; `verify.py`: checks them.
+
+Made by reprokit {__version__}.
+"""
+
+
+def _copy_paper(src: Path, dest: Path) -> list[str]:
+    files = list(tree.walk(src, suffixes=None).files)
+    for rel in files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / rel, target)
+        if os.access(src / rel, os.X_OK):
+            target.chmod(0o755)
+    return files
+
+
+def sums(root: Path) -> str:
+    lines = []
+    for p in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and rel != "SHA256SUMS":
+            lines.append(f"{sha256_file(p)}  {rel}")
+    return "\n".join(lines) + "\n"
+
+
+def write_tar(bundle: Path, name: str, out: Path, mtime: int) -> None:
+    """A byte-reproducible .tar.gz: sorted entries, fixed mtime, uid/gid 0, no names."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        paths = sorted(bundle.rglob("*"), key=lambda p: p.relative_to(bundle).as_posix())
+        for p in [bundle, *paths]:
+            rel = p.relative_to(bundle).as_posix()
+            arc = name if rel == "." else f"{name}/{rel}"
+            info = tf.gettarinfo(str(p), arcname=arc)
+            info.mtime = mtime
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.pax_headers = {}
+            if info.isdir():
+                info.mode = 0o755
+                tf.addfile(info)
+            elif info.issym():
+                info.mode = 0o777
+                tf.addfile(info)
+            else:
+                info.mode = 0o755 if os.access(p, os.X_OK) else 0o644
+                with open(p, "rb") as fh:
+                    tf.addfile(info, fh)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=9) as gz:
+        gz.write(raw.getvalue())
+    os.replace(tmp, out)
+
+
+def archive(settings: ArchiveSettings) -> ArchiveResult:
+    paper = settings.paper
+    if not paper.is_dir():
+        raise UsageError(f"{paper}: not a folder")
+    out = settings.output
+    if out.exists() and not settings.force:
+        raise UsageError(f"{out} exists; choose another -o or pass --force to replace it")
+    notes: list[str] = []
+    cit = citation.read(paper)
+    date, date_from = (settings.date, "--date") if settings.date else paper_date(paper, cit)
+    notes.append(f"date {date} (from {date_from})")
+    python = settings.python or paper_python(paper) or f"{sys.version_info[0]}.{sys.version_info[1]}"
+    name = bundle_name(paper)
+
+    scanned = scan(ScanSettings(path=paper, python=python))
+    locked = lock(scanned, LockSettings(date=date, python=python, index_url=settings.index_url), root=paper)
+    pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir))
+    if pin.note:
+        notes.append(f"nixpkgs: {pin.note}")
+    eps = entrypoints.detect(paper, scanned.files)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        files = _copy_paper(paper, work / "paper")
+        report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet))
+        atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
+        choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
+                                    nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
+        outputs: dict[str, list[dict[str, str]]] = {e.name: [] for e in eps}
+        if settings.record_outputs and eps:
+            exe, why = rerun.find_python(python)
+            if exe is None:
+                notes.append(f"outputs not recorded: {why}")
+            else:
+                with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
+                    vpy = rerun.rebuild_pip(work, exe, Path(envdir) / "env")
+                    for r in rerun.run_entry_points(work / "paper", vpy, eps):
+                        if not r.ok:
+                            raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                        outputs[r.entry_point.name] = [{"path": k, "sha256": v} for k, v in sorted(r.outputs.items())]
+        if cit is None:
+            atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
+        else:
+            shutil.copyfile(paper / "CITATION.cff", work / "CITATION.cff")
+        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, len(locked.packages)))
+        verify_src = resources.files("reprokit").joinpath("verify_template.py").read_text("utf-8")
+        atomic_write_text(work / "verify.py", verify_src, mode=0o755)
+        provider = {c.package: c.provider for c in choices}
+        vendored = {v.artifact.sha256: v for v in report.files}
+        data = {
+            "reprokit_manifest": manifest.FORMAT,
+            "tool": {"name": "reprokit", "version": __version__},
+            "paper": {"name": name, "title": cit.title if cit else "", "authors": [a.display for a in cit.authors] if cit else [],
+                      "date": date.isoformat(), "doi": cit.doi if cit else ""},
+            "python": {"version": python, "platform": locked.platform},
+            "nixpkgs": {"channel": pin.channel, "rev": pin.rev, "lastModified": pin.last_modified, "narHash": pin.nar_hash, "url": pin.url, "source": pin.source},
+            "imports": [{"module": i.module, "kind": i.kind, "optional": i.optional, "distribution": i.distribution, "files": sorted({loc.split(":")[0] for loc in i.locations})}
+                        for i in scanned.imports],
+            "packages": [
+                {"name": p.name, "version": p.version, "provider": provider[p.name], "why": p.why,
+                 "artifacts": [{"path": vendored[a.sha256].path.relative_to(work).as_posix(), "kind": a.kind, "url": a.url, "sha256": a.sha256,
+                                "sri": a.sri, "nix32": a.nix32, "swhid": hashes.swhid(vendored[a.sha256].path), "size": vendored[a.sha256].path.stat().st_size}
+                               for a in p.artifacts if a.sha256 in vendored]}
+                for p in locked.packages
+            ],
+            "entry_points": [{"name": e.name, "kind": e.kind, "path": e.path, "outputs": outputs[e.name]} for e in eps],
+            "paper_files": [{"path": rel, "sha256": sha256_file(work / "paper" / rel)} for rel in files],
+        }
+        atomic_write_text(work / "reprokit.yaml", manifest.render(data))
+        atomic_write_text(work / "SHA256SUMS", sums(work))
+        from reprokit.validate import check_integrity
+
+        problems = check_integrity(work)
+        if problems.problems:
+            raise InputError(f"the new bundle failed its own integrity check: {problems.problems[0].message}")
+        for p in [work, *work.rglob("*")]:
+            if p.is_dir():
+                p.chmod(0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    tarball = None
+    if settings.tar:
+        tarball = out.with_name(out.name + ".tar.gz")
+        write_tar(out, name, tarball, epoch(date))
+    n_out = sum(len(v) for v in outputs.values())
+    return ArchiveResult(bundle=out, tarball=tarball, packages=len(locked.packages), files=len(files), outputs=n_out, notes=tuple(notes))
+
+
+def generated_citation(name: str, date: dt.date) -> str:
+    return (f'cff-version: 1.2.0\nmessage: "Archived with reprokit; replace this file with the paper\'s own citation."\n'
+            f'title: "{name}"\ntype: software\nauthors:\n  - name: "unknown"\ndate-released: "{date.isoformat()}"\n')

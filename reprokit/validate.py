@@ -1,0 +1,250 @@
+"""``reprokit validate``: is a bundle intact, complete, rebuildable, and does it rerun?
+
+Levels, each a :class:`Check` with its problems: integrity (SHA256SUMS, manifest,
+flake.lock, lock and flake agree), completeness (every third-party import is locked),
+rebuild (pip offline from vendor/, or ``nix build``), rerun (entry points in the rebuilt
+environment, outputs compared by sha256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from reprokit import manifest, rerun
+from reprokit.errors import InputError, UsageError
+from reprokit.flake import EntryPoint
+from reprokit.scan import ScanSettings, scan
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Problem:
+    path: str | None
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Check:
+    name: str
+    ok: bool | None
+    skipped: str | None = None
+    problems: tuple[Problem, ...] = ()
+    details: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "skipped": self.skipped,
+                "problems": [{"path": p.path, "message": p.message} for p in self.problems]}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ValidateSettings:
+    bundle: Path
+    rebuild: Literal["pip", "nix", "none"] = "none"
+    rerun: bool = False
+    airgap: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Report:
+    bundle: str
+    checks: tuple[Check, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok is not False for c in self.checks)
+
+    def to_json(self) -> dict[str, object]:
+        return {"reprokit_validate": 1, "bundle": self.bundle, "ok": self.ok, "checks": [c.to_json() for c in self.checks]}
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
+    listed: dict[str, str] = {}
+    problems = []
+    try:
+        text = (bundle / "SHA256SUMS").read_text(encoding="utf-8")
+    except OSError:
+        return {}, [Problem(path="SHA256SUMS", message="missing")]
+    for n, line in enumerate(text.splitlines(), 1):
+        m = re.fullmatch(r"([0-9a-f]{64})  (.+)", line)
+        if not m:
+            problems.append(Problem(path="SHA256SUMS", message=f"line {n} is not 'SHA256  PATH'"))
+            continue
+        listed[m.group(2)] = m.group(1)
+    return listed, problems
+
+
+def check_integrity(bundle: Path) -> Check:
+    listed, problems = read_sums(bundle)
+    actual = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if (p.is_file() or p.is_symlink()) and p.name != "SHA256SUMS"}
+    actual.discard(".reprokit-published.json")
+    for rel in sorted(set(listed) - actual):
+        problems.append(Problem(path=rel, message="listed in SHA256SUMS but missing"))
+    for rel in sorted(actual - set(listed)):
+        problems.append(Problem(path=rel, message="not listed in SHA256SUMS (added or renamed?)"))
+    for rel in sorted(set(listed) & actual):
+        p = bundle / rel
+        if p.is_symlink():
+            problems.append(Problem(path=rel, message="is a symlink; bundles hold regular files only"))
+        elif _sha(p) != listed[rel]:
+            problems.append(Problem(path=rel, message="sha256 differs from SHA256SUMS"))
+    data = None
+    try:
+        data = manifest.read(bundle / "reprokit.yaml")
+    except InputError as exc:
+        problems.append(Problem(path="reprokit.yaml", message=str(exc).split(": ", 1)[-1]))
+    if data is not None:
+        for f in data["paper_files"]:
+            rel = "paper/" + f["path"]
+            if listed.get(rel) not in (None, f["sha256"]):
+                problems.append(Problem(path=rel, message="sha256 in reprokit.yaml differs from SHA256SUMS"))
+            if rel not in listed:
+                problems.append(Problem(path=rel, message="in reprokit.yaml but not in SHA256SUMS"))
+        paper_listed = {k[len("paper/"):] for k in listed if k.startswith("paper/")}
+        for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
+            problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))
+        lock_text = (bundle / "requirements.lock").read_text(encoding="utf-8") if (bundle / "requirements.lock").is_file() else ""
+        nix_text = (bundle / "nix" / "python-packages.nix").read_text(encoding="utf-8") if (bundle / "nix" / "python-packages.nix").is_file() else ""
+        for pkg in data["packages"]:
+            for a in pkg["artifacts"]:
+                if listed.get(a["path"]) not in (None, a["sha256"]):
+                    problems.append(Problem(path=a["path"], message="sha256 in reprokit.yaml differs from SHA256SUMS"))
+                if a["sha256"] not in lock_text:
+                    problems.append(Problem(path="requirements.lock", message=f"does not allow {a['path']} (sha256 {a['sha256'][:12]}…)"))
+                if pkg["provider"] != "nixpkgs" and a["kind"] == ("wheel" if pkg["provider"] == "wheel" else "sdist") and a["path"].rsplit("/", 1)[-1] not in nix_text:
+                    problems.append(Problem(path="nix/python-packages.nix", message=f"does not build {pkg['name']} from {a['path']}"))
+        try:
+            node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
+            pin = data["nixpkgs"]
+            for key in ("rev", "narHash", "lastModified"):
+                if node.get(key) != pin[key]:
+                    problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {pin[key]!r}"))
+        except (OSError, ValueError, KeyError, TypeError):
+            problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
+    return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files")
+
+
+def check_completeness(bundle: Path, data: dict) -> Check:  # type: ignore[type-arg]
+    result = scan(ScanSettings(path=bundle / "paper", python=data["python"]["version"], use_installed=False))
+    locked = {p["name"] for p in data["packages"]}
+    problems = []
+    for imp in result.imports:
+        if imp.kind != "third-party" or imp.optional:
+            continue
+        if imp.distribution is None or imp.distribution not in locked:
+            where = imp.locations[0] if imp.locations else None
+            what = imp.distribution or "no known distribution"
+            problems.append(Problem(path=f"paper/{where}" if where else None, message=f"imports {imp.module} ({what}), which is not locked"))
+    return Check(name="completeness", ok=not problems, problems=tuple(problems))
+
+
+def open_bundle(path: Path, tmp: Path) -> Path:
+    """A bundle folder, or a .tar.gz extracted safely into ``tmp``."""
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise UsageError(f"{path}: no such bundle")
+    try:
+        with tarfile.open(path) as tf:
+            members = tf.getmembers()
+            for m in members:
+                if m.isdev() or m.isfifo():
+                    raise InputError(f"{path}: member {m.name!r} is a device or FIFO; refused")
+            tf.extractall(tmp, members=members, filter="data")
+    except tarfile.FilterError as exc:
+        raise InputError(f"{path}: unsafe member refused ({exc})") from None
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise InputError(f"{path}: not a readable bundle tarball ({exc})") from None
+    tops = [p for p in tmp.iterdir()]
+    if len(tops) != 1 or not tops[0].is_dir():
+        raise InputError(f"{path}: a bundle tarball holds exactly one top folder")
+    return tops[0]
+
+
+def validate(settings: ValidateSettings) -> Report:
+    with tempfile.TemporaryDirectory(prefix="reprokit-validate-") as tmp:
+        bundle = open_bundle(settings.bundle, Path(tmp))
+        checks = [check_integrity(bundle)]
+        try:
+            data = manifest.read(bundle / "reprokit.yaml")
+        except InputError:
+            return Report(bundle=str(settings.bundle), checks=tuple(checks))
+        checks.append(check_completeness(bundle, data))
+        vpy = None
+        if settings.rebuild == "pip":
+            exe, why = rerun.find_python(data["python"]["version"])
+            if exe is None:
+                checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path=None, message=why),)))
+            else:
+                airgap = settings.airgap and rerun.can_airgap()
+                try:
+                    vpy = rerun.rebuild_pip(bundle, exe, Path(tmp) / "env", airgap=airgap)
+                    checks.append(Check(name="rebuild-pip", ok=True, details="offline" + (" (no network)" if airgap else "")))
+                except rerun.RebuildFailed as exc:
+                    checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
+        elif settings.rebuild == "nix":
+            if not shutil.which("nix"):
+                checks.append(Check(name="rebuild-nix", ok=None, skipped="nix is not installed"))
+            else:
+                proc = subprocess.run(["nix", "build", "--no-link", f"path:{bundle}"], capture_output=True, text=True,
+                                      env={**rerun.clean_env(), "NIX_CONFIG": "experimental-features = nix-command flakes"})
+                tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1:] or [""]
+                checks.append(Check(name="rebuild-nix", ok=proc.returncode == 0, problems=() if proc.returncode == 0 else (Problem(path="flake.nix", message=tail[0]),)))
+        if settings.airgap and not rerun.can_airgap():
+            checks.append(Check(name="airgap", ok=None, skipped="could not make a network namespace (needs root or user namespaces)"))
+        if settings.rerun:
+            if vpy is None:
+                checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
+            else:
+                checks.append(rerun_check(bundle, data, vpy, settings.airgap and rerun.can_airgap()))
+        return Report(bundle=str(settings.bundle), checks=tuple(checks))
+
+
+def rerun_check(bundle: Path, data: dict, vpy: Path, airgap: bool) -> Check:  # type: ignore[type-arg]
+    eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"]) for e in data["entry_points"]]
+    results = rerun.run_entry_points(bundle / "paper", vpy, eps, airgap=airgap)
+    problems = []
+    matched = 0
+    for e, r in zip(data["entry_points"], results, strict=True):
+        if not r.ok:
+            problems.append(Problem(path=f"paper/{e['path']}", message=r.message))
+            continue
+        for o in e["outputs"]:
+            got = r.outputs.get(o["path"])
+            if got is None:
+                problems.append(Problem(path=f"paper/{o['path']}", message=f"{e['name']} did not write it"))
+            elif got != o["sha256"]:
+                problems.append(Problem(path=f"paper/{o['path']}", message=f"differs from the recorded output of {e['name']}"))
+            else:
+                matched += 1
+    return Check(name="rerun", ok=not problems, problems=tuple(problems), details=f"{matched} recorded outputs match")
+
+
+def render(report: Report) -> str:
+    rows = [("CHECK", "RESULT", "DETAILS")]
+    for c in report.checks:
+        result = "skipped" if c.ok is None else ("pass" if c.ok else "FAIL")
+        rows.append((c.name, result, c.skipped or c.details or (f"{len(c.problems)} problem(s)" if c.problems else "")))
+    w0, w1 = (max(len(r[i]) for r in rows) for i in range(2))
+    out = [f"{a:<{w0}}  {b:<{w1}}  {d}".rstrip() for a, b, d in rows]
+    for c in report.checks:
+        for p in c.problems:
+            out.append(f"  {c.name}: {p.path + ': ' if p.path else ''}{p.message}")
+    out.append("")
+    out.append("OK: every requested check passed" if report.ok else "FAILED")
+    return "\n".join(out) + "\n"

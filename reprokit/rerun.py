@@ -40,8 +40,13 @@ def can_airgap() -> bool:
     return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
 
 
+# Inside the new namespace only loopback exists, and it starts down: bring it up, since
+# Jupyter kernels talk to their client over 127.0.0.1.
+_LOOPBACK_UP = 'ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null; exec "$@"'
+
+
 def _wrap(cmd: list[str], airgap: bool) -> list[str]:
-    return ["unshare", "-n", "--", *cmd] if airgap else cmd
+    return ["unshare", "-n", "--", "sh", "-c", _LOOPBACK_UP, "reprokit-airgap", *cmd] if airgap else cmd
 
 
 def find_python(version: str) -> tuple[str | None, str]:

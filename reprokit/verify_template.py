@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-# -*- coding: utf-8 -*-
 """Check this bundle with nothing but Python 3.6+ (no reprokit, no network).
 
     python3 verify.py

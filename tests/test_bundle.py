@@ -1,0 +1,175 @@
+"""archive and validate on a tiny paper served by a local index; faults named by file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from reprokit import manifest
+from reprokit.bundle import ArchiveSettings, archive
+from reprokit.cli import main
+from reprokit.validate import ValidateSettings, validate
+from tests.conftest import write_tree
+from tests.fakeindex import FakeIndex, running
+
+PAPER = {
+    "CITATION.cff": 'cff-version: 1.2.0\nmessage: "cite"\ntitle: "Tiny study"\nauthors:\n  - family-names: Doe\n    given-names: Jo\ndate-released: "2024-01-20"\n',
+    "run.py": "import json, os\nimport alpha\nif __name__ == '__main__':\n    os.makedirs('out', exist_ok=True)\n"
+              "    json.dump({'alpha': alpha.__version__}, open('out/result.json', 'w'))\n",
+    "data/input.csv": "a,b\n1,2\n",
+    "requirements.txt": "alpha\n",
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeIndex]:
+    base = tmp_path_factory.mktemp("archive")
+    index = FakeIndex()
+    index.add("alpha", "1.0", ["beta"], uploaded="2023-06-01T00:00:00Z")
+    index.add("beta", "2.0", uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(base / "tiny-paper", PAPER)
+    with running(index) as url:
+        os.environ["UV_CACHE_DIR"] = str(base / "uv")
+        result = archive(ArchiveSettings(paper=paper, output=base / "out1", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
+        again = archive(ArchiveSettings(paper=paper, output=base / "elsewhere" / "out2", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
+    assert result.tarball and again.tarball
+    assert result.tarball.read_bytes() == again.tarball.read_bytes()  # same inputs, same bytes, whatever OUT is
+    return result.bundle, result.tarball, index
+
+
+def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex]) -> None:
+    bundle, tarball, _ = built
+    names = sorted(p.name for p in bundle.iterdir())
+    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
+    data = manifest.read(bundle / "reprokit.yaml")
+    assert data["paper"]["title"] == "Tiny study" and data["paper"]["date"] == "2024-01-20" and data["paper"]["authors"] == ["Doe, Jo"]
+    assert {p["name"]: p["provider"] for p in data["packages"]} == {"alpha": "wheel", "beta": "wheel"}
+    art = data["packages"][0]["artifacts"][0]
+    assert art["swhid"].startswith("swh:1:cnt:") and art["sri"].startswith("sha256-") and (bundle / art["path"]).is_file()
+    (ep,) = data["entry_points"]
+    assert ep["path"] == "run.py" and [o["path"] for o in ep["outputs"]] == ["out/result.json"]
+    assert {f["path"] for f in data["paper_files"]} == set(PAPER)
+    with tarfile.open(tarball) as tf:
+        members = tf.getmembers()
+    assert {m.name.split("/")[0] for m in members} == {"tiny-paper"}
+    assert all(m.mtime == 1705708800 and m.uid == 0 and m.uname == "" for m in members)  # 2024-01-20, the paper's date
+    assert "T0" not in (bundle / "reprokit.yaml").read_text()  # no wall-clock timestamps
+
+
+def test_verify_py_and_sha256sum_agree(built: tuple[Path, Path, FakeIndex]) -> None:
+    bundle = built[0]
+    ok = subprocess.run([sys.executable, "verify.py"], cwd=bundle, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith("OK: all")
+    assert subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=bundle).returncode == 0
+
+
+def test_intact_bundle_validates_with_rebuild_and_rerun(built: tuple[Path, Path, FakeIndex], capsys: pytest.CaptureFixture[str]) -> None:
+    bundle, tarball, _ = built
+    assert main(["validate", str(tarball), "--rebuild", "pip", "--rerun", "--airgap", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reprokit_validate"] == 1 and out["ok"] is True
+    assert [c["name"] for c in out["checks"]] == ["integrity", "completeness", "rebuild-pip", "rerun"]
+    assert main(["validate", str(bundle)]) == 0
+
+
+def mutate(bundle: Path, tmp_path: Path, how: str) -> tuple[Path, str]:
+    b = tmp_path / "b"
+    shutil.copytree(bundle, b, symlinks=True)
+    csv = b / "paper" / "data" / "input.csv"
+    wheel = next((b / "vendor" / "wheels").iterdir())
+    if how == "flip-paper":
+        raw = bytearray(csv.read_bytes()); raw[0] ^= 1; csv.write_bytes(bytes(raw))
+        return b, "paper/data/input.csv"
+    if how == "truncate-vendor":
+        wheel.write_bytes(wheel.read_bytes()[:10])
+        return b, f"vendor/wheels/{wheel.name}"
+    if how == "delete":
+        csv.unlink()
+        return b, "paper/data/input.csv"
+    if how == "add":
+        (b / "paper" / "extra.py").write_text("x = 1\n")
+        return b, "paper/extra.py"
+    if how == "rename":
+        wheel.rename(wheel.with_name("renamed.whl"))
+        return b, "vendor/wheels/renamed.whl"
+    if how == "manifest-lies":
+        text = (b / "reprokit.yaml").read_text()
+        data = manifest.read(b / "reprokit.yaml")
+        real = data["paper_files"][0]["sha256"]
+        (b / "reprokit.yaml").write_text(text.replace(real, "ab" * 32, 1))
+        # Even with SHA256SUMS updated to match the edited manifest, the lie shows.
+        sums = [ln for ln in (b / "SHA256SUMS").read_text().splitlines() if not ln.endswith("  reprokit.yaml")]
+        import hashlib
+        sums.append(f"{hashlib.sha256((b / 'reprokit.yaml').read_bytes()).hexdigest()}  reprokit.yaml")
+        (b / "SHA256SUMS").write_text("\n".join(sorted(sums, key=lambda s: s[66:])) + "\n")
+        return b, "paper/" + data["paper_files"][0]["path"]
+    if how in ("flake-rev", "flake-narhash"):
+        doc = json.loads((b / "flake.lock").read_text())
+        key = "rev" if how == "flake-rev" else "narHash"
+        doc["nodes"]["nixpkgs"]["locked"][key] = "1" * 40 if key == "rev" else "sha256-" + "A" * 43 + "="
+        (b / "flake.lock").write_text(json.dumps(doc, indent=2))
+        return b, "flake.lock"
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how", ["flip-paper", "truncate-vendor", "delete", "add", "rename", "manifest-lies", "flake-rev", "flake-narhash"])
+def test_each_fault_fails_and_names_the_file(built: tuple[Path, Path, FakeIndex], tmp_path: Path, how: str) -> None:
+    bundle, path = mutate(built[0], tmp_path, how)
+    report = validate(ValidateSettings(bundle=bundle))
+    assert not report.ok
+    named = {p.path for c in report.checks for p in c.problems}
+    assert path in named, named
+
+
+def evil_tarball(tmp_path: Path, kind: str) -> Path:
+    out = tmp_path / f"{kind}.tar.gz"
+    with tarfile.open(out, "w:gz") as tf:
+        info = tarfile.TarInfo("bundle/README.md"); data = b"x"; info.size = 1
+        tf.addfile(info, io.BytesIO(data))
+        if kind == "dotdot":
+            info = tarfile.TarInfo("bundle/../../escape.txt"); info.size = 1; tf.addfile(info, io.BytesIO(b"x"))
+        elif kind == "absolute":
+            info = tarfile.TarInfo("/tmp/abs-escape.txt"); info.size = 1; tf.addfile(info, io.BytesIO(b"x"))
+        elif kind == "symlink":
+            info = tarfile.TarInfo("bundle/link"); info.type = tarfile.SYMTYPE; info.linkname = "../../../etc/passwd"; tf.addfile(info)
+        elif kind == "device":
+            info = tarfile.TarInfo("bundle/dev"); info.type = tarfile.CHRTYPE; info.devmajor = 1; info.devminor = 3; tf.addfile(info)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "device"])
+def test_unsafe_tarballs_are_refused(tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tgz = evil_tarball(tmp_path, kind)
+    assert main(["validate", str(tgz)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(tgz) in err
+    assert not Path("/tmp/abs-escape.txt").exists() and not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_existing_output_is_not_overwritten(built: tuple[Path, Path, FakeIndex], capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = built[0]
+    before = (bundle / "SHA256SUMS").read_bytes()
+    assert main(["archive", str(bundle.parent / "tiny-paper"), "-o", str(bundle), "--offline"]) == 2
+    assert "exists" in capsys.readouterr().err and (bundle / "SHA256SUMS").read_bytes() == before
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
+    """The README's main job: archive the sample paper, then validate with rebuild, rerun and airgap."""
+    result = archive(ArchiveSettings(paper=sample_paper, output=tmp_path / "bundle", offline=True, quiet=True))
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    assert all(ep["outputs"] for ep in data["entry_points"]) and len(data["entry_points"]) == 2
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, airgap=True))
+    assert report.ok, [(c.name, c.problems) for c in report.checks]
+    assert report.checks[-1].details == f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match"
+    assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)

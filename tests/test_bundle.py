@@ -87,7 +87,9 @@ def mutate(bundle: Path, tmp_path: Path, how: str) -> tuple[Path, str]:
     csv = b / "paper" / "data" / "input.csv"
     wheel = next((b / "vendor" / "wheels").iterdir())
     if how == "flip-paper":
-        raw = bytearray(csv.read_bytes()); raw[0] ^= 1; csv.write_bytes(bytes(raw))
+        raw = bytearray(csv.read_bytes())
+        raw[0] ^= 1
+        csv.write_bytes(bytes(raw))
         return b, "paper/data/input.csv"
     if how == "truncate-vendor":
         wheel.write_bytes(wheel.read_bytes()[:10])
@@ -131,18 +133,23 @@ def test_each_fault_fails_and_names_the_file(built: tuple[Path, Path, FakeIndex]
 
 
 def evil_tarball(tmp_path: Path, kind: str) -> Path:
+    def member(name: str, **attrs: object) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        for k, v in attrs.items():
+            setattr(info, k, v)
+        return info
+
     out = tmp_path / f"{kind}.tar.gz"
     with tarfile.open(out, "w:gz") as tf:
-        info = tarfile.TarInfo("bundle/README.md"); data = b"x"; info.size = 1
-        tf.addfile(info, io.BytesIO(data))
+        tf.addfile(member("bundle/README.md", size=1), io.BytesIO(b"x"))
         if kind == "dotdot":
-            info = tarfile.TarInfo("bundle/../../escape.txt"); info.size = 1; tf.addfile(info, io.BytesIO(b"x"))
+            tf.addfile(member("bundle/../../escape.txt", size=1), io.BytesIO(b"x"))
         elif kind == "absolute":
-            info = tarfile.TarInfo("/tmp/abs-escape.txt"); info.size = 1; tf.addfile(info, io.BytesIO(b"x"))
+            tf.addfile(member("/tmp/abs-escape.txt", size=1), io.BytesIO(b"x"))
         elif kind == "symlink":
-            info = tarfile.TarInfo("bundle/link"); info.type = tarfile.SYMTYPE; info.linkname = "../../../etc/passwd"; tf.addfile(info)
+            tf.addfile(member("bundle/link", type=tarfile.SYMTYPE, linkname="../../../etc/passwd"))
         elif kind == "device":
-            info = tarfile.TarInfo("bundle/dev"); info.type = tarfile.CHRTYPE; info.devmajor = 1; info.devminor = 3; tf.addfile(info)
+            tf.addfile(member("bundle/dev", type=tarfile.CHRTYPE, devmajor=1, devminor=3))
     return out
 
 

@@ -254,6 +254,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
         choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
                                     nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
+        paper_set = set(files)
         outputs: dict[str, list[dict[str, str]]] = {e.name: [] for e in eps}
         if settings.record_outputs and eps:
             exe, why = rerun.find_python(python)
@@ -265,7 +266,12 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                     for r in rerun.run_entry_points(work / "paper", vpy, eps):
                         if not r.ok:
                             raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
-                        outputs[r.entry_point.name] = [{"path": k, "sha256": v} for k, v in sorted(r.outputs.items())]
+                        # The author's own results, where the paper holds them, are what a
+                        # rerun must reproduce; otherwise this run's bytes are the record.
+                        outputs[r.entry_point.name] = [
+                            {"path": k, "sha256": sha256_file(paper / k) if k in paper_set else v}
+                            for k, v in sorted(r.outputs.items())
+                        ]
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:

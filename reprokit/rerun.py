@@ -86,11 +86,13 @@ def rebuild_pip(bundle: Path, python: str, dest: Path, *, airgap: bool = False) 
     return vpy
 
 
-def _snapshot(folder: Path) -> dict[str, str]:
+def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
+    """sha256 and mtime of every file: a file rewritten with the same bytes still counts
+    as written (its mtime moves), so results the author left in the folder are found."""
     out = {}
     for p in sorted(folder.rglob("*")):
         if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts:
-            out[p.relative_to(folder).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+            out[p.relative_to(folder).as_posix()] = (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
     return out
 
 
@@ -102,6 +104,10 @@ def run_entry_points(paper: Path, vpy: Path, entry_points: list[EntryPoint], *, 
         with tempfile.TemporaryDirectory(prefix="reprokit-rerun-") as tmp:
             work = Path(tmp) / "paper"
             shutil.copytree(paper, work, symlinks=True)
+            # Old mtimes, so that a rewrite within the same clock tick still shows.
+            for p in work.rglob("*"):
+                if p.is_file() and not p.is_symlink():
+                    os.utime(p, ns=(0, 0))
             before = _snapshot(work)
             jupyter = Path(tmp) / "jupyter"
             env = clean_env({
@@ -120,7 +126,7 @@ def run_entry_points(paper: Path, vpy: Path, entry_points: list[EntryPoint], *, 
                 results.append(RunResult(entry_point=ep, ok=False, message=f"timed out after {timeout}s", outputs={}))
                 continue
             after = _snapshot(work)
-            changed = {k: v for k, v in after.items() if before.get(k) != v}
+            changed = {k: v[0] for k, v in after.items() if before.get(k) != v}
             if proc.returncode != 0:
                 tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:] or [f"exit {proc.returncode}"]
                 results.append(RunResult(entry_point=ep, ok=False, message=f"exited with status {proc.returncode}: {tail[0]}", outputs=changed))

@@ -195,3 +195,17 @@ def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     assert report.ok, [(c.name, c.problems) for c in report.checks]
     assert report.checks[-1].details == f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match"
     assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)
+
+
+def test_authors_results_are_the_record_and_a_different_rerun_is_reported(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    index = built[2]
+    paper = write_tree(tmp_path / "with-results", {**PAPER, "out/result.json": '{"alpha": "0.9"}'})  # not what run.py writes
+    with running(index) as url:
+        result = archive(ArchiveSettings(paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    (out,) = data["entry_points"][0]["outputs"]
+    assert out == {"path": "out/result.json", "sha256": hashlib.sha256(b'{"alpha": "0.9"}').hexdigest()}
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    rerun = report.checks[-1]
+    assert rerun.name == "rerun" and rerun.ok is False
+    assert [(p.path, p.message) for p in rerun.problems] == [("paper/out/result.json", "differs from the recorded output of run")]

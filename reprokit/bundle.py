@@ -48,6 +48,7 @@ class ArchiveSettings:
     tar: bool = False
     force: bool = False
     record_outputs: bool = True
+    vendor_nixpkgs: bool = False
     index_url: str | None = None
     cache_dir: Path | None = None
     quiet: bool = False
@@ -116,8 +117,14 @@ def epoch(date: dt.date) -> int:
     return int(dt.datetime.combine(date, dt.time(), dt.timezone.utc).timestamp())
 
 
-def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin, entry_points: list[flake.EntryPoint], n_packages: int) -> str:
+def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin, entry_points: list[flake.EntryPoint],
+           n_packages: int, nixpkgs_vendored: bool = False) -> str:
     title = (cit.title if cit and cit.title else name)
+    nixpkgs_offline = (
+        f"\nNo network at all? nixpkgs itself is in `vendor/nixpkgs/`:\n\n```sh\nmkdir nixpkgs && tar xzf vendor/nixpkgs/{pin.rev}.tar.gz "
+        f"-C nixpkgs --strip-components=1\nnix build --override-input nixpkgs path:./nixpkgs\n```\n"
+        if nixpkgs_vendored else ""
+    )
     eps = "\n".join(f"- `{e.path}` ({e.kind}): `nix run .#{e.name}`" for e in entry_points) or "- (none detected)"
     return f"""# {title}: reproducibility bundle
 
@@ -141,7 +148,7 @@ nix develop                 # a shell with it (direnv: `use flake`)
 nix flake check             # rerun every entry point
 nix build .#docker && docker load < result
 ```
-
+{nixpkgs_offline}
 Entry points (run from this folder):
 
 {eps}
@@ -252,6 +259,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         files = _copy_paper(paper, work / "paper")
         report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet))
         atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
+        if settings.vendor_nixpkgs:
+            vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
         choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
                                     nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
         paper_set = set(files)
@@ -276,7 +285,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:
             shutil.copyfile(paper / "CITATION.cff", work / "CITATION.cff")
-        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, len(locked.packages)))
+        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, len(locked.packages), settings.vendor_nixpkgs))
         verify_src = resources.files("reprokit").joinpath("verify_template.py").read_text("utf-8")
         atomic_write_text(work / "verify.py", verify_src, mode=0o755)
         provider = {c.package: c.provider for c in choices}
@@ -322,6 +331,24 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         write_tar(out, name, tarball, epoch(date))
     n_out = sum(len(v) for v in outputs.values())
     return ArchiveResult(bundle=out, tarball=tarball, packages=len(locked.packages), files=len(files), outputs=n_out, notes=tuple(notes))
+
+
+def vendor_nixpkgs_tarball(pin: nixpkgs.NixpkgsPin, dest: Path, cache_dir: Path | None) -> Path:
+    """Copy the pinned nixpkgs tarball into the bundle after checking its narHash."""
+    tarball = nixpkgs.cached_tarball(pin.rev, cache_dir)
+    if tarball is None:
+        raise UsageError(
+            f"--vendor-nixpkgs needs the tarball of nixpkgs {pin.rev[:12]}, which an online pin downloads; "
+            f"GitHub was not reachable, so pin online elsewhere or put the tarball at "
+            f"{nixpkgs.cache_root(cache_dir) / 'nixpkgs' / (pin.rev + '.tar.gz')}"
+        )
+    got = hashes.sri(hashes.unpacked_nar_sha256(tarball).nar)
+    if got != pin.nar_hash:
+        raise InputError(f"{tarball}: narHash is {got}, the pin says {pin.nar_hash}; the tarball was not vendored")
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / f"{pin.rev}.tar.gz"
+    shutil.copyfile(tarball, target)
+    return target
 
 
 def generated_citation(name: str, date: dt.date) -> str:

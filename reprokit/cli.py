@@ -10,7 +10,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -86,8 +85,6 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
     settings = nixpkgs.PinSettings(
         date=args.date or dt.date.today(), channel=args.channel, offline=args.offline,
-        github_api=os.environ.get("REPROKIT_GITHUB_API", nixpkgs.GITHUB_API),
-        github_archive=os.environ.get("REPROKIT_GITHUB_ARCHIVE", nixpkgs.GITHUB_ARCHIVE),
         cache_dir=Path(args.cache_dir) if args.cache_dir else None,
     )
     result = nixpkgs.pin(settings)
@@ -155,7 +152,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(f"{paper.resolve().name}-bundle")
     result = archive(ArchiveSettings(
         paper=paper, output=out, date=args.date, python=args.python, channel=args.channel, offline=args.offline,
-        wheels=not args.no_wheels, tar=args.tar, force=args.force, record_outputs=args.record_outputs,
+        wheels=not args.no_wheels, tar=args.tar, force=args.force, record_outputs=args.record_outputs, vendor_nixpkgs=args.vendor_nixpkgs,
         index_url=args.index_url, cache_dir=Path(args.cache_dir) if args.cache_dir else None, quiet=args.quiet,
     ))
     if args.json:
@@ -288,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", metavar="CH", help="nixpkgs channel (default: the stable release current at the date)")
     p.add_argument("--offline", action="store_true", help="pin nixpkgs from the embedded table only")
     p.add_argument("--no-wheels", action="store_true", help="vendor source archives only (wheels only where no sdist exists)")
+    p.add_argument("--vendor-nixpkgs", action="store_true", help="also keep the pinned nixpkgs tarball in vendor/nixpkgs/ (needs an online pin)")
     p.add_argument("--record-outputs", action=argparse.BooleanOptionalAction, default=True,
                    help="rebuild and run the entry points to record their outputs (default: yes)")
     p.add_argument("--tar", action="store_true", help="also write OUT.tar.gz, byte-identical for identical inputs")

@@ -65,8 +65,9 @@ class PinSettings:
     date: dt.date
     channel: str | None = None
     offline: bool = False
-    github_api: str = GITHUB_API
-    github_archive: str = GITHUB_ARCHIVE
+    # Overridable for mirrors and tests: $REPROKIT_GITHUB_API, $REPROKIT_GITHUB_ARCHIVE.
+    github_api: str = dataclasses.field(default_factory=lambda: os.environ.get("REPROKIT_GITHUB_API", GITHUB_API))
+    github_archive: str = dataclasses.field(default_factory=lambda: os.environ.get("REPROKIT_GITHUB_ARCHIVE", GITHUB_ARCHIVE))
     cache_dir: Path | None = None
     timeout: float = 10.0
 

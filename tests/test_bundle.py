@@ -209,3 +209,44 @@ def test_authors_results_are_the_record_and_a_different_rerun_is_reported(built:
     rerun = report.checks[-1]
     assert rerun.name == "rerun" and rerun.ok is False
     assert [(p.path, p.message) for p in rerun.problems] == [("paper/out/result.json", "differs from the recorded output of run")]
+
+
+def test_vendor_nixpkgs_keeps_the_pinned_tarball(built: tuple[Path, Path, FakeIndex], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import urlparse
+
+    from tests.fakeservers import reply, serve
+    from tests.test_nixpkgs import REV, make_tarball
+
+    tarball = make_tarball(tmp_path)
+
+    def github(h) -> None:  # type: ignore[no-untyped-def]
+        path = urlparse(h.path).path
+        if path == "/repos/NixOS/nixpkgs/commits":
+            reply(h, 200, json.dumps([{"sha": REV, "commit": {"committer": {"date": "2024-01-19T06:33:51Z"}}}]).encode())
+        elif path == f"/NixOS/nixpkgs/archive/{REV}.tar.gz":
+            reply(h, 200, tarball, "application/gzip")
+        else:
+            reply(h, 404, b"{}")
+
+    paper = write_tree(tmp_path / "p", PAPER)
+    with running(built[2]) as url, serve(github) as (gh, _):
+        monkeypatch.setenv("REPROKIT_GITHUB_API", gh)
+        monkeypatch.setenv("REPROKIT_GITHUB_ARCHIVE", gh)
+        result = archive(ArchiveSettings(paper=paper, output=tmp_path / "b", vendor_nixpkgs=True, record_outputs=False,
+                                         index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
+    kept = result.bundle / "vendor" / "nixpkgs" / f"{REV}.tar.gz"
+    assert kept.read_bytes() == tarball
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    assert data["nixpkgs"]["source"] == "github" and data["nixpkgs"]["rev"] == REV
+    assert f"tar xzf vendor/nixpkgs/{REV}.tar.gz" in (result.bundle / "README.md").read_text()
+    assert validate(ValidateSettings(bundle=result.bundle)).ok
+
+
+def test_vendor_nixpkgs_without_a_tarball_is_a_clear_error(built: tuple[Path, Path, FakeIndex], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paper = write_tree(tmp_path / "p", PAPER)
+    with running(built[2]) as url:
+        code = main(["archive", str(paper), "-o", str(tmp_path / "b"), "--offline", "--vendor-nixpkgs", "--no-record-outputs",
+                     "--index-url", f"{url}/simple/", "--cache-dir", str(tmp_path / "cache"), "-q"])
+    assert code == 2
+    assert "--vendor-nixpkgs needs the tarball of nixpkgs" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.*"))  # nothing half-written

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,5 +27,5 @@ def test_configured_entry_points_win(tmp_path: Path, cfg: str, text: str) -> Non
 
 def test_configured_entry_point_must_exist(tmp_path: Path) -> None:
     write_tree(tmp_path, {"reprokit.toml": 'entry-points = ["missing.py"]\n'})
-    with pytest.raises(InputError, match="reprokit.toml: entry point 'missing.py' is not a file of the paper"):
+    with pytest.raises(InputError, match=re.escape("reprokit.toml: entry point 'missing.py' is not a file of the paper")):
         entrypoints.detect(tmp_path, [])

@@ -252,6 +252,10 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     if pin.note:
         notes.append(f"nixpkgs: {pin.note}")
     eps = entrypoints.detect(paper, scanned.files)
+    from reprokit import secrets
+
+    for f in secrets.scan_path(paper):
+        notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))

@@ -178,6 +178,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_secrets(args: argparse.Namespace) -> int:
+    from reprokit import secrets
+    from reprokit.errors import UsageError
+
+    path = Path(args.path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    findings = secrets.scan_path(path, args.allow_secret)
+    if args.json:
+        _print_json({"reprokit_secrets": 1, "path": str(path), "findings": [
+            {"path": f.path, "line": f.line, "kind": f.kind, "value": f.masked} for f in findings]})
+    else:
+        sys.stdout.write(secrets.render(findings))
+    return 1 if findings else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reprokit",
@@ -310,6 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--airgap", action="store_true", help="rebuild and rerun with networking off (a new network namespace)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "secrets",
+        help="find credentials that must not be archived or published",
+        description="Look for private keys, cloud and forge tokens, Zenodo tokens, literal password/api_key "
+        "assignments and credential files (.env, .netrc, …) under PATH, notebook outputs included. Values are "
+        "masked. Exit 1 when anything is found.",
+    )
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--allow-secret", action="append", default=[], metavar="PATH:LINE", help="accept one finding (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_secrets)
     return parser
 
 

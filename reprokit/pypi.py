@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
+from reprokit import http
 from reprokit.errors import IndexError_
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 def index_url(explicit: str | None = None) -> str:
@@ -79,27 +77,19 @@ class Client:
 
     def request(self, url: str, *, headers: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
         """GET with retries on connection errors, timeouts, 429 and 5xx."""
-        last: str = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4)
-                time.sleep(delay)
+
+        def count() -> None:
             self.requests_made += 1
-            try:
-                log.debug("GET %s", redact(url))
-                r = self.session.get(url, headers=headers, stream=stream, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last = exc.__class__.__name__
-                continue
-            if r.status_code in RETRY_STATUS:
-                last = f"HTTP {r.status_code}"
-                retry_after = r.headers.get("Retry-After", "")
-                r.close()
-                if retry_after.isdigit() and attempt < self.retries:
-                    time.sleep(min(int(retry_after), 30))
-                continue
-            return r
-        raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries ({last})")
+
+        try:
+            r = http.send(self.session, "GET", url, retries=self.retries, backoff=self.backoff, on_try=count,
+                          headers=headers, stream=stream, timeout=self.timeout)
+        except http.GaveUp as exc:
+            raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries ({exc.reason})") from None
+        if r.status_code in http.RETRY_STATUS:
+            r.close()
+            raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries (HTTP {r.status_code})")
+        return r
 
     def files(self, project: str) -> list[File]:
         """Every file of a project, from the PEP 691 JSON simple page."""

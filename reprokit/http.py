@@ -1,0 +1,62 @@
+"""One retrying HTTP call for every client reprokit has (package index, GitHub, Zenodo).
+
+Retries connection errors, timeouts, 429 and 5xx with exponential backoff and jitter,
+honouring ``Retry-After``; any other answer is returned to the caller to judge.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+log = logging.getLogger(__name__)
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:access_token|token|api_key|key)=)[^&#\s]+")
+
+
+def redact(text: str) -> str:
+    """Hide tokens carried in URL query strings (``?access_token=…``)."""
+    return _SECRET_QUERY.sub(r"\1<hidden>", text)
+
+
+class GaveUp(Exception):
+    """Every try failed with a retryable condition; ``reason`` says the last one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def send(session: requests.Session, method: str, url: str, *, retries: int = 4, backoff: float = 0.5,
+         rewind: Callable[[], object] | None = None, on_try: Callable[[], object] | None = None, **kwargs: Any) -> requests.Response:
+    """``session.request`` with retries. ``rewind()`` runs before a retry that re-sends a
+    body; ``on_try()`` before every attempt (to count requests)."""
+    last = ""
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4))
+            if rewind is not None:
+                rewind()
+        log.debug("%s %s", method, redact(url))
+        if on_try is not None:
+            on_try()
+        try:
+            r = session.request(method, url, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            last = exc.__class__.__name__
+            continue
+        if r.status_code in RETRY_STATUS and attempt < retries:
+            last = f"HTTP {r.status_code}"
+            retry_after = r.headers.get("Retry-After", "")
+            r.close()
+            if retry_after.isdigit():
+                time.sleep(min(int(retry_after), 30))
+            continue
+        return r
+    raise GaveUp(last)

@@ -194,6 +194,38 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from reprokit.publish import PublishSettings, publish
+
+    def confirm(question: str) -> bool:
+        sys.stderr.write(f"{question} [y/N] ")
+        sys.stderr.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    settings = PublishSettings(
+        bundle=Path(args.bundle), sandbox=args.sandbox, zenodo_url=args.zenodo_url, new_version_of=args.new_version_of,
+        draft=args.draft, dry_run=args.dry_run, yes=args.yes, token_env=args.token_env, allow_secrets=tuple(args.allow_secret),
+    )
+    result = publish(settings, confirm if sys.stdin.isatty() and not args.yes else None)
+    if args.json:
+        _print_json(result.to_json())
+    elif result.state == "dry-run":
+        print("Would upload:")
+        for name, size, digest in result.files:
+            print(f"  {name}  {size} bytes  sha256 {digest}")
+        print("with this metadata:")
+        print(json.dumps(result.metadata, indent=2))
+        print("Nothing was sent.")
+    elif result.state == "unchanged":
+        print(f"Nothing changed since deposition {result.deposition_id}: DOI {result.doi}, {result.record_url}")
+    else:
+        print(("Draft" if result.state == "draft" else "Published") + f" deposition {result.deposition_id}")
+        print(f"DOI          {result.doi}")
+        print(f"record       {result.record_url}")
+        print(f"concept DOI  {result.concept_doi or '(on publish)'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reprokit",
@@ -338,6 +370,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-secret", action="append", default=[], metavar="PATH:LINE", help="accept one finding (repeatable)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_secrets)
+
+    p = sub.add_parser(
+        "publish",
+        help="upload a bundle to Zenodo with metadata from its CITATION.cff",
+        description="Check the bundle (integrity, CITATION.cff, secrets), then upload its deterministic .tar.gz, README.md and "
+        "CITATION.cff to a Zenodo deposition with metadata from CITATION.cff and the manifest, and publish it. The token "
+        "comes from ZENODO_API_TOKEN (ZENODO_SANDBOX_API_TOKEN with --sandbox) or --token-env VAR and is never printed. "
+        "What was published is remembered in BUNDLE.zenodo.json: a re-run of an unchanged bundle makes no duplicate, and "
+        "a changed one becomes a new version.",
+    )
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--sandbox", action="store_true", help="use sandbox.zenodo.org")
+    p.add_argument("--zenodo-url", metavar="URL", help="another Zenodo (InvenioRDM) instance")
+    p.add_argument("--new-version-of", metavar="ID", help="publish as a new version of this deposition")
+    p.add_argument("--draft", action="store_true", help="upload and describe, but stop before publishing")
+    p.add_argument("--dry-run", action="store_true", help="print the metadata and files, send nothing")
+    p.add_argument("--yes", action="store_true", help="publish without asking")
+    p.add_argument("--token-env", metavar="VAR", help="read the token from this environment variable")
+    p.add_argument("--allow-secret", action="append", default=[], metavar="PATH:LINE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_publish)
     return parser
 
 

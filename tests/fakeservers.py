@@ -12,7 +12,7 @@ Handler = Callable[[http.server.BaseHTTPRequestHandler], None]
 
 @contextmanager
 def serve(handle: Handler) -> Iterator[tuple[str, list[str]]]:
-    """Serve ``handle`` for GET/HEAD on a free port; yields (base URL, request log)."""
+    """Serve ``handle`` for every method on a free port; yields (base URL, request log)."""
     requests_seen: list[str] = []
 
     class H(http.server.BaseHTTPRequestHandler):
@@ -20,7 +20,7 @@ def serve(handle: Handler) -> Iterator[tuple[str, list[str]]]:
             requests_seen.append(self.path)
             handle(self)
 
-        do_HEAD = do_GET
+        do_HEAD = do_POST = do_PUT = do_DELETE = do_GET
 
         def log_message(self, *args: object) -> None:
             pass

@@ -1,0 +1,292 @@
+"""``reprokit publish``: a verified bundle on Zenodo, with a DOI and CITATION.cff metadata.
+
+The deposit flow rides on ``zenodo-client`` (its token lookup, sandbox switch and
+endpoint layout) through :class:`Deposits`, a subclass that fixes what it lacks for
+this job: the token goes in an ``Authorization`` header, never in a URL; every call
+retries timeouts, 429 and 5xx; uploads are named by reprokit, not by local basename; and
+metadata fields zenodo-client does not model are sent as raw deposit metadata.
+
+Before anything is sent the bundle's integrity is checked, its CITATION.cff is checked
+against CFF 1.2.0, and it is scanned for secrets. What was published is remembered in
+``BUNDLE.zenodo.json`` so a re-run makes no duplicate and a changed bundle becomes a new
+version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import zenodo_client
+
+from reprokit import __version__, citation, http, manifest, secrets
+from reprokit.bundle import epoch, write_tar
+from reprokit.errors import ReprokitError, UsageError
+from reprokit.fsutil import atomic_write_text, sha256_file
+from reprokit.validate import check_integrity
+
+
+class PublishRefused(ReprokitError):
+    """The bundle is not fit to publish (corrupt, secrets, bad CITATION.cff)."""
+
+
+class ZenodoError(ReprokitError):
+    """Zenodo answered with an error."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PublishSettings:
+    bundle: Path
+    sandbox: bool = False
+    zenodo_url: str | None = None
+    new_version_of: str | None = None
+    draft: bool = False
+    dry_run: bool = False
+    yes: bool = False
+    token_env: str | None = None
+    allow_secrets: tuple[str, ...] = ()
+    timeout: float = 60.0
+    retries: int = 4
+    backoff: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Published:
+    deposition_id: int
+    doi: str
+    concept_doi: str
+    record_url: str
+    state: str  # done | draft | unchanged | dry-run
+    files: tuple[tuple[str, int, str], ...]  # name, size, sha256
+    metadata: dict[str, Any]
+
+    def to_json(self) -> dict[str, object]:
+        return {"reprokit_publish": 1, "state": self.state, "deposition_id": self.deposition_id, "doi": self.doi,
+                "concept_doi": self.concept_doi, "record_url": self.record_url,
+                "files": [{"name": n, "size": s, "sha256": h} for n, s, h in self.files], "metadata": self.metadata}
+
+
+def record_path(bundle: Path) -> Path:
+    return bundle.with_name(bundle.name + ".zenodo.json")
+
+
+# --- metadata -----------------------------------------------------------------------
+
+def metadata(cit: citation.Citation, man: dict[str, Any], readme: str) -> dict[str, Any]:
+    """Zenodo deposit metadata from CITATION.cff and the manifest."""
+    creators = []
+    for a in cit.authors:
+        c: dict[str, str] = {"name": a.display}
+        if a.orcid:
+            c["orcid"] = a.orcid.rsplit("/", 1)[-1]
+        if a.affiliation:
+            c["affiliation"] = a.affiliation
+        creators.append(c)
+    description = cit.abstract.strip() or readme.split("\n## ", 1)[0].strip()
+    related = []
+    if cit.doi:
+        related.append({"identifier": cit.doi, "relation": "isSupplementTo", "scheme": "doi", "resource_type": "publication-article"})
+    if cit.repository_code:
+        related.append({"identifier": cit.repository_code, "relation": "isDerivedFrom", "scheme": "url"})
+    pin = man["nixpkgs"]
+    notes = (f"Archived with reprokit {man['tool']['version']}: Python {man['python']['version']} on {man['python']['platform']}, "
+             f"{len(man['packages'])} packages vendored, nixpkgs {pin['channel']} rev {pin['rev']} ({pin['narHash']}). "
+             "Verify with `python3 verify.py` or `sha256sum -c SHA256SUMS` inside the archive.")
+    md: dict[str, Any] = {
+        "upload_type": "software",
+        "title": cit.title,
+        "creators": creators,
+        "description": description,
+        "publication_date": (cit.date_released.isoformat() if cit.date_released else man["paper"]["date"]),
+        "access_right": "open",
+        "notes": notes,
+    }
+    if cit.version:
+        md["version"] = cit.version
+    if cit.license:
+        md["license"] = cit.license.lower()
+    if cit.keywords:
+        md["keywords"] = list(cit.keywords)
+    if related:
+        md["related_identifiers"] = related
+    return md
+
+
+# --- Zenodo ---------------------------------------------------------------------------
+
+class Deposits(zenodo_client.Zenodo):  # type: ignore[misc]
+    """zenodo-client's deposit flow with a header token, retries and chosen file names."""
+
+    def __init__(self, token: str, *, sandbox: bool, base_url: str | None, timeout: float, retries: int, backoff: float) -> None:
+        super().__init__(access_token=token, sandbox=sandbox)
+        if base_url:
+            self.base = base_url.rstrip("/")
+            self.api_base = self.base + "/api"
+            self.depositions_base = self.api_base + "/deposit/depositions"
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {self.access_token}", "User-Agent": f"reprokit/{__version__}"})
+        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+
+    def call(self, method: str, url: str, *, data: Any = None, json_body: Any = None, rewind: Callable[[], object] | None = None) -> dict[str, Any]:
+        try:
+            r = http.send(self.session, method, url, retries=self.retries, backoff=self.backoff, rewind=rewind,
+                          data=data, json=json_body, timeout=self.timeout)
+        except http.GaveUp as exc:
+            raise ZenodoError(f"{method} {http.redact(url)}: Zenodo did not answer after {self.retries + 1} tries ({exc.reason})") from None
+        if r.status_code >= 400:
+            raise explain(r, self.sandbox)
+        try:
+            body = r.json() if r.content else {}
+        except ValueError:
+            body = {}
+        return body if isinstance(body, dict) else {"items": body}
+
+    def create(self, data: Any = None, paths: Any = None) -> dict[str, Any]:  # type: ignore[override]
+        return self.call("POST", self.depositions_base, json_body={})
+
+    def get(self, deposition_id: int | str) -> dict[str, Any]:
+        return self.call("GET", f"{self.depositions_base}/{deposition_id}")
+
+    def set_metadata(self, deposition_id: int | str, md: dict[str, Any]) -> dict[str, Any]:
+        return self.call("PUT", f"{self.depositions_base}/{deposition_id}", json_body={"metadata": md})
+
+    def upload(self, bucket: str, name: str, path: Path) -> dict[str, Any]:
+        with open(path, "rb") as fh:
+            return self.call("PUT", f"{bucket}/{name}", data=fh, rewind=lambda: fh.seek(0))
+
+    def delete_file(self, deposition_id: int | str, file_id: str) -> None:
+        self.call("DELETE", f"{self.depositions_base}/{deposition_id}/files/{file_id}")
+
+    def publish(self, deposition_id: int | str, sleep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+        return self.call("POST", f"{self.depositions_base}/{deposition_id}/actions/publish")
+
+    def new_version(self, deposition_id: int | str, sleep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+        return self.call("POST", f"{self.depositions_base}/{deposition_id}/actions/newversion")
+
+
+def explain(r: requests.Response, sandbox: bool) -> ZenodoError:
+    """An HTTP error as a message a person can act on; never with the token."""
+    where = f"{r.request.method} {http.redact(r.url)}"
+    try:
+        body = r.json()
+    except ValueError:
+        body = {}
+    message = body.get("message", "") if isinstance(body, dict) else ""
+    if r.status_code == 401:
+        env = "ZENODO_SANDBOX_API_TOKEN" if sandbox else "ZENODO_API_TOKEN"
+        return ZenodoError(f"Zenodo refused the token (401) at {where}: it is missing, mistyped or revoked; set {env} or use --token-env VAR")
+    if r.status_code == 403:
+        other = "a production token on the sandbox" if sandbox else "a sandbox token on production Zenodo"
+        return ZenodoError(f"Zenodo forbade {where} (403): the token lacks the deposit:write and deposit:actions scopes, or it is {other}")
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if r.status_code == 400 and isinstance(errors, list) and errors:
+        lines = []
+        for e in errors:
+            if isinstance(e, dict):
+                msgs = e.get("messages") or [e.get("message", "")]
+                lines.append(f"  {e.get('field', '?')}: {'; '.join(str(m) for m in msgs)}")
+        return ZenodoError("Zenodo rejected the deposit (400):\n" + "\n".join(lines))
+    return ZenodoError(f"Zenodo answered {r.status_code} at {where}" + (f": {http.redact(message)}" if message else ""))
+
+
+def find_token(settings: PublishSettings) -> str:
+    if settings.token_env:
+        token = os.environ.get(settings.token_env, "")
+        if not token:
+            raise UsageError(f"--token-env {settings.token_env}: that variable is empty or unset")
+        return token
+    var = "ZENODO_SANDBOX_API_TOKEN" if settings.sandbox else "ZENODO_API_TOKEN"
+    token = os.environ.get(var, "")
+    if not token:
+        raise UsageError(f"no Zenodo token: set {var} (a personal access token with deposit:write and deposit:actions) or use --token-env VAR")
+    return token
+
+
+# --- the job --------------------------------------------------------------------------
+
+def prepare(settings: PublishSettings) -> tuple[dict[str, Any], list[tuple[str, Path]], str]:
+    """Checks, metadata and the files to upload; sends nothing."""
+    bundle = settings.bundle
+    if not (bundle / "reprokit.yaml").is_file():
+        raise UsageError(f"{bundle}: not a reprokit bundle (no reprokit.yaml)")
+    integrity = check_integrity(bundle)
+    if not integrity.ok:
+        first = integrity.problems[0]
+        raise PublishRefused(f"{bundle}: the bundle is corrupt ({first.path}: {first.message}); nothing was sent")
+    found = [f for f in secrets.scan_path(bundle, settings.allow_secrets) if not f.path.startswith("vendor/")]
+    if found:
+        listing = "; ".join(f"{f.where} ({f.kind}: {f.masked})" for f in found[:5])
+        raise PublishRefused(f"possible secrets in the bundle: {listing}; remove them, or pass --allow-secret PATH:LINE for each")
+    cit_path = bundle / "CITATION.cff"
+    if not cit_path.is_file():
+        raise PublishRefused(f"{cit_path}: missing; Zenodo metadata comes from it")
+    cit = citation.parse(cit_path.read_text(encoding="utf-8"), str(cit_path))
+    problems = citation.problems(cit)
+    if problems:
+        raise PublishRefused(f"{cit_path} is not valid CFF 1.2.0: " + "; ".join(problems))
+    man = manifest.read(bundle / "reprokit.yaml")
+    md = metadata(cit, man, (bundle / "README.md").read_text(encoding="utf-8"))
+    name = man["paper"]["name"]
+    tarball = bundle.with_name(bundle.name + ".tar.gz")
+    if not tarball.is_file():
+        write_tar(bundle, name, tarball, epoch(dt.date.fromisoformat(man["paper"]["date"])))
+    files = [(f"{name}.tar.gz", tarball), ("README.md", bundle / "README.md"), ("CITATION.cff", cit_path)]
+    return md, files, sha256_file(tarball)
+
+
+def publish(settings: PublishSettings, confirm: Callable[[str], bool] | None = None) -> Published:
+    md, files, bundle_sha = prepare(settings)
+    described = tuple((n, p.stat().st_size, sha256_file(p)) for n, p in files)
+    if settings.dry_run:
+        return Published(deposition_id=0, doi="", concept_doi="", record_url="", state="dry-run", files=described, metadata=md)
+    if not settings.draft and not settings.yes and confirm is None:
+        raise UsageError("publishing cannot be undone: pass --yes (or --draft to stop before publishing)")
+    record_file = record_path(settings.bundle)
+    previous = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else None
+    if previous and previous.get("bundle_sha256") == bundle_sha and previous.get("state") == "done" and not settings.new_version_of:
+        return Published(deposition_id=previous["deposition_id"], doi=previous["doi"], concept_doi=previous["concept_doi"],
+                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md)
+    parent = settings.new_version_of or (str(previous["deposition_id"]) if previous and previous.get("state") == "done" else None)
+    if parent and previous and str(previous.get("deposition_id")) == str(parent) and previous.get("bundle_sha256") == bundle_sha:
+        return Published(deposition_id=previous["deposition_id"], doi=previous["doi"], concept_doi=previous["concept_doi"],
+                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md)
+    z = Deposits(find_token(settings), sandbox=settings.sandbox, base_url=settings.zenodo_url,
+                 timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff)
+    if previous and previous.get("state") == "draft" and not parent:
+        deposition = z.get(previous["deposition_id"])
+    elif parent:
+        answer = z.new_version(parent)
+        latest = answer.get("links", {}).get("latest_draft")
+        if not latest:
+            raise ZenodoError(f"Zenodo made no new version of deposition {parent}")
+        deposition = z.call("GET", latest)
+        for f in deposition.get("files", []):
+            z.delete_file(deposition["id"], str(f["id"]))  # the previous version's files
+    else:
+        deposition = z.create()
+    dep_id = deposition["id"]
+    bucket = deposition["links"]["bucket"]
+    for name, path in files:
+        z.upload(bucket, name, path)
+    z.set_metadata(dep_id, md)
+    state = "draft"
+    done = deposition
+    if not settings.draft and (settings.yes or (confirm is not None and confirm(f"Publish deposition {dep_id} on {z.base}? This cannot be undone."))):
+        done = z.publish(dep_id)
+        state = "done"
+    doi = done.get("doi") or (done.get("metadata", {}).get("prereserve_doi", {}) or {}).get("doi", "")
+    result = Published(deposition_id=int(dep_id), doi=doi, concept_doi=done.get("conceptdoi", ""),
+                       record_url=done.get("links", {}).get("record_html") or done.get("links", {}).get("html", ""),
+                       state=state, files=described, metadata=md)
+    atomic_write_text(record_file, json.dumps({
+        "deposition_id": result.deposition_id, "doi": result.doi, "concept_doi": result.concept_doi, "record_url": result.record_url,
+        "state": state, "bundle_sha256": bundle_sha, "zenodo": z.base,
+    }, indent=2) + "\n")
+    return result
+

@@ -1,0 +1,192 @@
+"""publish against zenodo-mock (spawned here) and against a local server that misbehaves."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+from zenodo_mock.testing import spawn
+
+from reprokit.bundle import ArchiveSettings, archive
+from reprokit.cli import main
+from reprokit.publish import PublishRefused, PublishSettings, ZenodoError, publish
+from tests.conftest import write_tree
+from tests.fakeindex import FakeIndex, running
+from tests.fakeservers import serve
+from tests.test_bundle import PAPER
+
+TOKEN = "tok" + "e" * 50 + "n"  # looks like nothing else in the output
+CFF = PAPER["CITATION.cff"].replace('    given-names: Jo\n', '    given-names: Jo\n    orcid: "https://orcid.org/0000-0002-1825-0097"\n') + (
+    'doi: "10.1234/paper.5678"\nlicense: MIT\nkeywords: [greenhouse]\nabstract: "Growth and leaf area."\nrepository-code: "https://example.org/lab/tiny"\n')
+
+
+@pytest.fixture(scope="module")
+def bundle_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("pub")
+    index = FakeIndex()
+    index.add("alpha", "1.0", ["beta"], uploaded="2023-06-01T00:00:00Z")
+    index.add("beta", "2.0", uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(base / "tiny-paper", {**PAPER, "CITATION.cff": CFF})
+    with running(index) as url:
+        archive(ArchiveSettings(paper=paper, output=base / "bundle", offline=True, record_outputs=False, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
+    return base / "bundle"
+
+
+@pytest.fixture
+def bundle(bundle_src: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "bundle"
+    shutil.copytree(bundle_src, dest)
+    return dest
+
+
+def test_round_trip_new_version_and_no_duplicate(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    storage = tmp_path / "zenodo"
+    with spawn(storage) as base:
+        assert main(["publish", str(bundle), "--zenodo-url", base, "--yes", "--json"]) == 0
+        first = json.loads(capsys.readouterr().out)
+        dep = str(first["deposition_id"])
+        assert first["state"] == "done" and first["doi"] == f"10.5072/zenodo.{dep}" and first["record_url"].endswith(f"/records/{dep}")
+        arrived = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (storage / dep).iterdir()}
+        tarball = bundle.with_name("bundle.tar.gz")
+        assert arrived == {"tiny-paper.tar.gz": hashlib.sha256(tarball.read_bytes()).hexdigest(),
+                           "README.md": hashlib.sha256((bundle / "README.md").read_bytes()).hexdigest(),
+                           "CITATION.cff": hashlib.sha256((bundle / "CITATION.cff").read_bytes()).hexdigest()}
+        with tarfile.open(storage / dep / "tiny-paper.tar.gz") as tf:
+            assert "tiny-paper/verify.py" in tf.getnames()
+        record = json.loads((bundle.with_name("bundle.zenodo.json")).read_text())
+        assert record["deposition_id"] == int(dep) and record["state"] == "done"
+        md = first["metadata"]
+        assert md["upload_type"] == "software" and md["title"] == "Tiny study" and md["license"] == "mit"
+        assert md["creators"] == [{"name": "Doe, Jo", "orcid": "0000-0002-1825-0097"}] and md["publication_date"] == "2024-01-20"
+        assert {"identifier": "10.1234/paper.5678", "relation": "isSupplementTo", "scheme": "doi", "resource_type": "publication-article"} in md["related_identifiers"]
+        assert {"identifier": "https://example.org/lab/tiny", "relation": "isDerivedFrom", "scheme": "url"} in md["related_identifiers"]
+        assert "nixpkgs" in md["notes"] and "Python 3." in md["notes"] and md["description"] == "Growth and leaf area."
+
+        # The same bundle again: nothing is created.
+        assert main(["publish", str(bundle), "--zenodo-url", base, "--yes"]) == 0
+        assert "Nothing changed since deposition" in capsys.readouterr().out
+        assert sorted(p.name for p in storage.iterdir()) == [dep]
+
+        # A changed bundle becomes a new version of the recorded deposition.
+        bundle.with_name("bundle.tar.gz").unlink()
+        (bundle / "paper" / "data" / "input.csv").write_text("a,b\n1,3\n")
+        from reprokit.bundle import sums
+        (bundle / "reprokit.yaml").write_text((bundle / "reprokit.yaml").read_text().replace(
+            hashlib.sha256(b"a,b\n1,2\n").hexdigest(), hashlib.sha256(b"a,b\n1,3\n").hexdigest()))
+        (bundle / "SHA256SUMS").write_text(sums(bundle))
+        assert main(["publish", str(bundle), "--zenodo-url", base, "--yes", "--json"]) == 0
+        second = json.loads(capsys.readouterr().out)
+        assert second["deposition_id"] != first["deposition_id"] and second["state"] == "done"
+        new_dir = storage / str(second["deposition_id"])
+        assert sorted(p.name for p in new_dir.iterdir()) == ["CITATION.cff", "README.md", "tiny-paper.tar.gz"]
+    out, err = capsys.readouterr()
+    assert TOKEN not in out + err
+    for p in [*tmp_path.rglob("*")]:
+        if p.is_file():
+            assert TOKEN.encode() not in p.read_bytes(), p
+
+
+def test_dry_run_sends_nothing_and_needs_no_token(bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("ZENODO_API_TOKEN", raising=False)
+    assert main(["publish", str(bundle), "--dry-run", "--zenodo-url", "http://127.0.0.1:9"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-paper.tar.gz" in out and '"upload_type": "software"' in out and "Nothing was sent." in out
+
+
+def test_corrupt_bundle_secret_and_bad_citation_are_refused(bundle: Path, tmp_path: Path) -> None:
+    (bundle / "paper" / "run.py").write_text("tampered\n")
+    with pytest.raises(PublishRefused, match=r"corrupt .*paper/run\.py"):
+        publish(PublishSettings(bundle=bundle, dry_run=True))
+    from reprokit.bundle import sums
+    (bundle / "paper" / "run.py").write_text('token = "ghp_' + "A" * 36 + '"\n')
+    manifest_text = (bundle / "reprokit.yaml").read_text()
+    old = hashlib.sha256(PAPER["run.py"].encode()).hexdigest()
+    (bundle / "reprokit.yaml").write_text(manifest_text.replace(old, hashlib.sha256((bundle / "paper" / "run.py").read_bytes()).hexdigest()))
+    (bundle / "SHA256SUMS").write_text(sums(bundle))
+    with pytest.raises(PublishRefused, match=r"possible secrets in the bundle: paper/run\.py:1"):
+        publish(PublishSettings(bundle=bundle, dry_run=True))
+    publish(PublishSettings(bundle=bundle, dry_run=True, allow_secrets=("paper/run.py:1",)))
+    (bundle / "CITATION.cff").write_text('cff-version: 1.2.0\ntitle: "x"\nauthors:\n  - family-names: A\n    orcid: "0000-0002-1825-0097"\ndate-released: "Feb 2024"\n')
+    (bundle / "SHA256SUMS").write_text(sums(bundle))
+    with pytest.raises(PublishRefused) as info:
+        publish(PublishSettings(bundle=bundle, dry_run=True, allow_secrets=("paper/run.py:1",)))
+    msg = str(info.value)
+    assert "message is missing" in msg and "orcid '0000-0002-1825-0097' is not a URL" in msg and "date-released 'Feb 2024'" in msg
+
+
+class Script:
+    """A fake Zenodo whose answers to each request are scripted in order."""
+
+    def __init__(self, *answers: tuple[int, object] | str) -> None:
+        self.answers = list(answers)
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+
+    def __call__(self, h) -> None:  # type: ignore[no-untyped-def]
+        from tests.fakeservers import reply
+
+        length = int(h.headers.get("Content-Length") or 0)
+        if length:
+            h.rfile.read(length)
+        self.seen.append((h.command, h.path, dict(h.headers)))
+        answer = self.answers.pop(0) if self.answers else (200, {})
+        if answer == "stall":
+            import time
+            time.sleep(2)
+            answer = (200, {})
+        status, body = answer  # type: ignore[misc]
+        # The client may have given up on a stalled answer: that is the point of the stall.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            reply(h, status, json.dumps(body).encode())
+
+
+def run_against(script: Script, bundle: Path, **kw: object) -> object:
+    with serve(script) as (base, _):
+        return publish(PublishSettings(bundle=bundle, zenodo_url=base, yes=True, backoff=0.01, timeout=1.0, **kw))  # type: ignore[arg-type]
+
+
+def deposition(base: str = "http://127.0.0.1:1") -> dict[str, object]:
+    return {"id": 7, "links": {"bucket": f"{base}/api/files/7"}, "metadata": {}, "files": []}
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ([(401, {"message": "Unauthorized"})], "refused the token (401)"),
+        ([(403, {"message": "Forbidden"})], "lacks the deposit:write and deposit:actions scopes, or it is a sandbox token on production"),
+        ([(400, {"message": "Validation error", "errors": [{"field": "metadata.title", "messages": ["Missing data"]}, {"field": "metadata.creators.0.name", "message": "Bad name"}]})],
+         "Zenodo rejected the deposit (400):\n  metadata.title: Missing data\n  metadata.creators.0.name: Bad name"),
+    ],
+)
+def test_zenodo_errors_are_explained(bundle: Path, monkeypatch: pytest.MonkeyPatch, answers: list[object], expected: str) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    with pytest.raises(ZenodoError) as info:
+        run_against(Script(*answers), bundle)  # type: ignore[arg-type]
+    assert expected in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_429_500_and_timeouts_are_retried(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    script = Script((429, {}), (500, {}), "stall", (200, deposition()), (200, {}), (500, {}), (200, {}), (200, {}), (200, {}),
+                    (200, {"id": 7, "doi": "10.5072/zenodo.7", "conceptdoi": "10.5072/zenodo.6", "links": {"record_html": "x/records/7"}}))
+    with serve(script) as (base, _):
+        script.answers[3] = (200, deposition(base))  # the bucket link must point at this server
+        result = publish(PublishSettings(bundle=bundle, zenodo_url=base, yes=True, backoff=0.01, timeout=1.0))
+    assert result.doi == "10.5072/zenodo.7" and result.concept_doi == "10.5072/zenodo.6"
+    methods = [m for m, _, _ in script.seen]
+    assert methods[:4] == ["POST"] * 4  # create: 429, 500, timeout, then success
+    assert all(h.get("Authorization") == f"Bearer {TOKEN}" for _, _, h in script.seen)
+    assert all(TOKEN not in path for _, path, _ in script.seen)  # never in a URL
+
+
+def test_without_yes_off_a_terminal_nothing_is_sent(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    from reprokit.errors import UsageError
+
+    with pytest.raises(UsageError, match="pass --yes"):
+        publish(PublishSettings(bundle=bundle, zenodo_url="http://127.0.0.1:9"))

@@ -44,7 +44,11 @@ def bundle(bundle_src: Path, tmp_path: Path) -> Path:
     return dest
 
 
-def test_round_trip_new_version_and_no_duplicate(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_round_trip_new_version_and_no_duplicate(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
     storage = tmp_path / "zenodo"
     with spawn(storage) as base:
@@ -87,6 +91,7 @@ def test_round_trip_new_version_and_no_duplicate(bundle: Path, tmp_path: Path, m
         assert sorted(p.name for p in new_dir.iterdir()) == ["CITATION.cff", "README.md", "tiny-paper.tar.gz"]
     out, err = capsys.readouterr()
     assert TOKEN not in out + err
+    assert "PUT http://127.0.0.1" in caplog.text and TOKEN not in caplog.text  # requests are logged, the token is not
     for p in [*tmp_path.rglob("*")]:
         if p.is_file():
             assert TOKEN.encode() not in p.read_bytes(), p

@@ -7,17 +7,12 @@ for a rebuild with nothing but pip).
 
 from __future__ import annotations
 
-import io
-import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema
-from ruamel.yaml import YAML
 
-from reprokit import hashes
+from reprokit import hashes, schemas
 from reprokit.errors import InputError
 from reprokit.fsutil import atomic_write_text
 
@@ -91,7 +86,6 @@ class Lock:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lock:
-        validate(data)
         return cls(
             python=data["python"], platform=data["platform"], date=data["date"], index_url=data["index_url"],
             versions_from=data["versions_from"],
@@ -105,43 +99,22 @@ class Lock:
         )
 
 
-def schema() -> dict[str, Any]:
-    return json.loads(resources.files("reprokit.data").joinpath("lock.schema.json").read_text("utf-8"))
-
-
-def validate(data: dict[str, Any]) -> None:
-    try:
-        jsonschema.validate(data, schema())
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
-        raise InputError(f"lock does not match its schema at {where}: {exc.message}") from None
+def validate(data: dict[str, Any], where: str = "lock") -> None:
+    schemas.check(data, "lock.schema.json", where)
 
 
 def render_yaml(lock: Lock) -> str:
     data = lock.to_json()
     validate(data)
-    yaml = YAML()
-    yaml.default_flow_style = False
-    yaml.width = 200
-    buf = io.StringIO()
-    buf.write("# reprokit lock: the exact closure of the paper's dependencies, with hashes.\n")
-    yaml.dump(data, buf)
-    return buf.getvalue()
+    return schemas.dump(data, "reprokit lock: the exact closure of the paper's dependencies, with hashes.")
 
 
 def read_yaml(path: Path) -> Lock:
-    try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    except Exception as exc:  # ruamel raises many YAML error types
-        raise InputError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+    data = schemas.load(path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a reprokit lock")
-    try:
-        return Lock.from_json(data)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
+    validate(data, str(path))
+    return Lock.from_json(data)
 
 
 def render_requirements(lock: Lock) -> str:

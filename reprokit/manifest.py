@@ -12,8 +12,6 @@ from typing import Any
 
 from reprokit import schemas
 
-
-
 FORMAT = 1
 
 

@@ -227,7 +227,7 @@ def write_tar(bundle: Path, name: str, out: Path, mtime: int) -> None:
                 with open(p, "rb") as fh:
                     tf.addfile(info, fh)
     tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=9) as gz:
+    with open(tmp, "wb") as out_fh, gzip.GzipFile(filename="", mode="wb", fileobj=out_fh, mtime=0, compresslevel=9) as gz:
         gz.write(raw.getvalue())
     os.replace(tmp, out)
 

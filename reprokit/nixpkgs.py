@@ -92,7 +92,7 @@ def _previous_stable(channel: str) -> str | None:
 @functools.cache
 def embedded_pins() -> tuple[tuple[str, str, int, str, int], ...]:
     data = json.loads(resources.files("reprokit.data").joinpath("nixpkgs_pins.json").read_text("utf-8"))
-    return tuple(tuple(row) for row in data["pins"])  # type: ignore[misc]
+    return tuple((str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4])) for r in data["pins"])
 
 
 def tarball_url(rev: str, archive: str = GITHUB_ARCHIVE) -> str:
@@ -106,7 +106,7 @@ def _end_of(date: dt.date) -> int:
 def pin_embedded(date: dt.date, channel: str) -> NixpkgsPin:
     """Newest embedded pin of ``channel`` at or before the end of ``date``."""
     limit = _end_of(date)
-    tried = []
+    tried: list[str] = []
     current: str | None = channel
     note = ""
     while current and len(tried) < 3:
@@ -142,7 +142,8 @@ def pin_github(settings: PinSettings, channel: str, session: requests.Session | 
     url = f"{settings.github_api.rstrip('/')}/repos/NixOS/nixpkgs/commits"
     until = dt.datetime.fromtimestamp(_end_of(settings.date), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     log.debug("GET %s?sha=%s&until=%s", url, channel, until)
-    r = session.get(url, params={"sha": channel, "until": until, "per_page": 1}, headers=headers, timeout=settings.timeout)
+    params: dict[str, str | int] = {"sha": channel, "until": until, "per_page": 1}
+    r = session.get(url, params=params, headers=headers, timeout=settings.timeout)
     if r.status_code in (403, 429) and r.headers.get("X-RateLimit-Remaining") == "0":
         raise PinError("GitHub's API rate limit is used up; set GITHUB_TOKEN or pin with --offline")
     if r.status_code == 404 or r.status_code == 422:

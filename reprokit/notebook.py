@@ -150,7 +150,7 @@ def code_cells(text: str) -> tuple[list[str], str]:
     import nbformat
 
     try:
-        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)  # type: ignore[no-untyped-call,unused-ignore]
     except Exception as exc:  # nbformat raises several unrelated types on bad input
         raise ValueError(f"not a readable notebook: {exc}") from exc
     major = int(nb.get("nbformat", 4))

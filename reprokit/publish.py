@@ -120,7 +120,7 @@ def metadata(cit: citation.Citation, man: dict[str, Any], readme: str) -> dict[s
 
 # --- Zenodo ---------------------------------------------------------------------------
 
-class Deposits(zenodo_client.Zenodo):  # type: ignore[misc]
+class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # untyped base class
     """zenodo-client's deposit flow with a header token, retries and chosen file names."""
 
     def __init__(self, token: str, *, sandbox: bool, base_url: str | None, timeout: float, retries: int, backoff: float) -> None:

@@ -84,18 +84,19 @@ def best_wheel(files: list[pypi.File], tags: list[Tag]) -> pypi.File | None:
 
 def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tuple[dict[str, str], str | None]:
     """name -> exact version from a lock file in the paper (uv, poetry, Pipfile, pinned requirements)."""
+    pins: dict[str, str]
     for rel in sorted(files, key=lambda r: (r.count("/"), r)):
         base = rel.rsplit("/", 1)[-1]
         path = root / rel
         try:
             if base in ("uv.lock", "poetry.lock"):
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
-                pins = {canonicalize_name(p["name"]): str(p["version"]) for p in data.get("package", []) if "version" in p}
+                pins = {str(canonicalize_name(p["name"])): str(p["version"]) for p in data.get("package", []) if "version" in p}
                 if pins:
                     return pins, rel
             elif base == "Pipfile.lock":
                 data = json.loads(path.read_text(encoding="utf-8"))
-                pins = {canonicalize_name(k): v["version"].lstrip("=") for k, v in data.get("default", {}).items() if isinstance(v, dict) and "version" in v}
+                pins = {str(canonicalize_name(k)): v["version"].lstrip("=") for k, v in data.get("default", {}).items() if isinstance(v, dict) and "version" in v}
                 if pins:
                     return pins, rel
         except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as exc:
@@ -114,7 +115,7 @@ def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tupl
                 exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
                 if not exact:
                     break
-                pins[canonicalize_name(req.name)] = exact[0]
+                pins[str(canonicalize_name(req.name))] = exact[0]
             else:
                 if pins:
                     return pins, rel
@@ -139,17 +140,17 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
             specs.setdefault(name, []).append(str(req))
         asked_by.setdefault(name, []).append(d.source)
     lines: list[str] = []
-    for d in wanted:
-        for spec in specs.get(d.name) or [d.name]:
+    for dist in wanted:
+        for spec in specs.get(dist.name) or [dist.name]:
             lines.append(spec)
     return sorted(dict.fromkeys(lines)), asked_by
 
 
 def env_pins(names: list[str]) -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for n in names:
         try:
-            pins[canonicalize_name(n)] = importlib.metadata.version(n)
+            pins[str(canonicalize_name(n))] = importlib.metadata.version(n)
         except importlib.metadata.PackageNotFoundError:
             continue
     return pins
@@ -194,7 +195,7 @@ def parse_uv_output(text: str) -> list[tuple[str, str, list[str], list[str]]]:
             current[3].append(line[4:].strip())  # type: ignore[attr-defined]
         elif not line.startswith("#"):
             in_via = False
-    return [(str(a), str(b), list(c), list(d)) for a, b, c, d in out]  # type: ignore[call-overload]
+    return [(str(a), str(b), list(c), list(d)) for a, b, c, d in out]  # type: ignore[call-overload,unused-ignore]
 
 
 def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockSettings) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pathspec
 import pathspec.util
@@ -42,7 +43,7 @@ def _is_venv(path: str) -> bool:
     )
 
 
-def _read_ignore(dirpath: str) -> pathspec.PathSpec | None:
+def _read_ignore(dirpath: str) -> pathspec.PathSpec[Any] | None:
     try:
         with open(os.path.join(dirpath, ".gitignore"), encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
@@ -66,7 +67,7 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
     seen: set[tuple[int, int]] = set()
     # Each stack entry: directory, its path relative to root, and the ignore specs that
     # apply there (each with the folder it is relative to).
-    stack: list[tuple[str, str, tuple[tuple[str, pathspec.PathSpec], ...]]] = [
+    stack: list[tuple[str, str, tuple[tuple[str, pathspec.PathSpec[Any]], ...]]] = [
         (str(root), "", ())
     ]
     while stack:
@@ -117,7 +118,7 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
     return Walk(root=root, files=tuple(found), skipped=tuple(skipped))
 
 
-def _ignored(specs: tuple[tuple[str, pathspec.PathSpec], ...], rel: str, is_dir: bool) -> bool:
+def _ignored(specs: tuple[tuple[str, pathspec.PathSpec[Any]], ...], rel: str, is_dir: bool) -> bool:
     result = False
     for base, spec in specs:
         sub = rel[len(base) + 1 :] if base else rel

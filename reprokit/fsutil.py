@@ -6,12 +6,11 @@ into place, so an interrupted run never leaves a half-written file behind.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-CHUNK = 1 << 20
+from reprokit.hashes import file_sha256
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -35,8 +34,5 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex sha256 of a file's bytes (what ``sha256sum`` prints)."""
+    return file_sha256(path).hex()

@@ -9,7 +9,6 @@ environment, outputs compared by sha256).
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from typing import Literal
 from reprokit import manifest, rerun
 from reprokit.errors import InputError, UsageError
 from reprokit.flake import EntryPoint
+from reprokit.fsutil import sha256_file
 from reprokit.scan import ScanSettings, scan
 
 
@@ -67,14 +67,6 @@ class Report:
         return {"reprokit_validate": 1, "bundle": self.bundle, "ok": self.ok, "checks": [c.to_json() for c in self.checks]}
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
     listed: dict[str, str] = {}
     problems = []
@@ -108,7 +100,7 @@ def check_integrity(bundle: Path) -> Check:
     # files first, so one big file does not finish last on its own.
     order = sorted(regular, key=lambda r: -(bundle / r).stat().st_size)
     with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 1)) as pool:
-        digests = dict(zip(order, pool.map(lambda rel: _sha(bundle / rel), order), strict=True))
+        digests = dict(zip(order, pool.map(lambda rel: sha256_file(bundle / rel), order), strict=True))
     for rel in regular:
         if digests[rel] != listed[rel]:
             problems.append(Problem(path=rel, message="sha256 differs from SHA256SUMS"))

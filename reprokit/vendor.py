@@ -9,7 +9,6 @@ resumes; only a complete, verified file is ever renamed into place.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import logging
 import os
 import shutil
@@ -24,6 +23,7 @@ import requests
 
 from reprokit import pypi
 from reprokit.errors import HashMismatch, IndexError_, ReprokitError
+from reprokit.fsutil import sha256_file
 from reprokit.lock import Artifact, Lock
 from reprokit.nixpkgs import cache_root
 
@@ -134,14 +134,6 @@ class Progress:
                 self._draw()
 
 
-def _verify(path: Path, artifact: Artifact) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progress | None = None, attempts: int = 3) -> tuple[Path, bool]:
     """The cached file of ``artifact``, downloading (and resuming) it if needed."""
     final = cache_path(cache, artifact.sha256)
@@ -172,7 +164,7 @@ def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progre
         size = part.stat().st_size
         if artifact.size is not None and size < artifact.size:
             continue  # truncated body: resume from where it stopped
-        got = _verify(part, artifact)
+        got = sha256_file(part)
         if got != artifact.sha256:
             part.unlink()
             raise HashMismatch(f"{artifact.filename}: sha256 is {got}, the lock says {artifact.sha256}; the file was not kept")

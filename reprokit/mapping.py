@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 from packaging.utils import canonicalize_name
 
@@ -31,22 +31,24 @@ class Match:
 
 
 @functools.cache
-def bundled_table() -> Mapping[str, tuple[str, ...]]:
-    data = json.loads(resources.files("reprokit.data").joinpath("import_names.json").read_text("utf-8"))
-    return {k: tuple(v) for k, v in data["modules"].items()}
+def _table_file() -> dict[str, Any]:
+    """``data/import_names.json``, read and parsed once per process."""
+    return json.loads(resources.files("reprokit.data").joinpath("import_names.json").read_text("utf-8"))  # type: ignore[no-any-return]
 
 
 @functools.cache
+def bundled_table() -> Mapping[str, tuple[str, ...]]:
+    return {k: tuple(v) for k, v in _table_file()["modules"].items()}
+
+
 def bundled_table_about() -> dict[str, object]:
-    data = json.loads(resources.files("reprokit.data").joinpath("import_names.json").read_text("utf-8"))
-    return {k: v for k, v in data.items() if k not in ("modules", "only_on")}
+    return {k: v for k, v in _table_file().items() if k not in ("modules", "only_on")}
 
 
 @functools.cache
 def platform_only() -> Mapping[str, str]:
     """Distributions that publish wheels for one OS only (pywin32: windows)."""
-    data = json.loads(resources.files("reprokit.data").joinpath("import_names.json").read_text("utf-8"))
-    return dict(data.get("only_on", {}))
+    return dict(_table_file().get("only_on", {}))
 
 
 @functools.cache

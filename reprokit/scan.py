@@ -329,14 +329,16 @@ def scan(settings: ScanSettings) -> ScanResult:
     target = parse_python(python)
     std = stdlib_names(python)
 
-    walked = tree.walk(path)
-    root = walked.root
-    everything = tree.walk(root, suffixes=None) if path.is_dir() else walked
+    # One walk serves both the sources and the declaration files (a single file given on
+    # the command line is scanned whatever its name).
+    everything = tree.walk(path, suffixes=None)
+    root = everything.root
+    sources = everything.files if path.is_file() else tuple(f for f in everything.files if f.endswith(tree.SOURCE_SUFFIXES))
     decl_files = [f for f in everything.files if declared_mod.is_declaration_file(f.rsplit("/", 1)[-1])]
     decl = declared_mod.read_declared(root, decl_files)
 
-    results = scan_files(root, list(walked.files), target, settings.jobs)
-    warnings: list[Warning_] = [Warning_(path=p, line=None, message=f"skipped: {why}") for p, why in walked.skipped]
+    results = scan_files(root, list(sources), target, settings.jobs)
+    warnings: list[Warning_] = [Warning_(path=p, line=None, message=f"skipped: {why}") for p, why in everything.skipped]
     warnings += [Warning_(path=p.path, line=p.line, message=p.message) for p in decl.problems]
     for r in results:
         warnings.extend(r.warnings)
@@ -362,7 +364,7 @@ def scan(settings: ScanSettings) -> ScanResult:
         if not d.optional and (req.marker is None or req.marker.evaluate(env))
     }
 
-    local = local_names(walked.files, root, decl.project_names)
+    local = local_names(sources, root, decl.project_names)
     if path.is_dir() and (path / "src").is_dir():
         local |= local_names(tree.walk(path / "src").files, path / "src", ())
     mapper = Mapper(declared_names, use_installed=settings.use_installed)
@@ -423,7 +425,7 @@ def scan(settings: ScanSettings) -> ScanResult:
         python=python,
         files_scanned=len(results),
         files_failed=sum(1 for r in results if r.failed),
-        files=walked.files,
+        files=sources,
         imports=tuple(imports),
         distributions=tuple(distributions),
         unresolved=tuple(sorted(unresolved)),

@@ -20,9 +20,12 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:access_token|token|api_key|key)=)[^&#\s]+")
 
 
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
 def redact(text: str) -> str:
-    """Hide tokens carried in URL query strings (``?access_token=…``)."""
-    return _SECRET_QUERY.sub(r"\1<hidden>", text)
+    """Hide credentials in URLs: ``user:pass@`` and ``?access_token=…`` query values."""
+    return _SECRET_QUERY.sub(r"\1<hidden>", _USERINFO.sub("***@", text))
 
 
 class GaveUp(Exception):

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import requests
+from packaging.utils import canonicalize_name
 
 from reprokit import http
 from reprokit.errors import IndexError_
+from reprokit.http import redact
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +29,6 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 def index_url(explicit: str | None = None) -> str:
     url = explicit or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX
     return url if url.endswith("/") else url + "/"
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def redact(url: str) -> str:
-    """Drop credentials from a URL before it is shown."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        return urlunsplit((parts.scheme, "***@" + netloc, parts.path, parts.query, parts.fragment))
-    return url
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -93,7 +79,7 @@ class Client:
 
     def files(self, project: str) -> list[File]:
         """Every file of a project, from the PEP 691 JSON simple page."""
-        url = urljoin(self.index, normalize(project) + "/")
+        url = urljoin(self.index, canonicalize_name(project) + "/")
         r = self.request(url, headers={"Accept": f"{SIMPLE_JSON}, application/json;q=0.5"})
         if r.status_code == 404:
             raise IndexError_(f"{project}: not on the index {redact(self.index)}")

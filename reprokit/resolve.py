@@ -26,7 +26,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from reprokit import pypi, tree
+from reprokit import http, pypi, tree
 from reprokit.errors import ResolutionFailed, UnresolvedImports, UsageError
 from reprokit.lock import Artifact, Lock, Package
 from reprokit.scan import ScanResult
@@ -292,6 +292,6 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         ))
     return Lock(
         python=settings.python, platform=settings.platform, date=settings.date.isoformat(),
-        index_url=pypi.redact(pypi.index_url(settings.index_url)), versions_from=source,
+        index_url=http.redact(pypi.index_url(settings.index_url)), versions_from=source,
         packages=tuple(sorted(packages, key=lambda p: p.name)),
     )

@@ -92,10 +92,10 @@ def check_integrity(bundle: Path) -> Check:
     for rel in sorted(actual - set(listed)):
         problems.append(Problem(path=rel, message="not listed in SHA256SUMS (added or renamed?)"))
     present = sorted(set(listed) & actual)
-    links = [rel for rel in present if (bundle / rel).is_symlink()]
-    for rel in links:
+    links = {rel for rel in present if (bundle / rel).is_symlink()}
+    for rel in sorted(links):
         problems.append(Problem(path=rel, message="is a symlink; bundles hold regular files only"))
-    regular = [rel for rel in present if rel not in set(links)]
+    regular = [rel for rel in present if rel not in links]
     # hashlib releases the GIL: hashing on every core beats sha256sum's one. Largest
     # files first, so one big file does not finish last on its own.
     order = sorted(regular, key=lambda r: -(bundle / r).stat().st_size)

@@ -197,3 +197,10 @@ def test_a_lock_file_in_the_paper_wins(index: FakeIndex, tmp_path: Path, name: s
         locked = do_lock(index, base, root, tmp_path)
     assert {p.name: p.version for p in locked.packages}["alpha"] == "1.0"  # not 1.1, the newest before the date
     assert locked.versions_from == f"lock file {name}"
+
+
+def test_credentials_in_urls_are_redacted() -> None:
+    from reprokit.http import redact
+
+    assert redact("https://user:pw@mirror.example:8080/simple/?access_token=abc&x=1") == "https://***@mirror.example:8080/simple/?access_token=<hidden>&x=1"
+    assert redact("https://pypi.org/simple/six/") == "https://pypi.org/simple/six/"

@@ -25,12 +25,13 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from reprokit import __version__, citation, entrypoints, flake, hashes, manifest, nixpkgs, rerun, tree
+from reprokit import __version__, citation, entrypoints, flake, hashes, manifest, nixpkgs, rerun, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit.errors import InputError, UsageError
 from reprokit.fsutil import atomic_write_text, sha256_file
 from reprokit.resolve import LockSettings, lock
 from reprokit.scan import ScanSettings, scan
+from reprokit.validate import check_integrity
 from reprokit.vendor import VendorSettings, vendor
 
 log = logging.getLogger(__name__)
@@ -252,8 +253,6 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     if pin.note:
         notes.append(f"nixpkgs: {pin.note}")
     eps = entrypoints.detect(paper, scanned.files)
-    from reprokit import secrets
-
     for f in secrets.scan_path(paper):
         notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
 
@@ -315,8 +314,6 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         }
         atomic_write_text(work / "reprokit.yaml", manifest.render(data))
         atomic_write_text(work / "SHA256SUMS", sums(work))
-        from reprokit.validate import check_integrity
-
         problems = check_integrity(work)
         if problems.problems:
             raise InputError(f"the new bundle failed its own integrity check: {problems.problems[0].message}")

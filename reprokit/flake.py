@@ -25,7 +25,7 @@ from typing import Literal
 
 from reprokit.fsutil import atomic_write_text
 from reprokit.lock import Artifact, Lock, Package
-from reprokit.nixpkgs import NixpkgsPin
+from reprokit.nixpkgs import NixpkgsPin, python_versions
 
 Provider = Literal["nixpkgs", "sdist", "wheel"]
 SYSTEMS = {"x86_64-linux": "x86_64-linux", "aarch64-linux": "aarch64-linux"}
@@ -250,8 +250,6 @@ def write_flake(out: Path, lock: Lock, pin: NixpkgsPin, *, description: str, ent
     come from nixpkgs; the rest from the vendored files. Returns the choices, which the
     manifest records.
     """
-    from reprokit.nixpkgs import python_versions
-
     versions = python_versions(nixpkgs_tarball) if nixpkgs_tarball else None
     choices = choose_providers(lock, versions)
     atomic_write_text(out / "flake.nix", flake_nix(lock, pin, description=description, entry_points=entry_points, name=name))

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from reprokit import http, pypi, tree
 from reprokit.errors import ResolutionFailed, UnresolvedImports, UsageError
@@ -230,9 +231,6 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
 
 def artifacts_for(client: pypi.Client, name: str, version: str, hashes: list[str], tags: list[Tag]) -> tuple[list[Artifact], bool]:
     """The sdist and the best wheel of ``name==version`` that uv hashed; and whether an sdist exists."""
-    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename
-    from packaging.version import InvalidVersion, Version
-
     def version_of(f: pypi.File) -> str | None:
         try:
             if f.kind == "wheel":

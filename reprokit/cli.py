@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--python", metavar="X.Y", help="target Python (default: the running one)")
     p.add_argument("--platform", default="x86_64-linux", help="target platform (x86_64-linux or aarch64-linux)")
     p.add_argument("--index-url", metavar="URL", help="package index (default: $PIP_INDEX_URL or PyPI)")
-    p.add_argument("--with-optional", action="store_true", help="also lock distributions imported only optionally")
+    p.add_argument("--with-optional", action="store_true", help="also lock distributions imported only optionally (guarded imports, and lazy imports inside functions of a package that are neither declared nor installed)")
     p.add_argument("--from-env", action="store_true", help="pin to the versions installed in this environment")
     p.add_argument("-o", "--output", default="reprokit.lock.yaml", metavar="FILE", help="lock file (default: reprokit.lock.yaml)")
     p.add_argument("--json", action="store_true")

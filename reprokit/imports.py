@@ -25,6 +25,7 @@ class FoundImport:
     line: int
     optional: bool = False
     relative: bool = False
+    in_function: bool = False  # runs only when a function (or method) is called
 
 
 class _Walker:
@@ -35,6 +36,7 @@ class _Walker:
     def __init__(self, target: tuple[int, int], platform: str, dynamic: bool) -> None:
         self.found: list[FoundImport] = []
         self.optional_depth = 0
+        self.function_depth = 0
         self.target = target
         self.platform = platform
         self.dynamic = dynamic
@@ -42,7 +44,10 @@ class _Walker:
 
     def _add(self, module: str, line: int, relative: bool = False) -> None:
         self.found.append(
-            FoundImport(module=module, line=line, optional=self.optional_depth > 0, relative=relative)
+            FoundImport(
+                module=module, line=line, optional=self.optional_depth > 0, relative=relative,
+                in_function=self.function_depth > 0,
+            )
         )
 
     def body(self, stmts: list[ast.stmt], optional: bool = False) -> None:
@@ -71,6 +76,10 @@ class _Walker:
         elif kind is ast.Match:
             for case in node.cases:  # type: ignore[attr-defined]
                 self.body(case.body)
+        elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            self.function_depth += 1
+            self.body(node.body)  # type: ignore[attr-defined]
+            self.function_depth -= 1
         else:
             for field in ("body", "orelse", "finalbody"):
                 stmts = getattr(node, field, None)
@@ -115,7 +124,10 @@ class _Walker:
             self._add(arg.value, node.lineno)
 
     def try_(self, node: ast.Try) -> None:
-        guarded = any(_catches_import_error(h) for h in node.handlers)
+        # The first handler that catches ImportError decides: one that ends by raising
+        # (``raise ImportError("install X") from err``) makes the import required.
+        handler = next((h for h in node.handlers if _catches_import_error(h)), None)
+        guarded = handler is not None and not (handler.body and isinstance(handler.body[-1], ast.Raise))
         self.body(node.body, guarded)
         # Imports in the handler are the fallback: optional too when the try body is.
         for h in node.handlers:

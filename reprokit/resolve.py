@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 from reprokit import http, pypi, tree
 from reprokit.errors import ResolutionFailed, UnresolvedImports, UsageError
 from reprokit.lock import Artifact, Lock, Package
-from reprokit.scan import ScanResult
+from reprokit.scan import Distribution, ScanResult
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -123,9 +123,16 @@ def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tupl
     return {}, None
 
 
+def _lazy_and_used(d: Distribution) -> bool:
+    """A lazy import (inside a function of the paper's package) is locked when the paper
+    declares the distribution or it is installed where the scan ran: the paper may call
+    that function. Other lazy imports are a library's optional features."""
+    return d.lazy and d.how in ("declared", "installed")
+
+
 def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str], dict[str, list[str]]]:
     """Top-level requirement lines for uv, and which file asked for each name."""
-    wanted = [d for d in scan.distributions if settings.with_optional or not d.optional]
+    wanted = [d for d in scan.distributions if settings.with_optional or not d.optional or _lazy_and_used(d)]
     asked_by: dict[str, list[str]] = {}
     for imp in scan.imports:
         if imp.distribution:

@@ -8,6 +8,7 @@ and maps third-party ones to PyPI distributions. Unreadable files are warnings.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import json
 import os
@@ -68,6 +69,8 @@ class Import:
     optional: bool
     distribution: str | None
     locations: tuple[str, ...]  # "path:line"
+    # Optional because every required-looking use is inside a function of a package.
+    lazy: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -77,6 +80,16 @@ class Distribution:
     optional: bool
     declared: bool
     how: str  # declared | installed | table | declared-only
+    lazy: bool = False
+
+
+@dataclass(kw_only=True, slots=True)
+class _Uses:
+    """How a module is used across the tree (mutable while the scan collects)."""
+
+    required: bool = False
+    lazy: bool = False
+    locations: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -108,12 +121,12 @@ class ScanResult:
             "files": {"scanned": self.files_scanned, "failed": self.files_failed},
             "imports": [
                 {"module": i.module, "top": i.top, "kind": i.kind, "optional": i.optional,
-                 "distribution": i.distribution, "locations": list(i.locations)}
+                 "lazy": i.lazy, "distribution": i.distribution, "locations": list(i.locations)}
                 for i in self.imports
             ],
             "distributions": [
                 {"name": d.name, "imports": list(d.imports), "optional": d.optional,
-                 "declared": d.declared, "how": d.how}
+                 "lazy": d.lazy, "declared": d.declared, "how": d.how}
                 for d in self.distributions
             ],
             "unresolved": list(self.unresolved),
@@ -245,7 +258,7 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
 
 
 def _shift(imp: imports_mod.FoundImport, offset: int) -> imports_mod.FoundImport:
-    return imports_mod.FoundImport(module=imp.module, line=imp.line + offset, optional=imp.optional, relative=imp.relative)
+    return dataclasses.replace(imp, line=imp.line + offset)
 
 
 # --- the whole tree ------------------------------------------------------------------
@@ -280,6 +293,12 @@ def is_support_code(rel: str) -> bool:
     return bool(_TEST_FILE.match(parts[-1])) or any(p in SUPPORT_DIRS for p in parts[:-1])
 
 
+def package_dirs(rels: Iterable[str]) -> frozenset[str]:
+    """Folders (relative, "" for the root) that are importable packages: they hold an
+    ``__init__.py``."""
+    return frozenset(rel[: -len("/__init__.py")] if "/" in rel else "" for rel in rels if rel == "__init__.py" or rel.endswith("/__init__.py"))
+
+
 def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -> frozenset[str]:
     """Top-level names that resolve to the paper's own code.
 
@@ -289,9 +308,7 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
     packages (``pkg/compat/numpy.py``) do not shadow top-level names in Python 3.
     """
     rels = list(rels)
-    packages = {rel.rsplit("/", 1)[0] for rel in rels if rel.endswith("/__init__.py")}
-    if any(rel == "__init__.py" for rel in rels):
-        packages.add("")
+    packages = package_dirs(rels)
     names: set[str] = set()
     folders: set[str] = set()
     for rel in rels:
@@ -369,27 +386,35 @@ def scan(settings: ScanSettings) -> ScanResult:
         local |= local_names(tree.walk(path / "src").files, path / "src", ())
     mapper = Mapper(declared_names, use_installed=settings.use_installed)
 
-    # Group by module; a module is optional only if every use of it is.
-    by_module: dict[str, dict[str, object]] = {}
+    # Group by module. A use is required unless it is guarded (optional), in support
+    # code, or lazy: inside a function of an importable package, the idiom of libraries
+    # for optional features. A module is optional only if no use of it is required.
+    packages = package_dirs(sources)
+    by_module: dict[str, _Uses] = {}
     for r in results:
         support = is_support_code(r.path)
+        in_package = r.path.rsplit("/", 1)[0] in packages if "/" in r.path else "" in packages
         for f in r.imports:
             if f.relative or not f.module:
                 continue
-            entry = by_module.setdefault(f.module, {"optional": True, "locations": []})
-            entry["optional"] = bool(entry["optional"]) and (f.optional or support)
-            entry["locations"].append(r.location(f.line))  # type: ignore[attr-defined]
+            uses = by_module.setdefault(f.module, _Uses())
+            lazy = f.in_function and in_package and not support and not f.optional
+            uses.required = uses.required or not (f.optional or support or lazy)
+            uses.lazy = uses.lazy or lazy
+            uses.locations.append(r.location(f.line))
 
     imports: list[Import] = []
     dist_imports: dict[str, list[str]] = {}
     dist_optional: dict[str, bool] = {}
+    dist_lazy: dict[str, bool] = {}
     dist_how: dict[str, str] = {}
     unresolved: set[str] = set()
     for module in sorted(by_module):
-        info = by_module[module]
+        uses = by_module[module]
         top = module.split(".")[0]
-        optional = bool(info["optional"])
-        locations = tuple(dict.fromkeys(info["locations"]))  # type: ignore[call-overload]
+        optional = not uses.required
+        lazy = optional and uses.lazy
+        locations = tuple(dict.fromkeys(uses.locations))
         kind: Kind
         dist: str | None = None
         if top in std:
@@ -406,14 +431,18 @@ def scan(settings: ScanSettings) -> ScanResult:
                 # A Windows- or macOS-only distribution cannot be part of a Linux
                 # environment: its imports sit behind platform checks in working code.
                 if platform_only().get(dist, "linux") != "linux":
-                    optional = True
+                    optional, lazy = True, False
                 dist_imports.setdefault(dist, []).append(module)
                 dist_optional[dist] = dist_optional.get(dist, True) and optional
+                dist_lazy[dist] = dist_lazy.get(dist, False) or lazy
                 dist_how.setdefault(dist, match.how)
-        imports.append(Import(module=module, top=top, kind=kind, optional=optional, distribution=dist, locations=locations))
+        imports.append(Import(module=module, top=top, kind=kind, optional=optional, lazy=lazy, distribution=dist, locations=locations))
 
     distributions = [
-        Distribution(name=d, imports=tuple(sorted(dist_imports[d])), optional=dist_optional[d], declared=d in declared_names, how=dist_how[d])
+        Distribution(
+            name=d, imports=tuple(sorted(dist_imports[d])), optional=dist_optional[d],
+            lazy=dist_optional[d] and dist_lazy[d], declared=d in declared_names, how=dist_how[d],
+        )
         for d in sorted(dist_imports)
     ]
     # Declared base requirements nobody imports (plugins, kernels, CLI tools) still count.
@@ -448,7 +477,8 @@ def render_table(result: ScanResult) -> str:
     if result.distributions:
         rows = [("DISTRIBUTION", "IMPORTS", "FOUND BY", "")]
         for d in result.distributions:
-            flags = ", ".join(f for f in ("optional" if d.optional else "", "declared" if d.declared else "undeclared") if f)
+            kind = "lazy" if d.lazy else "optional" if d.optional else ""
+            flags = ", ".join(f for f in (kind, "declared" if d.declared else "undeclared") if f)
             rows.append((d.name, ", ".join(d.imports) or "-", d.how, flags))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         for r in rows:

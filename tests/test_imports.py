@@ -44,6 +44,52 @@ def test_optional_imports() -> None:
     assert found(src) == {"typing": False, "ujson": True, "simplejson": True, "torch": True, "mandatory": False, "pandas": True, "polars": True}
 
 
+def test_a_handler_that_raises_makes_the_import_required() -> None:
+    src = """
+    try:
+        import arviz_base
+    except ModuleNotFoundError as err:
+        raise ImportError("arviz needs arviz_base") from err
+    try:
+        import yaml
+    except ImportError:
+        import warnings
+        warnings.warn("no yaml")
+        raise
+    try:
+        import ujson
+    except ImportError:
+        if strict:
+            raise
+    try:
+        import fast
+    except ImportError:
+        fast = None
+    except Exception:
+        raise
+    """
+    assert found(src) == {"arviz_base": False, "yaml": False, "warnings": False, "ujson": True, "fast": True}
+
+
+def test_imports_inside_functions_are_marked() -> None:
+    src = """
+    import top
+    class C:
+        import in_class
+        def method(self):
+            import in_method
+    async def coro():
+        import in_coro
+    def outer():
+        def inner():
+            import in_inner
+    lam = lambda: __import__("in_lambda")
+    """
+    assert {f.module: f.in_function for f in extract(textwrap.dedent(src))} == {
+        "top": False, "in_class": False, "in_method": True, "in_coro": True, "in_inner": True, "in_lambda": False,
+    }
+
+
 def test_dead_branches_for_the_target_python_and_platform() -> None:
     src = """
     import sys

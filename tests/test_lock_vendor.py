@@ -12,7 +12,7 @@ import pytest
 from reprokit import lock as lock_mod
 from reprokit import pypi
 from reprokit.errors import HashMismatch, IndexError_, ResolutionFailed
-from reprokit.resolve import LockSettings, lock, parse_uv_output
+from reprokit.resolve import LockSettings, lock, parse_uv_output, requirements_for
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, cache_path, vendor
 from tests.conftest import write_tree
@@ -204,3 +204,18 @@ def test_credentials_in_urls_are_redacted() -> None:
 
     assert redact("https://user:pw@mirror.example:8080/simple/?access_token=abc&x=1") == "https://***@mirror.example:8080/simple/?access_token=<hidden>&x=1"
     assert redact("https://pypi.org/simple/six/") == "https://pypi.org/simple/six/"
+
+
+def test_lazy_imports_are_locked_when_declared_or_installed(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "p", {
+        "requirements.txt": "pyyaml\n",
+        "paperlib/__init__.py": "",
+        "paperlib/fig.py": "def load():\n    import yaml\n\ndef plot():\n    import matplotlib\n",
+        "run.py": "import paperlib.fig\n",
+    })
+    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    assert {d.name: (d.lazy, d.how) for d in result.distributions} == {"pyyaml": (True, "declared"), "matplotlib": (True, "table")}
+    settings = LockSettings(date=dt.date(2024, 1, 15), python="3.11")
+    assert [line.split(";")[0] for line in requirements_for(result, settings)[0]] == ["pyyaml"]
+    everything = LockSettings(date=dt.date(2024, 1, 15), python="3.11", with_optional=True)
+    assert sorted(requirements_for(result, everything)[0]) == ["matplotlib", "pyyaml"]

@@ -123,3 +123,26 @@ def test_imports_only_in_tests_and_docs_are_optional(tmp_path: Path, capsys: pyt
     })
     _, out = run(tmp_path, capsys=capsys)
     assert {d["name"]: d["optional"] for d in out["distributions"]} == {"numpy": False, "pytest": True, "sphinx": True, "hypothesis": True}
+
+
+def test_imports_inside_functions_of_a_package_are_lazy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {
+        "mylib/__init__.py": "import numpy\n",
+        "mylib/plot.py": "def plot():\n    import matplotlib.pyplot as plt\n    import numpy\n",
+        "mylib/io.py": "def read():\n    try:\n        import h5py\n    except ImportError:\n        h5py = None\n",
+        "run.py": "def main():\n    import scipy\n\nmain()\n",
+        "nb.ipynb": notebook(["def f():\n    import yaml\n"]),
+    })
+    _, out = run(tmp_path, capsys=capsys)
+    dists = {d["name"]: (d["optional"], d["lazy"]) for d in out["distributions"]}
+    # A library function's import is an optional feature; a script's or notebook's
+    # function is there to be called.
+    assert dists == {
+        "numpy": (False, False), "matplotlib": (True, True), "h5py": (True, False),
+        "scipy": (False, False), "pyyaml": (False, False),
+    }
+    mods = {i["module"]: i["lazy"] for i in out["imports"]}
+    assert mods["matplotlib.pyplot"] is True and mods["numpy"] is False
+    assert main(["scan", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line[:1].isalpha()}
+    assert rows["matplotlib"].endswith("lazy, undeclared") and rows["h5py"].endswith("optional, undeclared")

@@ -283,14 +283,23 @@ def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int |
     return results
 
 
-SUPPORT_DIRS = frozenset({"tests", "test", "testing", "docs", "doc", "benchmarks", "asv_bench"})
-_TEST_FILE = re.compile(r"^(test_.*|.*_test|conftest)\.py$")
+# Tests, documentation (and Sphinx extensions), benchmarks and build helpers.
+SUPPORT_DIRS = frozenset({"tests", "test", "testing", "docs", "doc", "benchmarks", "asv_bench", "sphinxext", "_build_utils"})
+_SUPPORT_FILE = re.compile(r"^(test_.*|.*_test|conftest|_?testing|setup|setup_package)\.py$")
+# Copies of other projects kept inside a package: their imports are theirs.
+VENDORED_DIRS = frozenset({"extern", "externals", "_vendor", "vendor", "_vendored", "vendored", "third_party"})
 
 
 def is_support_code(rel: str) -> bool:
-    """Tests, documentation and benchmarks: their imports are not needed to rerun a paper."""
+    """Tests, documentation, benchmarks and build scripts: their imports are not needed
+    to rerun a paper."""
     parts = rel.split("/")
-    return bool(_TEST_FILE.match(parts[-1])) or any(p in SUPPORT_DIRS for p in parts[:-1])
+    return bool(_SUPPORT_FILE.match(parts[-1])) or any(p in SUPPORT_DIRS for p in parts[:-1])
+
+
+def is_vendored(rel: str) -> bool:
+    """Code under ``extern/``, ``_vendor/``, ``third_party/`` and the like."""
+    return any(p in VENDORED_DIRS for p in rel.split("/")[:-1])
 
 
 def package_dirs(rels: Iterable[str]) -> frozenset[str]:
@@ -387,18 +396,20 @@ def scan(settings: ScanSettings) -> ScanResult:
     mapper = Mapper(declared_names, use_installed=settings.use_installed)
 
     # Group by module. A use is required unless it is guarded (optional), in support
-    # code, or lazy: inside a function of an importable package, the idiom of libraries
-    # for optional features. A module is optional only if no use of it is required.
+    # code, or lazy: inside a function of an importable package (the idiom of libraries
+    # for optional features) or in vendored code. A module is optional only if no use of
+    # it is required.
     packages = package_dirs(sources)
     by_module: dict[str, _Uses] = {}
     for r in results:
         support = is_support_code(r.path)
         in_package = r.path.rsplit("/", 1)[0] in packages if "/" in r.path else "" in packages
+        vendored = is_vendored(r.path)
         for f in r.imports:
             if f.relative or not f.module:
                 continue
             uses = by_module.setdefault(f.module, _Uses())
-            lazy = f.in_function and in_package and not support and not f.optional
+            lazy = (vendored or (f.in_function and in_package)) and not support and not f.optional
             uses.required = uses.required or not (f.optional or support or lazy)
             uses.lazy = uses.lazy or lazy
             uses.locations.append(r.location(f.line))

@@ -120,9 +120,16 @@ def test_imports_only_in_tests_and_docs_are_optional(tmp_path: Path, capsys: pyt
     write_tree(tmp_path, {
         "analysis.py": "import numpy\n", "tests/test_analysis.py": "import pytest\nimport numpy\n",
         "docs/conf.py": "import sphinx\n", "conftest.py": "import hypothesis\n",
+        "setup.py": "import setuptools\n", "lib/__init__.py": "", "lib/setup_package.py": "import extension_helpers\n",
+        "lib/_testing.py": "import xarray\n", "lib/sphinxext/roles.py": "import docutils\n",
+        "lib/_build_utils/cy.py": "import Cython\n", "lib/externals/compat.py": "import torch\n",
     })
     _, out = run(tmp_path, capsys=capsys)
-    assert {d["name"]: d["optional"] for d in out["distributions"]} == {"numpy": False, "pytest": True, "sphinx": True, "hypothesis": True}
+    assert {d["name"]: d["optional"] for d in out["distributions"]} == {
+        "numpy": False, "pytest": True, "sphinx": True, "hypothesis": True, "setuptools": True,
+        "extension-helpers": True, "xarray": True, "docutils": True, "cython": True, "torch": True,
+    }
+    assert {d["name"] for d in out["distributions"] if d["lazy"]} == {"torch"}  # vendored code
 
 
 def test_imports_inside_functions_of_a_package_are_lazy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

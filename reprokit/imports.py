@@ -8,7 +8,10 @@ platform (``if sys.version_info < (3, 8):``).
 from __future__ import annotations
 
 import ast
+import bisect
+import functools
 import io
+import itertools
 import re
 import token
 import tokenize
@@ -206,11 +209,175 @@ def _compare(a: tuple[int, ...], op: ast.cmpop, b: tuple[int, ...]) -> bool | No
 
 
 def extract(source: str, *, target: tuple[int, int] = (3, 11), platform: str = "linux") -> list[FoundImport]:
-    """Imports in ``source``; raises SyntaxError (with ``lineno``) when it is not Python 3."""
+    """Imports in ``source``; raises SyntaxError (with ``lineno``) when it is not Python 3.
+
+    Parses the :func:`skeleton` of the source when it has one, the whole source when the
+    skeleton does not parse (the full parse then reports the real error, if any).
+    """
+    skel = skeleton(source)
+    if skel is not None:
+        try:
+            return _walk(skel, target, platform)
+        except (SyntaxError, ValueError):
+            pass
+    return _walk(source, target, platform)
+
+
+def _walk(source: str, target: tuple[int, int], platform: str) -> list[FoundImport]:
     tree = ast.parse(source)
     walker = _Walker(target, platform, dynamic="import_module" in source or "__import__" in source)
     walker.body(tree.body)
     return walker.found
+
+
+# --- the skeleton --------------------------------------------------------------------
+# ``ast.parse`` builds a node for every expression of a file, and imports are a few
+# lines of it. The skeleton keeps the statements that can hold an import (a top-level
+# statement is kept whole; inside a class, each class-level statement is kept or not on
+# its own) and blanks the others line for line, so that line numbers stay and the kept
+# statements parse to the same nodes. Statements start on lines that begin at the
+# block's indentation outside strings; a line that only looks like a start (a
+# continuation inside brackets) leaves a kept statement unbalanced, which fails to parse,
+# and the caller then parses the whole file.
+
+_STRING_OR_COMMENT = re.compile(
+    r"#[^\n]*"
+    r'|"""[^"\\]*(?:(?:\\[\s\S]|"(?!""))[^"\\]*)*(?:"""|\Z)'
+    r"|'''[^'\\]*(?:(?:\\[\s\S]|'(?!''))[^'\\]*)*(?:'''|\Z)"
+    r'|"[^"\\\n]*(?:\\[\s\S][^"\\\n]*)*"?'
+    r"|'[^'\\\n]*(?:\\[\s\S][^'\\\n]*)*'?"
+)
+# Where an import may start; false alarms only keep more. (Patterns that begin with one
+# literal character are searched several times faster by ``re`` than alternatives.)
+_CANDIDATES = (
+    re.compile(r"\n[ \t]*(?:import|from)\b"),
+    re.compile(r";[ \t]*(?:import|from)\b"),
+    re.compile(r":[ \t]*(?:import|from)\b"),
+)
+_DYNAMIC = re.compile(r"import_module|__import__")
+_ALIAS = re.compile(r"import_module[ \t]+as[ \t]+(\w+)")
+# Source the skeleton must not be trusted with: Python 2 statements and 3.12 type
+# parameters, which only the full parse reports.
+_NEEDS_FULL_PARSE = (
+    re.compile(r"\n[ \t]*(?:print[ \t]+[\"'\w>]|exec[ \t]+[\"'])"),
+    re.compile(r"except\b[^:\n]*,[ \t]*\w+[ \t]*:"),
+    re.compile(r"type[ \t]+\w+[ \t]*[=\[]"),
+    re.compile(r"def[ \t]+\w+[ \t]*\["),
+    re.compile(r"class[ \t]+\w+[ \t]*\["),
+)
+_CLAUSE = re.compile(r"(?:else|elif|except|finally)\b")
+_CLASS_HEADER = re.compile(r"[ \t]*class\b[^\n]*:[ \t]*(?:#[^\n]*)?\n")
+_BODY_INDENT = re.compile(r"\n([ \t]+)[^ \t\r\n#]")
+
+
+@functools.lru_cache(maxsize=64)
+def _line_start(indent: str) -> re.Pattern[str]:
+    """A line at exactly ``indent`` that starts something other than a comment or a
+    closing bracket (the match is the newline before it and the indentation)."""
+    return re.compile("\n" + re.escape(indent) + r"(?![ \t\f\r\n#)\]}])")
+
+
+@functools.lru_cache(maxsize=64)
+def _shallower(indent: str) -> re.Pattern[str]:
+    """A line with code that does not start with ``indent``."""
+    return re.compile("\n(?!" + re.escape(indent) + r")[ \t]*[^ \t\f\r\n#]")
+
+
+class _Skeleton:
+    def __init__(self, text: str) -> None:
+        self.text = text  # starts with "\n" so that every line follows a newline
+        self.candidates = sorted(m.end() - 1 for pattern in _CANDIDATES for m in pattern.finditer(text))
+        if "import_module" in text or "__import__" in text:
+            dynamic = [m.end() - 1 for m in _DYNAMIC.finditer(text)]
+            # Calls through an alias: ``from importlib import import_module as im``.
+            aliases = _ALIAS.findall(text)
+            if aliases:
+                calls = re.compile(r"\b(?:" + "|".join(map(re.escape, aliases)) + r")[ \t]*\(")
+                dynamic += [m.end() - 1 for m in calls.finditer(text)]
+            self.candidates = sorted(self.candidates + dynamic)
+        # Strings that span lines: no statement starts inside them.
+        self.spans: list[tuple[int, int]] = []
+        for m in _STRING_OR_COMMENT.finditer(text):
+            start, end = m.span()
+            if text[start] != "#" and text.find("\n", start, end) >= 0:
+                self.spans.append((start, end))
+        self.span_starts = [s for s, _ in self.spans]
+
+    def in_string(self, pos: int) -> bool:
+        i = bisect.bisect_right(self.span_starts, pos) - 1
+        return i >= 0 and self.spans[i][1] > pos
+
+    def starts(self, lo: int, hi: int, indent: str) -> list[int]:
+        """Statement starts (line beginnings) at ``indent`` in ``text[lo:hi]``."""
+        text = self.text
+        out = []
+        for m in _line_start(indent).finditer(text, lo - 1, hi - 1):
+            pos = m.start() + 1
+            if (
+                _CLAUSE.match(text, m.end())
+                or text[pos - 2 : pos] == "\\\n"
+                or text[pos - 3 : pos] == "\\\r\n"
+                or self.in_string(pos)
+            ):
+                continue
+            out.append(pos)
+        return out
+
+    def block(self, lo: int, hi: int, indent: str, out: list[str]) -> None:
+        """Append the skeleton of the statements at ``indent`` in ``text[lo:hi]``."""
+        bounds = [lo, *(p for p in self.starts(lo, hi, indent) if p > lo), hi]
+        cands = self.candidates
+        c = bisect.bisect_left(cands, lo)
+        run_start = -1
+        for a, b in itertools.pairwise(bounds):
+            while c < len(cands) and cands[c] < a:
+                c += 1
+            if c < len(cands) and cands[c] < b:
+                if run_start >= 0:
+                    self.blank(run_start, a, indent, out)
+                    run_start = -1
+                self.statement(a, b, indent, out)
+            elif run_start < 0:
+                run_start = a
+        if run_start >= 0:
+            self.blank(run_start, hi, indent, out)
+
+    def blank(self, lo: int, hi: int, indent: str, out: list[str]) -> None:
+        newlines = self.text.count("\n", lo, hi)
+        # A block must keep a statement; the module need not.
+        out.append((indent + "pass" if indent else "") + "\n" * newlines)
+
+    def statement(self, lo: int, hi: int, indent: str, out: list[str]) -> None:
+        """A kept statement: whole, or for a class, its header and the skeleton of its body."""
+        text = self.text
+        header = _CLASS_HEADER.match(text, lo)
+        if header:
+            body = _BODY_INDENT.match(text, header.end() - 1, hi)
+            inner = body.group(1) if body else ""
+            if (
+                body
+                and len(inner) > len(indent)
+                and inner.startswith(indent)
+                and all(self.in_string(m.start() + 1) for m in _shallower(inner).finditer(text, header.end() - 1, hi - 1))
+            ):
+                out.append(text[lo : header.end()])
+                self.block(header.end(), hi, inner, out)
+                return
+        out.append(text[lo:hi])
+
+
+def skeleton(source: str) -> str | None:
+    """``source`` with the statements that cannot hold an import blanked out (the same
+    lines); None when the whole source should be parsed."""
+    text = "\n" + source
+    if any(pattern.search(text) for pattern in _NEEDS_FULL_PARSE):
+        return None
+    sk = _Skeleton(text)
+    if not sk.candidates:
+        return "\n" * source.count("\n")
+    out: list[str] = []
+    sk.block(1, len(text), "", out)
+    return "".join(out)
 
 
 _FROM_RE = re.compile(r"^\s*from\s+(.+?)\s+import\b")

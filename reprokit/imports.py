@@ -33,16 +33,16 @@ class FoundImport:
 
 class _Walker:
     """Visits statements only (imports are statements), which is several times faster
-    than a full ``ast.NodeVisitor``; expressions are searched only in files that
-    mention ``import_module`` or ``__import__``."""
+    than a full ``ast.NodeVisitor``; expressions are searched only in statements whose
+    lines mention ``import_module``, ``__import__`` or an alias of them."""
 
-    def __init__(self, target: tuple[int, int], platform: str, dynamic: bool) -> None:
+    def __init__(self, target: tuple[int, int], platform: str, dynamic_lines: list[int]) -> None:
         self.found: list[FoundImport] = []
         self.optional_depth = 0
         self.function_depth = 0
         self.target = target
         self.platform = platform
-        self.dynamic = dynamic
+        self.dynamic_lines = dynamic_lines
         self.import_module_names = {"importlib.import_module", "__import__"}
 
     def _add(self, module: str, line: int, relative: bool = False) -> None:
@@ -70,8 +70,10 @@ class _Walker:
         if kind is ast.ImportFrom:
             self.import_from(node)  # type: ignore[arg-type]
             return
-        if self.dynamic:
-            self.calls(node)
+        if self.dynamic_lines:
+            i = bisect.bisect_left(self.dynamic_lines, node.lineno)
+            if i < len(self.dynamic_lines) and self.dynamic_lines[i] <= (node.end_lineno or node.lineno):
+                self.calls(node)
         if kind is ast.If:
             self.if_(node)  # type: ignore[arg-type]
         elif kind is ast.Try or kind.__name__ == "TryStar":
@@ -225,9 +227,28 @@ def extract(source: str, *, target: tuple[int, int] = (3, 11), platform: str = "
 
 def _walk(source: str, target: tuple[int, int], platform: str) -> list[FoundImport]:
     tree = ast.parse(source)
-    walker = _Walker(target, platform, dynamic="import_module" in source or "__import__" in source)
+    lines = []
+    line, last = 1, 0
+    for pos in _dynamic_positions(source):
+        line += source.count("\n", last, pos)
+        last = pos
+        lines.append(line)
+    walker = _Walker(target, platform, lines)
     walker.body(tree.body)
     return walker.found
+
+
+def _dynamic_positions(text: str) -> list[int]:
+    """Offsets of ``import_module``, ``__import__`` and calls of their aliases, sorted."""
+    if "import_module" not in text and "__import__" not in text:
+        return []
+    found = [m.start() for m in _DYNAMIC.finditer(text)]
+    # Calls through an alias: ``from importlib import import_module as load``.
+    aliases = _ALIAS.findall(text)
+    if aliases:
+        calls = re.compile(r"\b(?:" + "|".join(map(re.escape, aliases)) + r")[ \t]*\(")
+        found += [m.start() for m in calls.finditer(text)]
+    return sorted(found)
 
 
 # --- the skeleton --------------------------------------------------------------------
@@ -256,14 +277,11 @@ _CANDIDATES = (
 )
 _DYNAMIC = re.compile(r"import_module|__import__")
 _ALIAS = re.compile(r"import_module[ \t]+as[ \t]+(\w+)")
-# Source the skeleton must not be trusted with: Python 2 statements and 3.12 type
-# parameters, which only the full parse reports.
-_NEEDS_FULL_PARSE = (
+# Python 2 statements: the full parse rejects them and the tokenizer reads the file (a
+# skeleton could parse and hide that the file is not Python 3).
+_PYTHON2 = (
     re.compile(r"\n[ \t]*(?:print[ \t]+[\"'\w>]|exec[ \t]+[\"'])"),
     re.compile(r"except\b[^:\n]*,[ \t]*\w+[ \t]*:"),
-    re.compile(r"type[ \t]+\w+[ \t]*[=\[]"),
-    re.compile(r"def[ \t]+\w+[ \t]*\["),
-    re.compile(r"class[ \t]+\w+[ \t]*\["),
 )
 _CLAUSE = re.compile(r"(?:else|elif|except|finally)\b")
 _CLASS_HEADER = re.compile(r"[ \t]*class\b[^\n]*:[ \t]*(?:#[^\n]*)?\n")
@@ -286,15 +304,9 @@ def _shallower(indent: str) -> re.Pattern[str]:
 class _Skeleton:
     def __init__(self, text: str) -> None:
         self.text = text  # starts with "\n" so that every line follows a newline
-        self.candidates = sorted(m.end() - 1 for pattern in _CANDIDATES for m in pattern.finditer(text))
-        if "import_module" in text or "__import__" in text:
-            dynamic = [m.end() - 1 for m in _DYNAMIC.finditer(text)]
-            # Calls through an alias: ``from importlib import import_module as im``.
-            aliases = _ALIAS.findall(text)
-            if aliases:
-                calls = re.compile(r"\b(?:" + "|".join(map(re.escape, aliases)) + r")[ \t]*\(")
-                dynamic += [m.end() - 1 for m in calls.finditer(text)]
-            self.candidates = sorted(self.candidates + dynamic)
+        self.candidates = sorted(
+            [m.end() - 1 for pattern in _CANDIDATES for m in pattern.finditer(text)] + _dynamic_positions(text)
+        )
         # Strings that span lines: no statement starts inside them.
         self.spans: list[tuple[int, int]] = []
         for m in _STRING_OR_COMMENT.finditer(text):
@@ -370,7 +382,7 @@ def skeleton(source: str) -> str | None:
     """``source`` with the statements that cannot hold an import blanked out (the same
     lines); None when the whole source should be parsed."""
     text = "\n" + source
-    if any(pattern.search(text) for pattern in _NEEDS_FULL_PARSE):
+    if any(pattern.search(text) for pattern in _PYTHON2):
         return None
     sk = _Skeleton(text)
     if not sk.candidates:

@@ -100,9 +100,11 @@ class Mapper:
         self.installed = installed_table() if use_installed else {}
         self._declared_provides = self._provides(self.declared)
 
-    def _provides(self, dists: Iterable[str]) -> dict[str, str]:
+    def _provides(self, dists: set[str]) -> dict[str, str]:
         """import prefix -> declared distribution, from the table, the env, and the name."""
         out: dict[str, str] = {}
+        if not dists:
+            return out
         by_table = _provides_from_table()
         inv_installed: dict[str, set[str]] = {}
         for mod, ds in self.installed.items():

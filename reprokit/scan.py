@@ -31,7 +31,9 @@ from reprokit.mapping import Mapper, platform_only
 
 Kind = Literal["stdlib", "local", "third-party"]
 MAX_FILE_BYTES = 20 * 1024 * 1024
-PARALLEL_THRESHOLD = 400  # files; below this a process pool costs more than it saves
+# A process pool pays for itself from about this much source (or this many files).
+PARALLEL_BYTES = 2 * 1024 * 1024
+PARALLEL_FILES = 400
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -268,9 +270,23 @@ def _scan_chunk(args: tuple[str, list[str], tuple[int, int]]) -> list[FileImport
     return [scan_file(root, rel, target) for rel in rels]
 
 
+def _worth_a_pool(root: Path, rels: list[str]) -> bool:
+    if len(rels) >= PARALLEL_FILES:
+        return True
+    if len(rels) < 8:
+        return False
+    total = 0
+    for rel in rels:
+        try:
+            total += os.path.getsize(os.path.join(root, rel))
+        except OSError:
+            continue
+    return total >= PARALLEL_BYTES
+
+
 def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int | None = None) -> list[FileImports]:
     workers = jobs or os.cpu_count() or 1
-    if len(rels) < PARALLEL_THRESHOLD or workers < 2:
+    if workers < 2 or not (jobs or _worth_a_pool(root, rels)):
         return [scan_file(str(root), rel, target) for rel in rels]
     # Chunks of interleaved files so each worker gets a mix of big and small ones.
     n_chunks = workers * 8

@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,6 +61,10 @@ def _declared(text: str, source: str, optional: bool = False) -> Declared | None
     text = text.strip()
     if not text:
         return None
+    # Imported on first use: scanning a tree that declares nothing never loads packaging.
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     try:
         req = Requirement(text)
     except InvalidRequirement:

@@ -10,15 +10,13 @@ stays unresolved: its name is never guessed to be a distribution name.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Literal
 
-from packaging.utils import canonicalize_name
+from reprokit import data
+
 
 How = Literal["declared", "installed", "table"]
 
@@ -33,7 +31,7 @@ class Match:
 @functools.cache
 def _table_file() -> dict[str, Any]:
     """``data/import_names.json``, read and parsed once per process."""
-    return json.loads(resources.files("reprokit.data").joinpath("import_names.json").read_text("utf-8"))  # type: ignore[no-any-return]
+    return data.load_json("import_names.json")  # type: ignore[no-any-return]
 
 
 @functools.cache
@@ -63,10 +61,12 @@ def _provides_from_table() -> Mapping[str, frozenset[str]]:
 
 def installed_table() -> dict[str, tuple[str, ...]]:
     """Import names of the running environment's distributions, dotted below namespaces."""
+    import importlib.metadata  # here, not at the top: only scans that consult the environment need it
+
     table: dict[str, list[str]] = {}
     for top, dists in importlib.metadata.packages_distributions().items():
         for d in dists:
-            table.setdefault(top, []).append(canonicalize_name(d))
+            table.setdefault(top, []).append(_canonical(d))
     # Namespace tops shared by several distributions: look one and two levels deeper.
     for top, dists in list(table.items()):
         if len(set(dists)) < 2:
@@ -85,6 +85,12 @@ def installed_table() -> dict[str, tuple[str, ...]]:
     return {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
 
 
+def _canonical(name: str) -> str:
+    from packaging.utils import canonicalize_name  # on first use: keeps scan startup short
+
+    return str(canonicalize_name(name))
+
+
 def prefixes(module: str) -> list[str]:
     """``a.b.c`` -> ``["a.b.c", "a.b", "a"]``: longest first."""
     parts = module.split(".")
@@ -95,7 +101,7 @@ class Mapper:
     """Answers "which distribution provides this import?" for one paper."""
 
     def __init__(self, declared: Iterable[str], *, use_installed: bool = True) -> None:
-        self.declared = {canonicalize_name(d) for d in declared}
+        self.declared = {_canonical(d) for d in declared}
         self.table = bundled_table()
         self.installed = installed_table() if use_installed else {}
         self._declared_provides = self._provides(self.declared)

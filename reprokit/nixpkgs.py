@@ -10,17 +10,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import json
 import logging
 import os
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import requests
 
+from reprokit import data
 from reprokit import hashes
 from reprokit.errors import PinError, UsageError
 from reprokit.fsutil import atomic_write_bytes
@@ -91,8 +90,8 @@ def _previous_stable(channel: str) -> str | None:
 
 @functools.cache
 def embedded_pins() -> tuple[tuple[str, str, int, str, int], ...]:
-    data = json.loads(resources.files("reprokit.data").joinpath("nixpkgs_pins.json").read_text("utf-8"))
-    return tuple((str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4])) for r in data["pins"])
+    table = data.load_json("nixpkgs_pins.json")
+    return tuple((str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4])) for r in table["pins"])
 
 
 def tarball_url(rev: str, archive: str = GITHUB_ARCHIVE) -> str:

@@ -7,22 +7,18 @@ and maps third-party ones to PyPI distributions. Unreadable files are warnings.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import functools
-import json
 import os
 import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
+from reprokit import data
 from reprokit import declared as declared_mod
 from reprokit import imports as imports_mod
 from reprokit import notebook, tree
@@ -153,8 +149,7 @@ def stdlib_names(python: str) -> frozenset[str]:
     running = f"{sys.version_info[0]}.{sys.version_info[1]}"
     if python == running:
         return frozenset(sys.stdlib_module_names) | {"__main__", "__future__"}
-    data = json.loads(resources.files("reprokit.data").joinpath("stdlib.json").read_text("utf-8"))
-    versions: dict[str, list[str]] = data["versions"]
+    versions: dict[str, list[str]] = data.load_json("stdlib.json")["versions"]
     if python not in versions:
         known = ", ".join(sorted(versions, key=lambda v: tuple(map(int, v.split(".")))))
         raise UsageError(f"no standard library list for Python {python} (known: {known})")
@@ -292,6 +287,8 @@ def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int |
     n_chunks = workers * 8
     chunks = [rels[i::n_chunks] for i in range(n_chunks)]
     results: list[FileImports] = []
+    import concurrent.futures  # here, not at the top: only large trees need it
+
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
         for part in pool.map(_scan_chunk, [(str(root), c, target) for c in chunks if c]):
             results.extend(part)
@@ -363,6 +360,42 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
     return frozenset(n for n in names if n.isidentifier())
 
 
+def _declarations(
+    decl: declared_mod.DeclaredSet, results: list[FileImports], python: str, warnings: list[Warning_]
+) -> tuple[list[DeclaredReq], set[str], set[str]]:
+    """Declared requirements (files and notebook installs), their names, and the names of
+    the base ones (not optional, markers true for the target)."""
+    declared = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional) for d in decl.requirements]
+    installs = [(r, inst) for r in results for inst in r.installs]
+    if not declared and not installs:
+        return [], set(), set()
+    # packaging is imported here, not at the top: a tree that declares nothing (most
+    # library trees, many papers) is scanned without paying for it at startup.
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    for r, inst in installs:
+        try:
+            req = Requirement(inst.requirement)
+        except InvalidRequirement:
+            warnings.append(Warning_(path=r.path, line=inst.line, message=f"{inst.tool} install of {inst.requirement!r}: not a requirement"))
+            continue
+        name = declared_mod.CONDA_TO_PYPI.get(req.name.lower(), req.name) if inst.tool == "conda" else req.name
+        if inst.tool == "conda" and name.lower() in declared_mod.CONDA_NON_PYTHON:
+            continue
+        req.name = name
+        declared.append(DeclaredReq(requirement=str(req), source=f"{r.location(inst.line)} ({inst.tool} install)"))
+    env = marker_environment(python)
+    names: set[str] = set()
+    base: set[str] = set()
+    for d in declared:
+        req = Requirement(d.requirement)
+        names.add(canonicalize_name(req.name))
+        if not d.optional and (req.marker is None or req.marker.evaluate(env)):
+            base.add(canonicalize_name(req.name))
+    return declared, names, base
+
+
 def scan(settings: ScanSettings) -> ScanResult:
     path = settings.path
     if not path.exists():
@@ -385,26 +418,7 @@ def scan(settings: ScanSettings) -> ScanResult:
     for r in results:
         warnings.extend(r.warnings)
 
-    declared: list[DeclaredReq] = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional) for d in decl.requirements]
-    for r in results:
-        for inst in r.installs:
-            try:
-                req = Requirement(inst.requirement)
-            except InvalidRequirement:
-                warnings.append(Warning_(path=r.path, line=inst.line, message=f"{inst.tool} install of {inst.requirement!r}: not a requirement"))
-                continue
-            name = declared_mod.CONDA_TO_PYPI.get(req.name.lower(), req.name) if inst.tool == "conda" else req.name
-            if inst.tool == "conda" and name.lower() in declared_mod.CONDA_NON_PYTHON:
-                continue
-            req.name = name
-            declared.append(DeclaredReq(requirement=str(req), source=f"{r.location(inst.line)} ({inst.tool} install)"))
-    declared_names = {canonicalize_name(Requirement(d.requirement).name) for d in declared}
-    env = marker_environment(python)
-    base_declared = {
-        canonicalize_name(req.name)
-        for req, d in ((Requirement(d.requirement), d) for d in declared)
-        if not d.optional and (req.marker is None or req.marker.evaluate(env))
-    }
+    declared, declared_names, base_declared = _declarations(decl, results, python, warnings)
 
     local = local_names(sources, root, decl.project_names)
     if path.is_dir() and (path / "src").is_dir():

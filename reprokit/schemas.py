@@ -8,19 +8,18 @@ naming the file and the place in it.
 from __future__ import annotations
 
 import io
-import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
 
+from reprokit import data
 from reprokit.errors import InputError
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    return json.loads(resources.files("reprokit.data").joinpath(name).read_text("utf-8"))  # type: ignore[no-any-return]
+    return data.load_json(name)  # type: ignore[no-any-return]
 
 
 def check(data: Any, schema_name: str, where: str) -> None:

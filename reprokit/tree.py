@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pathspec
-import pathspec.util
+if TYPE_CHECKING:
+    import pathspec
 
 SKIP_DIRS = frozenset(
     {
@@ -24,8 +24,6 @@ SKIP_DIRS = frozenset(
     }
 )
 SOURCE_SUFFIXES = (".py", ".ipynb")
-# pathspec >= 0.12.2 calls git's own semantics "gitignore"; older releases "gitwildmatch".
-_PATTERN = "gitignore" if "gitignore" in pathspec.util._registered_patterns else "gitwildmatch"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,7 +47,12 @@ def _read_ignore(dirpath: str) -> pathspec.PathSpec[Any] | None:
             lines = fh.read().splitlines()
     except OSError:
         return None
-    spec = pathspec.PathSpec.from_lines(_PATTERN, lines)
+    import pathspec  # on the first .gitignore: a tree without one never loads it
+    import pathspec.util
+
+    # pathspec >= 0.12.2 calls git's own semantics "gitignore"; older releases "gitwildmatch".
+    pattern = "gitignore" if "gitignore" in pathspec.util._registered_patterns else "gitwildmatch"
+    spec = pathspec.PathSpec.from_lines(pattern, lines)
     return spec if spec.patterns else None
 
 

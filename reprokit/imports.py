@@ -253,9 +253,9 @@ def _dynamic_positions(text: str) -> list[int]:
 
 # --- the skeleton --------------------------------------------------------------------
 # ``ast.parse`` builds a node for every expression of a file, and imports are a few
-# lines of it. The skeleton keeps the statements that can hold an import (a top-level
-# statement is kept whole; inside a class, each class-level statement is kept or not on
-# its own) and blanks the others line for line, so that line numbers stay and the kept
+# lines of it. The skeleton keeps the statements that can hold an import (whole, except
+# classes and functions, whose bodies are skeletonised in turn) and blanks the others
+# line for line, so that line numbers stay and the kept
 # statements parse to the same nodes. Statements start on lines that begin at the
 # block's indentation outside strings; a line that only looks like a start (a
 # continuation inside brackets) leaves a kept statement unbalanced, which fails to parse,
@@ -284,7 +284,8 @@ _PYTHON2 = (
     re.compile(r"except\b[^:\n]*,[ \t]*\w+[ \t]*:"),
 )
 _CLAUSE = re.compile(r"(?:else|elif|except|finally)\b")
-_CLASS_HEADER = re.compile(r"[ \t]*class\b[^\n]*:[ \t]*(?:#[^\n]*)?\n")
+# A class or function header on one line: its body can be skeletonised in turn.
+_BLOCK_HEADER = re.compile(r"[ \t]*(?:class|def|async[ \t]+def)\b[^\n]*:[ \t]*(?:#[^\n]*)?\n")
 _BODY_INDENT = re.compile(r"\n([ \t]+)[^ \t\r\n#]")
 
 
@@ -301,6 +302,16 @@ def _shallower(indent: str) -> re.Pattern[str]:
     return re.compile("\n(?!" + re.escape(indent) + r")[ \t]*[^ \t\f\r\n#]")
 
 
+def _multiline_strings(text: str) -> list[tuple[int, int]]:
+    """Spans of the string literals that cross a line break."""
+    spans = []
+    for m in _STRING_OR_COMMENT.finditer(text):
+        start, end = m.span()
+        if text[start] != "#" and text.find("\n", start, end) >= 0:
+            spans.append((start, end))
+    return spans
+
+
 class _Skeleton:
     def __init__(self, text: str) -> None:
         self.text = text  # starts with "\n" so that every line follows a newline
@@ -308,11 +319,7 @@ class _Skeleton:
             [m.end() - 1 for pattern in _CANDIDATES for m in pattern.finditer(text)] + _dynamic_positions(text)
         )
         # Strings that span lines: no statement starts inside them.
-        self.spans: list[tuple[int, int]] = []
-        for m in _STRING_OR_COMMENT.finditer(text):
-            start, end = m.span()
-            if text[start] != "#" and text.find("\n", start, end) >= 0:
-                self.spans.append((start, end))
+        self.spans = _multiline_strings(text)
         self.span_starts = [s for s, _ in self.spans]
 
     def in_string(self, pos: int) -> bool:
@@ -360,9 +367,10 @@ class _Skeleton:
         out.append((indent + "pass" if indent else "") + "\n" * newlines)
 
     def statement(self, lo: int, hi: int, indent: str, out: list[str]) -> None:
-        """A kept statement: whole, or for a class, its header and the skeleton of its body."""
+        """A kept statement: whole, or for a class or function, its header and the
+        skeleton of its body."""
         text = self.text
-        header = _CLASS_HEADER.match(text, lo)
+        header = _BLOCK_HEADER.match(text, lo)
         if header:
             body = _BODY_INDENT.match(text, header.end() - 1, hi)
             inner = body.group(1) if body else ""

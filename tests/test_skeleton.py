@@ -62,6 +62,30 @@ TRICKY = [
     "match x:\n    case 1:\n        import m1\n    case _:\n        pass\n",
     # A class whose body dedents inside brackets.
     "class D:\n    x = (\n1)\n    def f(self):\n        import inner\n",
+    # Functions: bodies are skeletonised too; multi-line headers, one-liners, nesting.
+    textwrap.dedent('''
+        def plot(data, *, ax=None,
+                 title=""):
+            import matplotlib.pyplot as plt
+            return plt
+        def one(): import one_liner
+        async def fetch(url: str) -> dict[str, int]:  # note: a colon
+            """Fetch.
+
+        import not_this
+            """
+            x = {"a": 1,
+        "b": 2}
+            try:
+                import aiohttp
+            except ImportError:
+                raise ImportError("install aiohttp") from None
+            def inner(key=lambda k: k):
+                y = compute()
+                from deep.inner import z
+                return z
+            return inner
+        '''),
     # Strings that hold the other quote kind, f-strings, byte strings.
     "s = \"'''\"\nt = f'{x!r}\"\"\"'\nu = b'\\'import no'\nimport yes\n",
 ]

@@ -217,7 +217,9 @@ def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) ->
         reason = getattr(exc, "msg", None) or exc.__class__.__name__
         msg = f"not valid Python {target[0]}.{target[1]} ({reason}); imports read with the tokenizer"
         return FileImports(path=rel, imports=tuple(found), warnings=(Warning_(path=rel, line=line, message=msg),))
-    installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
+    installs: tuple[notebook.Install, ...] = ()
+    if "install" in text:  # os.system("pip install ...") and the like
+        installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
     return FileImports(path=rel, imports=tuple(found), installs=installs)
 
 

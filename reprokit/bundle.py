@@ -29,7 +29,7 @@ from reprokit import __version__, citation, entrypoints, flake, hashes, manifest
 from reprokit import lock as lock_mod
 from reprokit.errors import InputError, UsageError
 from reprokit.fsutil import atomic_write_text, sha256_file
-from reprokit.resolve import LockSettings, lock
+from reprokit.resolve import LockSettings, lazy_left_out, lock
 from reprokit.scan import ScanSettings, scan
 from reprokit.validate import check_integrity
 from reprokit.vendor import VendorSettings, vendor
@@ -248,11 +248,19 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     name = bundle_name(paper)
 
     scanned = scan(ScanSettings(path=paper, python=python))
-    locked = lock(scanned, LockSettings(date=date, python=python, index_url=settings.index_url), root=paper)
+    lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
+    locked = lock(scanned, lock_settings, root=paper)
+    left_out = lazy_left_out(scanned, lock_settings)
+    notes += dict.fromkeys(left_out.values())
     pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir))
     if pin.note:
         notes.append(f"nixpkgs: {pin.note}")
     eps = entrypoints.detect(paper, scanned.files)
+    if not eps:
+        notes.append(
+            "no entry points found (notebooks and scripts with `if __name__ == \"__main__\":` are);"
+            " list the scripts to run in reprokit.toml: entry-points = [\"run.py\"]"
+        )
     for f in secrets.scan_path(paper):
         notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
 
@@ -277,7 +285,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                     vpy = rerun.rebuild_pip(work, exe, Path(envdir) / "env")
                     for r in rerun.run_entry_points(work / "paper", vpy, eps):
                         if not r.ok:
-                            raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                            missing = re.search(r"No module named '([\w.]+)'", r.message)
+                            hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
+                            raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message}){hint}")
                         # The author's own results, where the paper holds them, are what a
                         # rerun must reproduce; otherwise this run's bytes are the record.
                         outputs[r.entry_point.name] = [

@@ -97,7 +97,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 def cmd_lock(args: argparse.Namespace) -> int:
     from reprokit import lock as lock_mod
-    from reprokit.resolve import LockSettings, lock
+    from reprokit.resolve import LockSettings, lazy_left_out, lock
     from reprokit.scan import ScanSettings, scan
 
     path = Path(args.path)
@@ -108,6 +108,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
         with_optional=args.with_optional, from_env=args.from_env,
     )
     locked = lock(result, settings, root=path if path.is_dir() else path.parent)
+    for note in dict.fromkeys(lazy_left_out(result, settings).values()):
+        print(f"note: {note}", file=sys.stderr)
     out = Path(args.output)
     req = out.with_name("requirements.lock") if out.suffix in (".yaml", ".yml") else None
     lock_mod.write(locked, out, req)

@@ -130,6 +130,25 @@ def _lazy_and_used(d: Distribution) -> bool:
     return d.lazy and d.how in ("declared", "installed")
 
 
+def lazy_left_out(scan: ScanResult, settings: LockSettings) -> dict[str, str]:
+    """Lazy distributions the lock leaves out: import name -> a line saying why and where."""
+    if settings.with_optional:
+        return {}
+    out = {}
+    for d in scan.distributions:
+        if d.lazy and not _lazy_and_used(d):
+            where = [loc for i in scan.imports if i.distribution == d.name for loc in i.locations]
+            line = (
+                f"{d.name} is imported only inside functions of a package ({', '.join(where[:2])}"
+                f"{', ...' if len(where) > 2 else ''}) and is neither declared nor installed: not locked;"
+                " declare it if the paper calls that code"
+            )
+            for module in d.imports:
+                out[module] = line
+                out.setdefault(module.split(".")[0], line)  # "No module named 'matplotlib'"
+    return out
+
+
 def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str], dict[str, list[str]]]:
     """Top-level requirement lines for uv, and which file asked for each name."""
     wanted = [d for d in scan.distributions if settings.with_optional or not d.optional or _lazy_and_used(d)]

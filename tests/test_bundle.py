@@ -17,6 +17,7 @@ import pytest
 
 from reprokit import manifest
 from reprokit.bundle import ArchiveSettings, archive
+from reprokit.errors import InputError
 from reprokit.cli import main
 from reprokit.validate import ValidateSettings, validate
 from tests.conftest import write_tree
@@ -250,3 +251,24 @@ def test_vendor_nixpkgs_without_a_tarball_is_a_clear_error(built: tuple[Path, Pa
     assert code == 2
     assert "--vendor-nixpkgs needs the tarball of nixpkgs" in capsys.readouterr().err
     assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.*"))  # nothing half-written
+
+
+def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
+    index = FakeIndex()
+    index.add("alpha", "1.0", uploaded="2023-06-01T00:00:00Z")
+    quiet = write_tree(tmp_path / "no-entry-points", {"analysis.py": "import alpha\n", "requirements.txt": "alpha\n"})
+    lazy = write_tree(tmp_path / "lazy", {
+        "reprokit.toml": 'entry-points = ["run.py"]\n',
+        "requirements.txt": "alpha\n",
+        "figlib/__init__.py": "",
+        "figlib/banner.py": "def banner(text):\n    import pyfiglet\n    return pyfiglet.figlet_format(text)\n",
+        "run.py": "from figlib.banner import banner\nprint(banner('hi'))\n",
+    })
+    with running(index) as url:
+        os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
+        common = {"offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
+        result = archive(ArchiveSettings(paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
+        assert any(n.startswith("no entry points found") for n in result.notes)
+        with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only inside functions of a package \(figlib/banner.py:2\)"):
+            archive(ArchiveSettings(paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
+    assert not (tmp_path / "b2").exists()  # nothing half-written

@@ -12,7 +12,7 @@ import pytest
 from reprokit import lock as lock_mod
 from reprokit import pypi
 from reprokit.errors import HashMismatch, IndexError_, ResolutionFailed
-from reprokit.resolve import LockSettings, lock, parse_uv_output, requirements_for
+from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, requirements_for
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, cache_path, vendor
 from tests.conftest import write_tree
@@ -219,3 +219,7 @@ def test_lazy_imports_are_locked_when_declared_or_installed(tmp_path: Path) -> N
     assert [line.split(";")[0] for line in requirements_for(result, settings)[0]] == ["pyyaml"]
     everything = LockSettings(date=dt.date(2024, 1, 15), python="3.11", with_optional=True)
     assert sorted(requirements_for(result, everything)[0]) == ["matplotlib", "pyyaml"]
+    # What is left out is said, with where it is imported.
+    left = lazy_left_out(result, settings)
+    assert set(left) == {"matplotlib"} and "paperlib/fig.py:5" in left["matplotlib"] and "not locked" in left["matplotlib"]
+    assert lazy_left_out(result, everything) == {}

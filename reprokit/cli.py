@@ -244,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="list a paper's imports and the PyPI distributions that provide them",
         description="Find every import in the .py and .ipynb files under PATH, classify it as stdlib, local or "
         "third-party for the target Python, and map third-party imports to PyPI distributions "
-        "(declared requirements first, then the installed environment, then reprokit's table).",
+        "(declared requirements first, then the installed environment, then reprokit's table). "
+        "An import is optional when it is guarded (try/except ImportError, if TYPE_CHECKING, a dead "
+        "version or platform branch), only in tests, docs or build scripts, or lazy: inside a function "
+        "of a package, or in vendored code.",
     )
     p.add_argument("path", metavar="PATH", help="paper folder, or a single .py/.ipynb file")
     p.add_argument("--python", metavar="X.Y", help="target Python version (default: the running one)")

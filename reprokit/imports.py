@@ -285,7 +285,7 @@ _PYTHON2 = (
 )
 _CLAUSE = re.compile(r"(?:else|elif|except|finally)\b")
 # A class or function header on one line: its body can be skeletonised in turn.
-_BLOCK_HEADER = re.compile(r"[ \t]*(?:class|def|async[ \t]+def)\b[^\n]*:[ \t]*(?:#[^\n]*)?\n")
+_BLOCK_HEADER = re.compile(r"[ \t]*(?:class|def|async[ \t]+def)\b[^\n]*:[ \t]*(?:#[^\n]*)?\r?\n")
 _BODY_INDENT = re.compile(r"\n([ \t]+)[^ \t\r\n#]")
 
 

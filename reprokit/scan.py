@@ -300,7 +300,7 @@ def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int |
 
 # Tests, documentation (and Sphinx extensions), benchmarks and build helpers.
 SUPPORT_DIRS = frozenset({"tests", "test", "testing", "docs", "doc", "benchmarks", "asv_bench", "sphinxext", "_build_utils"})
-_SUPPORT_FILE = re.compile(r"^(test_.*|.*_test|conftest|_?testing|setup|setup_package)\.py$")
+_SUPPORT_FILE = re.compile(r"^(test_.*|.*_test|conftest|_testing|setup|setup_package)\.py$")
 # Copies of other projects kept inside a package: their imports are theirs.
 VENDORED_DIRS = frozenset({"extern", "externals", "_vendor", "vendor", "_vendored", "vendored", "third_party"})
 

@@ -29,6 +29,8 @@ class FoundImport:
     optional: bool = False
     relative: bool = False
     in_function: bool = False  # runs only when a function (or method) is called
+    level: int = 0  # leading dots of a relative import
+    names: tuple[str, ...] = ()  # what "from module import ..." takes
 
 
 class _Walker:
@@ -45,11 +47,11 @@ class _Walker:
         self.dynamic_lines = dynamic_lines
         self.import_module_names = {"importlib.import_module", "__import__"}
 
-    def _add(self, module: str, line: int, relative: bool = False) -> None:
+    def _add(self, module: str, line: int, relative: bool = False, level: int = 0, names: tuple[str, ...] = ()) -> None:
         self.found.append(
             FoundImport(
                 module=module, line=line, optional=self.optional_depth > 0, relative=relative,
-                in_function=self.function_depth > 0,
+                in_function=self.function_depth > 0, level=level, names=names,
             )
         )
 
@@ -92,15 +94,16 @@ class _Walker:
                     self.body(stmts)
 
     def import_from(self, node: ast.ImportFrom) -> None:
+        names = tuple(alias.name for alias in node.names)
         if node.level:
-            self._add(node.module or "", node.lineno, relative=True)
+            self._add(node.module or "", node.lineno, relative=True, level=node.level, names=names)
             return
         if node.module == "importlib":
             for alias in node.names:
                 if alias.name == "import_module":
                     self.import_module_names.add(alias.asname or "import_module")
         if node.module:
-            self._add(node.module, node.lineno)
+            self._add(node.module, node.lineno, names=names)
 
     def calls(self, node: ast.stmt) -> None:
         for child in ast.iter_child_nodes(node):
@@ -124,7 +127,8 @@ class _Walker:
             if kw.arg == "package" and isinstance(kw.value, ast.Constant):
                 package = kw.value.value
         if arg.value.startswith("."):
-            self._add(arg.value.lstrip("."), node.lineno, relative=True)
+            bare = arg.value.lstrip(".")
+            self._add(bare, node.lineno, relative=True, level=len(arg.value) - len(bare))
         elif package is None or name == "__import__":
             self._add(arg.value, node.lineno)
 
@@ -445,7 +449,7 @@ def _loose_line(line: str, lineno: int) -> list[FoundImport]:
             return []
         bare = module.lstrip(".")
         if bare != module:
-            return [FoundImport(module=bare, line=lineno, relative=True)]
+            return [FoundImport(module=bare, line=lineno, relative=True, level=len(module) - len(bare))]
         return [FoundImport(module=bare, line=lineno)] if bare else []
     line = re.sub(r"\s*\.\s*", ".", line)
     m = _IMPORT_RE.match(line)

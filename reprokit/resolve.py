@@ -123,11 +123,17 @@ def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tupl
     return {}, None
 
 
-def _lazy_and_used(d: Distribution) -> bool:
-    """A lazy import (inside a function of the paper's package) is locked when the paper
-    declares the distribution or it is installed where the scan ran: the paper may call
-    that function. Other lazy imports are a library's optional features."""
-    return d.lazy and d.how in ("declared", "installed")
+def _lazy_and_used(d: Distribution, scan: ScanResult) -> bool:
+    """A lazy import (in a function or a plugin module of the paper's package) is locked
+    when the paper declares the distribution, it is installed where the scan ran, or a
+    script the paper runs by name imports it: the paper may call that code. Other lazy
+    imports are a library's optional features."""
+    if not d.lazy:
+        return False
+    if d.how in ("declared", "installed"):
+        return True
+    run = set(scan.run_by_name)
+    return any(loc.split(":", 1)[0] in run for i in scan.imports if i.distribution == d.name for loc in i.locations)
 
 
 def lazy_left_out(scan: ScanResult, settings: LockSettings) -> dict[str, str]:
@@ -136,11 +142,11 @@ def lazy_left_out(scan: ScanResult, settings: LockSettings) -> dict[str, str]:
         return {}
     out = {}
     for d in scan.distributions:
-        if d.lazy and not _lazy_and_used(d):
+        if d.lazy and not _lazy_and_used(d, scan):
             where = [loc for i in scan.imports if i.distribution == d.name for loc in i.locations]
             line = (
-                f"{d.name} is imported only inside functions of a package ({', '.join(where[:2])}"
-                f"{', ...' if len(where) > 2 else ''}) and is neither declared nor installed: not locked;"
+                f"{d.name} is imported only lazily ({', '.join(where[:2])}{', ...' if len(where) > 2 else ''}:"
+                " inside functions, or in modules nothing imports) and is neither declared nor installed: not locked;"
                 " declare it if the paper calls that code"
             )
             for module in d.imports:
@@ -151,7 +157,7 @@ def lazy_left_out(scan: ScanResult, settings: LockSettings) -> dict[str, str]:
 
 def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str], dict[str, list[str]]]:
     """Top-level requirement lines for uv, and which file asked for each name."""
-    wanted = [d for d in scan.distributions if settings.with_optional or not d.optional or _lazy_and_used(d)]
+    wanted = [d for d in scan.distributions if settings.with_optional or not d.optional or _lazy_and_used(d, scan)]
     asked_by: dict[str, list[str]] = {}
     for imp in scan.imports:
         if imp.distribution:

@@ -27,6 +27,7 @@ from reprokit.mapping import Mapper, platform_only
 
 Kind = Literal["stdlib", "local", "third-party"]
 MAX_FILE_BYTES = 20 * 1024 * 1024
+_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
 # A process pool pays for itself from about this much source (or this many files).
 PARALLEL_BYTES = 2 * 1024 * 1024
 PARALLEL_FILES = 400
@@ -50,6 +51,7 @@ class FileImports:
     failed: bool = False
     # Notebooks: for each line of the joined code, (cell number, line in that cell).
     origins: tuple[tuple[int, int], ...] = ()
+    main_guard: bool = False  # has ``if __name__ == "__main__":``, so it is run by name
 
     def location(self, line: int) -> str:
         """``script.py:12``, or ``analysis.ipynb:cell 3:2`` for a notebook."""
@@ -110,6 +112,8 @@ class ScanResult:
     declared: tuple[DeclaredReq, ...]
     warnings: tuple[Warning_, ...]
     project_names: tuple[str, ...] = field(default=())
+    # Scripts and modules with ``if __name__ == "__main__":``: the paper runs them.
+    run_by_name: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -220,7 +224,8 @@ def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) ->
     installs: tuple[notebook.Install, ...] = ()
     if "install" in text:  # os.system("pip install ...") and the like
         installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
-    return FileImports(path=rel, imports=tuple(found), installs=installs)
+    main_guard = "__main__" in text and _MAIN_GUARD.search(text) is not None
+    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=main_guard)
 
 
 def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:
@@ -362,6 +367,66 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
     return frozenset(n for n in names if n.isidentifier())
 
 
+def module_name(rel: str, packages: frozenset[str], root_name: str) -> str | None:
+    """The dotted module name of a ``.py`` file: its path below the outermost package
+    folder that holds it (``src/pkg/sub/mod.py`` -> ``pkg.sub.mod``)."""
+    parts = rel[: -len(".py")].split("/")
+    i = len(parts) - 1
+    while i > 0 and "/".join(parts[:i]) in packages:
+        i -= 1
+    mod = parts[i:]
+    if i == 0 and "" in packages:
+        mod = [root_name, *mod]
+    if mod[-1] == "__init__":
+        mod = mod[:-1]
+    return ".".join(mod) if mod and all(m.isidentifier() for m in mod) else None
+
+
+def unimported_modules(results: list[FileImports], packages: frozenset[str], root_name: str) -> frozenset[str]:
+    """Files of packages that nothing else in the tree imports: plugins, backends,
+    optional feature modules and maintenance scripts, which run only when a user loads
+    or runs them by name.
+
+    An ``__init__.py`` or ``__main__.py`` is always in use; imports from tests and docs
+    do not count. (A paper's own main-guarded modules are entry points: the lock keeps
+    what they import, see :func:`reprokit.resolve.requirements_for`.)
+    """
+    names: dict[str, str] = {}
+    for r in results:
+        if r.path.endswith(".py"):
+            name = module_name(r.path, packages, root_name)
+            if name:
+                names[r.path] = name
+    imported: set[str] = set()
+    for r in results:
+        if is_support_code(r.path):
+            continue
+        own = names.get(r.path)
+        package = None if own is None else own if r.path.endswith("__init__.py") else own.rpartition(".")[0]
+        for f in r.imports:
+            if f.relative:
+                if package is None:
+                    continue
+                up = package.split(".")
+                if f.level - 1 >= len(up):
+                    continue
+                base = ".".join(up[: len(up) - (f.level - 1)] + ([f.module] if f.module else []))
+            else:
+                base = f.module
+            parts = base.split(".")
+            imported.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+            imported.update(f"{base}.{n}" for n in f.names)
+    out = set()
+    for r in results:
+        folder = r.path.rsplit("/", 1)[0] if "/" in r.path else ""
+        if folder not in packages or r.path.rsplit("/", 1)[-1] in ("__init__.py", "__main__.py"):
+            continue
+        name = names.get(r.path)
+        if name and name not in imported:
+            out.add(r.path)
+    return frozenset(out)
+
+
 def _declarations(
     decl: declared_mod.DeclaredSet, results: list[FileImports], python: str, warnings: list[Warning_]
 ) -> tuple[list[DeclaredReq], set[str], set[str]]:
@@ -429,19 +494,21 @@ def scan(settings: ScanSettings) -> ScanResult:
 
     # Group by module. A use is required unless it is guarded (optional), in support
     # code, or lazy: inside a function of an importable package (the idiom of libraries
-    # for optional features) or in vendored code. A module is optional only if no use of
-    # it is required.
+    # for optional features), in a module of a package nothing imports (a plugin or
+    # backend), or in vendored code. A module is optional only if no use of it is
+    # required.
     packages = package_dirs(sources)
+    unimported = unimported_modules(results, packages, root.name) if path.is_dir() else frozenset()
     by_module: dict[str, _Uses] = {}
     for r in results:
         support = is_support_code(r.path)
         in_package = r.path.rsplit("/", 1)[0] in packages if "/" in r.path else "" in packages
-        vendored = is_vendored(r.path)
+        lazy_file = is_vendored(r.path) or r.path in unimported
         for f in r.imports:
             if f.relative or not f.module:
                 continue
             uses = by_module.setdefault(f.module, _Uses())
-            lazy = (vendored or (f.in_function and in_package)) and not support and not f.optional
+            lazy = (lazy_file or (f.in_function and in_package)) and not support and not f.optional
             uses.required = uses.required or not (f.optional or support or lazy)
             uses.lazy = uses.lazy or lazy
             uses.locations.append(r.location(f.line))
@@ -504,6 +571,7 @@ def scan(settings: ScanSettings) -> ScanResult:
         declared=tuple(declared),
         warnings=tuple(sorted(warnings, key=lambda w: (w.path, w.line or 0))),
         project_names=decl.project_names,
+        run_by_name=tuple(r.path for r in results if r.main_guard),
     )
 
 

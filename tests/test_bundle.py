@@ -269,6 +269,6 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
         common = {"offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
         result = archive(ArchiveSettings(paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
         assert any(n.startswith("no entry points found") for n in result.notes)
-        with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only inside functions of a package \(figlib/banner.py:2\)"):
+        with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only lazily \(figlib/banner.py:2: inside functions"):
             archive(ArchiveSettings(paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
     assert not (tmp_path / "b2").exists()  # nothing half-written

@@ -223,3 +223,16 @@ def test_lazy_imports_are_locked_when_declared_or_installed(tmp_path: Path) -> N
     left = lazy_left_out(result, settings)
     assert set(left) == {"matplotlib"} and "paperlib/fig.py:5" in left["matplotlib"] and "not locked" in left["matplotlib"]
     assert lazy_left_out(result, everything) == {}
+
+
+def test_lazy_imports_of_modules_the_paper_runs_are_locked(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "p", {
+        "paperlib/__init__.py": "",
+        "paperlib/experiment.py": "import tabulate\n\nif __name__ == '__main__':\n    print(tabulate.tabulate([[1]]))\n",
+        "paperlib/extra.py": "import pyfiglet\n",  # nothing imports or runs it
+    })
+    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    assert {d.name: d.lazy for d in result.distributions} == {"tabulate": True, "pyfiglet": True}
+    settings = LockSettings(date=dt.date(2024, 1, 15), python="3.11")
+    assert [line.split(";")[0] for line in requirements_for(result, settings)[0]] == ["tabulate"]
+    assert set(lazy_left_out(result, settings)) == {"pyfiglet"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reprokit.cli import main
-from reprokit.scan import ScanSettings, scan, scan_files
+from reprokit.scan import ScanSettings, module_name, scan, scan_files
 from tests.conftest import notebook, write_tree
 
 
@@ -154,3 +154,36 @@ def test_imports_inside_functions_of_a_package_are_lazy(tmp_path: Path, capsys: 
     assert main(["scan", str(tmp_path)]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line[:1].isalpha()}
     assert rows["matplotlib"].endswith("lazy, undeclared") and rows["h5py"].endswith("optional, undeclared")
+
+
+def test_modules_nothing_imports_are_plugins_and_their_imports_lazy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {
+        "src/viz/__init__.py": "from . import core\nfrom .backends import base\n",
+        "src/viz/core.py": "import numpy\nfrom viz.util import helper\n",
+        "src/viz/util.py": "import yaml\n",
+        "src/viz/backends/__init__.py": "",
+        "src/viz/backends/base.py": "import requests\n",
+        "src/viz/backends/wx_backend.py": "import wx\n",  # loaded by name, nothing imports it
+        "src/viz/__main__.py": "import click\n",
+        "src/viz/tools/__init__.py": "",
+        "src/viz/tools/regen.py": "import jinja2\nif __name__ == '__main__':\n    pass\n",
+        "src/viz/tests/test_wx.py": "import viz.backends.wx_backend\n",  # tests do not count
+    })
+    _, out = run(tmp_path, "--no-installed", capsys=capsys)
+    dists = {d["name"]: (d["optional"], d["lazy"]) for d in out["distributions"]}
+    assert dists == {
+        "numpy": (False, False), "pyyaml": (False, False), "requests": (False, False), "click": (False, False),
+        "wxpython": (True, True), "jinja2": (True, True),
+    }
+    result = scan(ScanSettings(path=tmp_path, use_installed=False))
+    assert result.run_by_name == ("src/viz/tools/regen.py",)
+
+
+def test_module_names() -> None:
+    packages = frozenset({"src/pkg", "src/pkg/sub", "lib"})
+    assert module_name("src/pkg/sub/mod.py", packages, "root") == "pkg.sub.mod"
+    assert module_name("src/pkg/__init__.py", packages, "root") == "pkg"
+    assert module_name("lib/x.py", packages, "root") == "lib.x"
+    assert module_name("script.py", packages, "root") == "script"
+    assert module_name("a/mod.py", frozenset({"", "a"}), "mypkg") == "mypkg.a.mod"
+    assert module_name("my-scripts/run.py", frozenset({"my-scripts"}), "root") is None

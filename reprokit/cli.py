@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(declared requirements first, then the installed environment, then reprokit's table). "
         "An import is optional when it is guarded (try/except ImportError, if TYPE_CHECKING, a dead "
         "version or platform branch), only in tests, docs or build scripts, or lazy: inside a function "
-        "of a package, or in vendored code.",
+        "of a package, in a package module nothing imports (a plugin), or in vendored code.",
     )
     p.add_argument("path", metavar="PATH", help="paper folder, or a single .py/.ipynb file")
     p.add_argument("--python", metavar="X.Y", help="target Python version (default: the running one)")

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from reprokit import data
 
-
 How = Literal["declared", "installed", "table"]
 
 

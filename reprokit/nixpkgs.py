@@ -19,8 +19,7 @@ from typing import Literal
 
 import requests
 
-from reprokit import data
-from reprokit import hashes
+from reprokit import data, hashes
 from reprokit.errors import PinError, UsageError
 from reprokit.fsutil import atomic_write_bytes
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-
 from reprokit import data
 from reprokit import declared as declared_mod
 from reprokit import imports as imports_mod
@@ -69,7 +68,8 @@ class Import:
     optional: bool
     distribution: str | None
     locations: tuple[str, ...]  # "path:line"
-    # Optional because every required-looking use is inside a function of a package.
+    # Optional only because its uses are lazy: inside functions of a package, in package
+    # modules nothing imports, or in vendored code.
     lazy: bool = False
 
 
@@ -293,9 +293,9 @@ def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int |
     # Chunks of interleaved files so each worker gets a mix of big and small ones.
     n_chunks = workers * 8
     chunks = [rels[i::n_chunks] for i in range(n_chunks)]
-    results: list[FileImports] = []
     import concurrent.futures  # here, not at the top: only large trees need it
 
+    results: list[FileImports] = []
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
         for part in pool.map(_scan_chunk, [(str(root), c, target) for c in chunks if c]):
             results.extend(part)

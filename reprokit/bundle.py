@@ -310,7 +310,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                       "date": date.isoformat(), "doi": cit.doi if cit else ""},
             "python": {"version": python, "platform": locked.platform},
             "nixpkgs": {"channel": pin.channel, "rev": pin.rev, "lastModified": pin.last_modified, "narHash": pin.nar_hash, "url": pin.url, "source": pin.source},
-            "imports": [{"module": i.module, "kind": i.kind, "optional": i.optional, "distribution": i.distribution, "files": sorted({loc.split(":")[0] for loc in i.locations})}
+            "imports": [{"module": i.module, "kind": i.kind, "optional": i.optional, "lazy": i.lazy, "distribution": i.distribution, "files": sorted({loc.split(":")[0] for loc in i.locations})}
                         for i in scanned.imports],
             "packages": [
                 {"name": p.name, "version": p.version, "provider": provider[p.name], "why": p.why,

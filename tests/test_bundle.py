@@ -60,6 +60,7 @@ def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex])
     (ep,) = data["entry_points"]
     assert ep["path"] == "run.py" and [o["path"] for o in ep["outputs"]] == ["out/result.json"]
     assert {f["path"] for f in data["paper_files"]} == set(PAPER)
+    assert {i["module"]: (i["optional"], i["lazy"]) for i in data["imports"]} == {"alpha": (False, False), "json": (False, False), "os": (False, False)}
     with tarfile.open(tarball) as tf:
         members = tf.getmembers()
     assert {m.name.split("/")[0] for m in members} == {"tiny-paper"}

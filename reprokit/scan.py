@@ -339,6 +339,8 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
     rels = list(rels)
     packages = package_dirs(rels)
     names: set[str] = set()
+    if "" in packages:  # the folder scanned is itself a package: its name is local
+        names.add(root.resolve().name)
     folders: set[str] = set()
     for rel in rels:
         parts = rel.split("/")

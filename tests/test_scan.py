@@ -72,6 +72,11 @@ def test_single_file_and_scanned_package_own_name(tmp_path: Path, capsys: pytest
     assert {i["module"]: i["kind"] for i in out["imports"]} == {"green_house": "local", "numpy": "third-party"}
     _, one = run(tmp_path / "scripts" / "run.py", capsys=capsys)
     assert one["files"]["scanned"] == 1
+    # A package folder scanned on its own knows its name.
+    write_tree(tmp_path, {"greenlib/__init__.py": "from greenlib.io import load\n", "greenlib/io.py": "import numpy\n"})
+    _, pkg = run(tmp_path / "greenlib", capsys=capsys)
+    assert {i["module"]: i["kind"] for i in pkg["imports"]} == {"greenlib.io": "local", "numpy": "third-party"}
+    assert pkg["unresolved"] == []
 
 
 def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -195,12 +196,15 @@ def _copy_paper(src: Path, dest: Path) -> list[str]:
     return files
 
 
-def sums(root: Path) -> str:
+def sums(root: Path, known: Mapping[str, str] | None = None) -> str:
+    """``SHA256SUMS`` of every file under ``root``; ``known`` gives digests already
+    computed (relative path -> sha256), which are not hashed again."""
+    known = known or {}
     lines = []
     for p in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
         rel = p.relative_to(root).as_posix()
         if p.is_file() and rel != "SHA256SUMS":
-            lines.append(f"{sha256_file(p)}  {rel}")
+            lines.append(f"{known.get(rel) or sha256_file(p)}  {rel}")
     return "\n".join(lines) + "\n"
 
 
@@ -268,13 +272,15 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         files = _copy_paper(paper, work / "paper")
+        # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
+        # share these digests (the integrity check below reads everything again).
+        paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
         report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet))
         atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
         if settings.vendor_nixpkgs:
             vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
         choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
                                     nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
-        paper_set = set(files)
         outputs: dict[str, list[dict[str, str]]] = {e.name: [] for e in eps}
         if settings.record_outputs and eps:
             exe, why = rerun.find_python(python)
@@ -291,7 +297,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                         # The author's own results, where the paper holds them, are what a
                         # rerun must reproduce; otherwise this run's bytes are the record.
                         outputs[r.entry_point.name] = [
-                            {"path": k, "sha256": sha256_file(paper / k) if k in paper_set else v}
+                            {"path": k, "sha256": paper_sha.get(k, v)}
                             for k, v in sorted(r.outputs.items())
                         ]
         if cit is None:
@@ -320,10 +326,12 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 for p in locked.packages
             ],
             "entry_points": [{"name": e.name, "kind": e.kind, "path": e.path, "outputs": outputs[e.name]} for e in eps],
-            "paper_files": [{"path": rel, "sha256": sha256_file(work / "paper" / rel)} for rel in files],
+            "paper_files": [{"path": rel, "sha256": paper_sha[rel]} for rel in files],
         }
         atomic_write_text(work / "reprokit.yaml", manifest.render(data))
-        atomic_write_text(work / "SHA256SUMS", sums(work))
+        known = {f"paper/{rel}": sha for rel, sha in paper_sha.items()}
+        known.update((v.path.relative_to(work).as_posix(), sha) for sha, v in vendored.items())
+        atomic_write_text(work / "SHA256SUMS", sums(work, known))
         problems = check_integrity(work)
         if problems.problems:
             raise InputError(f"the new bundle failed its own integrity check: {problems.problems[0].message}")

@@ -328,6 +328,11 @@ def package_dirs(rels: Iterable[str]) -> frozenset[str]:
     return frozenset(rel[: -len("/__init__.py")] if "/" in rel else "" for rel in rels if rel == "__init__.py" or rel.endswith("/__init__.py"))
 
 
+def in_package(rel: str, packages: frozenset[str]) -> bool:
+    """Whether the file ``rel`` sits in one of the package folders."""
+    return rel.rpartition("/")[0] in packages
+
+
 def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -> frozenset[str]:
     """Top-level names that resolve to the paper's own code.
 
@@ -420,8 +425,7 @@ def unimported_modules(results: list[FileImports], packages: frozenset[str], roo
             imported.update(f"{base}.{n}" for n in f.names)
     out = set()
     for r in results:
-        folder = r.path.rsplit("/", 1)[0] if "/" in r.path else ""
-        if folder not in packages or r.path.rsplit("/", 1)[-1] in ("__init__.py", "__main__.py"):
+        if not in_package(r.path, packages) or r.path.rsplit("/", 1)[-1] in ("__init__.py", "__main__.py"):
             continue
         name = names.get(r.path)
         if name and name not in imported:
@@ -504,13 +508,13 @@ def scan(settings: ScanSettings) -> ScanResult:
     by_module: dict[str, _Uses] = {}
     for r in results:
         support = is_support_code(r.path)
-        in_package = r.path.rsplit("/", 1)[0] in packages if "/" in r.path else "" in packages
+        package_code = in_package(r.path, packages)
         lazy_file = is_vendored(r.path) or r.path in unimported
         for f in r.imports:
             if f.relative or not f.module:
                 continue
             uses = by_module.setdefault(f.module, _Uses())
-            lazy = (lazy_file or (f.in_function and in_package)) and not support and not f.optional
+            lazy = (lazy_file or (f.in_function and package_code)) and not support and not f.optional
             uses.required = uses.required or not (f.optional or support or lazy)
             uses.lazy = uses.lazy or lazy
             uses.locations.append(r.location(f.line))

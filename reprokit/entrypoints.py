@@ -7,12 +7,12 @@ the author in ``[tool.reprokit] entry-points`` of the paper's ``pyproject.toml``
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 from pathlib import Path
 
 from reprokit.errors import InputError
+from reprokit.imports import has_main_guard
 from reprokit.flake import EntryPoint
 from reprokit.scan import is_support_code
 
@@ -20,22 +20,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-def _has_main_guard(text: str) -> bool:
-    if "__main__" not in text:
-        return False
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return bool(re.search(r"^if\s+__name__\s*==\s*['\"]__main__['\"]", text, re.M))
-    for node in tree.body:
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
-            names = {getattr(n, "id", None) for n in ast.walk(node.test)}
-            consts = {getattr(n, "value", None) for n in ast.walk(node.test)}
-            if "__name__" in names and "__main__" in consts:
-                return True
-    return False
 
 
 def name_for(path: str) -> str:
@@ -78,7 +62,7 @@ def detect(paper: Path, files: tuple[str, ...] | list[str]) -> list[EntryPoint]:
                     text = (paper / rel).read_text(encoding="utf-8", errors="replace")
                 except OSError:
                     continue
-                if _has_main_guard(text):
+                if has_main_guard(text):
                     chosen.append(rel)
     seen: set[str] = set()
     out = []

@@ -404,6 +404,30 @@ def skeleton(source: str) -> str | None:
     return "".join(out)
 
 
+_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]", re.MULTILINE)
+
+
+def has_main_guard(text: str) -> bool:
+    """Whether the source has a top-level ``if __name__ == "__main__":`` (it is meant to
+    be run). The usual spelling is matched by a pattern; other spellings, and code that
+    does not parse, are decided by ``ast``."""
+    if "__main__" not in text:
+        return False
+    if _MAIN_GUARD.search(text):
+        return True
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
+            names = {getattr(n, "id", None) for n in ast.walk(node.test)}
+            consts = {getattr(n, "value", None) for n in ast.walk(node.test)}
+            if "__name__" in names and "__main__" in consts:
+                return True
+    return False
+
+
 _FROM_RE = re.compile(r"^\s*from\s+(.+?)\s+import\b")
 _IMPORT_RE = re.compile(r"^\s*import\s+(.+)$")
 

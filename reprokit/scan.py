@@ -26,7 +26,6 @@ from reprokit.mapping import Mapper, platform_only
 
 Kind = Literal["stdlib", "local", "third-party"]
 MAX_FILE_BYTES = 20 * 1024 * 1024
-_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
 # A process pool pays for itself from about this much source (or this many files).
 PARALLEL_BYTES = 2 * 1024 * 1024
 PARALLEL_FILES = 400
@@ -224,8 +223,7 @@ def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) ->
     installs: tuple[notebook.Install, ...] = ()
     if "install" in text:  # os.system("pip install ...") and the like
         installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
-    main_guard = "__main__" in text and _MAIN_GUARD.search(text) is not None
-    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=main_guard)
+    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=imports_mod.has_main_guard(text))
 
 
 def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from reprokit.errors import InputError
-from reprokit.imports import has_main_guard
 from reprokit.flake import EntryPoint
+from reprokit.imports import has_main_guard
 from reprokit.scan import is_support_code
 
 if sys.version_info >= (3, 11):

@@ -147,27 +147,46 @@ def code_cells(text: str) -> tuple[list[str], str]:
 
     Raises ValueError when the text is not a notebook.
     """
-    import nbformat
+    import nbformat.reader
 
+    # The reader, not nbformat.reads: the scan wants the cells of any notebook a kernel
+    # would run, and nbformat.reads also validates against the schema, which is slow and
+    # logs every deviation to stderr.
     try:
-        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)  # type: ignore[no-untyped-call,unused-ignore]
+        nb = nbformat.reader.reads(text)  # type: ignore[no-untyped-call,unused-ignore]
     except Exception as exc:  # nbformat raises several unrelated types on bad input
         raise ValueError(f"not a readable notebook: {exc}") from exc
-    major = int(nb.get("nbformat", 4))
+    # Valid JSON need not be a well-formed notebook: every field may have the wrong type.
+    major = nb.get("nbformat", 4)
+    if not isinstance(major, int):
+        raise ValueError(f"not a readable notebook: nbformat is {major!r}, not a number")
     cells: list[str] = []
     if major >= 4:
-        for cell in nb.get("cells", []):
-            if cell.get("cell_type") == "code":
-                cells.append(_joined(cell.get("source", "")))
+        cells = _code_sources(nb.get("cells"), "source")
     else:
-        for ws in nb.get("worksheets", []):
-            for cell in ws.get("cells", []):
-                if cell.get("cell_type") == "code":
-                    cells.append(_joined(cell.get("input", "")))
-    meta = nb.get("metadata", {}) or {}
-    language = (meta.get("kernelspec", {}) or {}).get("language") or (meta.get("language_info", {}) or {}).get("name") or ""
-    return cells, str(language)
+        for ws in _dicts(nb.get("worksheets")):
+            cells.extend(_code_sources(ws.get("cells"), "input"))
+    meta = _dict(nb.get("metadata"))
+    language = _dict(meta.get("kernelspec")).get("language") or _dict(meta.get("language_info")).get("name") or ""
+    return cells, language if isinstance(language, str) else ""
 
 
-def _joined(src: str | list[str]) -> str:
-    return "".join(src) if isinstance(src, list) else str(src)
+def _dict(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: object) -> list[dict[str, object]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _code_sources(cells: object, key: str) -> list[str]:
+    """The sources of the code cells in a notebook's (or v3 worksheet's) cell list."""
+    out: list[str] = []
+    for cell in _dicts(cells):
+        if cell.get("cell_type") == "code":
+            src = cell.get(key, "")
+            if isinstance(src, list):
+                out.append("".join(s for s in src if isinstance(s, str)))
+            elif isinstance(src, str):
+                out.append(src)
+    return out

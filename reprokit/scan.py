@@ -206,9 +206,13 @@ def scan_file(root: str, rel: str, target: tuple[int, int], platform: str = "lin
     if b"\x00" in raw[:8192]:
         return FileImports(path=rel, failed=True, warnings=(Warning_(path=rel, line=None, message="binary file, not source: skipped"),))
     text = _decode(raw)
-    if rel.endswith(".ipynb"):
-        return _scan_notebook(rel, text, target, platform)
-    return _scan_source(rel, text, target, platform)
+    try:
+        if rel.endswith(".ipynb"):
+            return _scan_notebook(rel, text, target, platform)
+        return _scan_source(rel, text, target, platform)
+    except Exception as exc:  # one odd file must not end a scan of thousands
+        message = f"not scanned: reprokit failed on this file ({exc.__class__.__name__}: {exc}); please report it"
+        return FileImports(path=rel, failed=True, warnings=(Warning_(path=rel, line=None, message=message),))
 
 
 def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:
@@ -253,7 +257,11 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
                 for imp in imports_mod.extract(cell_src.text, target=target, platform=platform):
                     found.append(_shift(imp, offset))
             except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-                warnings.append(Warning_(path=rel, line=getattr(exc, "lineno", None), message=f"cell {cell_no} is not valid Python ({getattr(exc, 'msg', exc.__class__.__name__)}); imports read with the tokenizer"))
+                # A line number of the notebook file would point into its JSON: name the
+                # cell and the line in it instead.
+                where = f"cell {cell_no}" + (f", line {exc.lineno}" if getattr(exc, "lineno", None) else "")
+                reason = getattr(exc, "msg", None) or exc.__class__.__name__
+                warnings.append(Warning_(path=rel, line=None, message=f"{where}: not valid Python ({reason}); imports read with the tokenizer"))
                 found.extend(_shift(imp, offset) for imp in imports_mod.extract_loose(cell_src.text))
             offset += n_lines
     return FileImports(path=rel, imports=tuple(found), installs=src.installs, warnings=tuple(warnings), origins=src.origins)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import json
 
 import pytest
 
@@ -51,3 +52,26 @@ def test_v3_and_v4_notebooks_are_read() -> None:
 def test_broken_json_raises_value_error() -> None:
     with pytest.raises(ValueError, match="not a readable notebook"):
         notebook.code_cells('{"cells": [')
+
+
+_CELL = {"cell_type": "code", "source": "import a", "outputs": [], "execution_count": None, "metadata": {}}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": "python3"}, "cells": [dict(_CELL, id="a")]},
+        {"nbformat": 4, "nbformat_minor": 2, "metadata": {"language_info": ["python"]}, "cells": [dict(_CELL, source={"x": 1}), _CELL]},
+        {"nbformat": 4, "nbformat_minor": 2, "metadata": {"kernelspec": None, "language_info": 3}, "cells": [dict(_CELL, source=["import ", "a"])]},
+    ],
+)
+def test_valid_json_with_odd_field_types_is_still_read(doc: dict[str, object]) -> None:
+    # nbformat reads these (its own test files have a string kernelspec); the scan must too.
+    cells, lang = notebook.code_cells(json.dumps(doc))
+    assert cells == ["import a"] and lang == ""
+
+
+@pytest.mark.parametrize("doc", ['{"nbformat": "four", "cells": []}', "[1, 2]", "3"])
+def test_json_that_is_no_notebook_raises_value_error(doc: str) -> None:
+    with pytest.raises(ValueError, match="not a readable notebook"):
+        notebook.code_cells(doc)

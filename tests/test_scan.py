@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reprokit import imports as imports_mod
 from reprokit.cli import main
 from reprokit.scan import ScanSettings, module_name, scan, scan_files
 from tests.conftest import notebook, write_tree
@@ -26,6 +27,7 @@ def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFi
         "analysis.ipynb": notebook("%pip install seaborn\n%matplotlib inline\nimport seaborn as sns", "import helpers\nimport cv2\nimport sklearn.linear_model"),
         "py2.py": 'import urllib2\nprint "old"\n',
         "broken.ipynb": "{ not json",
+        "old.ipynb": notebook("import statsmodels.api", "import os\nprint 'py2'"),
         "binary.py": b"\x00\x01\x02ELF",
         "latin1.py": "# -*- coding: latin-1 -*-\nimport scipy  # caf\xe9\n".encode("latin-1"),
         "bom.py": b"\xef\xbb\xbfimport pandas\r\nimport os\r\n",
@@ -36,14 +38,14 @@ def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFi
     code, out = run(tmp_path, capsys=capsys)
     assert code == 0
     assert out["reprokit_scan"] == 1 and out["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
-    assert out["files"] == {"scanned": 12, "failed": 2}
+    assert out["files"] == {"scanned": 13, "failed": 2}
     by_mod = {i["module"]: i for i in out["imports"]}
     assert by_mod["mypkg.other"]["kind"] == "local" and by_mod["helpers"]["kind"] == "local"
     assert by_mod["os"]["kind"] == "stdlib"
     assert by_mod["cv2"]["distribution"] == "opencv-python-headless"
     assert by_mod["seaborn"]["locations"] == ["analysis.ipynb:cell 1:3"]
     dists = {d["name"]: d for d in out["distributions"]}
-    assert set(dists) == {"numpy", "opencv-python-headless", "pyyaml", "seaborn", "scikit-learn", "scipy", "pandas", "ujson"}
+    assert set(dists) == {"numpy", "opencv-python-headless", "pyyaml", "seaborn", "scikit-learn", "scipy", "pandas", "ujson", "statsmodels"}
     assert dists["seaborn"]["declared"] and dists["seaborn"]["how"] == "declared"
     assert dists["scikit-learn"]["how"] == "table" and not dists["scikit-learn"]["declared"]
     assert dists["ujson"]["optional"] and not dists["numpy"]["optional"]
@@ -53,6 +55,9 @@ def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFi
     assert {"py2.py", "broken.ipynb", "binary.py"} <= warned
     py2 = next(w for w in out["warnings"] if w["path"] == "py2.py")
     assert py2["line"] == 2
+    # In a notebook, the bad cell and its line are named (a file line would point into the JSON).
+    old_nb = next(w for w in out["warnings"] if w["path"] == "old.ipynb")
+    assert old_nb["line"] is None and old_nb["message"].startswith("cell 2, line 2: not valid Python")
 
 
 def test_target_python_changes_what_is_stdlib(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,6 +100,23 @@ def test_parallel_scan_equals_serial(tmp_path: Path) -> None:
     serial = scan_files(tmp_path, rels, (3, 11), jobs=1)
     parallel = scan_files(tmp_path, rels, (3, 11), jobs=2)
     assert serial == parallel
+
+
+def test_a_file_reprokit_fails_on_becomes_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tree(tmp_path, {"good.py": "import numpy\n", "odd.py": "import scipy\n"})
+    real = imports_mod.extract
+
+    def extract(text: str, **kw: object) -> object:
+        if "scipy" in text:
+            raise RuntimeError("boom")
+        return real(text, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(imports_mod, "extract", extract)
+    result = scan(ScanSettings(path=tmp_path, use_installed=False, jobs=1))
+    assert [d.name for d in result.distributions] == ["numpy"]
+    assert result.files_failed == 1
+    (w,) = result.warnings
+    assert w.path == "odd.py" and "RuntimeError: boom" in w.message
 
 
 def test_sample_paper(sample_paper: Path) -> None:

@@ -259,7 +259,8 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
             except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
                 # A line number of the notebook file would point into its JSON: name the
                 # cell and the line in it instead.
-                where = f"cell {cell_no}" + (f", line {exc.lineno}" if getattr(exc, "lineno", None) else "")
+                lineno = getattr(exc, "lineno", None)
+                where = f"cell {cell_no}" + (f", line {lineno}" if lineno else "")
                 reason = getattr(exc, "msg", None) or exc.__class__.__name__
                 warnings.append(Warning_(path=rel, line=None, message=f"{where}: not valid Python ({reason}); imports read with the tokenizer"))
                 found.extend(_shift(imp, offset) for imp in imports_mod.extract_loose(cell_src.text))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -75,6 +76,28 @@ def _declared(text: str, source: str, optional: bool = False) -> Declared | None
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9_.\-]+)")
 
 
+# pip reads a line as a path when it starts like one or names a local archive.
+_LOCAL_PATH = re.compile(r"^(\.{1,2}([/\\[]|$)|[/~]|[A-Za-z]:[/\\])|^[^\s;@]*[/\\]|^[^\s;@]+\.(whl|tar\.gz|tgz|tar\.bz2|zip)$")
+_ARCHIVE = re.compile(r"\.(whl|tar\.gz|tgz|tar\.bz2|zip)$")
+
+
+def _archive_declared(line: str, source: str) -> Declared | None:
+    """``name==version`` from a wheel or sdist file name in a path or URL, else None."""
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
+    filename = re.split(r"[?#]", line.split(";")[0].strip())[0].rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
+    if not _ARCHIVE.search(filename):
+        return None
+    try:
+        if filename.endswith(".whl"):
+            name, version, *_ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(re.sub(r"\.(tgz|tar\.bz2|zip)$", ".tar.gz", filename))
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return _declared(f"{name}=={version}", source)
+
+
 def parse_requirements_txt(text: str, path: str) -> tuple[list[Declared], list[Problem], list[str]]:
     """Entries of a pip requirements file; also returns the files it includes with -r."""
     found: list[Declared] = []
@@ -107,12 +130,13 @@ def parse_requirements_txt(text: str, path: str) -> tuple[list[Declared], list[P
         if line.startswith("-"):
             continue  # --index-url, --hash only lines, --find-links ...
         line = re.split(r"\s+--hash", line)[0]
-        if re.match(r"^(git\+|hg\+|svn\+|bzr\+|https?://|file:)", line):
+        if re.match(r"^(git\+|hg\+|svn\+|bzr\+|https?://|file:)", line) or _LOCAL_PATH.match(line):
+            # A URL or a path: the name is in #egg=, else in an archive's file name. A
+            # folder (".", "../lib") is a local project: the paper's own code, no problem.
             egg = _EGG.search(line)
-            if egg:
-                d = _declared(egg.group(1), f"{path}:{lineno}")
-                if d:
-                    found.append(d)
+            d = _declared(egg.group(1), f"{path}:{lineno}") if egg else _archive_declared(line, f"{path}:{lineno}")
+            if d:
+                found.append(d)
             continue
         d = _declared(line, f"{path}:{lineno}")
         if d is None:
@@ -305,6 +329,7 @@ def read_declared(root: Path, rel_files: Iterable[str]) -> DeclaredSet:
     names: list[str] = []
     pending = sorted(rel_files)
     done: set[str] = set()
+    included: set[str] = set()
     while pending:
         rel = pending.pop(0)
         if rel in done:
@@ -317,13 +342,19 @@ def read_declared(root: Path, rel_files: Iterable[str]) -> DeclaredSet:
         except OSError as exc:
             problems.append(Problem(path=rel, line=None, message=f"cannot read: {exc.strerror}"))
             continue
-        if REQUIREMENT_FILE.match(base):
+        if REQUIREMENT_FILE.match(base) or rel in included:
             reqs, probs, includes = parse_requirements_txt(text, rel)
             parent = Path(rel).parent
             for inc in includes:
-                inc_rel = (parent / inc).as_posix()
-                if (root / inc_rel).is_file():
+                # "-r base.txt" is a requirements file whatever its name.
+                inc_rel = os.path.normpath(parent / inc).replace(os.sep, "/")
+                if inc_rel.startswith("../") or os.path.isabs(inc_rel):
+                    problems.append(Problem(path=rel, line=_line_of(text, inc), message=f"includes {inc}, outside the paper folder: not read"))
+                elif (root / inc_rel).is_file():
+                    included.add(inc_rel)
                     pending.append(inc_rel)
+                else:
+                    problems.append(Problem(path=rel, line=_line_of(text, inc), message=f"includes {inc}, which does not exist"))
             found += reqs
             problems += probs
         elif base == "pyproject.toml":

@@ -76,3 +76,30 @@ def test_read_declared_follows_includes(tmp_path: Path) -> None:
     write_tree(tmp_path, {"requirements.txt": "-r base/requirements-base.txt\nnumpy\n", "base/requirements-base.txt": "scipy\n"})
     got = declared.read_declared(tmp_path, ["requirements.txt"])
     assert sorted(d.name for d in got.requirements) == ["numpy", "scipy"]
+
+
+def test_requirements_txt_paths_and_archives() -> None:
+    text = (
+        ".\n-e .\n.[dev]\n../shared/lib\n./vendor/six-1.16.0-py2.py3-none-any.whl\n"
+        "https://host/files/Foo_Bar-2.0.tar.gz\nC:\\wheels\\attrs-23.1.0-py3-none-any.whl\n"
+        "git+https://github.com/a/b.git@v1#egg=bpkg\n/opt/dist/weird.tar.gz\n"
+    )
+    found, problems, _ = declared.parse_requirements_txt(text, "requirements.txt")
+    # Local folders are the paper's own projects: neither a requirement nor a problem.
+    assert names(found) == [("six==1.16.0", False), ("foo-bar==2.0", False), ("attrs==23.1.0", False), ("bpkg", False)]
+    assert problems == []
+
+
+def test_read_declared_reads_includes_whatever_their_name(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        "paper/requirements.txt": "-r base.txt\n-r ../elsewhere.txt\n-r gone.txt\nnumpy\n",
+        "paper/base.txt": "-r more/common.in\nscipy\n",
+        "paper/more/common.in": "pandas\n",
+        "elsewhere.txt": "torch\n",
+    })
+    got = declared.read_declared(tmp_path / "paper", ["requirements.txt"])
+    assert sorted(d.name for d in got.requirements) == ["numpy", "pandas", "scipy"]
+    assert sorted((p.line, p.message) for p in got.problems) == [
+        (2, "includes ../elsewhere.txt, outside the paper folder: not read"),
+        (3, "includes gone.txt, which does not exist"),
+    ]

@@ -144,6 +144,16 @@ class ScanSettings:
     jobs: int | None = None
 
 
+def _warning_at(location: str, message: str) -> Warning_:
+    """A warning at ``path:line``, or at ``notebook.ipynb:cell 3:2`` (the cell goes into the
+    message: a file line would point into the notebook's JSON)."""
+    path, _, where = location.partition(":cell ")
+    if where:
+        return Warning_(path=path, line=None, message=f"cell {where.replace(':', ', line ', 1)}: {message}")
+    path, _, line = location.rpartition(":")
+    return Warning_(path=path, line=int(line), message=message)
+
+
 # --- stdlib -------------------------------------------------------------------------
 
 @functools.cache
@@ -157,6 +167,27 @@ def stdlib_names(python: str) -> frozenset[str]:
         known = ", ".join(sorted(versions, key=lambda v: tuple(map(int, v.split(".")))))
         raise UsageError(f"no standard library list for Python {python} (known: {known})")
     return frozenset(versions[python])
+
+
+# Modules only type checkers import (typeshed's private stub package).
+TYPE_CHECKER_ONLY = frozenset({"_typeshed"})
+
+
+@functools.cache
+def _stdlib_versions() -> dict[str, tuple[str, ...]]:
+    """Each module name of any known Python's standard library -> the versions that have it."""
+    versions: dict[str, list[str]] = data.load_json("stdlib.json")["versions"]
+    out: dict[str, list[str]] = {}
+    for version in sorted(versions, key=parse_python):
+        for name in versions[version]:
+            out.setdefault(name, []).append(version)
+    return {name: tuple(vs) for name, vs in out.items()}
+
+
+def other_stdlib(top: str, python: str) -> tuple[str, ...]:
+    """The Python versions whose standard library has ``top`` though ``python``'s does not
+    (``urllib2`` -> 2.7; ``imp`` -> 2.7 ... 3.11): empty for every other name."""
+    return tuple(v for v in _stdlib_versions().get(top, ()) if v != python)
 
 
 def marker_environment(python: str, platform: str = "linux") -> dict[str, str]:
@@ -532,6 +563,7 @@ def scan(settings: ScanSettings) -> ScanResult:
     dist_lazy: dict[str, bool] = {}
     dist_how: dict[str, str] = {}
     unresolved: set[str] = set()
+    stdlib_moved: list[Warning_] = []  # required imports of another Python's standard library
     for module in sorted(by_module):
         uses = by_module[module]
         top = module.split(".")[0]
@@ -547,8 +579,17 @@ def scan(settings: ScanSettings) -> ScanResult:
         else:
             kind = "third-party"
             match = mapper.lookup(module)
-            if match is None:
+            elsewhere = other_stdlib(top, python) if match is None else ()
+            if top in TYPE_CHECKER_ONLY or (elsewhere and optional):
+                # Behind a guard, another Python's standard library is a compatibility
+                # shim (``try: import cPickle``): nothing to install.
+                kind = "stdlib"
+            elif match is None:
                 unresolved.add(top if top not in mapper.table else module)
+                if elsewhere:
+                    which = elsewhere[0] if len(elsewhere) == 1 else f"{elsewhere[0]} to {elsewhere[-1]}"
+                    hint = "this is Python 2 code" if elsewhere[-1].startswith("2.") else "choose one with --python"
+                    stdlib_moved.append(_warning_at(locations[0], f"{top} is in the standard library of Python {which}, not {python}: {hint}"))
             else:
                 dist = match.distribution
                 # A Windows- or macOS-only distribution cannot be part of a Linux
@@ -582,7 +623,7 @@ def scan(settings: ScanSettings) -> ScanResult:
         distributions=tuple(distributions),
         unresolved=tuple(sorted(unresolved)),
         declared=tuple(declared),
-        warnings=tuple(sorted(warnings, key=lambda w: (w.path, w.line or 0))),
+        warnings=tuple(sorted(warnings + stdlib_moved, key=lambda w: (w.path, w.line or 0))),
         project_names=decl.project_names,
         run_by_name=tuple(r.path for r in results if r.main_guard),
     )

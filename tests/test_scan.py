@@ -53,8 +53,8 @@ def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFi
     assert {"requirement": "seaborn", "source": "analysis.ipynb:cell 1:1 (pip install)", "optional": False} in out["declared"]
     warned = {w["path"] for w in out["warnings"]}
     assert {"py2.py", "broken.ipynb", "binary.py"} <= warned
-    py2 = next(w for w in out["warnings"] if w["path"] == "py2.py")
-    assert py2["line"] == 2
+    py2 = [(w["line"], w["message"].split(" (")[0]) for w in out["warnings"] if w["path"] == "py2.py"]
+    assert py2 == [(1, "urllib2 is in the standard library of Python 2.7, not " + out["python"] + ": this is Python 2 code"), (2, "not valid Python " + out["python"])]
     # In a notebook, the bad cell and its line are named (a file line would point into the JSON).
     old_nb = next(w for w in out["warnings"] if w["path"] == "old.ipynb")
     assert old_nb["line"] is None and old_nb["message"].startswith("cell 2, line 2: not valid Python")
@@ -214,3 +214,27 @@ def test_module_names() -> None:
     assert module_name("script.py", packages, "root") == "script"
     assert module_name("a/mod.py", frozenset({"", "a"}), "mypkg") == "mypkg.a.mod"
     assert module_name("my-scripts/run.py", frozenset({"my-scripts"}), "root") is None
+
+
+def test_another_pythons_standard_library(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {
+        "compat.py": "try:\n    import cPickle as pickle\nexcept ImportError:\n    import pickle\n",
+        "old.py": "import numpy\nimport urllib2\n",
+        "loader.py": "import imp\n",
+        "typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from _typeshed import StrPath\n",
+        "nb.ipynb": notebook("import os", "import x\nimport StringIO"),
+    })
+    code, out = run(tmp_path, "--python", "3.12", capsys=capsys)
+    assert code == 0
+    kinds = {i["module"]: i["kind"] for i in out["imports"]}
+    # A guarded import of Python 2's pickle is a shim: stdlib, nothing to install or resolve.
+    assert kinds["cPickle"] == kinds["_typeshed"] == "stdlib"
+    assert out["unresolved"] == ["StringIO", "imp", "urllib2", "x"]
+    said = {(w["path"], w["line"], w["message"]) for w in out["warnings"]}
+    assert said == {
+        ("old.py", 2, "urllib2 is in the standard library of Python 2.7, not 3.12: this is Python 2 code"),
+        ("loader.py", 1, "imp is in the standard library of Python 2.7 to 3.11, not 3.12: choose one with --python"),
+        ("nb.ipynb", None, "cell 2, line 2: StringIO is in the standard library of Python 2.7, not 3.12: this is Python 2 code"),
+    }
+    code, out = run(tmp_path, "--python", "3.11", capsys=capsys)
+    assert "imp" not in out["unresolved"] and {i["module"]: i["kind"] for i in out["imports"]}["imp"] == "stdlib"

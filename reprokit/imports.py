@@ -175,7 +175,8 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def _static_truth(test: ast.expr, target: tuple[int, int], platform: str) -> bool | None:
-    """Evaluate ``sys.version_info``/``sys.platform`` comparisons for the target."""
+    """Evaluate ``sys.version_info``/``sys.platform`` tests and ``PY2``/``six.PY3`` flags for
+    the target; None when the test says nothing about it."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         inner = _static_truth(test.operand, target, platform)
         return None if inner is None else not inner
@@ -188,17 +189,21 @@ def _static_truth(test: ast.expr, target: tuple[int, int], platform: str) -> boo
         if True in values:
             return True
         return False if all(v is False for v in values) else None
+    if isinstance(test, (ast.Name, ast.Attribute)):
+        flag = _PY_FLAG.match(_dotted(test).rsplit(".", 1)[-1])
+        return None if flag is None else int(flag.group(1)) == target[0]
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return None
     left, op, right = test.left, test.ops[0], test.comparators[0]
     subject = _dotted(left.value if isinstance(left, ast.Subscript) else left)
-    if subject in ("sys.version_info", "version_info") and isinstance(right, ast.Tuple):
+    if subject.endswith(("version_info", "version_info.major", "version_info.minor")) and subject.split(".")[0] in ("sys", "version_info"):
         try:
-            want = tuple(int(ast.literal_eval(e)) for e in right.elts)
-        except (ValueError, TypeError):
+            want = ast.literal_eval(right)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return None
-        have = target[: len(want)] if len(want) <= 2 else target + (0,) * (len(want) - 2)
-        return _compare(have, op, want)
+        # The micro version is unknown: a test that depends on it has no verdict.
+        verdicts = {_version_test(left, op, want, target + (micro,)) for micro in (0, 99)}
+        return verdicts.pop() if len(verdicts) == 1 else None
     if (
         subject in ("sys.platform", "platform")
         and isinstance(right, ast.Constant)
@@ -206,6 +211,34 @@ def _static_truth(test: ast.expr, target: tuple[int, int], platform: str) -> boo
         and isinstance(op, (ast.Eq, ast.NotEq))
     ):
         return (platform == right.value) == isinstance(op, ast.Eq)
+    return None
+
+
+# ``PY2``, ``PY3``, ``six.PY3``, ``IS_PY2``, ``PY3K``, ``PYTHON3``: flags of compatibility code.
+_PY_FLAG = re.compile(r"^_?(?:IS_?)?PY(?:THON)?_?([23])K?$", re.IGNORECASE)
+
+
+def _version_test(left: ast.expr, op: ast.cmpop, want: object, version: tuple[int, int, int]) -> bool | None:
+    """``left op want`` where ``left`` is ``sys.version_info`` (compared as the whole
+    5-tuple, as Python does), a slice or an item of it, or its ``major``/``minor``."""
+    full = version + (99, 0)  # releaselevel "final" sorts after "alpha" ... "candidate"
+    have: object
+    if isinstance(left, ast.Attribute) and left.attr in ("major", "minor"):
+        have = version[0] if left.attr == "major" else version[1]
+    elif isinstance(left, ast.Subscript):
+        index = left.slice
+        if isinstance(index, ast.Constant) and isinstance(index.value, int) and 0 <= index.value < 3:
+            have = version[index.value]
+        elif isinstance(index, ast.Slice) and index.lower is None and index.step is None and isinstance(index.upper, ast.Constant) and isinstance(index.upper.value, int):
+            have = full[: index.upper.value]
+        else:
+            return None
+    else:
+        have = full
+    if isinstance(have, int) and type(want) is int:
+        return _compare((have,), op, (want,))
+    if isinstance(have, tuple) and isinstance(want, tuple) and all(type(w) is int for w in want):
+        return _compare(have, op, want)
     return None
 
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from reprokit.imports import extract, extract_loose
 
 
@@ -108,6 +110,24 @@ def test_dead_branches_for_the_target_python_and_platform() -> None:
     assert got["tomllib"] is False and got["tomli"] is True
     assert got["importlib_metadata"] is True and got["winreg_helper"] is True and got["posix_helper"] is False
     assert found(src, target=(3, 10))["tomli"] is False
+
+
+@pytest.mark.parametrize(
+    ("test", "verdict"),
+    [
+        # Compared as the whole 5-tuple, as Python does: 3.11 is greater than (3,).
+        ("sys.version_info <= (3,)", False), ("sys.version_info > (3,)", True), ("sys.version_info == (3,)", False),
+        ("sys.version_info < (3, 11)", False), ("sys.version_info[:2] >= (3, 8)", True),
+        ("sys.version_info[0] == 2", False), ("sys.version_info.major >= 3", True), ("sys.version_info.minor < 8", False),
+        # The micro version is unknown.
+        ("sys.version_info >= (3, 11, 2)", None), ("sys.version_info >= (3, 12, 2)", False),
+        ("PY2", False), ("not six.PY3", False), ("IS_PY2 or x", None), ("compat.PY3K", True), ("PYPY", None),
+    ],
+)
+def test_version_tests_for_the_target(test: str, verdict: bool | None) -> None:
+    src = f"import sys\nif {test}:\n    import then_branch\nelse:\n    import else_branch\n"
+    got = found(src, target=(3, 11))
+    assert (got["then_branch"], got["else_branch"]) == {True: (False, True), False: (True, False), None: (False, False)}[verdict]
 
 
 def test_dynamic_and_relative_imports() -> None:

@@ -190,6 +190,19 @@ def other_stdlib(top: str, python: str) -> tuple[str, ...]:
     return tuple(v for v in _stdlib_versions().get(top, ()) if v != python)
 
 
+def _version_ranges(versions: tuple[str, ...]) -> str:
+    """``("2.7", "3.6", "3.7", "3.9")`` -> ``"2.7 to 3.7 and 3.9"``: runs of the known versions."""
+    known = sorted(data.load_json("stdlib.json")["versions"], key=parse_python)
+    runs: list[list[str]] = []
+    for i, v in enumerate(known):
+        if v in versions:
+            if runs and known[i - 1] == runs[-1][-1]:
+                runs[-1].append(v)
+            else:
+                runs.append([v])
+    return " and ".join(r[0] if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs)
+
+
 def marker_environment(python: str, platform: str = "linux") -> dict[str, str]:
     """PEP 508 marker values for the target interpreter (CPython on x86_64 Linux)."""
     return {
@@ -587,7 +600,7 @@ def scan(settings: ScanSettings) -> ScanResult:
             elif match is None:
                 unresolved.add(top if top not in mapper.table else module)
                 if elsewhere:
-                    which = elsewhere[0] if len(elsewhere) == 1 else f"{elsewhere[0]} to {elsewhere[-1]}"
+                    which = _version_ranges(elsewhere)
                     hint = "this is Python 2 code" if elsewhere[-1].startswith("2.") else "choose one with --python"
                     stdlib_moved.append(_warning_at(locations[0], f"{top} is in the standard library of Python {which}, not {python}: {hint}"))
             else:

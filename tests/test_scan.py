@@ -238,3 +238,11 @@ def test_another_pythons_standard_library(tmp_path: Path, capsys: pytest.Capture
     }
     code, out = run(tmp_path, "--python", "3.11", capsys=capsys)
     assert "imp" not in out["unresolved"] and {i["module"]: i["kind"] for i in out["imports"]}["imp"] == "stdlib"
+
+
+def test_version_ranges_are_runs_of_known_versions() -> None:
+    from reprokit.scan import _version_ranges
+
+    assert _version_ranges(("2.7",)) == "2.7"
+    assert _version_ranges(("2.7", "3.6", "3.7", "3.9")) == "2.7 to 3.7 and 3.9"
+    assert _version_ranges(("3.10", "3.11", "3.12", "3.13", "3.14")) == "3.10 to 3.14"

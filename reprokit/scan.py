@@ -653,11 +653,13 @@ def render_table(result: ScanResult) -> str:
                f"{sum(1 for i in result.imports if i.kind == 'local')} local, {n_third} third-party")
     out.append("")
     if result.distributions:
-        rows = [("DISTRIBUTION", "IMPORTS", "FOUND BY", "")]
+        # "not declared" matters when the paper declares its requirements and forgot one.
+        declares = bool(result.declared)
+        rows = [("DISTRIBUTION", "IMPORTS", "FOUND BY", "NOTES")]
         for d in result.distributions:
             kind = "lazy" if d.lazy else "optional" if d.optional else ""
-            flags = ", ".join(f for f in (kind, "declared" if d.declared else "undeclared") if f)
-            rows.append((d.name, ", ".join(d.imports) or "-", d.how, flags))
+            notes = ", ".join(f for f in (kind, "not declared" if declares and not d.declared else "") if f)
+            rows.append((d.name, ", ".join(d.imports) or "-", d.how, notes))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         for r in rows:
             out.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())

@@ -365,7 +365,16 @@ def is_support_code(rel: str) -> bool:
     """Tests, documentation, benchmarks and build scripts: their imports are not needed
     to rerun a paper."""
     parts = rel.split("/")
-    return bool(_SUPPORT_FILE.match(parts[-1])) or any(p in SUPPORT_DIRS for p in parts[:-1])
+    return bool(_SUPPORT_FILE.match(parts[-1])) or any(p in SUPPORT_DIRS or _is_test_dir(p) for p in parts[:-1])
+
+
+# Words that make a folder test code when they are one of the "-"/"_"-separated parts of
+# its name: test-examples/, unit_tests/, _test_common/, test_utils/, testdata/.
+_TEST_WORDS = frozenset({"test", "tests", "testing", "testdata"})
+
+
+def _is_test_dir(name: str) -> bool:
+    return not _TEST_WORDS.isdisjoint(re.split(r"[-_]+", name.lower()))
 
 
 def is_vendored(rel: str) -> bool:

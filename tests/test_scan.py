@@ -151,11 +151,14 @@ def test_imports_only_in_tests_and_docs_are_optional(tmp_path: Path, capsys: pyt
         "lib/_testing.py": "import xarray\n", "lib/sphinxext/roles.py": "import docutils\n",
         "lib/_build_utils/cy.py": "import Cython\n", "lib/externals/compat.py": "import torch\n",
         "testing.py": "import scipy\n",  # a paper's evaluation script, not a test helper
+        "lib/test-examples/run.py": "import pandas\n", "lib/_test_common/x.py": "import polars\n",
+        "integration_tests/t.py": "import requests\n", "contests/solve.py": "import networkx\n",
     })
     _, out = run(tmp_path, capsys=capsys)
     assert {d["name"]: d["optional"] for d in out["distributions"]} == {
         "numpy": False, "pytest": True, "sphinx": True, "hypothesis": True, "setuptools": True,
         "extension-helpers": True, "xarray": True, "docutils": True, "cython": True, "torch": True, "scipy": False,
+        "pandas": True, "polars": True, "requests": True, "networkx": False,
     }
     assert {d["name"] for d in out["distributions"] if d["lazy"]} == {"torch"}  # vendored code
 

@@ -284,7 +284,7 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
             line = int(m.group(1))
         return FileImports(path=rel, failed=True, warnings=(Warning_(path=rel, line=line, message=str(exc).splitlines()[0]),))
     if language and language.lower() not in ("python", "python3", "python2", "ipython", ""):
-        return FileImports(path=rel, warnings=(Warning_(path=rel, line=None, message=f"a {language} notebook, not Python: skipped"),))
+        return FileImports(path=rel, warnings=(Warning_(path=rel, line=None, message=f"a notebook in {language}, not Python: skipped"),))
     src = notebook.cells_to_source(cells)
 
     warnings: list[Warning_] = []
@@ -547,6 +547,7 @@ def scan(settings: ScanSettings) -> ScanResult:
 
     results = scan_files(root, list(sources), target, settings.jobs)
     warnings: list[Warning_] = [Warning_(path=p, line=None, message=f"skipped: {why}") for p, why in everything.skipped]
+    warnings += [Warning_(path=p, line=n, message=why) for p, n, why in everything.bad_ignores]
     warnings += [Warning_(path=p.path, line=p.line, message=p.message) for p in decl.problems]
     for r in results:
         warnings.extend(r.warnings)

@@ -28,11 +28,13 @@ SOURCE_SUFFIXES = (".py", ".ipynb")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Walk:
-    """The files found under a root, relative to it, and folders skipped with why."""
+    """The files found under a root, relative to it, folders skipped with why, and
+    ``.gitignore`` lines that are not patterns (path, line, message)."""
 
     root: Path
     files: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...] = field(default=())
+    bad_ignores: tuple[tuple[str, int, str], ...] = field(default=())
 
 
 def _is_venv(path: str) -> bool:
@@ -41,19 +43,33 @@ def _is_venv(path: str) -> bool:
     )
 
 
-def _read_ignore(dirpath: str) -> pathspec.PathSpec[Any] | None:
+def _read_ignore(dirpath: str) -> tuple[pathspec.PathSpec[Any] | None, list[tuple[int, str]]]:
+    """The folder's ``.gitignore`` as a spec, and what is wrong with its lines (git skips
+    a pattern it cannot read, such as a lone ``!``, and so does the walk)."""
     try:
         with open(os.path.join(dirpath, ".gitignore"), encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
     except OSError:
-        return None
+        return None, []
     import pathspec  # on the first .gitignore: a tree without one never loads it
     import pathspec.util
 
     # pathspec >= 0.12.2 calls git's own semantics "gitignore"; older releases "gitwildmatch".
     pattern = "gitignore" if "gitignore" in pathspec.util._registered_patterns else "gitwildmatch"
-    spec = pathspec.PathSpec.from_lines(pattern, lines)
-    return spec if spec.patterns else None
+    problems: list[tuple[int, str]] = []
+    try:
+        spec = pathspec.PathSpec.from_lines(pattern, lines)
+    except Exception:  # pathspec's pattern errors have no common base across releases
+        good = []
+        for n, line in enumerate(lines, 1):
+            try:
+                pathspec.PathSpec.from_lines(pattern, [line])
+            except Exception:
+                problems.append((n, f"{line!r} is not a pattern git reads: ignored, as git does"))
+            else:
+                good.append(line)
+        spec = pathspec.PathSpec.from_lines(pattern, good)
+    return (spec if spec.patterns else None), problems
 
 
 def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk:
@@ -67,6 +83,7 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
         return Walk(root=root.parent, files=(root.name,))
     found: list[str] = []
     skipped: list[tuple[str, str]] = []
+    bad_ignores: list[tuple[str, int, str]] = []
     seen: set[tuple[int, int]] = set()
     # Each stack entry: directory, its path relative to root, and the ignore specs that
     # apply there (each with the folder it is relative to).
@@ -85,7 +102,8 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
             skipped.append((rel, "symlink loop or repeated folder"))
             continue
         seen.add(key)
-        own = _read_ignore(dirpath)
+        own, problems = _read_ignore(dirpath)
+        bad_ignores.extend((f"{rel}/.gitignore" if rel else ".gitignore", n, why) for n, why in problems)
         if own is not None:
             specs = specs + ((rel, own),)
         try:
@@ -118,7 +136,7 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
                     continue
         stack.extend(reversed(subdirs))
     found.sort()
-    return Walk(root=root, files=tuple(found), skipped=tuple(skipped))
+    return Walk(root=root, files=tuple(found), skipped=tuple(skipped), bad_ignores=tuple(bad_ignores))
 
 
 def _ignored(specs: tuple[tuple[str, pathspec.PathSpec[Any]], ...], rel: str, is_dir: bool) -> bool:

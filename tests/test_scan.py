@@ -28,6 +28,7 @@ def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFi
         "py2.py": 'import urllib2\nprint "old"\n',
         "broken.ipynb": "{ not json",
         "old.ipynb": notebook("import statsmodels.api", "import os\nprint 'py2'"),
+        "r.ipynb": notebook("library(ggplot2)", language="R"),
         "binary.py": b"\x00\x01\x02ELF",
         "latin1.py": "# -*- coding: latin-1 -*-\nimport scipy  # caf\xe9\n".encode("latin-1"),
         "bom.py": b"\xef\xbb\xbfimport pandas\r\nimport os\r\n",
@@ -38,7 +39,7 @@ def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFi
     code, out = run(tmp_path, capsys=capsys)
     assert code == 0
     assert out["reprokit_scan"] == 1 and out["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
-    assert out["files"] == {"scanned": 13, "failed": 2}
+    assert out["files"] == {"scanned": 14, "failed": 2}
     by_mod = {i["module"]: i for i in out["imports"]}
     assert by_mod["mypkg.other"]["kind"] == "local" and by_mod["helpers"]["kind"] == "local"
     assert by_mod["os"]["kind"] == "stdlib"
@@ -56,6 +57,7 @@ def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFi
     py2 = [(w["line"], w["message"].split(" (")[0]) for w in out["warnings"] if w["path"] == "py2.py"]
     assert py2 == [(1, "urllib2 is in the standard library of Python 2.7, not " + out["python"] + ": this is Python 2 code"), (2, "not valid Python " + out["python"])]
     # In a notebook, the bad cell and its line are named (a file line would point into the JSON).
+    assert {"path": "r.ipynb", "line": None, "message": "a notebook in R, not Python: skipped"} in out["warnings"]
     old_nb = next(w for w in out["warnings"] if w["path"] == "old.ipynb")
     assert old_nb["line"] is None and old_nb["message"].startswith("cell 2, line 2: not valid Python")
 

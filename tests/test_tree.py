@@ -40,3 +40,11 @@ def test_walk_survives_symlink_loop(tmp_path: Path) -> None:
 def test_walk_every_file_when_no_suffix(tmp_path: Path) -> None:
     write_tree(tmp_path, {"data/x.csv": "1", "a.py": "", ".gitignore": "*.log\n", "run.log": ""})
     assert tree.walk(tmp_path, suffixes=None).files == (".gitignore", "a.py", "data/x.csv")
+
+
+def test_walk_skips_gitignore_lines_git_cannot_read(tmp_path: Path) -> None:
+    # black's sdist has such a file: a lone "!" is no pattern, and git skips it.
+    write_tree(tmp_path, {"sub/.gitignore": "!\nignored.py\n", "sub/ignored.py": "", "sub/kept.py": ""})
+    walked = tree.walk(tmp_path)
+    assert walked.files == ("sub/kept.py",)
+    assert walked.bad_ignores == (("sub/.gitignore", 1, "'!' is not a pattern git reads: ignored, as git does"),)

@@ -259,6 +259,16 @@ def scan_file(root: str, rel: str, target: tuple[int, int], platform: str = "lin
         return FileImports(path=rel, failed=True, warnings=(Warning_(path=rel, line=None, message=message),))
 
 
+def _not_valid(target: tuple[int, int], reason: str) -> str:
+    """What a failed parse says: the code is not valid for the target Python, unless the
+    target is newer than the Python running reprokit, whose parser may not know it."""
+    running = sys.version_info[:2]
+    if target > running:
+        return (f"Python {running[0]}.{running[1]}, which runs reprokit, cannot parse it ({reason}); imports read "
+                f"with the tokenizer (run reprokit on Python {target[0]}.{target[1]} for a full check)")
+    return f"not valid Python {target[0]}.{target[1]} ({reason}); imports read with the tokenizer"
+
+
 def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:
     try:
         found = imports_mod.extract(text, target=target, platform=platform)
@@ -266,7 +276,7 @@ def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) ->
         line = getattr(exc, "lineno", None)
         found = imports_mod.extract_loose(text)
         reason = getattr(exc, "msg", None) or exc.__class__.__name__
-        msg = f"not valid Python {target[0]}.{target[1]} ({reason}); imports read with the tokenizer"
+        msg = _not_valid(target, reason)
         return FileImports(path=rel, imports=tuple(found), warnings=(Warning_(path=rel, line=line, message=msg),))
     installs: tuple[notebook.Install, ...] = ()
     if "install" in text:  # os.system("pip install ...") and the like
@@ -306,7 +316,7 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
                 lineno = getattr(exc, "lineno", None)
                 where = f"cell {cell_no}" + (f", line {lineno}" if lineno else "")
                 reason = getattr(exc, "msg", None) or exc.__class__.__name__
-                warnings.append(Warning_(path=rel, line=None, message=f"{where}: not valid Python ({reason}); imports read with the tokenizer"))
+                warnings.append(Warning_(path=rel, line=None, message=f"{where}: {_not_valid(target, reason)}"))
                 found.extend(_shift(imp, offset) for imp in imports_mod.extract_loose(cell_src.text))
             offset += n_lines
     return FileImports(path=rel, imports=tuple(found), installs=src.installs, warnings=tuple(warnings), origins=src.origins)

@@ -257,3 +257,15 @@ def test_version_ranges_are_runs_of_known_versions() -> None:
     assert _version_ranges(("2.7",)) == "2.7"
     assert _version_ranges(("2.7", "3.6", "3.7", "3.9")) == "2.7 to 3.7 and 3.9"
     assert _version_ranges(("3.10", "3.11", "3.12", "3.13", "3.14")) == "3.10 to 3.14"
+
+
+def test_a_target_newer_than_the_running_python_is_not_blamed_on_the_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    newer = f"{sys.version_info[0]}.{sys.version_info[1] + 1}"
+    if newer not in json.loads((Path(__file__).parents[1] / "reprokit/data/stdlib.json").read_text())["versions"]:
+        pytest.skip(f"no standard library list for Python {newer}")
+    write_tree(tmp_path, {"new.py": "class Box[T]:\n    import json\nimport numpy\n"})
+    _, out = run(tmp_path, "--python", newer, capsys=capsys)
+    (w,) = out["warnings"]
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert w["message"].startswith(f"Python {running}, which runs reprokit, cannot parse it") and newer in w["message"]
+    assert {i["module"] for i in out["imports"]} == {"json", "numpy"}

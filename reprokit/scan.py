@@ -621,7 +621,12 @@ def scan(settings: ScanSettings) -> ScanResult:
                 unresolved.add(top if top not in mapper.table else module)
                 if elsewhere:
                     which = _version_ranges(elsewhere)
-                    hint = "this is Python 2 code" if elsewhere[-1].startswith("2.") else "choose one with --python"
+                    if elsewhere[-1].startswith("2."):
+                        hint = "this is Python 2 code"
+                    elif all(parse_python(v) > target for v in elsewhere):
+                        hint = "choose one with --python, unless a version check the scan cannot read guards it"
+                    else:
+                        hint = "choose one with --python"
                     stdlib_moved.append(_warning_at(locations[0], f"{top} is in the standard library of Python {which}, not {python}: {hint}"))
             else:
                 dist = match.distribution

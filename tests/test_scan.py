@@ -70,6 +70,10 @@ def test_target_python_changes_what_is_stdlib(tmp_path: Path, capsys: pytest.Cap
     kinds_new = {i["top"]: i["kind"] for i in new["imports"]}
     assert kinds_old == {"distutils": "stdlib", "tomllib": "third-party"}
     assert kinds_new == {"distutils": "third-party", "tomllib": "stdlib"}
+    # tomllib on 3.9 cannot run unless a version check guards it: said, and unresolved.
+    assert old["unresolved"] == ["tomllib"]
+    assert old["warnings"] == [{"path": "a.py", "line": 2, "message": "tomllib is in the standard library of Python 3.11 to 3.14, not 3.9: "
+                                "choose one with --python, unless a version check the scan cannot read guards it"}]
     assert {d["name"] for d in new["distributions"]} == {"standard-distutils"}  # the backport that ships distutils/
 
 

@@ -22,6 +22,17 @@ log = logging.getLogger("reprokit")
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {text!r}")
+    return n
+
+
 def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
@@ -254,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the versioned JSON envelope instead of a table")
     p.add_argument("--strict", action="store_true", help="exit 1 when an import has no known distribution")
     p.add_argument("--no-installed", action="store_true", help="ignore the distributions installed in this environment")
-    p.add_argument("--jobs", type=int, metavar="N", help="worker processes for large trees (default: all cores)")
+    p.add_argument("--jobs", type=_positive, metavar="N", help="worker processes for large trees (default: all cores)")
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser(
@@ -316,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--sdists", action=argparse.BooleanOptionalAction, default=True, help="keep source archives (default: yes)")
     p.add_argument("--wheels", action=argparse.BooleanOptionalAction, default=True, help="keep wheels for the target (default: yes)")
-    p.add_argument("--jobs", type=int, default=4, metavar="N", help="concurrent downloads (default: 4)")
+    p.add_argument("--jobs", type=_positive, default=4, metavar="N", help="concurrent downloads (default: 4)")
     p.add_argument("--cache-dir", metavar="DIR", help="artifact cache (default: $XDG_CACHE_HOME/reprokit or ~/.cache/reprokit)")
     p.add_argument("--index-url", metavar="URL", help="package index for look-ups (downloads use the lock's URLs)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")

@@ -667,13 +667,17 @@ def scan(settings: ScanSettings) -> ScanResult:
     )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def render_table(result: ScanResult) -> str:
     """The scan as a person reads it: distributions, unresolved imports, warnings."""
     out: list[str] = []
     n_third = sum(1 for i in result.imports if i.kind == "third-party")
-    out.append(f"Scanned {result.files_scanned} files under {result.root} for Python {result.python}"
+    out.append(f"Scanned {_count(result.files_scanned, 'file')} under {result.root} for Python {result.python}"
                + (f" ({result.files_failed} could not be read)" if result.files_failed else ""))
-    out.append(f"{len(result.imports)} modules imported: "
+    out.append(f"{_count(len(result.imports), 'module')} imported: "
                f"{sum(1 for i in result.imports if i.kind == 'stdlib')} stdlib, "
                f"{sum(1 for i in result.imports if i.kind == 'local')} local, {n_third} third-party")
     out.append("")

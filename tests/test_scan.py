@@ -97,6 +97,12 @@ def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(tmp_path), "--strict", "--no-installed"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not_a_known_dist_zz" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exit_:
+        main(["scan", str(tmp_path), "--jobs", "0"])
+    assert exit_.value.code == 2 and "--jobs: takes a whole number of at least 1, not '0'" in capsys.readouterr().err
+    # The table counts in words a person reads.
+    assert main(["scan", str(tmp_path), "--no-installed"]) == 0
+    assert capsys.readouterr().out.startswith(f"Scanned 1 file under {tmp_path} for Python")
 
 
 def test_parallel_scan_equals_serial(tmp_path: Path) -> None:

@@ -169,8 +169,11 @@ def open_bundle(path: Path, tmp: Path) -> Path:
             tf.extractall(tmp, members=members, filter="data")
     except tarfile.FilterError as exc:
         raise InputError(f"{path}: unsafe member refused ({exc})") from None
+    except tarfile.ReadError:
+        raise InputError(f"{path}: not a bundle folder, and not readable as a tarball (gzip, bzip2, xz or plain tar)") from None
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise InputError(f"{path}: not a readable bundle tarball ({exc})") from None
+        why = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise InputError(f"{path}: not a readable bundle tarball ({why})") from None
     tops = [p for p in tmp.iterdir()]
     if len(tops) != 1 or not tops[0].is_dir():
         raise InputError(f"{path}: a bundle tarball holds exactly one top folder")

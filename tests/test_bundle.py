@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -177,6 +178,15 @@ def test_unsafe_tarballs_are_refused(tmp_path: Path, kind: str, capsys: pytest.C
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tgz) in err
     assert not Path("/tmp/abs-escape.txt").exists() and not (tmp_path.parent / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("content", [b"not an archive\n", gzip.compress(b"x" * 10000)[:300]])
+def test_a_file_that_is_no_tarball_is_one_line_of_error(tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bundle.tar.gz"
+    path.write_bytes(content)
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: not a bundle folder, and not readable as a tarball (gzip, bzip2, xz or plain tar)\n"
 
 
 def test_existing_output_is_not_overwritten(built: tuple[Path, Path, FakeIndex], capsys: pytest.CaptureFixture[str]) -> None:

@@ -261,9 +261,11 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         notes.append(f"nixpkgs: {pin.note}")
     eps = entrypoints.detect(paper, scanned.files)
     if not eps:
+        imported = {i.top for i in scanned.imports if i.kind == "local"}
+        scripts = entrypoints.candidates(scanned.files, imported)[:3] or ["run.py"]
         notes.append(
             "no entry points found (notebooks and scripts with `if __name__ == \"__main__\":` are);"
-            " list the scripts to run in reprokit.toml: entry-points = [\"run.py\"]"
+            " list the scripts to run in reprokit.toml: entry-points = [" + ", ".join(f'"{s}"' for s in scripts) + "]"
         )
     for f in secrets.scan_path(paper):
         notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")

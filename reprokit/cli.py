@@ -174,7 +174,10 @@ def cmd_archive(args: argparse.Namespace) -> int:
     else:
         for note in result.notes:
             print(f"note: {note}")
-        print(f"wrote {result.bundle}: {result.files} paper files, {result.packages} packages, {result.outputs} recorded outputs"
+        def n(count: int, noun: str) -> str:
+            return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+        print(f"wrote {result.bundle}: {n(result.files, 'paper file')}, {n(result.packages, 'package')}, {n(result.outputs, 'recorded output')}"
               + (f"; {result.tarball}" if result.tarball else ""))
         print(f"check it:  python3 {result.bundle}/verify.py   or   reprokit validate {result.bundle} --rebuild pip --rerun")
     return 0

@@ -73,3 +73,12 @@ def detect(paper: Path, files: tuple[str, ...] | list[str]) -> list[EntryPoint]:
         seen.add(name)
         out.append(EntryPoint(name=name, kind="notebook" if rel.endswith(".ipynb") else "script", path=rel))
     return out
+
+
+def candidates(files: tuple[str, ...] | list[str], imported: set[str] | frozenset[str]) -> list[str]:
+    """Scripts at the paper's top level that nothing in it imports: what an author most
+    likely runs by hand, to suggest when no entry point is found (none is run unasked)."""
+    return [
+        rel for rel in files
+        if rel.endswith(".py") and "/" not in rel and not is_support_code(rel) and rel[:-3] not in imported and rel != "__init__.py"
+    ]

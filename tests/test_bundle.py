@@ -267,7 +267,7 @@ def test_vendor_nixpkgs_without_a_tarball_is_a_clear_error(built: tuple[Path, Pa
 def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
     index = FakeIndex()
     index.add("alpha", "1.0", uploaded="2023-06-01T00:00:00Z")
-    quiet = write_tree(tmp_path / "no-entry-points", {"analysis.py": "import alpha\n", "requirements.txt": "alpha\n"})
+    quiet = write_tree(tmp_path / "no-entry-points", {"analysis.py": "import alpha\nimport util\n", "util.py": "X = 1\n", "requirements.txt": "alpha\n"})
     lazy = write_tree(tmp_path / "lazy", {
         "reprokit.toml": 'entry-points = ["run.py"]\n',
         "requirements.txt": "alpha\n",
@@ -279,7 +279,8 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
         os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
         common = {"offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
         result = archive(ArchiveSettings(paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
-        assert any(n.startswith("no entry points found") for n in result.notes)
+        # The note names the top-level scripts nothing imports (util.py is a helper).
+        assert any(n.startswith("no entry points found") and n.endswith('entry-points = ["analysis.py"]') for n in result.notes)
         with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only lazily \(figlib/banner.py:2: inside functions"):
             archive(ArchiveSettings(paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
     assert not (tmp_path / "b2").exists()  # nothing half-written

@@ -29,3 +29,8 @@ def test_configured_entry_point_must_exist(tmp_path: Path) -> None:
     write_tree(tmp_path, {"reprokit.toml": 'entry-points = ["missing.py"]\n'})
     with pytest.raises(InputError, match=re.escape("reprokit.toml: entry point 'missing.py' is not a file of the paper")):
         entrypoints.detect(tmp_path, [])
+
+
+def test_candidates_are_top_level_scripts_nothing_imports() -> None:
+    files = ["analysis.py", "helpers.py", "lib/__init__.py", "lib/core.py", "setup.py", "test_x.py", "nb.ipynb", "figures.py"]
+    assert entrypoints.candidates(files, {"helpers", "lib"}) == ["analysis.py", "figures.py"]

@@ -119,6 +119,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
         with_optional=args.with_optional, from_env=args.from_env,
     )
     locked = lock(result, settings, root=path if path.is_dir() else path.parent)
+    if not result.files:
+        print(f"note: no .py or .ipynb files under {path}: the lock holds only what the paper declares", file=sys.stderr)
     for note in dict.fromkeys(lazy_left_out(result, settings).values()):
         print(f"note: {note}", file=sys.stderr)
     out = Path(args.output)
@@ -130,7 +132,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
         for p in locked.packages:
             kinds = "+".join(a.kind for a in p.artifacts) or "no artifact"
             print(f"{p.name + '==' + p.version:<40} {kinds:<12} {p.why}")
-        print(f"\n{len(locked.packages)} packages for Python {locked.python} on {locked.platform} as of {locked.date} "
+        print(f"\n{len(locked.packages)} package{'' if len(locked.packages) == 1 else 's'} for Python {locked.python} on {locked.platform} as of {locked.date} "
               f"(versions from {locked.versions_from}); wrote {out}" + (f" and {req}" if req else ""))
     return 0
 

@@ -236,3 +236,14 @@ def test_lazy_imports_of_modules_the_paper_runs_are_locked(tmp_path: Path) -> No
     settings = LockSettings(date=dt.date(2024, 1, 15), python="3.11")
     assert [line.split(";")[0] for line in requirements_for(result, settings)[0]] == ["tabulate"]
     assert set(lazy_left_out(result, settings)) == {"pyfiglet"}
+
+
+def test_lock_of_a_folder_without_code_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reprokit.cli import main
+
+    (tmp_path / "paper").mkdir()
+    out = tmp_path / "reprokit.lock.yaml"
+    assert main(["lock", str(tmp_path / "paper"), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert f"note: no .py or .ipynb files under {tmp_path / 'paper'}" in captured.err
+    assert "0 packages for Python" in captured.out and out.is_file()

@@ -162,11 +162,17 @@ def stdlib_names(python: str) -> frozenset[str]:
     running = f"{sys.version_info[0]}.{sys.version_info[1]}"
     if python == running:
         return frozenset(sys.stdlib_module_names) | {"__main__", "__future__"}
-    versions: dict[str, list[str]] = data.load_json("stdlib.json")["versions"]
+    versions = _stdlib_lists()
     if python not in versions:
-        known = ", ".join(sorted(versions, key=lambda v: tuple(map(int, v.split(".")))))
-        raise UsageError(f"no standard library list for Python {python} (known: {known})")
+        raise UsageError(f"no standard library list for Python {python} (known: {', '.join(versions)})")
     return frozenset(versions[python])
+
+
+@functools.cache
+def _stdlib_lists() -> dict[str, list[str]]:
+    """The shipped standard library lists, by Python version, oldest first."""
+    versions: dict[str, list[str]] = data.load_json("stdlib.json")["versions"]
+    return {v: versions[v] for v in sorted(versions, key=parse_python)}
 
 
 # Modules only type checkers import (typeshed's private stub package).
@@ -176,10 +182,9 @@ TYPE_CHECKER_ONLY = frozenset({"_typeshed"})
 @functools.cache
 def _stdlib_versions() -> dict[str, tuple[str, ...]]:
     """Each module name of any known Python's standard library -> the versions that have it."""
-    versions: dict[str, list[str]] = data.load_json("stdlib.json")["versions"]
     out: dict[str, list[str]] = {}
-    for version in sorted(versions, key=parse_python):
-        for name in versions[version]:
+    for version, names in _stdlib_lists().items():
+        for name in names:
             out.setdefault(name, []).append(version)
     return {name: tuple(vs) for name, vs in out.items()}
 
@@ -192,7 +197,7 @@ def other_stdlib(top: str, python: str) -> tuple[str, ...]:
 
 def _version_ranges(versions: tuple[str, ...]) -> str:
     """``("2.7", "3.6", "3.7", "3.9")`` -> ``"2.7 to 3.7 and 3.9"``: runs of the known versions."""
-    known = sorted(data.load_json("stdlib.json")["versions"], key=parse_python)
+    known = list(_stdlib_lists())
     runs: list[list[str]] = []
     for i, v in enumerate(known):
         if v in versions:

@@ -109,7 +109,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
 def cmd_lock(args: argparse.Namespace) -> int:
     from reprokit import lock as lock_mod
     from reprokit.resolve import LockSettings, lazy_left_out, lock
-    from reprokit.scan import ScanSettings, scan
+    from reprokit.scan import ScanSettings, counted, scan
 
     path = Path(args.path)
     python = args.python or f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -132,7 +132,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
         for p in locked.packages:
             kinds = "+".join(a.kind for a in p.artifacts) or "no artifact"
             print(f"{p.name + '==' + p.version:<40} {kinds:<12} {p.why}")
-        print(f"\n{len(locked.packages)} package{'' if len(locked.packages) == 1 else 's'} for Python {locked.python} on {locked.platform} as of {locked.date} "
+        print(f"\n{counted(len(locked.packages), 'package')} for Python {locked.python} on {locked.platform} as of {locked.date} "
               f"(versions from {locked.versions_from}); wrote {out}" + (f" and {req}" if req else ""))
     return 0
 
@@ -162,6 +162,7 @@ def cmd_vendor(args: argparse.Namespace) -> int:
 
 def cmd_archive(args: argparse.Namespace) -> int:
     from reprokit.bundle import ArchiveSettings, archive
+    from reprokit.scan import counted
 
     paper = Path(args.paper)
     out = Path(args.output) if args.output else Path(f"{paper.resolve().name}-bundle")
@@ -176,10 +177,8 @@ def cmd_archive(args: argparse.Namespace) -> int:
     else:
         for note in result.notes:
             print(f"note: {note}")
-        def n(count: int, noun: str) -> str:
-            return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-        print(f"wrote {result.bundle}: {n(result.files, 'paper file')}, {n(result.packages, 'package')}, {n(result.outputs, 'recorded output')}"
+        print(f"wrote {result.bundle}: {counted(result.files, 'paper file')}, {counted(result.packages, 'package')}, "
+              f"{counted(result.outputs, 'recorded output')}"
               + (f"; {result.tarball}" if result.tarball else ""))
         print(f"check it:  python3 {result.bundle}/verify.py   or   reprokit validate {result.bundle} --rebuild pip --rerun")
     return 0

@@ -672,7 +672,8 @@ def scan(settings: ScanSettings) -> ScanResult:
     )
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
+    """``1 file``, ``3 files``: a count as a person reads it."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
@@ -680,9 +681,9 @@ def render_table(result: ScanResult) -> str:
     """The scan as a person reads it: distributions, unresolved imports, warnings."""
     out: list[str] = []
     n_third = sum(1 for i in result.imports if i.kind == "third-party")
-    out.append(f"Scanned {_count(result.files_scanned, 'file')} under {result.root} for Python {result.python}"
+    out.append(f"Scanned {counted(result.files_scanned, 'file')} under {result.root} for Python {result.python}"
                + (f" ({result.files_failed} could not be read)" if result.files_failed else ""))
-    out.append(f"{_count(len(result.imports), 'module')} imported: "
+    out.append(f"{counted(len(result.imports), 'module')} imported: "
                f"{sum(1 for i in result.imports if i.kind == 'stdlib')} stdlib, "
                f"{sum(1 for i in result.imports if i.kind == 'local')} local, {n_third} third-party")
     out.append("")

@@ -56,20 +56,17 @@ def _read_ignore(dirpath: str) -> tuple[pathspec.PathSpec[Any] | None, list[tupl
 
     # pathspec >= 0.12.2 calls git's own semantics "gitignore"; older releases "gitwildmatch".
     pattern = "gitignore" if "gitignore" in pathspec.util._registered_patterns else "gitwildmatch"
+    factory = pathspec.util.lookup_pattern(pattern)
+    patterns = []
     problems: list[tuple[int, str]] = []
-    try:
-        spec = pathspec.PathSpec.from_lines(pattern, lines)
-    except Exception:  # pathspec's pattern errors have no common base across releases
-        good = []
-        for n, line in enumerate(lines, 1):
-            try:
-                pathspec.PathSpec.from_lines(pattern, [line])
-            except Exception:
-                problems.append((n, f"{line!r} is not a pattern git reads: ignored, as git does"))
-            else:
-                good.append(line)
-        spec = pathspec.PathSpec.from_lines(pattern, good)
-    return (spec if spec.patterns else None), problems
+    for n, line in enumerate(lines, 1):
+        if not line:
+            continue
+        try:
+            patterns.append(factory(line))
+        except Exception:  # pathspec's pattern errors have no common base across releases
+            problems.append((n, f"{line!r} is not a pattern git reads: ignored, as git does"))
+    return (pathspec.PathSpec(patterns) if patterns else None), problems
 
 
 def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk:

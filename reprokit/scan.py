@@ -149,9 +149,15 @@ def _warning_at(location: str, message: str) -> Warning_:
     message: a file line would point into the notebook's JSON)."""
     path, _, where = location.partition(":cell ")
     if where:
-        return Warning_(path=path, line=None, message=f"cell {where.replace(':', ', line ', 1)}: {message}")
+        cell, _, line = where.partition(":")
+        return Warning_(path=path, line=None, message=f"{_in_cell(cell, line)}: {message}")
     path, _, line = location.rpartition(":")
     return Warning_(path=path, line=int(line), message=message)
+
+
+def _in_cell(cell: int | str, line: int | str | None) -> str:
+    """Where in a notebook, as warnings say it: ``cell 3, line 2`` (or ``cell 3``)."""
+    return f"cell {cell}, line {line}" if line else f"cell {cell}"
 
 
 # --- stdlib -------------------------------------------------------------------------
@@ -318,9 +324,8 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
             except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
                 # A line number of the notebook file would point into its JSON: name the
                 # cell and the line in it instead.
-                lineno = getattr(exc, "lineno", None)
-                where = f"cell {cell_no}" + (f", line {lineno}" if lineno else "")
                 reason = getattr(exc, "msg", None) or exc.__class__.__name__
+                where = _in_cell(cell_no, getattr(exc, "lineno", None))
                 warnings.append(Warning_(path=rel, line=None, message=f"{where}: {_not_valid(target, reason)}"))
                 found.extend(_shift(imp, offset) for imp in imports_mod.extract_loose(cell_src.text))
             offset += n_lines

@@ -196,7 +196,7 @@ def _static_truth(test: ast.expr, target: tuple[int, int], platform: str) -> boo
         return None
     left, op, right = test.left, test.ops[0], test.comparators[0]
     subject = _dotted(left.value if isinstance(left, ast.Subscript) else left)
-    if subject.endswith(("version_info", "version_info.major", "version_info.minor")) and subject.split(".")[0] in ("sys", "version_info"):
+    if subject in _VERSION_SUBJECTS:
         try:
             want = ast.literal_eval(right)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -214,6 +214,10 @@ def _static_truth(test: ast.expr, target: tuple[int, int], platform: str) -> boo
     return None
 
 
+# ``sys.version_info`` (also imported bare) and its ``major``/``minor``.
+_VERSION_SUBJECTS = frozenset(
+    f"{base}{attr}" for base in ("sys.version_info", "version_info") for attr in ("", ".major", ".minor")
+)
 # ``PY2``, ``PY3``, ``six.PY3``, ``IS_PY2``, ``PY3K``, ``PYTHON3``: flags of compatibility code.
 _PY_FLAG = re.compile(r"^_?(?:IS_?)?PY(?:THON)?_?([23])K?$", re.IGNORECASE)
 

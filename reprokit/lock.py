@@ -16,7 +16,8 @@ from reprokit import hashes, schemas
 from reprokit.errors import InputError
 from reprokit.fsutil import atomic_write_text
 
-LOCK_VERSION = 1
+LOCK_VERSION = 2
+BUILD_TOOLS_DIR = "vendor/build"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -55,6 +56,16 @@ class Package:
     artifacts: tuple[Artifact, ...] = ()
     has_sdist: bool = True
     hashes: tuple[str, ...] = field(default=())  # every sha256 uv accepted (all platforms)
+    # For a package built from its sdist: what its build asks for (PEP 518 ``requires``,
+    # or setuptools + wheel for a legacy setup.py, plus the backend's
+    # ``get_requires_for_build_wheel``, which holds ``setup_requires``) ...
+    build_requires: tuple[str, ...] = ()
+    # ... and the exact build tools that satisfy it, ``name==version`` of Lock.build_tools.
+    build_with: tuple[str, ...] = ()
+
+    @property
+    def pin(self) -> str:
+        return f"{self.name}=={self.version}"
 
     @property
     def why(self) -> str:
@@ -67,7 +78,18 @@ class Package:
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "version": self.version, "requested": self.requested, "tooling": self.tooling,
                 "why": self.why, "via": list(self.via), "has_sdist": self.has_sdist,
-                "artifacts": [a.to_json() for a in self.artifacts], "hashes": list(self.hashes)}
+                "artifacts": [a.to_json() for a in self.artifacts], "hashes": list(self.hashes),
+                "build_requires": list(self.build_requires), "build_with": list(self.build_with)}
+
+    @classmethod
+    def from_json(cls, p: dict[str, Any]) -> Package:
+        return cls(
+            name=p["name"], version=p["version"], requested=p["requested"], tooling=p["tooling"],
+            via=tuple(p["via"]), has_sdist=p["has_sdist"], hashes=tuple(p["hashes"]),
+            build_requires=tuple(p.get("build_requires", ())), build_with=tuple(p.get("build_with", ())),
+            artifacts=tuple(Artifact(filename=a["filename"], url=a["url"], sha256=a["sha256"], size=a["size"],
+                                     kind=a["kind"], upload_time=a["upload_time"]) for a in p["artifacts"]),
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -78,25 +100,38 @@ class Lock:
     index_url: str
     versions_from: str
     packages: tuple[Package, ...]
+    # The tools that build the sdists above, as wheels kept in vendor/build/: not part of
+    # the paper's environment. A name may appear at several versions when two sdists
+    # need different ones.
+    build_tools: tuple[Package, ...] = ()
+    # The upload cutoff the build tools were chosen with, and why it differs from
+    # ``date`` when it does (tools of the paper's date that cannot build for its Python).
+    build_tools_date: str | None = None
+    build_tools_note: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {"reprokit_lock": LOCK_VERSION, "python": self.python, "platform": self.platform, "date": self.date,
                 "index_url": self.index_url, "versions_from": self.versions_from,
-                "packages": [p.to_json() for p in self.packages]}
+                "packages": [p.to_json() for p in self.packages],
+                "build_tools": [p.to_json() for p in self.build_tools],
+                "build_tools_date": self.build_tools_date, "build_tools_note": self.build_tools_note}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lock:
         return cls(
             python=data["python"], platform=data["platform"], date=data["date"], index_url=data["index_url"],
             versions_from=data["versions_from"],
-            packages=tuple(
-                Package(name=p["name"], version=p["version"], requested=p["requested"], tooling=p["tooling"],
-                        via=tuple(p["via"]), has_sdist=p["has_sdist"], hashes=tuple(p["hashes"]),
-                        artifacts=tuple(Artifact(filename=a["filename"], url=a["url"], sha256=a["sha256"], size=a["size"],
-                                                 kind=a["kind"], upload_time=a["upload_time"]) for a in p["artifacts"]))
-                for p in data["packages"]
-            ),
+            packages=tuple(Package.from_json(p) for p in data["packages"]),
+            build_tools=tuple(Package.from_json(p) for p in data.get("build_tools", ())),
+            build_tools_date=data.get("build_tools_date"), build_tools_note=data.get("build_tools_note", ""),
         )
+
+    def build_tool(self, pin: str) -> Package:
+        """The build tool ``name==version`` named by a package's ``build_with``."""
+        for p in self.build_tools:
+            if p.pin == pin:
+                return p
+        raise KeyError(pin)
 
 
 def validate(data: dict[str, Any], where: str = "lock") -> None:

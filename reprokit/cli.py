@@ -168,7 +168,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(f"{paper.resolve().name}-bundle")
     result = archive(ArchiveSettings(
         paper=paper, output=out, date=args.date, python=args.python, channel=args.channel, offline=args.offline,
-        wheels=not args.no_wheels, tar=args.tar, force=args.force, record_outputs=args.record_outputs, vendor_nixpkgs=args.vendor_nixpkgs,
+        wheels=not args.no_wheels, nix=not args.no_nix, tar=args.tar, force=args.force, record_outputs=args.record_outputs, vendor_nixpkgs=args.vendor_nixpkgs,
         index_url=args.index_url, cache_dir=Path(args.cache_dir) if args.cache_dir else None, quiet=args.quiet,
     ))
     if args.json:
@@ -349,8 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paper", metavar="PAPER_DIR")
     p.add_argument("-o", "--output", metavar="OUT", help="bundle folder (default: PAPER_DIR's name + '-bundle')")
     p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD")
-    p.add_argument("--python", metavar="X.Y", help="target Python (default: the paper's declaration, else the running one)")
+    p.add_argument("--python", metavar="X.Y", help="target Python (default: what the paper says: a lock or environment file, "
+                   ".python-version, notebook metadata, a README, requires-python; else the newest CPython of the date with "
+                   "wheels for the locked packages)")
     p.add_argument("--channel", metavar="CH", help="nixpkgs channel (default: the stable release current at the date)")
+    p.add_argument("--no-nix", action="store_true", help="write a pip-only bundle: no flake and no nixpkgs pin")
     p.add_argument("--offline", action="store_true", help="pin nixpkgs from the embedded table only")
     p.add_argument("--no-wheels", action="store_true", help="vendor source archives only (wheels only where no sdist exists)")
     p.add_argument("--vendor-nixpkgs", action="store_true", help="also keep the pinned nixpkgs tarball in vendor/nixpkgs/ (needs an online pin)")

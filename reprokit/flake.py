@@ -52,6 +52,8 @@ class EntryPoint:
     name: str  # the app name, e.g. "run_analysis"
     kind: Literal["script", "notebook"]
     path: str  # inside paper/
+    args: tuple[str, ...] = ()  # command-line arguments of a script
+    cwd: str | None = None  # the folder it runs in, inside paper/ (default: its own)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

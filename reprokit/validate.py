@@ -120,23 +120,36 @@ def check_integrity(bundle: Path) -> Check:
         for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
             problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))
         lock_text = (bundle / "requirements.lock").read_text(encoding="utf-8") if (bundle / "requirements.lock").is_file() else ""
-        nix_text = (bundle / "nix" / "python-packages.nix").read_text(encoding="utf-8") if (bundle / "nix" / "python-packages.nix").is_file() else ""
+        nix_file = bundle / "nix" / "python-packages.nix"
+        nix_text = nix_file.read_text(encoding="utf-8") if nix_file.is_file() else None
+        tools = data.get("build_tools", {}).get("packages", [])
+        kept = {a["path"] for p in [*data["packages"], *tools] for a in p["artifacts"]}
+        for rel in sorted(k for k in listed if k.startswith("vendor/") and not k.startswith("vendor/nixpkgs/") and k not in kept):
+            problems.append(Problem(path=rel, message="vendored but named by no package or build tool in reprokit.yaml"))
+        for tool in tools:
+            for a in tool["artifacts"]:
+                if listed.get(a["path"]) not in (None, a["sha256"]):
+                    problems.append(Problem(path=a["path"], message="sha256 in reprokit.yaml differs from SHA256SUMS"))
+                if a["path"] not in listed:
+                    problems.append(Problem(path=a["path"], message="in reprokit.yaml but not in SHA256SUMS"))
         for pkg in data["packages"]:
             for a in pkg["artifacts"]:
                 if listed.get(a["path"]) not in (None, a["sha256"]):
                     problems.append(Problem(path=a["path"], message="sha256 in reprokit.yaml differs from SHA256SUMS"))
                 if a["sha256"] not in lock_text:
                     problems.append(Problem(path="requirements.lock", message=f"does not allow {a['path']} (sha256 {a['sha256'][:12]}…)"))
-                if pkg["provider"] != "nixpkgs" and a["kind"] == ("wheel" if pkg["provider"] == "wheel" else "sdist") and a["path"].rsplit("/", 1)[-1] not in nix_text:
+                if (nix_text is not None and pkg["provider"] != "nixpkgs" and a["kind"] == ("wheel" if pkg["provider"] == "wheel" else "sdist")
+                        and a["path"].rsplit("/", 1)[-1] not in nix_text):
                     problems.append(Problem(path="nix/python-packages.nix", message=f"does not build {pkg['name']} from {a['path']}"))
-        try:
-            node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
-            pin = data["nixpkgs"]
-            for key in ("rev", "narHash", "lastModified"):
-                if node.get(key) != pin[key]:
-                    problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {pin[key]!r}"))
-        except (OSError, ValueError, KeyError, TypeError):
-            problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
+        if "nixpkgs" in data:
+            try:
+                node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
+                pin = data["nixpkgs"]
+                for key in ("rev", "narHash", "lastModified"):
+                    if node.get(key) != pin[key]:
+                        problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {pin[key]!r}"))
+            except (OSError, ValueError, KeyError, TypeError):
+                problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
     return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files")
 
 
@@ -183,13 +196,19 @@ def open_bundle(path: Path, tmp: Path) -> Path:
 def validate(settings: ValidateSettings) -> Report:
     with tempfile.TemporaryDirectory(prefix="reprokit-validate-") as tmp:
         bundle = open_bundle(settings.bundle, Path(tmp))
-        checks = [check_integrity(bundle)]
+        integrity = check_integrity(bundle)
+        checks = [integrity]
         try:
             data = manifest.read(bundle / "reprokit.yaml")
         except InputError:
             return Report(bundle=str(settings.bundle), checks=tuple(checks))
         checks.append(check_completeness(bundle, data))
-        vpy = None
+        if not integrity.ok and (settings.rebuild != "none" or settings.rerun):
+            # Nothing of a bundle that is not what its manifest says may run.
+            for name in ([f"rebuild-{settings.rebuild}"] if settings.rebuild != "none" else []) + (["rerun"] if settings.rerun else []):
+                checks.append(Check(name=name, ok=False, problems=(Problem(path=None, message="not run: the bundle failed its integrity check"),)))
+            return Report(bundle=str(settings.bundle), checks=tuple(checks))
+        env = None
         if settings.rebuild == "pip":
             exe, why = rerun.find_python(data["python"]["version"])
             if exe is None:
@@ -197,7 +216,7 @@ def validate(settings: ValidateSettings) -> Report:
             else:
                 airgap = settings.airgap and rerun.can_airgap()
                 try:
-                    vpy = rerun.rebuild_pip(bundle, exe, Path(tmp) / "env", airgap=airgap)
+                    env = rerun.rebuild_pip(bundle, exe, Path(tmp) / "env", airgap=airgap)
                     checks.append(Check(name="rebuild-pip", ok=True, details="offline" + (" (no network)" if airgap else "")))
                 except rerun.RebuildFailed as exc:
                     checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
@@ -212,16 +231,17 @@ def validate(settings: ValidateSettings) -> Report:
         if settings.airgap and not rerun.can_airgap():
             checks.append(Check(name="airgap", ok=None, skipped="could not make a network namespace (needs root or user namespaces)"))
         if settings.rerun:
-            if vpy is None:
+            if env is None:
                 checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
             else:
-                checks.append(rerun_check(bundle, data, vpy, settings.airgap and rerun.can_airgap()))
+                checks.append(rerun_check(bundle, data, env, settings.airgap and rerun.can_airgap()))
         return Report(bundle=str(settings.bundle), checks=tuple(checks))
 
 
-def rerun_check(bundle: Path, data: dict, vpy: Path, airgap: bool) -> Check:  # type: ignore[type-arg]
-    eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"]) for e in data["entry_points"]]
-    results = rerun.run_entry_points(bundle / "paper", vpy, eps, airgap=airgap)
+def rerun_check(bundle: Path, data: dict, env: rerun.Env, airgap: bool) -> Check:  # type: ignore[type-arg]
+    eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"], args=tuple(e.get("args", ())),
+                      cwd="" if e.get("cwd") == "." else e.get("cwd")) for e in data["entry_points"]]
+    results = rerun.run_entry_points(bundle / "paper", env, eps, airgap=airgap)
     problems = []
     matched = 0
     for e, r in zip(data["entry_points"], results, strict=True):

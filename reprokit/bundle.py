@@ -352,11 +352,10 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
                                         nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
         outputs: dict[str, list[dict[str, str]]] = {e.name: [] for e in eps}
-        seconds: dict[str, float] = {}
         if settings.record_outputs and eps:
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
-            outputs, seconds, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out)
+            outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out)
             notes += recorded_notes
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
@@ -434,13 +433,12 @@ def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:
 
 
 def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
-                   left_out: Mapping[str, str]) -> tuple[dict[str, list[dict[str, str]]], dict[str, float], list[str]]:
+                   left_out: Mapping[str, str]) -> tuple[dict[str, list[dict[str, str]]], list[str]]:
     """Rebuild the new bundle's environment offline, run every entry point in a copy of
     its paper, and record what each wrote. Where the paper holds its own copy of a file
     the run rewrote with other bytes, both are recorded and a note says so."""
     notes: list[str] = []
     outputs: dict[str, list[dict[str, str]]] = {}
-    seconds: dict[str, float] = {}
     airgap = rerun.can_airgap()
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
         env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", airgap=airgap)
@@ -452,7 +450,6 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 if airgap and re.search(r"URLError|ConnectionError|Name or service not known|name resolution|Network is unreachable|HTTPError|socket", r.message):
                     hint += "; it tried to reach the network, and a bundle must hold what its paper reads"
                 raise InputError(f"{where}: the entry point failed in the rebuilt environment ({r.message}){hint}")
-            seconds[r.entry_point.name] = r.seconds
             notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
             recorded = []
             changed = []
@@ -467,7 +464,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 notes.append(f"{r.entry_point.path} wrote other bytes than the paper's own copy of {len(changed)} file(s) "
                              f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}): this run's are recorded, "
                              "and a rerun is compared with them")
-    return outputs, seconds, notes
+    return outputs, notes
 
 
 def vendor_nixpkgs_tarball(pin: nixpkgs.NixpkgsPin, dest: Path, cache_dir: Path | None) -> Path:

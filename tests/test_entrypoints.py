@@ -90,7 +90,7 @@ def test_readme_commands_are_entry_points_run_from_their_folder(tmp_path: Path) 
         ("code/run.py", ("all",), None, "README.md:12"),  # "all" wins over one figure; runs in code/, its own folder
         ("simulation/__main__.py", (f"{entrypoints.OUTPUT_DIR}/",), "", "README.md:20"),  # a placeholder path becomes a folder of the run
     ]
-    assert found.notes == ("README.md:18: `analysis/__main__.py` is not run: it reads data/raw/results.csv, which the paper does not hold",)
+    assert found.notes == ("README.md:17: `analysis/__main__.py` is not run: it reads data/raw/results.csv, which the paper does not hold",)
 
 
 def test_makefile_recipes_and_notebook_commands(tmp_path: Path) -> None:

@@ -91,13 +91,16 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
     rule = base
     hints: list[str] = []
     measured = [compare(path, first, d, _measuring(rule)) for d in others]
-    if rule.kind in ("text", "notebook") and any(_structural(v) for v in measured) and "sanitize" not in set_keys:
+    if rule.kind in ("text", "notebook") and any(not v.ok for v in measured) and "sanitize" not in set_keys:
         added = [s for d in others for s in which_change(_text(first), _text(d), ("addresses", "timestamps", "paths", "durations"))
                  if s not in rule.sanitize]
         if added:
-            rule = dataclasses.replace(rule, sanitize=tuple(dict.fromkeys((*rule.sanitize, *added))))
-            measured = [compare(path, first, d, _measuring(rule)) for d in others]
-            hints += [_SANITIZER_HINTS[s] for s in dict.fromkeys(added)]
+            # Kept only when they remove differences: a time stamp, not a number that moved.
+            trial = dataclasses.replace(rule, sanitize=tuple(dict.fromkeys((*rule.sanitize, *added))))
+            remeasured = [compare(path, first, d, _measuring(trial)) for d in others]
+            if sum(v.failed for v in remeasured) < sum(v.failed for v in measured):
+                rule, measured = trial, remeasured
+                hints += [_SANITIZER_HINTS[s] for s in dict.fromkeys(added)]
 
     rels = [f.rel for v in measured for f in v.failures if f.rel is not None and f.rel < _ZERO_CROSSING]
     rels += [v.worst_rel.rel for v in measured if v.worst_rel and v.worst_rel.rel is not None and v.worst_rel.rel < _ZERO_CROSSING]

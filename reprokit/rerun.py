@@ -96,8 +96,10 @@ def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
     return out
 
 
-def run_entry_points(paper: Path, vpy: Path, entry_points: list[EntryPoint], *, airgap: bool = False, timeout: int = 1800) -> list[RunResult]:
-    """Run each entry point in a fresh copy of ``paper`` with the venv's Python."""
+def run_entry_points(paper: Path, vpy: Path, entry_points: list[EntryPoint], *, airgap: bool = False, timeout: int = 1800,
+                     collect: Path | None = None) -> list[RunResult]:
+    """Run each entry point in a fresh copy of ``paper`` with the venv's Python; with
+    ``collect``, the files each wrote are kept under ``collect/<entry point name>/``."""
     results = []
     bindir = vpy.parent
     for ep in entry_points:
@@ -127,6 +129,11 @@ def run_entry_points(paper: Path, vpy: Path, entry_points: list[EntryPoint], *, 
                 continue
             after = _snapshot(work)
             changed = {k: v[0] for k, v in after.items() if before.get(k) != v}
+            if collect is not None:
+                for rel in changed:
+                    dest = collect / ep.name / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(work / rel, dest)
             if proc.returncode != 0:
                 tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:] or [f"exit {proc.returncode}"]
                 results.append(RunResult(entry_point=ep, ok=False, message=f"exited with status {proc.returncode}: {tail[0]}", outputs=changed))

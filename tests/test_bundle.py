@@ -80,8 +80,9 @@ def test_intact_bundle_validates_with_rebuild_and_rerun(built: tuple[Path, Path,
     bundle, tarball, _ = built
     assert main(["validate", str(tarball), "--rebuild", "pip", "--rerun", "--airgap", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["reprokit_validate"] == 1 and out["ok"] is True
+    assert out["reprokit_validate"] == 2 and out["ok"] is True and out["exit_status"] == 0
     assert [c["name"] for c in out["checks"]] == ["integrity", "completeness", "rebuild-pip", "rerun"]
+    assert {c["status"] for c in out["checks"]} == {"passed"}
     assert main(["validate", str(bundle)]) == 0
 
 
@@ -220,7 +221,9 @@ def test_authors_results_are_the_record_and_a_different_rerun_is_reported(built:
     report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
     rerun = report.checks[-1]
     assert rerun.name == "rerun" and rerun.ok is False
-    assert [(p.path, p.message) for p in rerun.problems] == [("paper/out/result.json", "differs from the recorded output of run")]
+    ((path, message),) = [(p.path, p.message) for p in rerun.problems]
+    assert path == "paper/out/result.json"
+    assert message.startswith("different bytes (sha256 ") and message.endswith("(run)")
 
 
 def test_vendor_nixpkgs_keeps_the_pinned_tarball(built: tuple[Path, Path, FakeIndex], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,3 +287,23 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only lazily \(figlib/banner.py:2: inside functions"):
             archive(ArchiveSettings(paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
     assert not (tmp_path / "b2").exists()  # nothing half-written
+
+
+def test_a_check_that_could_not_run_fails_unless_allowed(built: tuple[Path, Path, FakeIndex], capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = built[0]
+    assert main(["validate", str(bundle), "--rerun"]) == 1  # --rerun needs --rebuild pip: not run, so not passed
+    out = capsys.readouterr().out
+    assert "rerun         NOT RUN  needs --rebuild pip" in out and out.endswith("FAILED: rerun did not run\n")
+    assert main(["validate", str(bundle), "--rerun", "--allow-skip", "rerun"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT RUN (allowed)" in out and out.endswith("OK: every requested check ran and passed (rerun not run, as allowed)\n")
+
+
+def test_validate_writes_the_reviewers_report(built: tuple[Path, Path, FakeIndex], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "report.html"
+    assert main(["validate", str(built[0]), "--rebuild", "pip", "--rerun", "--report", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "<title>Artifact report: Tiny study</title>" in html and "Doe, Jo" in html
+    assert html.count('class="badge earned"') == 2  # functional and reproduced; no DOI, so not available
+    assert "out/result.json" in html and "Identical" in html
+    assert "no DOI and no archive record" in html

@@ -8,6 +8,7 @@ and ``--tar`` writes a deterministic ``.tar.gz``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import io
@@ -28,6 +29,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from reprokit import __version__, citation, entrypoints, flake, hashes, manifest, nixpkgs, rerun, secrets, tree
 from reprokit import lock as lock_mod
+from reprokit import outputs as outputs_mod
+from reprokit.outputs import config as outputs_config
 from reprokit.errors import InputError, UsageError
 from reprokit.fsutil import atomic_write_text, sha256_file
 from reprokit.resolve import LockSettings, lazy_left_out, lock
@@ -175,6 +178,9 @@ reprokit validate . --rebuild pip --rerun --airgap
 ## What is here
 
 - `paper/`: the paper's files as archived.
+- `outputs/<entry point>/`: what each entry point wrote when the bundle was made; the
+  manifest gives each output's rule (exact bytes, numbers within a tolerance, pixels)
+  and what the archive-time runs measured.
 - `reprokit.yaml`: the manifest: imports, packages (version, provider, artifacts with
   sha256, SRI, Nix base32 and SWHID), entry points and the outputs they wrote when the
   bundle was made, and every file of `paper/` with its sha256.
@@ -250,6 +256,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes.append(f"date {date} (from {date_from})")
     python = settings.python or paper_python(paper) or f"{sys.version_info[0]}.{sys.version_info[1]}"
     name = bundle_name(paper)
+    out_config = outputs_config.read(paper)
 
     scanned = scan(ScanSettings(path=paper, python=python))
     lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
@@ -283,7 +290,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
         choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
                                     nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
-        outputs: dict[str, list[dict[str, str]]] = {e.name: [] for e in eps}
+        outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}
         if settings.record_outputs and eps:
             exe, why = rerun.find_python(python)
             if exe is None:
@@ -291,17 +298,22 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             else:
                 with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
                     vpy = rerun.rebuild_pip(work, exe, Path(envdir) / "env")
-                    for r in rerun.run_entry_points(work / "paper", vpy, eps):
-                        if not r.ok:
-                            missing = re.search(r"No module named '([\w.]+)'", r.message)
-                            hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
-                            raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message}){hint}")
-                        # The author's own results, where the paper holds them, are what a
-                        # rerun must reproduce; otherwise this run's bytes are the record.
-                        outputs[r.entry_point.name] = [
-                            {"path": k, "sha256": paper_sha.get(k, v)}
-                            for k, v in sorted(r.outputs.items())
-                        ]
+                    # Each entry point runs outputs.runs times: what changes between runs
+                    # of the same code is the paper's own noise, learned into its rules.
+                    runs = []
+                    for i in range(out_config.runs):
+                        results = rerun.run_entry_points(work / "paper", vpy, eps, collect=Path(envdir) / f"run{i}")
+                        for r in results:
+                            if not r.ok:
+                                missing = re.search(r"No module named '([\w.]+)'", r.message)
+                                hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
+                                raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message}){hint}")
+                        runs.append(results)
+                    for j, ep in enumerate(eps):
+                        learned = outputs_mod.learn([{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs}
+                                                     for i, rs in enumerate(runs)], out_config)
+                        notes += [f"{ep.name}: {n}" for n in learned.notes]
+                        outputs[ep.name] = [_keep(rec, paper_sha, work, Path(envdir) / "run0" / ep.name, ep.name) for rec in learned.outputs]
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:
@@ -352,6 +364,20 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         write_tar(out, name, tarball, epoch(date))
     n_out = sum(len(v) for v in outputs.values())
     return ArchiveResult(bundle=out, tarball=tarball, packages=len(locked.packages), files=len(files), outputs=n_out, notes=tuple(notes))
+
+
+def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: Path, run: Path, entry_point: str) -> dict[str, object]:
+    """Record one output and keep its bytes under ``outputs/<entry point>/`` (unless too
+    large). The author's own results, where the paper holds them, are what a rerun must
+    reproduce; otherwise the first archive-time run's bytes are the record."""
+    source = work / "paper" / rec.path if rec.path in paper_sha else run / rec.path
+    if rec.path in paper_sha:
+        rec = dataclasses.replace(rec, sha256=paper_sha[rec.path], size=source.stat().st_size)
+    if rec.kept:
+        dest = work / "outputs" / entry_point / rec.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+    return rec.to_dict()
 
 
 def vendor_nixpkgs_tarball(pin: nixpkgs.NixpkgsPin, dest: Path, cache_dir: Path | None) -> Path:

@@ -139,6 +139,12 @@ def check_integrity(bundle: Path) -> Check:
                 problems.append(Problem(path=rel, message="sha256 in reprokit.yaml differs from SHA256SUMS"))
             if rel not in listed:
                 problems.append(Problem(path=rel, message="in reprokit.yaml but not in SHA256SUMS"))
+        for e in data["entry_points"]:
+            for o in e["outputs"]:
+                rel = f"outputs/{e['name']}/{o['path']}"
+                if o.get("kept") and listed.get(rel) != o["sha256"]:
+                    why = "in reprokit.yaml but not in SHA256SUMS" if rel not in listed else "sha256 in reprokit.yaml differs from SHA256SUMS"
+                    problems.append(Problem(path=rel, message=why))
         paper_listed = {k[len("paper/"):] for k in listed if k.startswith("paper/")}
         for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
             problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))

@@ -52,7 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
 def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex]) -> None:
     bundle, tarball, _ = built
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
+    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "outputs", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
     data = manifest.read(bundle / "reprokit.yaml")
     assert data["paper"]["title"] == "Tiny study" and data["paper"]["date"] == "2024-01-20" and data["paper"]["authors"] == ["Doe, Jo"]
     assert {p["name"]: p["provider"] for p in data["packages"]} == {"alpha": "wheel", "beta": "wheel"}
@@ -60,6 +60,12 @@ def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex])
     assert art["swhid"].startswith("swh:1:cnt:") and art["sri"].startswith("sha256-") and (bundle / art["path"]).is_file()
     (ep,) = data["entry_points"]
     assert ep["path"] == "run.py" and [o["path"] for o in ep["outputs"]] == ["out/result.json"]
+    (out,) = ep["outputs"]
+    # Format 2: the output's rule and what two archive-time runs measured; its bytes kept.
+    assert data["reprokit_manifest"] == 2
+    assert (out["rule"], out["kept"], out["stable"], out["runs"], out["set_by"]) == ("json", True, True, 2, "default")
+    kept = bundle / "outputs" / "run" / "out" / "result.json"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == out["sha256"]
     assert {f["path"] for f in data["paper_files"]} == set(PAPER)
     assert {i["module"]: (i["optional"], i["lazy"]) for i in data["imports"]} == {"alpha": (False, False), "json": (False, False), "os": (False, False)}
     with tarfile.open(tarball) as tf:
@@ -217,13 +223,14 @@ def test_authors_results_are_the_record_and_a_different_rerun_is_reported(built:
         result = archive(ArchiveSettings(paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
     data = manifest.read(result.bundle / "reprokit.yaml")
     (out,) = data["entry_points"][0]["outputs"]
-    assert out == {"path": "out/result.json", "sha256": hashlib.sha256(b'{"alpha": "0.9"}').hexdigest()}
+    assert out["sha256"] == hashlib.sha256(b'{"alpha": "0.9"}').hexdigest()
+    assert (result.bundle / "outputs" / "run" / "out" / "result.json").read_bytes() == b'{"alpha": "0.9"}'
     report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
     rerun = report.checks[-1]
     assert rerun.name == "rerun" and rerun.ok is False
     ((path, message),) = [(p.path, p.message) for p in rerun.problems]
     assert path == "paper/out/result.json"
-    assert message.startswith("different bytes (sha256 ") and message.endswith("(run)")
+    assert message == 'different at $.alpha: recorded "0.9", rerun "1.0" (run)'
 
 
 def test_vendor_nixpkgs_keeps_the_pinned_tarball(built: tuple[Path, Path, FakeIndex], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -307,3 +314,23 @@ def test_validate_writes_the_reviewers_report(built: tuple[Path, Path, FakeIndex
     assert html.count('class="badge earned"') == 2  # functional and reproduced; no DOI, so not available
     assert "out/result.json" in html and "Identical" in html
     assert "no DOI and no archive record" in html
+
+
+def test_a_format_1_bundle_still_validates_and_reruns(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """Before format 2, outputs were recorded by sha256 alone and not kept: still valid,
+    and a rerun is compared by bytes."""
+    from reprokit.bundle import sums
+
+    b = tmp_path / "old"
+    shutil.copytree(built[0], b, symlinks=True)
+    shutil.rmtree(b / "outputs")
+    data = manifest.read(b / "reprokit.yaml")
+    data["reprokit_manifest"] = 1
+    for ep in data["entry_points"]:
+        ep["outputs"] = [{"path": o["path"], "sha256": o["sha256"]} for o in ep["outputs"]]
+    (b / "reprokit.yaml").write_text(manifest.render(data), encoding="utf-8")
+    (b / "SHA256SUMS").write_text(sums(b), encoding="utf-8")
+    report = validate(ValidateSettings(bundle=b, rebuild="pip", rerun=True))
+    assert report.ok, [(c.name, c.problems) for c in report.checks]
+    (verdict,) = report.verdicts
+    assert verdict.status == "identical" and verdict.rule.kind == "exact"

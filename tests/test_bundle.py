@@ -210,9 +210,16 @@ def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     result = archive(ArchiveSettings(paper=sample_paper, output=tmp_path / "bundle", offline=True, quiet=True))
     data = manifest.read(result.bundle / "reprokit.yaml")
     assert all(ep["outputs"] for ep in data["entry_points"]) and len(data["entry_points"]) == 2
-    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, airgap=True))
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, airgap=True, report=True))
     assert report.ok, [(c.name, c.problems) for c in report.checks]
-    assert report.checks[-1].details == f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match"
+    assert report.checks[-1].details.startswith(f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match")
+    # The reviewer's report of it: every badge but Available (the sample paper has no DOI).
+    from reprokit import report as review
+
+    assert report.review is not None
+    page = review.render(report.review)
+    assert "Leaf area and growth under supplemental light" in page and page.count('class="badge earned"') == 2
+    assert page.count('src="data:image/png;base64,') >= 4  # Figures 1 and 2, recorded and rerun
     assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)
 
 

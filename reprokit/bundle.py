@@ -28,8 +28,10 @@ from pathlib import Path
 
 from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, interpreter, manifest, nixpkgs, pypi, rerun, secrets, tree
 from reprokit import lock as lock_mod
+from reprokit import outputs as outputs_mod
 from reprokit.errors import InputError, ReprokitError, UsageError
 from reprokit.flake import EntryPoint
+from reprokit.outputs import config as outputs_config
 from reprokit.fsutil import atomic_write_text, sha256_file
 from reprokit.lock import Lock
 from reprokit.nixpkgs import cache_root
@@ -185,6 +187,9 @@ reprokit validate . --rebuild pip --rerun --airgap
 ## What is here
 
 - `paper/`: the paper's files as archived.
+- `outputs/<entry point>/`: what each entry point wrote when the bundle was made; the
+  manifest gives each output's rule (exact bytes, numbers within a tolerance, pixels)
+  and what the archive-time runs measured.
 - `reprokit.yaml`: the manifest: imports, packages (version, provider, artifacts with
   sha256, SRI, Nix base32 and SWHID), the build tools, entry points and the outputs they
   wrote when the bundle was made, and every file of `paper/` with its sha256.
@@ -351,11 +356,11 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
             choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
                                         nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
-        outputs: dict[str, list[dict[str, str]]] = {e.name: [] for e in eps}
+        outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}
         if settings.record_outputs and eps:
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
-            outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out)
+            outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper))
             notes += recorded_notes
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
@@ -433,38 +438,64 @@ def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:
 
 
 def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
-                   left_out: Mapping[str, str]) -> tuple[dict[str, list[dict[str, str]]], list[str]]:
-    """Rebuild the new bundle's environment offline, run every entry point in a copy of
-    its paper, and record what each wrote. Where the paper holds its own copy of a file
-    the run rewrote with other bytes, both are recorded and a note says so."""
+                   left_out: Mapping[str, str], config: outputs_mod.OutputsConfig) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
+    """Rebuild the new bundle's environment offline and run every entry point
+    ``config.runs`` times, each time in a fresh copy of its paper: what differs between
+    runs of the same code is the paper's own noise, learned into each output's rule.
+    The first run's files are the record, kept under ``outputs/<entry point>/``. Where
+    the paper holds its own copy of a file the run rewrote with other bytes, both are
+    recorded and a note says how they differ."""
     notes: list[str] = []
-    outputs: dict[str, list[dict[str, str]]] = {}
+    outputs: dict[str, list[dict[str, object]]] = {}
     airgap = rerun.can_airgap()
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
         env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", airgap=airgap)
-        for r in rerun.run_entry_points(work / "paper", env, eps, airgap=airgap):
-            where = paper / r.entry_point.path
-            if not r.ok:
-                missing = re.search(r"No module named '([\w.]+)'", r.message)
-                hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
-                if airgap and re.search(r"URLError|ConnectionError|Name or service not known|name resolution|Network is unreachable|HTTPError|socket", r.message):
-                    hint += "; it tried to reach the network, and a bundle must hold what its paper reads"
-                raise InputError(f"{where}: the entry point failed in the rebuilt environment ({r.message}){hint}")
-            notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
-            recorded = []
-            changed = []
-            for k, v in sorted(r.outputs.items()):
-                entry = {"path": k, "sha256": v}
-                if k in paper_sha and paper_sha[k] != v:
-                    entry["paper_sha256"] = paper_sha[k]
-                    changed.append(k)
-                recorded.append(entry)
-            outputs[r.entry_point.name] = recorded
-            if changed:
-                notes.append(f"{r.entry_point.path} wrote other bytes than the paper's own copy of {len(changed)} file(s) "
-                             f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}): this run's are recorded, "
-                             "and a rerun is compared with them")
+        runs = []
+        for i in range(config.runs):
+            results = rerun.run_entry_points(work / "paper", env, eps, airgap=airgap, collect=Path(envdir) / f"run{i}")
+            for r in results:
+                if not r.ok:
+                    raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})"
+                                     + _failure_hint(r.message, left_out, airgap))
+                if i == 0:
+                    notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
+            runs.append(results)
+        for j, ep in enumerate(eps):
+            first = Path(envdir) / "run0" / ep.name
+            learned = outputs_mod.learn([{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)], config)
+            notes += [f"{ep.path}: {n}" for n in learned.notes]
+            outputs[ep.name] = [_keep(rec, paper_sha, work, first, ep.name) for rec in learned.outputs]
+            differs = []
+            for rec in learned.outputs:
+                if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
+                    (verdict,) = outputs_mod.compare_outputs([dataclasses.replace(rec, kept=True)], work / "paper", first)
+                    differs.append(f"{rec.path} ({verdict.summary})")
+            if differs:
+                notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
+                             f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
     return outputs, notes
+
+
+def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> str:
+    missing = re.search(r"No module named '([\w.]+)'", message)
+    hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
+    if airgap and re.search(r"URLError|ConnectionError|Name or service not known|name resolution|Network is unreachable|HTTPError|socket\.gaierror", message):
+        hint += "; it tried to reach the network, and a bundle must hold what its paper reads"
+    return hint
+
+
+def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: Path, run: Path, entry_point: str) -> dict[str, object]:
+    """Record one output and keep its bytes under ``outputs/<entry point>/`` (unless too
+    large): the first archive-time run's, with the paper's own copy's sha256 beside them
+    when that differs."""
+    if rec.kept:
+        dest = work / "outputs" / entry_point / rec.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run / rec.path, dest)
+    out = rec.to_dict()
+    if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
+        out["paper_sha256"] = paper_sha[rec.path]
+    return out
 
 
 def vendor_nixpkgs_tarball(pin: nixpkgs.NixpkgsPin, dest: Path, cache_dir: Path | None) -> Path:

@@ -187,12 +187,19 @@ def cmd_archive(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from reprokit.validate import ValidateSettings, render, validate
 
-    report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, airgap=args.airgap))
+    report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, airgap=args.airgap,
+                                       allow_skip=frozenset(args.allow_skip), report=args.report is not None))
     if args.json:
         _print_json(report.to_json())
     else:
         sys.stdout.write(render(report))
-    return 0 if report.ok else 1
+    if args.report is not None and report.review is not None:
+        from reprokit import report as review
+        from reprokit.fsutil import atomic_write_text
+
+        atomic_write_text(Path(args.report), review.render(report.review))
+        print(f"wrote {args.report}", file=sys.stderr)
+    return report.outcome.exit_status
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
@@ -372,13 +379,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a bundle: intact, complete, rebuildable, reruns to the same outputs",
         description="Check BUNDLE (a folder or .tar.gz): integrity (SHA256SUMS, manifest, flake.lock), completeness "
         "(every third-party import is locked), and on request a rebuild (pip offline from vendor/, or nix build) and a "
-        "rerun of the entry points whose outputs are compared with the recorded sha256. Exit 0 when every requested "
-        "check passed, 1 when one failed, 2 for usage errors.",
+        "rerun of the entry points whose outputs are compared with the recorded ones by their rules (numbers within "
+        "tolerance, figures as pixels, notebooks cell by cell). Exit 0 only when every requested check ran and passed; "
+        "a check that could not run fails unless --allow-skip names it; 1 when one failed, 2 for usage errors.",
     )
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--rebuild", choices=("pip", "nix", "none"), default="none")
     p.add_argument("--rerun", action="store_true", help="rerun the entry points and compare outputs (needs --rebuild pip)")
     p.add_argument("--airgap", action="store_true", help="rebuild and rerun with networking off (a new network namespace)")
+    p.add_argument("--allow-skip", action="append", default=[], metavar="CHECK",
+                   choices=("integrity", "completeness", "rebuild-pip", "rebuild-nix", "airgap", "rerun"),
+                   help="let CHECK be not run without failing (repeatable); by default a check that could not run fails")
+    p.add_argument("--report", metavar="FILE.html", help="also write a reviewer's report: one self-contained HTML page with badges and figures")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from reprokit import interpreter
+from reprokit.entrypoints import OUTPUT_DIR
 from reprokit.errors import ReprokitError
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import sha256_file
@@ -51,7 +52,6 @@ class RunResult:
     message: str
     outputs: dict[str, str]  # path in paper/ -> sha256 of files it wrote or changed
     seconds: float = 0.0
-    executed: Path | None = None  # a notebook with this run's outputs
 
 
 @functools.cache
@@ -213,6 +213,7 @@ def _pip(env: dict[str, str], cmd: list[str], airgap: bool, what: str) -> None:
 
 # --- rerun ----------------------------------------------------------------------------------
 
+
 SKIP_PARTS = frozenset({"__pycache__", ".ipynb_checkpoints"})
 
 
@@ -245,10 +246,12 @@ def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path |
 
 
 def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], *, airgap: bool = False, timeout: int = 1800,
-                     keep: Path | None = None) -> list[RunResult]:
+                     collect: Path | None = None) -> list[RunResult]:
     """Run the entry points in order in one fresh copy of ``paper``, as a person runs a
     paper's commands one after another. Each result holds the files that entry point
-    wrote. ``keep``: a folder that receives the working copy after the runs."""
+    wrote; a notebook counts as rewritten with the outputs of its run (as ``jupyter
+    nbconvert --execute --inplace`` does). With ``collect``, the files each entry point
+    wrote are kept under ``collect/<entry point name>/``."""
     results = []
     with tempfile.TemporaryDirectory(prefix="reprokit-rerun-") as tmp:
         work = Path(tmp) / "paper"
@@ -271,6 +274,9 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
             before = _snapshot(work)
             executed = executed_dir / f"{ep.name}.ipynb" if ep.kind == "notebook" else None
             cmd, cwd = command(ep, work, env, timeout, executed)
+            for arg in ep.args:  # a folder the command names for its output, as a reader would make it
+                if arg == f"{OUTPUT_DIR}/":
+                    (cwd / OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
             run_env = clean_env(extra)
             if env.pythonpath and ep.kind == "script":
                 run_env["PYTHONPATH"] = env.pythonpath
@@ -284,19 +290,17 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
                 results.append(RunResult(entry_point=ep, ok=False, message=f"timed out after {timeout}s", outputs={}, seconds=time.monotonic() - started))
                 continue
             seconds = time.monotonic() - started
+            if executed is not None and executed.exists():
+                shutil.copyfile(executed, work / ep.path)
             after = _snapshot(work)
             changed = {k: v[0] for k, v in after.items() if before.get(k) != v}
-            kept = None
-            if executed is not None and executed.exists() and keep is not None:
-                keep.mkdir(parents=True, exist_ok=True)
-                kept = keep / executed.name
-                shutil.copyfile(executed, kept)
-            if proc.returncode != 0:
-                results.append(RunResult(entry_point=ep, ok=False, message=_failure(proc), outputs=changed, seconds=seconds, executed=kept))
-            else:
-                results.append(RunResult(entry_point=ep, ok=True, message="", outputs=changed, seconds=seconds, executed=kept))
-        if keep is not None:
-            shutil.copytree(work, keep / "paper", symlinks=True, dirs_exist_ok=True)
+            if collect is not None:
+                for rel in changed:
+                    dest = collect / ep.name / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(work / rel, dest)
+            message = "" if proc.returncode == 0 else _failure(proc)
+            results.append(RunResult(entry_point=ep, ok=proc.returncode == 0, message=message, outputs=changed, seconds=seconds))
     return results
 
 

@@ -52,7 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
 def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex]) -> None:
     bundle, tarball, _ = built
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
+    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "outputs", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
     data = manifest.read(bundle / "reprokit.yaml")
     assert data["paper"]["title"] == "Tiny study" and data["paper"]["date"] == "2024-01-20" and data["paper"]["authors"] == ["Doe, Jo"]
     assert {p["name"]: p["provider"] for p in data["packages"]} == {"alpha": "wheel", "beta": "wheel"}
@@ -60,6 +60,12 @@ def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex])
     assert art["swhid"].startswith("swh:1:cnt:") and art["sri"].startswith("sha256-") and (bundle / art["path"]).is_file()
     (ep,) = data["entry_points"]
     assert ep["path"] == "run.py" and [o["path"] for o in ep["outputs"]] == ["out/result.json"]
+    (out,) = ep["outputs"]
+    # Format 2: the output's rule and what two archive-time runs measured; its bytes kept.
+    assert data["reprokit_manifest"] == 2
+    assert (out["rule"], out["kept"], out["stable"], out["runs"], out["set_by"]) == ("json", True, True, 2, "default")
+    kept = bundle / "outputs" / "run" / "out" / "result.json"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == out["sha256"]
     assert {f["path"] for f in data["paper_files"]} == set(PAPER)
     assert {i["module"]: (i["optional"], i["lazy"]) for i in data["imports"]} == {"alpha": (False, False), "json": (False, False), "os": (False, False)}
     with tarfile.open(tarball) as tf:
@@ -80,8 +86,9 @@ def test_intact_bundle_validates_with_rebuild_and_rerun(built: tuple[Path, Path,
     bundle, tarball, _ = built
     assert main(["validate", str(tarball), "--rebuild", "pip", "--rerun", "--airgap", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["reprokit_validate"] == 1 and out["ok"] is True
+    assert out["reprokit_validate"] == 2 and out["ok"] is True and out["exit_status"] == 0
     assert [c["name"] for c in out["checks"]] == ["integrity", "completeness", "rebuild-pip", "rerun"]
+    assert {c["status"] for c in out["checks"]} == {"passed"}
     assert main(["validate", str(bundle)]) == 0
 
 
@@ -203,9 +210,16 @@ def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     result = archive(ArchiveSettings(python=RUNNING, paper=sample_paper, output=tmp_path / "bundle", offline=True, quiet=True))
     data = manifest.read(result.bundle / "reprokit.yaml")
     assert all(ep["outputs"] for ep in data["entry_points"]) and len(data["entry_points"]) == 2
-    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, airgap=True))
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, airgap=True, report=True))
     assert report.ok, [(c.name, c.problems) for c in report.checks]
-    assert report.checks[-1].details == f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match"
+    assert report.checks[-1].details.startswith(f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match")
+    # The reviewer's report of it: every badge but Available (the sample paper has no DOI).
+    from reprokit import report as review
+
+    assert report.review is not None
+    page = review.render(report.review)
+    assert "Leaf area and growth under supplemental light" in page and page.count('class="badge earned"') == 2
+    assert page.count('src="data:image/png;base64,') >= 4  # Figures 1 and 2, recorded and rerun
     assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)
 
 
@@ -217,9 +231,10 @@ def test_the_archive_run_is_the_record_and_a_differing_author_copy_is_reported(b
     data = manifest.read(result.bundle / "reprokit.yaml")
     (out,) = data["entry_points"][0]["outputs"]
     written = json.dumps({"alpha": "1.0"}).encode()
-    assert out == {"path": "out/result.json", "sha256": hashlib.sha256(written).hexdigest(),
-                   "paper_sha256": hashlib.sha256(b'{"alpha": "0.9"}').hexdigest()}
-    assert any("run.py wrote other bytes than the paper's own copy of 1 file(s) (out/result.json)" in n for n in result.notes)
+    assert (out["sha256"], out["paper_sha256"]) == (hashlib.sha256(written).hexdigest(), hashlib.sha256(b'{"alpha": "0.9"}').hexdigest())
+    assert (result.bundle / "outputs" / "run" / "out" / "result.json").read_bytes() == written
+    assert any(n.startswith("run.py wrote other bytes than the paper's own copy of 1 file(s): out/result.json (different at $.alpha")
+               for n in result.notes), result.notes
     # The fresh bundle passes its own rerun: what it recorded is what the run writes.
     report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
     assert report.ok, report.checks
@@ -287,3 +302,43 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only lazily \(figlib/banner.py:2: inside functions"):
             archive(ArchiveSettings(python=RUNNING, paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
     assert not (tmp_path / "b2").exists()  # nothing half-written
+
+
+def test_a_check_that_could_not_run_fails_unless_allowed(built: tuple[Path, Path, FakeIndex], capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = built[0]
+    assert main(["validate", str(bundle), "--rerun"]) == 1  # --rerun needs --rebuild pip: not run, so not passed
+    out = capsys.readouterr().out
+    assert "rerun         NOT RUN  needs --rebuild pip" in out and out.endswith("FAILED: rerun did not run\n")
+    assert main(["validate", str(bundle), "--rerun", "--allow-skip", "rerun"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT RUN (allowed)" in out and out.endswith("OK: every requested check ran and passed (rerun not run, as allowed)\n")
+
+
+def test_validate_writes_the_reviewers_report(built: tuple[Path, Path, FakeIndex], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "report.html"
+    assert main(["validate", str(built[0]), "--rebuild", "pip", "--rerun", "--report", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "<title>Artifact report: Tiny study</title>" in html and "Doe, Jo" in html
+    assert html.count('class="badge earned"') == 2  # functional and reproduced; no DOI, so not available
+    assert "out/result.json" in html and "Identical" in html
+    assert "no DOI and no archive record" in html
+
+
+def test_a_format_1_bundle_still_validates_and_reruns(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """Before format 2, outputs were recorded by sha256 alone and not kept: still valid,
+    and a rerun is compared by bytes."""
+    from reprokit.bundle import sums
+
+    b = tmp_path / "old"
+    shutil.copytree(built[0], b, symlinks=True)
+    shutil.rmtree(b / "outputs")
+    data = manifest.read(b / "reprokit.yaml")
+    data["reprokit_manifest"] = 1
+    for ep in data["entry_points"]:
+        ep["outputs"] = [{"path": o["path"], "sha256": o["sha256"]} for o in ep["outputs"]]
+    (b / "reprokit.yaml").write_text(manifest.render(data), encoding="utf-8")
+    (b / "SHA256SUMS").write_text(sums(b), encoding="utf-8")
+    report = validate(ValidateSettings(bundle=b, rebuild="pip", rerun=True))
+    assert report.ok, [(c.name, c.problems) for c in report.checks]
+    (verdict,) = report.verdicts
+    assert verdict.status == "identical" and verdict.rule.kind == "exact"

@@ -123,11 +123,10 @@ def _resolve(requirements: Sequence[str], settings: resolve.LockSettings, client
     tags = resolve.target_tags(settings.python, settings.platform)
     for cutoff in cutoffs:
         try:
-            text = resolve.run_uv(list(requirements), {}, dataclasses.replace(settings, date=cutoff))
+            parsed = resolve.compile(list(requirements), {}, dataclasses.replace(settings, date=cutoff))
         except ResolutionFailed as exc:
             first_error = first_error or next((ln.strip(" ╰─▶") for ln in str(exc).splitlines() if ln.strip()), str(exc))
             continue
-        parsed = resolve.parse_uv_output(text)
         packages = []
         edges: dict[str, list[str]] = {}
         for name, version, hashes, via in parsed:

@@ -53,6 +53,7 @@ class LockSettings:
     with_optional: bool = False
     from_env: bool = False
     uv_cache: Path | None = None
+    cache_dir: Path | None = None  # reprokit's artifact cache (pip wheels for older Pythons)
 
 
 def target_tags(python: str, platform: str) -> list[Tag]:
@@ -261,6 +262,25 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
     return proc.stdout
 
 
+def compile(requirements: list[str], constraints: dict[str, str], settings: LockSettings) -> list[tuple[str, str, list[str], list[str]]]:
+    """The exact closure of ``requirements`` for the target Python as of the settings'
+    date: (name, version, sha256s uv accepted, what pulled it in). uv resolves for
+    Python 3.6 and newer; older Pythons (2.7, 3.5) are resolved by their own pip."""
+    from reprokit import interpreter, piptool
+    from reprokit.nixpkgs import cache_root
+    from reprokit.scan import marker_environment
+
+    if interpreter.key(settings.python) >= interpreter.UV_OLDEST:
+        return parse_uv_output(run_uv(requirements, constraints, settings))
+    exe, how = interpreter.find(settings.python)
+    if exe is None:
+        raise UsageError(f"uv resolves for Python 3.6 and newer; Python {settings.python} is resolved by its own pip, and {how}")
+    cutoff = dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    return piptool.compile(requirements, constraints, python=settings.python, python_exe=exe, cutoff=cutoff,
+                           client=pypi.Client(settings.index_url), cache=cache_root(settings.cache_dir),
+                           env=marker_environment(settings.python))
+
+
 # --- the lock ----------------------------------------------------------------------------
 
 def artifacts_for(client: pypi.Client, name: str, version: str, hashes: list[str], tags: list[Tag]) -> tuple[list[Artifact], bool]:
@@ -305,11 +325,11 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         constraints = env_pins([Requirement(r).name for r in requirements])
         source = "installed environment"
     try:
-        text = run_uv(requirements + tooling, constraints, settings)
+        parsed = compile(requirements + tooling, constraints, settings)
     except ResolutionFailed as exc:
         if tooling:
             try:
-                run_uv(requirements, constraints, settings)
+                compile(requirements, constraints, settings)
             except ResolutionFailed:
                 pass
             else:
@@ -317,8 +337,7 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
                     f"the notebooks need a Jupyter kernel (ipykernel) in the paper's environment, and no release of it up to "
                     f"{settings.date} agrees with the paper's pins for Python {settings.python}: {exc}") from None
         who = "; ".join(f"{n} asked for by {', '.join(v[:2])}" for n, v in sorted(asked_by.items()) if n in str(exc).lower())
-        raise ResolutionFailed(f"uv could not resolve the closure: {exc}" + (f" [{who}]" if who else "")) from None
-    parsed = parse_uv_output(text)
+        raise ResolutionFailed(f"could not resolve the closure: {exc}" + (f" [{who}]" if who else "")) from None
     client = pypi.Client(settings.index_url)
     tags = target_tags(settings.python, settings.platform)
     top = {canonicalize_name(Requirement(r).name) for r in requirements}

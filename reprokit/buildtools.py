@@ -131,7 +131,7 @@ def _resolve(requirements: Sequence[str], settings: resolve.LockSettings, client
         edges: dict[str, list[str]] = {}
         for name, version, hashes, via in parsed:
             artifacts, has_sdist = resolve.artifacts_for(client, name, version, hashes, tags)
-            parents = tuple(sorted({str(canonicalize_name(v)) for v in via if v and not v.startswith("-r")}))
+            parents = tuple(sorted({str(canonicalize_name(v)) for v in via if v and not v.startswith(("-r", "-c"))}))
             for parent in parents:
                 edges.setdefault(parent, []).append(name)
             packages.append(Package(name=name, version=version, requested=not parents, via=parents, artifacts=tuple(artifacts),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import dataclasses
 import os
 import re
 import sys
@@ -49,6 +50,10 @@ class Declared:
     name: str  # canonical distribution name
     source: str  # "requirements.txt:3"
     optional: bool = False  # an extra / dev group, not a base requirement
+    # A conda package (outside an environment file's pip: list): it names the
+    # distribution behind an import, but is no PyPI requirement of its own (conda also
+    # ships C libraries and tools), and a pip requirements file beside it wins.
+    conda: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -290,7 +295,7 @@ def parse_environment_yml(text: str, path: str) -> tuple[list[Declared], list[Pr
         where = f"{path}:{_line_of(text, str(dep)) or 1}"
         d = _declared(text_req, where) or _declared(name, where)
         if d:
-            found.append(d)
+            found.append(dataclasses.replace(d, conda=True))
     return found, []
 
 

@@ -166,12 +166,17 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
         if imp.distribution:
             asked_by.setdefault(imp.distribution, []).extend(imp.locations)
     specs: dict[str, list[str]] = {}
+    # A conda environment file and a pip requirements file are alternatives: where both
+    # name a distribution, pip's line is the PyPI one and the conda line is left aside.
+    pip_named = {canonicalize_name(Requirement(d.requirement).name) for d in scan.declared if not d.conda and _valid(d.requirement)}
     for d in scan.declared:
         try:
             req = Requirement(d.requirement)
         except InvalidRequirement:
             continue
         name = canonicalize_name(req.name)
+        if d.conda and name in pip_named:
+            continue
         if req.specifier or req.extras or req.marker:
             specs.setdefault(name, []).append(str(req))
         asked_by.setdefault(name, []).append(d.source)
@@ -180,6 +185,14 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
         for spec in specs.get(dist.name) or [dist.name]:
             lines.append(spec)
     return sorted(dict.fromkeys(lines)), asked_by
+
+
+def _valid(text: str) -> bool:
+    try:
+        Requirement(text)
+    except InvalidRequirement:
+        return False
+    return True
 
 
 def env_pins(names: list[str]) -> dict[str, str]:
@@ -234,32 +247,83 @@ def parse_uv_output(text: str) -> list[tuple[str, str, list[str], list[str]]]:
     return [(str(a), str(b), list(c), list(d)) for a, b, c, d in out]  # type: ignore[call-overload,unused-ignore]
 
 
+_FILTERED = re.compile(r"hint: `([A-Za-z0-9._-]+)` was filtered by `exclude-newer(?:-package)?`")
+
+
 def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockSettings) -> str:
+    """``uv pip compile`` of ``requirements`` as of the settings' date.
+
+    The date also bounds the tools uv builds old sdists with to read their metadata;
+    when a build needs a tool released after the date (uv and pip ask for
+    setuptools>=40.8.0, from 2019), that tool alone is taken from the earliest later
+    date whose releases satisfy the build (six months at a time: an old setup.py may
+    also need what later releases removed), while the paper's own environment still
+    gets its release of the date.
+    """
     triple = PLATFORMS.get(settings.platform)
     if triple is None:
         raise UsageError(f"--platform {settings.platform!r}: reprokit knows {', '.join(PLATFORMS)}")
-    exclude_newer = (dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with tempfile.TemporaryDirectory(prefix="reprokit-lock-") as tmp:
-        req_in = Path(tmp) / "requirements.in"
-        req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
-        cmd = [
-            uv_bin(), "pip", "compile", str(req_in), "--quiet", "--no-header", "--generate-hashes",
-            "--annotation-style", "split", "--python-version", settings.python,
-            "--python-platform", triple[0], "--exclude-newer", exclude_newer,
-            "--index-url", pypi.index_url(settings.index_url), "--no-config",
-        ]
-        if constraints:
-            con = Path(tmp) / "constraints.txt"
-            con.write_text("".join(f"{n}=={v}\n" for n, v in sorted(constraints.items())), encoding="utf-8")
-            cmd += ["--constraint", str(con)]
-        env = dict(os.environ)
-        if settings.uv_cache:
-            env["UV_CACHE_DIR"] = str(settings.uv_cache)
-        log.debug("$ %s", shlex.join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise ResolutionFailed(proc.stderr.strip() or f"uv exited with status {proc.returncode}")
-    return proc.stdout
+    cutoff = dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    exclude_newer = cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
+    from reprokit import interpreter
+
+    exe, _ = interpreter.find(settings.python)
+    later: dict[str, int] = {}  # build tools taken from later releases -> months after the date
+    caps: dict[str, str | None] = {}  # -> their newest release of the date, for the paper's environment
+    for _ in range(40):
+        with tempfile.TemporaryDirectory(prefix="reprokit-lock-") as tmp:
+            req_in = Path(tmp) / "requirements.in"
+            req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+            cmd = [
+                uv_bin(), "pip", "compile", str(req_in), "--quiet", "--no-header", "--generate-hashes",
+                "--annotation-style", "split", "--python-version", settings.python,
+                "--python-platform", triple[0], "--exclude-newer", exclude_newer,
+                "--index-url", pypi.index_url(settings.index_url), "--no-config",
+            ]
+            if exe:  # old sdists build their metadata with the paper's own Python
+                cmd += ["--python", exe]
+            for name, months in later.items():
+                when = min(cutoff + dt.timedelta(days=round(30.44 * months)), dt.datetime.now(dt.timezone.utc))
+                cmd += ["--exclude-newer-package", f"{name}={when.strftime('%Y-%m-%dT%H:%M:%SZ')}"]
+            lines = [f"{n}=={v}" for n, v in sorted(constraints.items())]
+            lines += [f"{n}<={v}" for n, v in sorted(caps.items()) if v and n not in constraints]
+            if lines:
+                con = Path(tmp) / "constraints.txt"
+                con.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                cmd += ["--constraint", str(con)]
+            env = dict(os.environ)
+            env.pop("UV_EXCLUDE_NEWER", None)
+            if settings.uv_cache:
+                env["UV_CACHE_DIR"] = str(settings.uv_cache)
+            log.debug("$ %s", shlex.join(cmd))
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if proc.returncode == 0:
+            return proc.stdout
+        building = re.search(r"Failed to (?:download and )?build|Failed to resolve requirements from `(?:setup\.py )?build", proc.stderr)
+        tools = [str(canonicalize_name(n)) for n in _FILTERED.findall(proc.stderr)]
+        tools = [n for n in tools if later.get(n, 0) < 12 * 15]
+        if not building or not tools:
+            break
+        for name in tools:
+            if name not in later:
+                caps[name] = newest_before(pypi.Client(settings.index_url), name, cutoff)
+            later[name] = later.get(name, 0) + 6
+        log.debug("building old sdists needs %s released after %s", ", ".join(tools), settings.date)
+    raise ResolutionFailed(proc.stderr.strip() or f"uv exited with status {proc.returncode}")
+
+
+def newest_before(client: pypi.Client, name: str, cutoff: dt.datetime) -> str | None:
+    """The newest release of ``name`` with a file uploaded before ``cutoff``."""
+    best: Version | None = None
+    for f in client.files(name):
+        try:
+            when = dt.datetime.fromisoformat((f.upload_time or "").replace("Z", "+00:00"))
+            version = parse_wheel_filename(f.filename)[1] if f.kind == "wheel" else parse_sdist_filename(f.filename)[1]
+        except (ValueError, InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        if when < cutoff and not version.is_prerelease and (best is None or version > best):
+            best = version
+    return str(best) if best else None
 
 
 def compile(requirements: list[str], constraints: dict[str, str], settings: LockSettings) -> list[tuple[str, str, list[str], list[str]]]:
@@ -345,7 +409,7 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         arts = list(pool.map(lambda p: artifacts_for(client, p[0], p[1], p[2], tags), parsed))
     packages = []
     for (name, version, _hashes, via), (artifacts, has_sdist) in zip(parsed, arts, strict=False):
-        via_clean = tuple(sorted({canonicalize_name(v) for v in via if not v.startswith("-r") and v}))
+        via_clean = tuple(sorted({canonicalize_name(v) for v in via if not v.startswith(("-r", "-c")) and v}))
         packages.append(Package(
             name=name, version=version, requested=name in top, tooling=name in tooling and name not in top,
             via=via_clean, artifacts=tuple(artifacts), has_sdist=has_sdist, hashes=tuple(sorted(_hashes)),

@@ -96,6 +96,7 @@ class DeclaredReq:
     requirement: str
     source: str
     optional: bool = False
+    conda: bool = False  # from a conda environment file (see declared.Declared.conda)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -131,7 +132,7 @@ class ScanResult:
                 for d in self.distributions
             ],
             "unresolved": list(self.unresolved),
-            "declared": [{"requirement": d.requirement, "source": d.source, "optional": d.optional} for d in self.declared],
+            "declared": [{"requirement": d.requirement, "source": d.source, "optional": d.optional, "conda": d.conda} for d in self.declared],
             "warnings": [{"path": w.path, "line": w.line, "message": w.message} for w in self.warnings],
         }
 
@@ -518,7 +519,7 @@ def _declarations(
 ) -> tuple[list[DeclaredReq], set[str], set[str]]:
     """Declared requirements (files and notebook installs), their names, and the names of
     the base ones (not optional, markers true for the target)."""
-    declared = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional) for d in decl.requirements]
+    declared = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional, conda=d.conda) for d in decl.requirements]
     installs = [(r, inst) for r in results for inst in r.installs]
     if not declared and not installs:
         return [], set(), set()
@@ -537,14 +538,15 @@ def _declarations(
         if inst.tool == "conda" and name.lower() in declared_mod.CONDA_NON_PYTHON:
             continue
         req.name = name
-        declared.append(DeclaredReq(requirement=str(req), source=f"{r.location(inst.line)} ({inst.tool} install)"))
+        declared.append(DeclaredReq(requirement=str(req), source=f"{r.location(inst.line)} ({inst.tool} install)", conda=inst.tool == "conda"))
     env = marker_environment(python)
     names: set[str] = set()
     base: set[str] = set()
     for d in declared:
         req = Requirement(d.requirement)
         names.add(canonicalize_name(req.name))
-        if not d.optional and (req.marker is None or req.marker.evaluate(env)):
+        # A conda package nobody imports is a C library or a tool, not a requirement.
+        if not d.optional and not d.conda and (req.marker is None or req.marker.evaluate(env)):
             base.add(canonicalize_name(req.name))
     return declared, names, base
 

@@ -51,7 +51,7 @@ def test_json_envelope_on_a_messy_paper(tmp_path: Path, capsys: pytest.CaptureFi
     assert dists["scikit-learn"]["how"] == "table" and not dists["scikit-learn"]["declared"]
     assert dists["ujson"]["optional"] and not dists["numpy"]["optional"]
     assert out["unresolved"] == ["my_unpublished_lab_tool", "urllib2"]
-    assert {"requirement": "seaborn", "source": "analysis.ipynb:cell 1:1 (pip install)", "optional": False} in out["declared"]
+    assert {"requirement": "seaborn", "source": "analysis.ipynb:cell 1:1 (pip install)", "optional": False, "conda": False} in out["declared"]
     warned = {w["path"] for w in out["warnings"]}
     assert {"py2.py", "broken.ipynb", "binary.py"} <= warned
     py2 = [(w["line"], w["message"].split(" (")[0]) for w in out["warnings"] if w["path"] == "py2.py"]

@@ -250,3 +250,68 @@ def cached_tarball(rev: str, cache_dir: Path | None = None) -> Path | None:
     """The nixpkgs tarball of ``rev`` if an online pin (or a vendored bundle) left it in the cache."""
     path = cache_root(cache_dir) / "nixpkgs" / f"{rev}.tar.gz"
     return path if path.exists() else None
+
+
+# CPython interpreters of a nixpkgs tree: defined by callPackage in the interpreters' file
+# (2019 on) or in all-packages.nix (before), or inherited from pythonInterpreters.
+_INTERPRETER_FILES = ("pkgs/development/interpreters/python/default.nix", "pkgs/top-level/all-packages.nix")
+_DEFINED = re.compile(r"^\s*(python[23]\d+)\s*=\s*(?:\(?\s*)?callPackage\b", re.M)
+_INHERITED = re.compile(r"inherit\s*\(pythonInterpreters\)([^;]*);")
+_RELEASE = re.compile(r"(?<![\d.])(\d\d\.(?:03|05|09|11))(?![\d.])")
+
+
+def interpreters_in_tarball(tarball: Path) -> frozenset[str]:
+    """``pythonXY`` attributes a nixpkgs tarball defines (any compression tarfile reads)."""
+    import tarfile
+
+    found: set[str] = set()
+    try:
+        with tarfile.open(tarball) as tf:
+            for member in tf:
+                rel = member.name.split("/", 1)[-1]
+                if member.isfile() and rel in _INTERPRETER_FILES:
+                    text = tf.extractfile(member).read().decode("utf-8", "replace")  # type: ignore[union-attr]
+                    found.update(_DEFINED.findall(text))
+                    for names in _INHERITED.findall(text):
+                        found.update(n for n in names.split() if re.fullmatch(r"python[23]\d+", n))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise PinError(f"{tarball}: not a readable nixpkgs tarball ({exc})") from exc
+    return frozenset(found)
+
+
+@functools.cache
+def interpreter_table() -> tuple[tuple[str, dt.date, frozenset[str]], ...]:
+    """(release, release date, interpreters) of each NixOS release since 17.03, oldest first."""
+    rows = data.load_json("nixpkgs_pythons.json")["releases"]
+    return tuple((str(r[0]), dt.date.fromisoformat(r[1]), frozenset(r[2])) for r in rows)
+
+
+def release_of(channel: str) -> str | None:
+    """The NixOS release a channel follows (nixos-20.09, nixos-20.09-small, nixpkgs-20.09-darwin), or None."""
+    m = _RELEASE.search(channel)
+    return m.group(1) if m else None
+
+
+def interpreters_near(p: NixpkgsPin) -> tuple[frozenset[str], frozenset[str], str]:
+    """What the table says of a pin: interpreters it surely has, those it may have, and
+    which releases that was read from.
+
+    A release channel has its release's set. An unstable pin lies between releases: what
+    every release within seven months of it has is there; what none of them has is not.
+    """
+    table = interpreter_table()
+    release = release_of(p.channel)
+    rows = [r for r in table if r[0] == release]
+    if not rows:
+        when = dt.datetime.fromtimestamp(p.last_modified, dt.timezone.utc).date()
+        rows = [r for r in table if abs((r[1] - when).days) <= 213]
+    if not rows:
+        return frozenset(), frozenset(), "no release near it"
+    sure = frozenset.intersection(*(r[2] for r in rows))
+    maybe = frozenset.union(*(r[2] for r in rows))
+    return sure, maybe, ", ".join(r[0] for r in rows)
+
+
+def releases_with(attr: str) -> list[str]:
+    """The NixOS releases whose nixpkgs has interpreter ``attr``, oldest first."""
+    return [r[0] for r in interpreter_table() if attr in r[2]]

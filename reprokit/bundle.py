@@ -259,6 +259,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir))
     if pin.note:
         notes.append(f"nixpkgs: {pin.note}")
+    flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
+    native_inputs = flake.read_native_inputs(paper)
     eps = entrypoints.detect(paper, scanned.files)
     if not eps:
         imported = {i.top for i in scanned.imports if i.kind == "local"}
@@ -281,8 +283,6 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
         if settings.vendor_nixpkgs:
             vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
-        choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
-                                    nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
         outputs: dict[str, list[dict[str, str]]] = {e.name: [] for e in eps}
         if settings.record_outputs and eps:
             exe, why = rerun.find_python(python)
@@ -302,6 +302,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                             {"path": k, "sha256": paper_sha.get(k, v)}
                             for k, v in sorted(r.outputs.items())
                         ]
+        # After the outputs are recorded: the flake's checks compare a rerun with them.
+        choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
+                                    outputs=outputs, native_inputs=native_inputs)
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:

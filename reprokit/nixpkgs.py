@@ -292,12 +292,11 @@ def release_of(channel: str) -> str | None:
     return m.group(1) if m else None
 
 
-def interpreters_near(p: NixpkgsPin) -> tuple[frozenset[str], frozenset[str], str]:
-    """What the table says of a pin: interpreters it surely has, those it may have, and
-    which releases that was read from.
+def interpreters_near(p: NixpkgsPin) -> tuple[frozenset[str], str]:
+    """The interpreters the table allows a pin to have, and the releases that was read from.
 
-    A release channel has its release's set. An unstable pin lies between releases: what
-    every release within seven months of it has is there; what none of them has is not.
+    A release channel has its release's set. A nixos-unstable pin lies between releases:
+    an interpreter no release within seven months of it has is not there.
     """
     table = interpreter_table()
     release = release_of(p.channel)
@@ -306,10 +305,8 @@ def interpreters_near(p: NixpkgsPin) -> tuple[frozenset[str], frozenset[str], st
         when = dt.datetime.fromtimestamp(p.last_modified, dt.timezone.utc).date()
         rows = [r for r in table if abs((r[1] - when).days) <= 213]
     if not rows:
-        return frozenset(), frozenset(), "no release near it"
-    sure = frozenset.intersection(*(r[2] for r in rows))
-    maybe = frozenset.union(*(r[2] for r in rows))
-    return sure, maybe, ", ".join(r[0] for r in rows)
+        return frozenset(), "no release near it"
+    return frozenset.union(*(r[2] for r in rows)), ", ".join(r[0] for r in rows)
 
 
 def releases_with(attr: str) -> list[str]:

@@ -18,9 +18,9 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from reprokit import manifest, rerun
+from reprokit import flake, manifest, rerun
 from reprokit.errors import InputError, UsageError
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import sha256_file
@@ -120,15 +120,21 @@ def check_integrity(bundle: Path) -> Check:
         for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
             problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))
         lock_text = (bundle / "requirements.lock").read_text(encoding="utf-8") if (bundle / "requirements.lock").is_file() else ""
-        nix_text = (bundle / "nix" / "python-packages.nix").read_text(encoding="utf-8") if (bundle / "nix" / "python-packages.nix").is_file() else ""
+        nix_doc, nix_problems = read_nix_lock(bundle)
+        # Bundles of earlier reprokit versions built from nix/python-packages.nix instead.
+        if not (nix_doc is None and (bundle / "nix" / "python-packages.nix").is_file()):
+            problems += nix_problems
+        built_from = {p["name"]: p["src"]["path"] for p in nix_doc["packages"] if "src" in p} if nix_doc else {}
         for pkg in data["packages"]:
             for a in pkg["artifacts"]:
                 if listed.get(a["path"]) not in (None, a["sha256"]):
                     problems.append(Problem(path=a["path"], message="sha256 in reprokit.yaml differs from SHA256SUMS"))
                 if a["sha256"] not in lock_text:
                     problems.append(Problem(path="requirements.lock", message=f"does not allow {a['path']} (sha256 {a['sha256'][:12]}…)"))
-                if pkg["provider"] != "nixpkgs" and a["kind"] == ("wheel" if pkg["provider"] == "wheel" else "sdist") and a["path"].rsplit("/", 1)[-1] not in nix_text:
-                    problems.append(Problem(path="nix/python-packages.nix", message=f"does not build {pkg['name']} from {a['path']}"))
+                if nix_doc and pkg["provider"] == a["kind"] and built_from.get(pkg["name"]) != a["path"]:
+                    problems.append(Problem(path=flake.LOCK_JSON, message=f"does not build {pkg['name']} from {a['path']}"))
+        if nix_doc:
+            problems += nix_source_problems(nix_doc, listed)
         try:
             node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
             pin = data["nixpkgs"]
@@ -138,6 +144,32 @@ def check_integrity(bundle: Path) -> Check:
         except (OSError, ValueError, KeyError, TypeError):
             problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
     return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files")
+
+
+def read_nix_lock(bundle: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The bundle's ``nix/lock.json``, or why it cannot be used."""
+    path = bundle / flake.LOCK_JSON
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("reprokit_nix") != flake.LOCK_JSON_FORMAT:
+            return None, [Problem(path=flake.LOCK_JSON, message=f"format {doc.get('reprokit_nix')!r}, this reprokit reads {flake.LOCK_JSON_FORMAT}")]
+        flake.sources(doc)
+        return doc, []
+    except OSError:
+        return None, [Problem(path=flake.LOCK_JSON, message="missing: the Nix build has nothing to build from")]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, [Problem(path=flake.LOCK_JSON, message="not the JSON reprokit writes")]
+
+
+def nix_source_problems(doc: dict[str, Any], listed: dict[str, str]) -> list[Problem]:
+    """Every file the Nix build names is in vendor/, listed in SHA256SUMS with the same sha256."""
+    problems = []
+    for rel, sha in sorted(flake.sources(doc).items()):
+        if not rel.startswith("vendor/") or ".." in rel.split("/") or rel not in listed:
+            problems.append(Problem(path=flake.LOCK_JSON, message=f"builds from {rel}, which the bundle's vendor/ does not hold"))
+        elif listed[rel] != sha:
+            problems.append(Problem(path=rel, message=f"sha256 in {flake.LOCK_JSON} differs from SHA256SUMS"))
+    return problems
 
 
 def check_completeness(bundle: Path, data: dict) -> Check:  # type: ignore[type-arg]

@@ -284,3 +284,25 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only lazily \(figlib/banner.py:2: inside functions"):
             archive(ArchiveSettings(paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
     assert not (tmp_path / "b2").exists()  # nothing half-written
+
+
+def resum(b: Path, rel: str) -> None:
+    """SHA256SUMS updated for an edited file, so that only the check under test can object."""
+    sums = [ln for ln in (b / "SHA256SUMS").read_text().splitlines() if not ln.endswith(f"  {rel}")]
+    sums.append(f"{hashlib.sha256((b / rel).read_bytes()).hexdigest()}  {rel}")
+    (b / "SHA256SUMS").write_text("\n".join(sorted(sums, key=lambda s: s[66:])) + "\n")
+
+
+def test_the_nix_build_and_the_manifest_name_the_same_vendored_files(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    bundle = built[0]
+    doc = json.loads((bundle / "nix" / "lock.json").read_text())
+    assert doc["interpreter"] == "python" + "".join(manifest.read(bundle / "reprokit.yaml")["python"]["version"].split("."))
+    assert {p["src"]["path"] for p in doc["packages"]} == {str(p.relative_to(bundle)) for p in (bundle / "vendor" / "wheels").iterdir()}
+    b = tmp_path / "b"
+    shutil.copytree(bundle, b, symlinks=True)
+    doc["packages"][0]["src"]["path"] = "vendor/wheels/never-vendored.whl"
+    (b / "nix" / "lock.json").write_text(json.dumps(doc))
+    resum(b, "nix/lock.json")
+    problems = [p.message for c in validate(ValidateSettings(bundle=b)).checks for p in c.problems]
+    assert "builds from vendor/wheels/never-vendored.whl, which the bundle's vendor/ does not hold" in problems
+    assert any(m.startswith(f"does not build {doc['packages'][0]['name']} from vendor/wheels/") for m in problems)

@@ -2,7 +2,7 @@
 
 Levels, each a :class:`Check` with its problems: integrity (SHA256SUMS, manifest,
 flake.lock, lock and flake agree), completeness (every third-party import is locked),
-rebuild (pip offline from vendor/, or ``nix build``), rerun (entry points in the rebuilt
+rebuild (pip offline from vendor/, or ``nix build`` in Nix's sandbox), rerun (entry points in the rebuilt
 environment, outputs compared by sha256).
 """
 
@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reprokit import flake, manifest, rerun
-from reprokit.errors import InputError, UsageError
+from reprokit.errors import InputError, InterpreterUnavailable, UsageError
 from reprokit.flake import EntryPoint
+from reprokit.nixpkgs import NixpkgsPin
 from reprokit.fsutil import sha256_file
 from reprokit.scan import ScanSettings, scan
 
@@ -172,6 +173,69 @@ def nix_source_problems(doc: dict[str, Any], listed: dict[str, str]) -> list[Pro
     return problems
 
 
+_SANDBOX_UNAVAILABLE = re.compile(r"sandboxing builds is not supported|cloning builder process|private mount namespace|could not set up .*sandbox", re.I)
+_BUILD_LOG = re.compile(r"^\s*(?:([\w.+-]+)> |> )(.*)$")
+_BUILDER_FAILED = re.compile(r"error: builder for '/nix/store/[0-9a-z]{32}-([^']+)\.drv' failed")
+_ERROR_LINE = re.compile(r"^(\w*(?:Error|Exception)\b|error\b|ERROR\b|FAILED\b|fatal\b)|: FAILED$|\bnot found\b|No such file", re.I)
+
+
+def first_error(stderr: str) -> str:
+    """The line of a failed ``nix build`` that says what went wrong: the builder's own first
+    error line, else Nix's first ``error:``, not the summary Nix ends with."""
+    lines = stderr.splitlines()
+    failed = next((m.group(1) for ln in lines if (m := _BUILDER_FAILED.search(ln))), None)
+    logged = [(m.group(1) or failed, _printable(m.group(2))) for ln in lines if (m := _BUILD_LOG.match(ln))]
+    hit = next(((who, text) for who, text in logged if _ERROR_LINE.search(text)), None)
+    if hit is not None:
+        return f"{hit[0]}: {hit[1]}" if hit[0] else hit[1]
+    errors = [ln.strip()[len("error:"):].strip() for ln in lines if ln.strip().startswith("error:")]
+    if errors:
+        return errors[0]
+    rest = [ln.strip() for ln in lines if ln.strip() and "--show-trace" not in ln]
+    return rest[-1] if rest else "nix build failed and said nothing"
+
+
+def _printable(text: str) -> str:
+    """A log line as text: some Nix versions print an error they could not start a builder
+    with in their binary wire format, its message between control bytes."""
+    parts = [p.strip() for p in re.split(r"[\x00-\x08\x0b-\x1f]+", text) if p.strip()]
+    return max(parts, key=len) if len(parts) > 1 else text.strip()
+
+
+def nix_build_command(bundle: Path, nixpkgs: Path | None = None) -> list[str]:
+    """``nix build`` of a bundle with Nix's build sandbox on, and no falling back without it."""
+    cmd = ["nix", "build", "--no-link", "--no-write-lock-file", "--print-build-logs",
+           "--option", "sandbox", "true", "--option", "sandbox-fallback", "false"]
+    if nixpkgs is not None:
+        cmd += ["--override-input", "nixpkgs", f"path:{nixpkgs}"]
+    return cmd + [f"path:{bundle}"]
+
+
+def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = None) -> Check:
+    """The bundle's flake builds: its sources are vendored, the pinned nixpkgs has the
+    interpreter, and ``nix build`` succeeds in Nix's sandbox."""
+    doc, problems = read_nix_lock(bundle)
+    if doc is not None:
+        problems = [Problem(path=flake.LOCK_JSON, message=f"builds from {rel}, which is not in the bundle") for rel in flake.missing_sources(bundle, doc)]
+    pin = data["nixpkgs"]
+    try:
+        flake.check_interpreter(NixpkgsPin(channel=pin["channel"], rev=pin["rev"], last_modified=pin["lastModified"], nar_hash=pin["narHash"],
+                                           url=pin["url"], source=pin["source"], requested=data["paper"]["date"]), data["python"]["version"])
+    except InterpreterUnavailable as exc:
+        problems.append(Problem(path="reprokit.yaml", message=str(exc)))
+    if problems:
+        return Check(name="rebuild-nix", ok=False, problems=tuple(problems))
+    if not shutil.which("nix"):
+        return Check(name="rebuild-nix", ok=None, skipped="nix is not installed")
+    proc = subprocess.run(nix_build_command(bundle, nixpkgs), capture_output=True, text=True,
+                          env={**rerun.clean_env(), "NIX_CONFIG": "experimental-features = nix-command flakes"})
+    if proc.returncode == 0:
+        return Check(name="rebuild-nix", ok=True, details="nix build, sandboxed")
+    if _SANDBOX_UNAVAILABLE.search(proc.stderr):
+        return Check(name="rebuild-nix", ok=None, skipped=f"nix cannot set up its build sandbox here ({first_error(proc.stderr)}); not built without it")
+    return Check(name="rebuild-nix", ok=False, problems=(Problem(path="flake.nix", message=first_error(proc.stderr)),))
+
+
 def check_completeness(bundle: Path, data: dict) -> Check:  # type: ignore[type-arg]
     result = scan(ScanSettings(path=bundle / "paper", python=data["python"]["version"], use_installed=False))
     locked = {p["name"] for p in data["packages"]}
@@ -234,13 +298,7 @@ def validate(settings: ValidateSettings) -> Report:
                 except rerun.RebuildFailed as exc:
                     checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
         elif settings.rebuild == "nix":
-            if not shutil.which("nix"):
-                checks.append(Check(name="rebuild-nix", ok=None, skipped="nix is not installed"))
-            else:
-                proc = subprocess.run(["nix", "build", "--no-link", f"path:{bundle}"], capture_output=True, text=True,
-                                      env={**rerun.clean_env(), "NIX_CONFIG": "experimental-features = nix-command flakes"})
-                tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1:] or [""]
-                checks.append(Check(name="rebuild-nix", ok=proc.returncode == 0, problems=() if proc.returncode == 0 else (Problem(path="flake.nix", message=tail[0]),)))
+            checks.append(rebuild_nix(bundle, data))
         if settings.airgap and not rerun.can_airgap():
             checks.append(Check(name="airgap", ok=None, skipped="could not make a network namespace (needs root or user namespaces)"))
         if settings.rerun:

@@ -147,11 +147,12 @@ sha256sum -c SHA256SUMS     # or with coreutils alone
 ```sh
 nix build                   # the Python environment, from flake.lock and vendor/
 nix develop                 # a shell with it (direnv: `use flake`)
-nix flake check             # rerun every entry point
+nix flake check             # rerun every entry point, compare its outputs with the recorded ones
 nix build .#docker && docker load < result
 ```
 {nixpkgs_offline}
-Entry points (run from this folder):
+Entry points (run from this folder; each runs in a fresh copy of `paper/`, in
+`$REPROKIT_WORKDIR` if set, else a temporary folder it names):
 
 {eps}
 

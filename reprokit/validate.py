@@ -136,6 +136,10 @@ def check_integrity(bundle: Path) -> Check:
                     problems.append(Problem(path=flake.LOCK_JSON, message=f"does not build {pkg['name']} from {a['path']}"))
         if nix_doc:
             problems += nix_source_problems(nix_doc, listed)
+            recorded = {e["name"]: e["outputs"] for e in nix_doc["entryPoints"]}
+            for e in data["entry_points"]:
+                if recorded.get(e["name"]) != e["outputs"]:
+                    problems.append(Problem(path=flake.LOCK_JSON, message=f"the outputs its check compares for {e['name']} are not those reprokit.yaml records"))
         try:
             node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
             pin = data["nixpkgs"]

@@ -306,6 +306,13 @@ def test_the_nix_build_and_the_manifest_name_the_same_vendored_files(built: tupl
     problems = [p.message for c in validate(ValidateSettings(bundle=b)).checks for p in c.problems]
     assert "builds from vendor/wheels/never-vendored.whl, which the bundle's vendor/ does not hold" in problems
     assert any(m.startswith(f"does not build {doc['packages'][0]['name']} from vendor/wheels/") for m in problems)
+    # The flake's check compares what the manifest records, nothing else.
+    doc = json.loads((bundle / "nix" / "lock.json").read_text())
+    doc["entryPoints"][0]["outputs"][0]["sha256"] = "0" * 64
+    (b / "nix" / "lock.json").write_text(json.dumps(doc))
+    resum(b, "nix/lock.json")
+    problems = [p.message for c in validate(ValidateSettings(bundle=b)).checks for p in c.problems]
+    assert problems == ["the outputs its check compares for run are not those reprokit.yaml records"]
 
 
 NIX_BUILD_FAILED = """\

@@ -1,7 +1,7 @@
 # Which arguments the pinned nixpkgs' buildPythonPackage understands, read from that tree:
 # the builder's own argument names where nixpkgs exposes them (23.11 and later), else the
 # argument names of its mk-python-derivation.nix, else the tree's release number.
-#   format = "pyproject"            before `pyproject` (23.11)
+#   format = "pyproject"            before `pyproject` (23.11); "setuptools" before 19.09
 #   nativeBuildInputs / propagatedBuildInputs   before `build-system` / `dependencies` (24.05)
 # A wrong choice does not fail: an argument the builder does not know becomes a plain
 # environment variable and nothing propagates. Hence reading the tree, not a date.
@@ -41,4 +41,6 @@ in
     else "release ${release}";
   pyproject = has "pyproject" "23.11";
   buildSystem = has "build-system" "24.05";
+  # Before pip's build hook (19.09) an sdist could only be a setup.py project.
+  pipBuild = u.versionAtLeast release "19.09";
 }

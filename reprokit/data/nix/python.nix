@@ -26,9 +26,11 @@ let
       missing = map (f: f.path) (builtins.filter (f: f.drv == null) found);
     };
 
-  # A manylinux wheel needs glibc, libstdc++/libgcc_s and the libraries inside it.
+  # A manylinux wheel needs glibc, libstdc++/libgcc_s and the libraries inside it
+  # (autoPatchelfHook is from 2018: older trees install the wheel as it is).
+  autoPatchelf = u.derivationAt pkgs "autoPatchelfHook";
   wheelNative = native: u.optionalAttrs native {
-    nativeBuildInputs = [ pkgs.autoPatchelfHook ];
+    nativeBuildInputs = if autoPatchelf == null then [ ] else [ autoPatchelf ];
     buildInputs = [ pkgs.stdenv.cc.cc.lib pkgs.zlib ];
   };
 
@@ -75,7 +77,7 @@ let
       missing = toolsMissing ++ host.missing ++ build.missing;
     in
     buildPythonPackage (common p
-      // (if args.pyproject then { pyproject = true; } else { format = "pyproject"; })
+      // (if args.pyproject then { pyproject = true; } else { format = if args.pipBuild then "pyproject" else "setuptools"; })
       // (if args.buildSystem
           then { build-system = toolsFound; nativeBuildInputs = build.present; }
           else { nativeBuildInputs = toolsFound ++ build.present; })

@@ -8,30 +8,35 @@ and ``--tar`` writes a deterministic ``.tar.gz``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import io
 import logging
 import os
+import posixpath
 import re
+import shlex
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-from reprokit import __version__, citation, entrypoints, flake, hashes, manifest, nixpkgs, rerun, secrets, tree
+from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, interpreter, manifest, nixpkgs, pypi, rerun, secrets, tree
 from reprokit import lock as lock_mod
-from reprokit.errors import InputError, UsageError
+from reprokit import outputs as outputs_mod
+from reprokit.errors import InputError, ReprokitError, UsageError
+from reprokit.flake import EntryPoint
+from reprokit.outputs import config as outputs_config
 from reprokit.fsutil import atomic_write_text, sha256_file
+from reprokit.lock import Lock
+from reprokit.nixpkgs import cache_root
 from reprokit.resolve import LockSettings, lazy_left_out, lock
-from reprokit.scan import ScanSettings, scan
+from reprokit.scan import ScanResult, ScanSettings, scan
 from reprokit.validate import check_integrity
 from reprokit.vendor import VendorSettings, vendor
 
@@ -50,6 +55,7 @@ class ArchiveSettings:
     tar: bool = False
     force: bool = False
     record_outputs: bool = True
+    nix: bool = True  # False: a pip-only bundle, no flake and no nixpkgs pin
     vendor_nixpkgs: bool = False
     index_url: str | None = None
     cache_dir: Path | None = None
@@ -78,36 +84,6 @@ def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str
     return dt.date.today(), "today"
 
 
-def paper_python(paper: Path) -> str | None:
-    """The Python version the paper declares (.python-version, runtime.txt, requires-python, conda)."""
-    for name in (".python-version", "runtime.txt"):
-        p = paper / name
-        if p.is_file():
-            m = re.search(r"(\d+)\.(\d+)", p.read_text(encoding="utf-8", errors="replace"))
-            if m:
-                return f"{m.group(1)}.{m.group(2)}"
-    env = paper / "environment.yml"
-    if env.is_file():
-        m = re.search(r"^\s*-\s*python\s*[=<>~]*\s*(\d+)\.(\d+)", env.read_text(encoding="utf-8", errors="replace"), re.M)
-        if m:
-            return f"{m.group(1)}.{m.group(2)}"
-    pp = paper / "pyproject.toml"
-    if pp.is_file():
-        m = re.search(r'^requires-python\s*=\s*"([^"]+)"', pp.read_text(encoding="utf-8", errors="replace"), re.M)
-        if m:
-            try:
-                spec = SpecifierSet(m.group(1))
-            except InvalidSpecifier:
-                return None
-            running = f"{sys.version_info[0]}.{sys.version_info[1]}"
-            if spec.contains(f"{running}.0"):
-                return running
-            for minor in range(8, 15):
-                if spec.contains(f"3.{minor}.0"):
-                    return f"3.{minor}"
-    return None
-
-
 def bundle_name(paper: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", paper.resolve().name).strip("-.") or "paper"
 
@@ -119,29 +95,52 @@ def epoch(date: dt.date) -> int:
     return int(dt.datetime.combine(date, dt.time(), dt.timezone.utc).timestamp())
 
 
-def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin, entry_points: list[flake.EntryPoint],
-           n_packages: int, nixpkgs_vendored: bool = False) -> str:
+def run_line(ep: EntryPoint, python: str) -> str:
+    """How a person runs an entry point from the bundle's folder, as one shell line.
+    ``python`` is relative to the bundle's folder (``env/bin/python``) or a command."""
+    folder = ep.cwd if ep.cwd is not None else posixpath.dirname(ep.path)
+    folder = "" if folder in (".", "") else folder
+    inside = f"paper/{folder}" if folder else "paper"
+    back = "../" * inside.count("/") + "../"
+    exe = back + python if "/" in python else python
+    rel = posixpath.relpath(ep.path, folder or ".")
+    if ep.kind == "notebook":
+        return f"(cd {inside} && jupyter nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=paper --output-dir /tmp {shlex.quote(rel)})"
+    return f"(cd {inside} && {exe} {shlex.join([rel, *ep.args])})"
+
+
+def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin | None, entry_points: Sequence[EntryPoint],
+           locked: Lock, nixpkgs_vendored: bool = False) -> str:
+    """The bundle's README: what it holds and the exact commands to check, rebuild and rerun it."""
     title = (cit.title if cit and cit.title else name)
-    nixpkgs_offline = (
-        f"\nNo network at all? nixpkgs itself is in `vendor/nixpkgs/`:\n\n```sh\nmkdir nixpkgs && tar xzf vendor/nixpkgs/{pin.rev}.tar.gz "
-        f"-C nixpkgs --strip-components=1\nnix build --override-input nixpkgs path:./nixpkgs\n```\n"
-        if nixpkgs_vendored else ""
-    )
-    eps = "\n".join(f"- `{e.path}` ({e.kind}): `nix run .#{e.name}`" for e in entry_points) or "- (none detected)"
-    return f"""# {title}: reproducibility bundle
-
-This folder holds the code and data of the paper, and everything needed to rebuild its
-software environment and rerun it without the internet: {n_packages} Python packages for
-Python {python} (source archives in `vendor/sdist/`, wheels in `vendor/wheels/`) and a pin
-of nixpkgs as of {date} ({pin.channel}, revision `{pin.rev[:12]}`).
-
-## 1. Check that nothing changed
-
-```sh
-python3 verify.py           # needs only Python 3.6+
-sha256sum -c SHA256SUMS     # or with coreutils alone
-```
-
+    pip_tool = next((p for p in locked.build_tools if p.name == "pip"), None)
+    pip_wheel = next((a.filename for a in pip_tool.artifacts if a.kind == "wheel"), None) if pip_tool else None
+    links = "--find-links vendor/wheels --find-links vendor/sdist" + (" --find-links vendor/build" if locked.build_tools else "")
+    two = python.startswith("2.")
+    if two:
+        make_env = (f"python{python} vendor/build/{pip_wheel}/pip install --target env/site --no-index --require-hashes --use-pep517 \\\n"
+                    f"    {links} -r requirements.lock\nexport PYTHONPATH=$PWD/env/site")
+        run_python = f"python{python}"
+    else:
+        bootstrap = (f"env/bin/python vendor/build/{pip_wheel}/pip install --no-index --find-links vendor/build pip=={pip_tool.version}\n"
+                     if pip_tool and pip_wheel else "")
+        make_env = (f"python{python} -m venv {'--without-pip ' if bootstrap else ''}env\n{bootstrap}"
+                    f"env/bin/python -m pip install --no-index --require-hashes --use-pep517 \\\n    {links} -r requirements.lock")
+        run_python = "env/bin/python"
+    runs = "\n".join(run_line(e, run_python) for e in entry_points) or "# (no entry points were found)"
+    if any(e.kind == "notebook" for e in entry_points):
+        kernel = f"PYTHONPATH=$PWD/env/site python{python}" if two else "env/bin/python"
+        runs = f"{kernel} -m ipykernel install --user --name paper   # notebooks: any Jupyter, with this kernel\n" + runs
+    eps = "\n".join(f"- `{e.path}` ({e.kind}{', ' + shlex.join(e.args) if e.args else ''})" + (f": `nix run .#{e.name}`" if pin else "")
+                    for e in entry_points) or "- (none detected)"
+    nix_section = ""
+    if pin is not None:
+        nixpkgs_offline = (
+            f"\nNo network at all? nixpkgs itself is in `vendor/nixpkgs/`:\n\n```sh\nmkdir nixpkgs && tar xzf vendor/nixpkgs/{pin.rev}.tar.gz "
+            f"-C nixpkgs --strip-components=1\nnix build --override-input nixpkgs path:./nixpkgs\n```\n"
+            if nixpkgs_vendored else ""
+        )
+        nix_section = f"""
 ## 2. Rebuild and rerun with Nix
 
 ```sh
@@ -151,23 +150,39 @@ nix flake check             # rerun every entry point, compare its outputs with 
 nix build .#docker && docker load < result
 ```
 {nixpkgs_offline}
-Entry points (run from this folder; each runs in a fresh copy of `paper/`, in
-`$REPROKIT_WORKDIR` if set, else a temporary folder it names):
+`nix run .#NAME` runs an entry point in a fresh copy of `paper/` (in `$REPROKIT_WORKDIR` if
+set, else a temporary folder it names); `nix flake check` compares the outputs recorded
+byte for byte, `reprokit validate --rerun` all of them by their rules.
+"""
+    build = (f"\nThe sdists that have no wheel for Python {python} are built by pip from the build tools in `vendor/build/`"
+             + (f" ({locked.build_tools_note})" if locked.build_tools_note else "") + ".\n") if any(p.build_with for p in locked.packages) else ""
+    return f"""# {title}: reproducibility bundle
+
+This folder holds the code and data of the paper, and everything needed to rebuild its
+software environment and rerun it without the internet: {len(locked.packages)} Python packages for
+Python {python} (source archives in `vendor/sdist/`, wheels in `vendor/wheels/`, the tools that
+build them in `vendor/build/`){f" and a pin of nixpkgs ({pin.channel}, revision `{pin.rev[:12]}`)" if pin else ""},
+as of {date}.
+
+## 1. Check that nothing changed
+
+```sh
+python3 verify.py           # needs only Python 3.6+
+sha256sum -c SHA256SUMS     # or with coreutils alone
+```
+{nix_section}
+## {"3" if pin else "2"}. Rebuild and rerun with pip{" (no Nix)" if pin else ""}
+
+```sh
+{make_env}
+{runs}
+```
+{build}
+Entry points:
 
 {eps}
 
-## 3. Rebuild and rerun with pip (no Nix)
-
-```sh
-python{python} -m venv env
-env/bin/pip install --no-index --find-links vendor/sdist --find-links vendor/wheels \\
-    --require-hashes -r requirements.lock
-cd paper && ../env/bin/python <entry point>
-```
-
-Notebooks run with `../env/bin/jupyter-execute NOTEBOOK.ipynb`.
-
-## 4. Check it all with reprokit
+## Check it all with reprokit
 
 ```sh
 reprokit validate . --rebuild pip --rerun --airgap
@@ -176,18 +191,21 @@ reprokit validate . --rebuild pip --rerun --airgap
 ## What is here
 
 - `paper/`: the paper's files as archived.
+- `outputs/<entry point>/`: what each entry point wrote when the bundle was made; the
+  manifest gives each output's rule (exact bytes, numbers within a tolerance, pixels)
+  and what the archive-time runs measured.
 - `reprokit.yaml`: the manifest: imports, packages (version, provider, artifacts with
-  sha256, SRI, Nix base32 and SWHID), entry points and the outputs they wrote when the
-  bundle was made, and every file of `paper/` with its sha256.
-- `flake.nix`, `flake.lock`, `nix/`: the Nix build; `requirements.lock`: the pip lock.
+  sha256, SRI, Nix base32 and SWHID), the build tools, entry points and the outputs they
+  wrote when the bundle was made, and every file of `paper/` with its sha256.
+{"- `flake.nix`, `flake.lock`, `nix/`: the Nix build; " if pin else "- "}`requirements.lock`: the pip lock.
 - `SHA256SUMS`: every file's sha256; `verify.py`: checks them.
 
 Made by reprokit {__version__}.
 """
 
 
-def _copy_paper(src: Path, dest: Path) -> list[str]:
-    files = list(tree.walk(src, suffixes=None).files)
+def _copy_paper(src: Path, dest: Path, files: Sequence[str]) -> list[str]:
+    files = list(files)
     for rel in files:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -238,6 +256,49 @@ def write_tar(bundle: Path, name: str, out: Path, mtime: int) -> None:
     os.replace(tmp, out)
 
 
+def choose_python(paper: Path, files: Sequence[str], date: dt.date, settings: ArchiveSettings) -> tuple[interpreter.PythonChoice, ScanResult, Lock]:
+    """The paper's Python, its scan and its runtime lock. A Python the paper names wins;
+    when it names none, the newest CPython of its date for which every locked package
+    has a wheel (an old paper's pins have none for today's Python)."""
+    stated = interpreter.PythonChoice(version=settings.python, source="--python") if settings.python else interpreter.infer(paper, files, date)
+    candidates = [stated] if stated else [
+        interpreter.PythonChoice(version=v, source=f"the newest CPython of {date} with wheels for the locked packages")
+        for v in interpreter.current_at(date)[:3]
+    ]
+    first: tuple[interpreter.PythonChoice, ScanResult, Lock] | None = None
+    for choice in candidates:
+        scanned = scan(ScanSettings(path=paper, python=choice.version, use_installed=False))
+        locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=settings.index_url), root=paper)
+        if stated:
+            return choice, scanned, locked
+        first = first or (choice, scanned, locked)
+        lacking = lacks_wheels(locked, settings.index_url)
+        if not lacking:
+            return choice, scanned, locked
+        log.debug("Python %s: no wheel for %s", choice.version, ", ".join(lacking))
+    assert first is not None
+    choice, scanned, locked = first
+    return dataclasses.replace(choice, source=f"the newest CPython of {date} (no candidate had wheels for every locked package)"), scanned, locked
+
+
+def lacks_wheels(locked: Lock, index_url: str | None = None) -> list[str]:
+    """Packages with no wheel for the lock's Python although their release has compiled
+    wheels for others: building them needs compilers and system libraries."""
+    client = pypi.Client(index_url)
+    out = []
+    for p in locked.packages:
+        if any(a.kind == "wheel" for a in p.artifacts):
+            continue
+        try:
+            files = client.files(p.name)
+        except ReprokitError:
+            continue
+        prefix = re.sub(r"[-_.]+", "_", p.name).lower() + "-" + p.version + "-"
+        if any(f.filename.lower().startswith(prefix) and f.kind == "wheel" and "-none-any" not in f.filename for f in files):
+            out.append(p.pin)
+    return out
+
+
 def archive(settings: ArchiveSettings) -> ArchiveResult:
     paper = settings.paper
     if not paper.is_dir():
@@ -249,26 +310,39 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     cit = citation.read(paper)
     date, date_from = (settings.date, "--date") if settings.date else paper_date(paper, cit)
     notes.append(f"date {date} (from {date_from})")
-    python = settings.python or paper_python(paper) or f"{sys.version_info[0]}.{sys.version_info[1]}"
+    walked = tree.walk(paper, suffixes=None)
+    all_files = list(walked.files)
+    choice, scanned, locked = choose_python(paper, all_files, date, settings)
+    python = choice.version
+    notes.append(f"Python {python} (from {choice.source})")
     name = bundle_name(paper)
-
-    scanned = scan(ScanSettings(path=paper, python=python))
     lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
-    locked = lock(scanned, lock_settings, root=paper)
     left_out = lazy_left_out(scanned, lock_settings)
     notes += dict.fromkeys(left_out.values())
-    pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir))
-    if pin.note:
-        notes.append(f"nixpkgs: {pin.note}")
-    flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
+
+    exe, no_python = rerun.find_python(python)
+    client = pypi.Client(settings.index_url)
+    locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
+                                          every_sdist=not settings.wheels)
+    notes += build_notes
+    pin = None
+    if settings.nix:
+        pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir, python=python))
+        if pin.note:
+            notes.append(f"nixpkgs: {pin.note}")
+        flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
     native_inputs = flake.read_native_inputs(paper)
-    eps = entrypoints.detect(paper, scanned.files)
+    detection = entrypoints.detect(paper, all_files)
+    eps = detection.entry_points
+    sources = {f.entry_point.name: f.source for f in detection.found}
+    notes += detection.notes
     if not eps:
         imported = {i.top for i in scanned.imports if i.kind == "local"}
-        scripts = entrypoints.candidates(scanned.files, imported)[:3] or ["run.py"]
+        scripts = entrypoints.candidates(scanned.files, imported)[:3]
         notes.append(
-            "no entry points found (notebooks and scripts with `if __name__ == \"__main__\":` are);"
-            " list the scripts to run in reprokit.toml: entry-points = [" + ", ".join(f'"{s}"' for s in scripts) + "]"
+            "no entry points found (notebooks, the commands of the paper's README or Makefile, and scripts with "
+            '`if __name__ == "__main__":` are); list what to run in reprokit.toml: entry-points = ['
+            + (", ".join(f'"{s}"' for s in scripts) if scripts else '"path/to/script.py"') + "]"
         )
     for f in secrets.scan_path(paper):
         notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
@@ -276,67 +350,72 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        files = _copy_paper(paper, work / "paper")
+        files = _copy_paper(paper, work / "paper", all_files)
         # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
         # share these digests (the integrity check below reads everything again).
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
-        report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet))
+        report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet), client)
         atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
-        if settings.vendor_nixpkgs:
+        if pin is not None and settings.vendor_nixpkgs:
             vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
-        outputs: dict[str, list[dict[str, str]]] = {e.name: [] for e in eps}
+        outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}
         if settings.record_outputs and eps:
-            exe, why = rerun.find_python(python)
             if exe is None:
-                notes.append(f"outputs not recorded: {why}")
-            else:
-                with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
-                    vpy = rerun.rebuild_pip(work, exe, Path(envdir) / "env")
-                    for r in rerun.run_entry_points(work / "paper", vpy, eps):
-                        if not r.ok:
-                            missing = re.search(r"No module named '([\w.]+)'", r.message)
-                            hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
-                            raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message}){hint}")
-                        # The author's own results, where the paper holds them, are what a
-                        # rerun must reproduce; otherwise this run's bytes are the record.
-                        outputs[r.entry_point.name] = [
-                            {"path": k, "sha256": paper_sha.get(k, v)}
-                            for k, v in sorted(r.outputs.items())
-                        ]
-        # After the outputs are recorded: the flake's checks compare a rerun with them.
-        choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
-                                    outputs=outputs, native_inputs=native_inputs)
+                raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
+            outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper))
+            notes += recorded_notes
+        choices: list[flake.Choice] = []
+        if pin is not None:
+            # After the outputs are recorded: the flake's checks compare a rerun with them.
+            choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
+                                        outputs=outputs, native_inputs=native_inputs)
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:
             shutil.copyfile(paper / "CITATION.cff", work / "CITATION.cff")
-        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, len(locked.packages), settings.vendor_nixpkgs))
+        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, locked, settings.vendor_nixpkgs))
         verify_src = resources.files("reprokit").joinpath("verify_template.py").read_text("utf-8")
         atomic_write_text(work / "verify.py", verify_src, mode=0o755)
         provider = {c.package: c.provider for c in choices}
-        vendored = {v.artifact.sha256: v for v in report.files}
-        data = {
+        vendored = {(v.artifact.sha256, v.path.parent.name): v for v in report.files}
+
+        def artifacts(p: lock_mod.Package, folder: str | None = None) -> list[dict[str, object]]:
+            out_ = []
+            for a in p.artifacts:
+                v = vendored.get((a.sha256, folder or ("sdist" if a.kind == "sdist" else "wheels")))
+                if v is not None:
+                    out_.append({"path": v.path.relative_to(work).as_posix(), "kind": a.kind, "url": a.url, "sha256": a.sha256,
+                                 "sri": a.sri, "nix32": a.nix32, "swhid": hashes.swhid(v.path), "size": v.path.stat().st_size})
+            return out_
+
+        data: dict[str, object] = {
             "reprokit_manifest": manifest.FORMAT,
             "tool": {"name": "reprokit", "version": __version__},
             "paper": {"name": name, "title": cit.title if cit else "", "authors": [a.display for a in cit.authors] if cit else [],
                       "date": date.isoformat(), "doi": cit.doi if cit else ""},
-            "python": {"version": python, "platform": locked.platform},
-            "nixpkgs": {"channel": pin.channel, "rev": pin.rev, "lastModified": pin.last_modified, "narHash": pin.nar_hash, "url": pin.url, "source": pin.source},
+            "python": {"version": python, "platform": locked.platform, "source": choice.source},
+            "nixpkgs": ({"channel": pin.channel, "rev": pin.rev, "lastModified": pin.last_modified, "narHash": pin.nar_hash, "url": pin.url,
+                         "source": pin.source, **({"note": pin.note} if pin.note else {})} if pin else None),
             "imports": [{"module": i.module, "kind": i.kind, "optional": i.optional, "lazy": i.lazy, "distribution": i.distribution, "files": sorted({loc.split(":")[0] for loc in i.locations})}
                         for i in scanned.imports],
             "packages": [
-                {"name": p.name, "version": p.version, "provider": provider[p.name], "why": p.why,
-                 "artifacts": [{"path": vendored[a.sha256].path.relative_to(work).as_posix(), "kind": a.kind, "url": a.url, "sha256": a.sha256,
-                                "sri": a.sri, "nix32": a.nix32, "swhid": hashes.swhid(vendored[a.sha256].path), "size": vendored[a.sha256].path.stat().st_size}
-                               for a in p.artifacts if a.sha256 in vendored]}
+                {"name": p.name, "version": p.version, "provider": provider.get(p.name, "wheel" if any(a.kind == "wheel" for a in p.artifacts) and settings.wheels else "sdist"),
+                 "why": p.why, **({"build_with": list(p.build_with)} if p.build_with else {}), "artifacts": artifacts(p)}
                 for p in locked.packages
             ],
-            "entry_points": [{"name": e.name, "kind": e.kind, "path": e.path, "outputs": outputs[e.name]} for e in eps],
+            "build_tools": {"date": locked.build_tools_date, "note": locked.build_tools_note, "packages": [
+                {"name": p.name, "version": p.version, "why": _tool_why(p, locked), "artifacts": artifacts(p, "build")} for p in locked.build_tools]},
+            "entry_points": [{"name": e.name, "kind": e.kind, "path": e.path, **({"args": list(e.args)} if e.args else {}),
+                              **({"cwd": e.cwd} if e.cwd is not None and e.cwd != "" else {}), **({"cwd": "."} if e.cwd == "" else {}),
+                              "source": sources.get(e.name, ""),
+                              "outputs": outputs[e.name]} for e in eps],
             "paper_files": [{"path": rel, "sha256": paper_sha[rel]} for rel in files],
         }
+        if pin is None:
+            del data["nixpkgs"]
         atomic_write_text(work / "reprokit.yaml", manifest.render(data))
         known = {f"paper/{rel}": sha for rel, sha in paper_sha.items()}
-        known.update((v.path.relative_to(work).as_posix(), sha) for sha, v in vendored.items())
+        known.update((v.path.relative_to(work).as_posix(), sha) for (sha, _), v in vendored.items())
         atomic_write_text(work / "SHA256SUMS", sums(work, known))
         problems = check_integrity(work)
         if problems.problems:
@@ -356,6 +435,74 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         write_tar(out, name, tarball, epoch(date))
     n_out = sum(len(v) for v in outputs.values())
     return ArchiveResult(bundle=out, tarball=tarball, packages=len(locked.packages), files=len(files), outputs=n_out, notes=tuple(notes))
+
+
+def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:
+    users = sorted(p.name for p in locked.packages if tool.pin in p.build_with)
+    if tool.name == "pip" and not users:
+        return "installer: the pip that rebuilds the environment"
+    return "builds " + ", ".join(users) if users else "build tool"
+
+
+def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
+                   left_out: Mapping[str, str], config: outputs_mod.OutputsConfig) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
+    """Rebuild the new bundle's environment offline and run every entry point
+    ``config.runs`` times, each time in a fresh copy of its paper: what differs between
+    runs of the same code is the paper's own noise, learned into each output's rule.
+    The first run's files are the record, kept under ``outputs/<entry point>/``. Where
+    the paper holds its own copy of a file the run rewrote with other bytes, both are
+    recorded and a note says how they differ."""
+    notes: list[str] = []
+    outputs: dict[str, list[dict[str, object]]] = {}
+    airgap = rerun.can_airgap()
+    with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
+        env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", airgap=airgap)
+        runs = []
+        for i in range(config.runs):
+            results = rerun.run_entry_points(work / "paper", env, eps, airgap=airgap, collect=Path(envdir) / f"run{i}")
+            for r in results:
+                if not r.ok:
+                    raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})"
+                                     + _failure_hint(r.message, left_out, airgap))
+                if i == 0:
+                    notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
+            runs.append(results)
+        for j, ep in enumerate(eps):
+            first = Path(envdir) / "run0" / ep.name
+            learned = outputs_mod.learn([{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)], config)
+            notes += [f"{ep.path}: {n}" for n in learned.notes]
+            outputs[ep.name] = [_keep(rec, paper_sha, work, first, ep.name) for rec in learned.outputs]
+            differs = []
+            for rec in learned.outputs:
+                if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
+                    (verdict,) = outputs_mod.compare_outputs([dataclasses.replace(rec, kept=True)], work / "paper", first)
+                    differs.append(f"{rec.path} ({verdict.summary})")
+            if differs:
+                notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
+                             f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
+    return outputs, notes
+
+
+def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> str:
+    missing = re.search(r"No module named '([\w.]+)'", message)
+    hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
+    if airgap and re.search(r"URLError|ConnectionError|Name or service not known|name resolution|Network is unreachable|HTTPError|socket\.gaierror", message):
+        hint += "; it tried to reach the network, and a bundle must hold what its paper reads"
+    return hint
+
+
+def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: Path, run: Path, entry_point: str) -> dict[str, object]:
+    """Record one output and keep its bytes under ``outputs/<entry point>/`` (unless too
+    large): the first archive-time run's, with the paper's own copy's sha256 beside them
+    when that differs."""
+    if rec.kept:
+        dest = work / "outputs" / entry_point / rec.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run / rec.path, dest)
+    out = rec.to_dict()
+    if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
+        out["paper_sha256"] = paper_sha[rec.path]
+    return out
 
 
 def vendor_nixpkgs_tarball(pin: nixpkgs.NixpkgsPin, dest: Path, cache_dir: Path | None) -> Path:

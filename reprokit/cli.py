@@ -168,7 +168,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(f"{paper.resolve().name}-bundle")
     result = archive(ArchiveSettings(
         paper=paper, output=out, date=args.date, python=args.python, channel=args.channel, offline=args.offline,
-        wheels=not args.no_wheels, tar=args.tar, force=args.force, record_outputs=args.record_outputs, vendor_nixpkgs=args.vendor_nixpkgs,
+        wheels=not args.no_wheels, nix=not args.no_nix, tar=args.tar, force=args.force, record_outputs=args.record_outputs, vendor_nixpkgs=args.vendor_nixpkgs,
         index_url=args.index_url, cache_dir=Path(args.cache_dir) if args.cache_dir else None, quiet=args.quiet,
     ))
     if args.json:
@@ -187,12 +187,19 @@ def cmd_archive(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from reprokit.validate import ValidateSettings, render, validate
 
-    report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, airgap=args.airgap))
+    report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, airgap=args.airgap,
+                                       allow_skip=frozenset(args.allow_skip), report=args.report is not None))
     if args.json:
         _print_json(report.to_json())
     else:
         sys.stdout.write(render(report))
-    return 0 if report.ok else 1
+    if args.report is not None and report.review is not None:
+        from reprokit import report as review
+        from reprokit.fsutil import atomic_write_text
+
+        atomic_write_text(Path(args.report), review.render(report.review))
+        print(f"wrote {args.report}", file=sys.stderr)
+    return report.outcome.exit_status
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
@@ -349,8 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paper", metavar="PAPER_DIR")
     p.add_argument("-o", "--output", metavar="OUT", help="bundle folder (default: PAPER_DIR's name + '-bundle')")
     p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD")
-    p.add_argument("--python", metavar="X.Y", help="target Python (default: the paper's declaration, else the running one)")
+    p.add_argument("--python", metavar="X.Y", help="target Python (default: what the paper says: a lock or environment file, "
+                   ".python-version, notebook metadata, a README, requires-python; else the newest CPython of the date with "
+                   "wheels for the locked packages)")
     p.add_argument("--channel", metavar="CH", help="nixpkgs channel (default: the stable release current at the date)")
+    p.add_argument("--no-nix", action="store_true", help="write a pip-only bundle: no flake and no nixpkgs pin")
     p.add_argument("--offline", action="store_true", help="pin nixpkgs from the embedded table only")
     p.add_argument("--no-wheels", action="store_true", help="vendor source archives only (wheels only where no sdist exists)")
     p.add_argument("--vendor-nixpkgs", action="store_true", help="also keep the pinned nixpkgs tarball in vendor/nixpkgs/ (needs an online pin)")
@@ -369,13 +379,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a bundle: intact, complete, rebuildable, reruns to the same outputs",
         description="Check BUNDLE (a folder or .tar.gz): integrity (SHA256SUMS, manifest, flake.lock), completeness "
         "(every third-party import is locked), and on request a rebuild (pip offline from vendor/, or nix build) and a "
-        "rerun of the entry points whose outputs are compared with the recorded sha256. Exit 0 when every requested "
-        "check passed, 1 when one failed, 2 for usage errors.",
+        "rerun of the entry points whose outputs are compared with the recorded ones by their rules (numbers within "
+        "tolerance, figures as pixels, notebooks cell by cell). Exit 0 only when every requested check ran and passed; "
+        "a check that could not run fails unless --allow-skip names it; 1 when one failed, 2 for usage errors.",
     )
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--rebuild", choices=("pip", "nix", "none"), default="none")
     p.add_argument("--rerun", action="store_true", help="rerun the entry points and compare outputs (needs --rebuild pip)")
     p.add_argument("--airgap", action="store_true", help="rebuild and rerun with networking off (a new network namespace)")
+    p.add_argument("--allow-skip", action="append", default=[], metavar="CHECK",
+                   choices=("integrity", "completeness", "rebuild-pip", "rebuild-nix", "airgap", "rerun"),
+                   help="let CHECK be not run without failing (repeatable); by default a check that could not run fails")
+    p.add_argument("--report", metavar="FILE.html", help="also write a reviewer's report: one self-contained HTML page with badges and figures")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
 

@@ -52,8 +52,8 @@ class EntryPoint:
     name: str  # the app name, e.g. "run_analysis"
     kind: Literal["script", "notebook"]
     path: str  # inside paper/
-    args: tuple[str, ...] = ()
-    cwd: str | None = None  # inside paper/; the entry point's own folder when None
+    args: tuple[str, ...] = ()  # command-line arguments of a script
+    cwd: str | None = None  # the folder it runs in, inside paper/ (default: its own)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -263,6 +263,27 @@ def read_native_inputs(paper: Path) -> dict[str, NativeInputs]:
 
 # --- the data Nix reads ------------------------------------------------------------------
 
+def _byte_exact(o: Mapping[str, Any]) -> bool:
+    """An output whose rule allows no difference: exact bytes, or a rule without tolerance
+    for an output that was byte-identical in every archive-time run."""
+    kind = o.get("rule", "exact")
+    if kind == "exact":
+        return True
+    return bool(o.get("stable")) and not o.get("rel") and not o.get("abs") and not o.get("sanitize") and "pixel-threshold" not in o
+
+
+def byte_compared(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The recorded outputs a Nix check compares by sha256 (format-1 records, path and
+    sha256 only, are exact bytes). The others have tolerances that only
+    ``reprokit validate --rerun`` applies: the check requires that they are written."""
+    return [{"path": str(o["path"]), "sha256": str(o["sha256"])} for o in outputs if _byte_exact(o)]
+
+
+def ruled(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The recorded outputs compared by a rule with tolerances: path and rule."""
+    return [{"path": str(o["path"]), "rule": str(o.get("rule"))} for o in outputs if not _byte_exact(o)]
+
+
 def store_name(filename: str) -> str:
     """A name Nix accepts for the store copy of a vendored file (its own, nearly always)."""
     if _STORE_NAME.fullmatch(filename):
@@ -288,7 +309,7 @@ def image_name(name: str) -> str:
 
 
 def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection[str] | None = None, entry_points: Sequence[EntryPoint] = (),
-                  outputs: Mapping[str, Sequence[Mapping[str, str]]] | None = None, native_inputs: Mapping[str, NativeInputs] | None = None,
+                  outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None, native_inputs: Mapping[str, NativeInputs] | None = None,
                   title: str = "", name: str = "paper") -> dict[str, Any]:
     """``nix/lock.json``: the lock as the Nix library reads it."""
     deps = dependencies(lock)
@@ -329,7 +350,7 @@ def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection
     for ep in entry_points:
         folder, file = entry_folder(ep)
         eps.append({"name": ep.name, "kind": ep.kind, "path": ep.path, "dir": folder, "file": file, "args": list(ep.args),
-                    "outputs": [{"path": o["path"], "sha256": o["sha256"]} for o in (outputs or {}).get(ep.name, ())]})
+                    "outputs": byte_compared((outputs or {}).get(ep.name, ())), "ruled": ruled((outputs or {}).get(ep.name, ()))})
     return {
         "reprokit_nix": LOCK_JSON_FORMAT,
         "title": title,
@@ -349,8 +370,8 @@ def check_document(doc: Mapping[str, Any]) -> None:
     for ep in doc["entryPoints"]:
         if not _STORE_NAME.fullmatch(ep["name"]):
             raise InputError(f"entry point name {ep['name']!r}: use letters, digits and - _ . only")
-        for o in ep["outputs"]:
-            if any(ch in o["path"] for ch in "\n\r\\") or not re.fullmatch(r"[0-9a-f]{64}", o["sha256"]):
+        for o in ep["outputs"] + ep["ruled"]:
+            if any(ch in o["path"] for ch in "\n\r\\") or not re.fullmatch(r"[0-9a-f]{64}", o.get("sha256", "0" * 64)):
                 raise InputError(f"recorded output {o['path']!r} of {ep['name']}: not a plain path with a sha256")
 
 
@@ -453,7 +474,7 @@ def _where_to_find(attr: str, pin: NixpkgsPin) -> str:
 
 
 def write_flake(out: Path, lock: Lock, pin: NixpkgsPin, *, description: str, entry_points: Sequence[EntryPoint] = (),
-                name: str = "paper", outputs: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+                name: str = "paper", outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
                 native_inputs: Mapping[str, NativeInputs] | None = None) -> list[Choice]:
     """Write ``flake.nix``, ``flake.lock``, ``nix/lock.json`` and the Nix library under
     ``out``, building from what ``out/vendor`` holds. Returns the choices, which the

@@ -12,7 +12,8 @@ from typing import Any
 
 from reprokit import schemas
 
-FORMAT = 1
+# 2: outputs carry their rule and what archive-time runs measured; format 1 still validates.
+FORMAT = 2
 
 
 def validate(data: Any, where: str = "reprokit.yaml") -> None:
@@ -21,7 +22,7 @@ def validate(data: Any, where: str = "reprokit.yaml") -> None:
 
 def render(data: dict[str, Any]) -> str:
     validate(data)
-    return schemas.dump(data, "reprokit manifest: what this bundle holds and how it was made. Schema: reprokit manifest format 1.")
+    return schemas.dump(data, f"reprokit manifest: what this bundle holds and how it was made. Schema: reprokit manifest format {FORMAT}.")
 
 
 def read(path: Path) -> dict[str, Any]:

@@ -68,23 +68,96 @@ class PinSettings:
     github_archive: str = dataclasses.field(default_factory=lambda: os.environ.get("REPROKIT_GITHUB_ARCHIVE", GITHUB_ARCHIVE))
     cache_dir: Path | None = None
     timeout: float = 10.0
+    python: str | None = None  # a pin whose nixpkgs has this CPython
+
+
+# NixOS releases and the day each was released: its channel is the stable one from then
+# until the next. Before 21.05 releases were YY.03 and YY.09, from then YY.05 and YY.11.
+RELEASES: tuple[tuple[str, dt.date], ...] = (
+    ("14.04", dt.date(2014, 4, 30)), ("14.12", dt.date(2014, 12, 30)), ("15.09", dt.date(2015, 9, 30)),
+    ("16.03", dt.date(2016, 3, 31)), ("16.09", dt.date(2016, 9, 30)), ("17.03", dt.date(2017, 3, 31)),
+    ("17.09", dt.date(2017, 9, 29)), ("18.03", dt.date(2018, 4, 4)), ("18.09", dt.date(2018, 10, 5)),
+    ("19.03", dt.date(2019, 4, 11)), ("19.09", dt.date(2019, 10, 9)), ("20.03", dt.date(2020, 4, 20)),
+    ("20.09", dt.date(2020, 10, 27)), ("21.05", dt.date(2021, 5, 31)), ("21.11", dt.date(2021, 11, 30)),
+    ("22.05", dt.date(2022, 5, 30)), ("22.11", dt.date(2022, 11, 30)), ("23.05", dt.date(2023, 5, 31)),
+    ("23.11", dt.date(2023, 11, 29)), ("24.05", dt.date(2024, 5, 31)), ("24.11", dt.date(2024, 11, 30)),
+    ("25.05", dt.date(2025, 5, 23)), ("25.11", dt.date(2025, 11, 30)), ("26.05", dt.date(2026, 5, 31)),
+)
+
+
+def _release_after(release: str) -> str:
+    year, month = (int(x) for x in release.split("."))
+    return f"{year:02d}.11" if month == 5 else f"{year + 1:02d}.05"
+
+
+def release_at(date: dt.date) -> str:
+    """The NixOS release that was the stable one at ``date`` (the newest released by then;
+    past the table's end, one every May and November)."""
+    current = RELEASES[0][0]
+    for release, day in RELEASES:
+        if day <= date:
+            current = release
+    last, last_day = RELEASES[-1]
+    while current == last and date >= last_day:
+        nxt = _release_after(current)
+        year, month = (int(x) for x in nxt.split("."))
+        if date < dt.date(2000 + year, 12 if month == 11 else 6, 1):
+            break
+        current, last = nxt, nxt
+    return current
 
 
 def stable_channel(date: dt.date) -> str:
-    """The NixOS stable release current at ``date`` (YY.05 from June, YY.11 from December)."""
-    if date.month >= 12:
-        return f"nixos-{date.year % 100:02d}.11"
-    if date.month >= 6:
-        return f"nixos-{date.year % 100:02d}.05"
-    return f"nixos-{(date.year - 1) % 100:02d}.11"
+    """The NixOS stable channel current at ``date``."""
+    return f"nixos-{release_at(date)}"
+
+
+def release_of_channel(channel: str) -> str | None:
+    """``nixos-20.03-small`` -> ``20.03``; None for unstable and other branches."""
+    m = re.fullmatch(r"(?:nixos|nixpkgs)-(\d\d\.\d\d)(?:-small|-darwin)?", channel)
+    return m.group(1) if m else None
+
+
+def release_of_pin(channel: str, last_modified: int) -> str:
+    """The release a pin belongs to: its channel's, or for unstable the next release
+    after its commit (whose interpreters it already has)."""
+    named = release_of_channel(channel)
+    if named:
+        return named
+    day = dt.datetime.fromtimestamp(last_modified, dt.timezone.utc).date()
+    for release, released in RELEASES:
+        if released > day:
+            return release
+    return _release_after(RELEASES[-1][0])
+
+
+# The CPython interpreters (pythonXY attributes) each release's nixpkgs has.
+PYTHONS: dict[str, tuple[str, ...]] = {
+    "14.04": ("2.7", "3.3", "3.4"), "14.12": ("2.7", "3.3", "3.4"), "15.09": ("2.7", "3.3", "3.4", "3.5"),
+    "16.03": ("2.7", "3.3", "3.4", "3.5"), "16.09": ("2.7", "3.3", "3.4", "3.5"), "17.03": ("2.7", "3.3", "3.4", "3.5", "3.6"),
+    "17.09": ("2.7", "3.4", "3.5", "3.6"), "18.03": ("2.7", "3.4", "3.5", "3.6"), "18.09": ("2.7", "3.5", "3.6", "3.7"),
+    "19.03": ("2.7", "3.5", "3.6", "3.7"), "19.09": ("2.7", "3.5", "3.6", "3.7", "3.8"), "20.03": ("2.7", "3.5", "3.6", "3.7", "3.8"),
+    "20.09": ("2.7", "3.6", "3.7", "3.8", "3.9"), "21.05": ("2.7", "3.6", "3.7", "3.8", "3.9", "3.10"),
+    "21.11": ("2.7", "3.7", "3.8", "3.9", "3.10"), "22.05": ("2.7", "3.7", "3.8", "3.9", "3.10", "3.11"),
+    "22.11": ("2.7", "3.8", "3.9", "3.10", "3.11"), "23.05": ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12"),
+    "23.11": ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12"), "24.05": ("2.7", "3.9", "3.10", "3.11", "3.12", "3.13"),
+    "24.11": ("2.7", "3.9", "3.10", "3.11", "3.12", "3.13"), "25.05": ("2.7", "3.10", "3.11", "3.12", "3.13", "3.14"),
+    "25.11": ("2.7", "3.10", "3.11", "3.12", "3.13", "3.14"), "26.05": ("2.7", "3.11", "3.12", "3.13", "3.14"),
+}
+
+
+def has_python(release: str, python: str) -> bool | None:
+    """Whether a release's nixpkgs has CPython ``python`` (None: reprokit does not know)."""
+    known = PYTHONS.get(release)
+    return None if known is None else python in known
 
 
 def _previous_stable(channel: str) -> str | None:
-    m = re.fullmatch(r"nixos-(\d\d)\.(05|11)", channel)
-    if not m:
+    release = release_of_channel(channel)
+    names = [r for r, _ in RELEASES]
+    if release is None or release not in names or names.index(release) == 0 or channel.endswith(("-small", "-darwin")):
         return None
-    year, month = int(m.group(1)), m.group(2)
-    return f"nixos-{year:02d}.05" if month == "11" else f"nixos-{year - 1:02d}.11"
+    return f"nixos-{names[names.index(release) - 1]}"
 
 
 @functools.cache
@@ -101,26 +174,52 @@ def _end_of(date: dt.date) -> int:
     return int(dt.datetime(date.year, date.month, date.day, 23, 59, 59, tzinfo=dt.timezone.utc).timestamp())
 
 
-def pin_embedded(date: dt.date, channel: str) -> NixpkgsPin:
-    """Newest embedded pin of ``channel`` at or before the end of ``date``."""
+def _pin_from_row(row: tuple[str, str, int, str, int], date: dt.date, note: str = "") -> NixpkgsPin:
+    ch, rev, last_modified, nar_hash, _ = row
+    return NixpkgsPin(channel=ch, rev=rev, last_modified=last_modified, nar_hash=nar_hash, url=tarball_url(rev),
+                      source="embedded", requested=date.isoformat(), note=note)
+
+
+def _fits(row: tuple[str, str, int, str, int], python: str | None) -> bool:
+    return python is None or has_python(release_of_pin(row[0], row[2]), python) is not False
+
+
+def pin_embedded(date: dt.date, channel: str, python: str | None = None, *, strict: bool = False) -> NixpkgsPin:
+    """Newest embedded pin of ``channel`` at or before the end of ``date`` whose nixpkgs
+    has CPython ``python``; failing that, the previous stable releases'.
+
+    When none exists (a paper older than the table, or a Python the release lacks), the
+    pin nearest to the date among the release channels that have ``python`` is taken,
+    and :attr:`NixpkgsPin.note` says so: a pin never blocks an archive. ``strict``
+    raises :class:`PinError` instead (``--channel`` asked for that channel only).
+    """
     limit = _end_of(date)
     tried: list[str] = []
     current: str | None = channel
-    note = ""
     while current and len(tried) < 3:
         tried.append(current)
-        rows = [r for r in embedded_pins() if r[0] == current and r[2] <= limit]
+        rows = [r for r in embedded_pins() if r[0] == current and r[2] <= limit and _fits(r, python)]
         if rows:
-            ch, rev, last_modified, nar_hash, _ = max(rows, key=lambda r: r[2])
-            if current != channel:
-                note = f"no embedded pin of {channel} at or before {date}; used {current}"
-            return NixpkgsPin(channel=ch, rev=rev, last_modified=last_modified, nar_hash=nar_hash, url=tarball_url(rev), source="embedded", requested=date.isoformat(), note=note)
+            note = f"no embedded pin of {channel} at or before {date}; used {current}" if current != channel else ""
+            return _pin_from_row(max(rows, key=lambda r: r[2]), date, note)
+        if strict:
+            break
         current = _previous_stable(current)
-    known = sorted({r[0] for r in embedded_pins()})
-    raise PinError(
-        f"no embedded nixpkgs pin of {' or '.join(tried)} at or before {date}; "
-        f"choose another --channel ({', '.join(k for k in known if not k.endswith('darwin'))[:400]}…) or pin online"
-    )
+    wanted = f" with Python {python}" if python else ""
+    if strict:
+        later = [r for r in embedded_pins() if r[0] == channel and _fits(r, python)]
+        hint = f"; its nearest is {min(later, key=lambda r: abs(r[2] - limit))[1][:12]}" if later else ""
+        raise PinError(f"no embedded nixpkgs pin of {channel}{wanted} at or before {date}{hint}; choose another --channel or pin online")
+    stable = [r for r in embedded_pins() if re.fullmatch(r"nixos-\d\d\.\d\d", r[0]) and _fits(r, python)]
+    if not stable:
+        raise PinError(f"no embedded nixpkgs pin of a NixOS release has Python {python}; choose --channel and pin online")
+    nearest = min(stable, key=lambda r: abs(r[2] - limit))
+    when = dt.datetime.fromtimestamp(nearest[2], dt.timezone.utc).date()
+    why = f"the nixpkgs of {channel} lacks Python {python}" if python and any(r[0] == channel and r[2] <= limit for r in embedded_pins()) \
+        else f"reprokit knows no pin of {channel} (or an older release){wanted} at or before {date}"
+    note = (f"{why}: used {nearest[0]} of {when} ({nearest[1][:12]}), the nearest pin{wanted}; "
+            f"PyPI versions are still those of {date}")
+    return _pin_from_row(nearest, date, note)
 
 
 def cache_root(cache_dir: Path | None = None) -> Path:
@@ -180,13 +279,14 @@ def pin(settings: PinSettings) -> NixpkgsPin:
     channel = settings.channel or stable_channel(settings.date)
     if not re.fullmatch(r"[A-Za-z0-9._\-]+", channel):
         raise UsageError(f"--channel {channel!r} is not a branch name")
+    strict = settings.channel is not None
     if settings.offline:
-        return pin_embedded(settings.date, channel)
+        return pin_embedded(settings.date, channel, settings.python, strict=strict)
     try:
         return pin_github(settings, channel)
     except (requests.ConnectionError, requests.Timeout) as exc:
         log.debug("GitHub unreachable (%s); using the embedded pins", exc.__class__.__name__)
-        embedded = pin_embedded(settings.date, channel)
+        embedded = pin_embedded(settings.date, channel, settings.python, strict=strict)
         return dataclasses.replace(embedded, note=(embedded.note + "; " if embedded.note else "") + "GitHub unreachable: embedded pin")
     except requests.HTTPError as exc:
         resp = exc.response

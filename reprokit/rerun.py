@@ -1,28 +1,48 @@
 """Rebuild a bundle's environment with pip from its vendored files, and rerun the paper.
 
-Used by ``validate --rebuild pip --rerun`` and by ``archive`` to record the outputs each
-entry point writes. With ``airgap`` every command runs in a new network namespace
-(``unshare -n``), which proves the bundle needs no network.
+Used by ``validate --rebuild pip --rerun`` and by ``archive`` to record what each entry
+point writes. The rebuild uses the pip kept in ``vendor/build/`` (not the host's), feeds
+pip's isolated builds from ``vendor/build/`` and never touches an index. Entry points run
+in order, in one copy of ``paper/``, each from its own folder as a person would run it;
+notebooks through :mod:`reprokit._nbrun`. With ``airgap`` every command runs in a new
+network namespace (``unshare -n``).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from reprokit import interpreter
+from reprokit.entrypoints import OUTPUT_DIR
 from reprokit.errors import ReprokitError
 from reprokit.flake import EntryPoint
+from reprokit.fsutil import sha256_file
 
 
 class RebuildFailed(ReprokitError):
     """pip could not install the bundle's lock from its vendored files."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Env:
+    """A rebuilt environment: the interpreter to run the paper with, where its scripts
+    are, and (for Python 2.7, which has no venv) the folder the packages went to."""
+
+    python: Path
+    bindir: Path
+    pythonpath: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -31,6 +51,7 @@ class RunResult:
     ok: bool
     message: str
     outputs: dict[str, str]  # path in paper/ -> sha256 of files it wrote or changed
+    seconds: float = 0.0
 
 
 @functools.cache
@@ -50,86 +71,243 @@ def _wrap(cmd: list[str], airgap: bool) -> list[str]:
 
 
 def find_python(version: str) -> tuple[str | None, str]:
-    """An interpreter of ``version``; with a note when none is found."""
-    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    if running == version:
-        return sys.executable, ""
-    exe = shutil.which(f"python{version}")
-    if exe:
-        return exe, ""
-    return None, f"no Python {version} on this machine (running {running}); install python{version}"
+    """An interpreter of ``version``; with how to get one when none is found."""
+    return interpreter.find(version)
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for rebuild and rerun: no pip configuration, no user site."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "JUPYTER"))}
-    env.update({"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1",
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "JUPYTER", "CONDA"))}
+    env.update({"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1",
+                "PIP_NO_INPUT": "1", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
                 "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": env.get("SOURCE_DATE_EPOCH", "315532800")})
     env.update(extra or {})
     return env
 
 
-def rebuild_pip(bundle: Path, python: str, dest: Path, *, airgap: bool = False) -> Path:
-    """A fresh venv at ``dest`` with the bundle's lock installed offline; returns its python."""
-    cmd = [python, "-m", "venv", str(dest)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RebuildFailed(f"cannot make a venv with {python}: {proc.stderr.strip().splitlines()[-1:]}")
-    vpy = dest / "bin" / "python"
-    install = [str(vpy), "-m", "pip", "install", "--quiet", "--no-index", "--require-hashes",
-               "--find-links", str(bundle / "vendor" / "wheels"), "--find-links", str(bundle / "vendor" / "sdist"),
+def installer_wheel(bundle: Path) -> Path | None:
+    """The pip wheel the bundle keeps for rebuilding (the newest one, if several)."""
+    found = []
+    for w in (bundle / "vendor" / "build").glob("pip-*.whl"):
+        try:
+            name, version, _, _ = parse_wheel_filename(w.name)
+        except InvalidWheelFilename:
+            continue
+        if name == "pip":
+            found.append((version, w))
+    return max(found)[1] if found else None
+
+
+# --- why pip failed -------------------------------------------------------------------
+
+_STEP = (
+    (re.compile(r"Getting requirements to build (?:wheel|editable)|get_requires_for_build"), "asking its build backend what it needs"),
+    (re.compile(r"Installing build dependencies|installing build dependencies"), "installing its build tools"),
+    (re.compile(r"Preparing metadata|metadata-generation-failed|python setup\.py egg_info"), "preparing its metadata"),
+    (re.compile(r"Building wheel for|Failed building wheel|bdist_wheel|wheel-build"), "building its wheel"),
+    (re.compile(r"Running setup\.py install"), "running setup.py install"),
+)
+_CAUSES = (
+    (re.compile(r"fatal error: ([\w./+-]+\.h(?:pp)?): No such file"), "missing C header {0} (a system library's development files)"),
+    (re.compile(r"(?:^|\s)(\S+): (?:command )?not found"), "missing tool `{0}`"),
+    (re.compile(r"error: command '([^']+)' failed"), "the compiler `{0}` failed"),
+    (re.compile(r"cannot find -l(\w+)"), "missing system library lib{0} (linker)"),
+    (re.compile(r"(?:Could not find a version that satisfies the requirement|No matching distribution found for) ([^\s(]+)"),
+     "{0} is not in the bundle's vendor/ (pip looked there only)"),
+    (re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'|ImportError: No module named '?([\w.]+)"), "its build imports {0}, which its build tools lack"),
+    (re.compile(r"Failed to establish a new connection|Network is unreachable|Temporary failure in name resolution|Could not fetch URL"),
+     "it tried to reach the network (the rebuild is offline)"),
+    (re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES|hash.*does not match"), "a vendored file does not match its hash in requirements.lock"),
+    (re.compile(r"(\S+) requires Python ['\"]?([^'\"]+)"), "{0} needs Python {1}"),
+)
+_PACKAGE = re.compile(r"(?:Collecting|Processing|Building wheel for|Running setup\.py install for|Failed to build|Failed building wheel for|"
+                      r"Getting requirements to build wheel for|Preparing metadata \(pyproject\.toml\) for)\s+\S*?([A-Za-z0-9][\w.-]*?)(?:[-=]=?\d|[\s(]|\.tar|\.zip|$)")
+
+
+def explain_pip_failure(output: str) -> str:
+    """One line from pip's output: which package, at which step, and why."""
+    lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
+    package = ""
+    step = ""
+    error_at = next((i for i, ln in enumerate(lines) if re.search(r"^\s*(ERROR|error|×)\b|did not run successfully|Failed", ln)), len(lines))
+    for ln in lines[: error_at + 1]:
+        m = _PACKAGE.search(ln)
+        if m:
+            package = m.group(1)
+    for ln in lines:
+        m = re.search(r"Failed (?:to build|building wheel for) ([A-Za-z0-9][\w.-]*)", ln)
+        if m:
+            package = m.group(1)
+    for ln in lines[max(0, error_at - 40): error_at + 20]:
+        for pat, what in _STEP:
+            if pat.search(ln):
+                step = what
+    causes: list[str] = []
+    for ln in lines:
+        for pat, what in _CAUSES:
+            m = pat.search(ln)
+            if m:
+                cause = what.format(*[g for g in m.groups() if g is not None])
+                if cause not in causes:
+                    causes.append(cause)
+    detail = "; ".join(causes[:2])
+    if not detail:
+        errors = [ln.strip() for ln in lines if re.search(r"\berror\b|Error:", ln) and "subprocess" not in ln and "See above" not in ln]
+        detail = errors[-1] if errors else (lines[-1].strip() if lines else "no output")
+    head = f"{package}: " if package else ""
+    return f"{head}{step + ' failed: ' if step else ''}{detail}"
+
+
+# --- rebuild --------------------------------------------------------------------------------
+
+def _has_venv(python: str) -> bool:
+    return subprocess.run([python, "-c", "import venv"], capture_output=True).returncode == 0
+
+
+def rebuild_pip(bundle: Path, python: str, dest: Path, *, airgap: bool = False) -> Env:
+    """A fresh environment at ``dest`` with the bundle's lock installed offline.
+
+    Python 3 gets a venv; Python 2.7, which has no venv module, gets the packages in
+    ``dest/site`` (``pip install --target``), put on its path when the paper runs. pip is
+    the one kept in ``vendor/build/``, run from its wheel.
+    """
+    pip_wheel = installer_wheel(bundle)
+    home = dest.parent / (dest.name + "-home")
+    home.mkdir(parents=True, exist_ok=True)
+    env_vars = clean_env({"HOME": str(home), "TMPDIR": str(home)})
+    links = [x for sub in ("wheels", "sdist", "build") if (bundle / "vendor" / sub).is_dir() for x in ("--find-links", str(bundle / "vendor" / sub))]
+    if _has_venv(python):
+        cmd = [python, "-m", "venv", *(["--without-pip"] if pip_wheel else []), str(dest)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env_vars)
+        if proc.returncode != 0:
+            raise RebuildFailed(f"cannot make a venv with {python}: {explain_pip_failure(proc.stderr + proc.stdout)}")
+        vpy = dest / "bin" / "python"
+        env = Env(python=vpy, bindir=dest / "bin")
+        if pip_wheel:
+            _pip(env_vars, [str(vpy), str(pip_wheel / "pip"), "install", "--no-index", "--find-links", str(pip_wheel.parent), f"pip=={_version(pip_wheel)}"],
+                 airgap, "installing the bundle's pip")
+        pip = [str(vpy), "-m", "pip"]
+        target: list[str] = []
+    else:
+        if pip_wheel is None:
+            raise RebuildFailed(f"{python} has no venv module and the bundle keeps no pip wheel in vendor/build/ to install with")
+        site = dest / "site"
+        env = Env(python=Path(python), bindir=site / "bin", pythonpath=str(site))
+        pip = [python, str(pip_wheel / "pip")]
+        target = ["--target", str(site)]
+    install = [*pip, "install", "--no-index", "--require-hashes", "--use-pep517", "--no-cache-dir", *target, *links,
                "-r", str(bundle / "requirements.lock")]
-    proc = subprocess.run(_wrap(install, airgap), capture_output=True, text=True, env=clean_env())
+    _pip(env_vars, install, airgap, "pip install from vendor/")
+    return env
+
+
+def _version(wheel: Path) -> str:
+    return str(parse_wheel_filename(wheel.name)[1])
+
+
+def _pip(env: dict[str, str], cmd: list[str], airgap: bool, what: str) -> None:
+    proc = subprocess.run(_wrap(cmd, airgap), capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise RebuildFailed("pip install from vendor/ failed: " + (lines[-1] if lines else f"exit {proc.returncode}"))
-    return vpy
+        raise RebuildFailed(f"{what} failed: {explain_pip_failure(proc.stdout + chr(10) + proc.stderr)}")
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
-    """sha256 and mtime of every file: a file rewritten with the same bytes still counts
-    as written (its mtime moves), so results the author left in the folder are found."""
+# --- rerun ----------------------------------------------------------------------------------
+
+
+SKIP_PARTS = frozenset({"__pycache__", ".ipynb_checkpoints"})
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
+    """sha256, size and mtime of every file: a file rewritten with the same bytes still
+    counts as written (its mtime moves), so results the author left in the folder are
+    found. Files are hashed as streams."""
     out = {}
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts:
-            out[p.relative_to(folder).as_posix()] = (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        if p.is_file() and not p.is_symlink() and not SKIP_PARTS.intersection(p.relative_to(folder).parts):
+            st = p.stat()
+            out[p.relative_to(folder).as_posix()] = (sha256_file(p), st.st_size, st.st_mtime_ns)
     return out
 
 
-def run_entry_points(paper: Path, vpy: Path, entry_points: list[EntryPoint], *, airgap: bool = False, timeout: int = 1800) -> list[RunResult]:
-    """Run each entry point in a fresh copy of ``paper`` with the venv's Python."""
+def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path | None = None) -> tuple[list[str], Path]:
+    """The command that runs ``ep`` in the working copy ``work``, and the folder it runs in:
+    its own folder unless the entry point says otherwise."""
+    target = work / ep.path
+    cwd = work / ep.cwd if ep.cwd is not None else target.parent
+    rel = os.path.relpath(target, cwd)
+    if ep.kind == "notebook":
+        cmd = [sys.executable, "-m", "reprokit._nbrun", rel, "--python", str(env.python), "--timeout", str(timeout)]
+        if env.pythonpath:
+            cmd += ["--pythonpath", env.pythonpath]
+        if executed is not None:
+            cmd += ["--output", str(executed)]
+        return cmd, cwd
+    return [str(env.python), rel, *ep.args], cwd
+
+
+def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], *, airgap: bool = False, timeout: int = 1800,
+                     collect: Path | None = None) -> list[RunResult]:
+    """Run the entry points in order in one fresh copy of ``paper``, as a person runs a
+    paper's commands one after another. Each result holds the files that entry point
+    wrote; a notebook counts as rewritten with the outputs of its run (as ``jupyter
+    nbconvert --execute --inplace`` does). With ``collect``, the files each entry point
+    wrote are kept under ``collect/<entry point name>/``."""
     results = []
-    bindir = vpy.parent
-    for ep in entry_points:
-        with tempfile.TemporaryDirectory(prefix="reprokit-rerun-") as tmp:
-            work = Path(tmp) / "paper"
-            shutil.copytree(paper, work, symlinks=True)
-            # Old mtimes, so that a rewrite within the same clock tick still shows.
-            for p in work.rglob("*"):
-                if p.is_file() and not p.is_symlink():
-                    os.utime(p, ns=(0, 0))
+    with tempfile.TemporaryDirectory(prefix="reprokit-rerun-") as tmp:
+        work = Path(tmp) / "paper"
+        shutil.copytree(paper, work, symlinks=True)
+        # Old mtimes, so that a rewrite within the same clock tick still shows.
+        for p in work.rglob("*"):
+            if p.is_file() and not p.is_symlink():
+                os.utime(p, ns=(0, 0))
+        home = Path(tmp) / "home"
+        home.mkdir()
+        jupyter = home / ".jupyter-runtime"
+        extra = {
+            "PATH": f"{env.bindir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(home), "TMPDIR": str(home),
+            "JUPYTER_DATA_DIR": str(jupyter), "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
+            "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".matplotlib"),
+        }
+        executed_dir = Path(tmp) / "executed"
+        executed_dir.mkdir()
+        for ep in entry_points:
             before = _snapshot(work)
-            jupyter = Path(tmp) / "jupyter"
-            env = clean_env({
-                "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": tmp,
-                "JUPYTER_PATH": str(bindir.parent / "share" / "jupyter"), "JUPYTER_DATA_DIR": str(jupyter),
-                "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
-                "IPYTHONDIR": str(Path(tmp) / "ipython"),
-            })
-            if ep.kind == "script":
-                cmd = [str(vpy), ep.path]
-            else:
-                cmd = [str(bindir / "jupyter-execute"), "--timeout", str(timeout), ep.path]
-            try:
-                proc = subprocess.run(_wrap(cmd, airgap), cwd=work, capture_output=True, text=True, env=env, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                results.append(RunResult(entry_point=ep, ok=False, message=f"timed out after {timeout}s", outputs={}))
+            executed = executed_dir / f"{ep.name}.ipynb" if ep.kind == "notebook" else None
+            cmd, cwd = command(ep, work, env, timeout, executed)
+            for arg in ep.args:  # a folder the command names for its output, as a reader would make it
+                if arg == f"{OUTPUT_DIR}/":
+                    (cwd / OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
+            run_env = clean_env(extra)
+            if env.pythonpath and ep.kind == "script":
+                run_env["PYTHONPATH"] = env.pythonpath
+            started = time.monotonic()
+            if not cwd.is_dir():
+                results.append(RunResult(entry_point=ep, ok=False, message=f"its folder {cwd.relative_to(work)} does not exist", outputs={}))
                 continue
+            try:
+                proc = subprocess.run(_wrap(cmd, airgap), cwd=cwd, capture_output=True, text=True, env=run_env, timeout=timeout + 60)
+            except subprocess.TimeoutExpired:
+                results.append(RunResult(entry_point=ep, ok=False, message=f"timed out after {timeout}s", outputs={}, seconds=time.monotonic() - started))
+                continue
+            seconds = time.monotonic() - started
+            if executed is not None and executed.exists():
+                shutil.copyfile(executed, work / ep.path)
             after = _snapshot(work)
             changed = {k: v[0] for k, v in after.items() if before.get(k) != v}
-            if proc.returncode != 0:
-                tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:] or [f"exit {proc.returncode}"]
-                results.append(RunResult(entry_point=ep, ok=False, message=f"exited with status {proc.returncode}: {tail[0]}", outputs=changed))
-            else:
-                results.append(RunResult(entry_point=ep, ok=True, message="", outputs=changed))
+            if collect is not None:
+                for rel in changed:
+                    dest = collect / ep.name / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(work / rel, dest)
+            message = "" if proc.returncode == 0 else _failure(proc)
+            results.append(RunResult(entry_point=ep, ok=proc.returncode == 0, message=message, outputs=changed, seconds=seconds))
     return results
+
+
+def _failure(proc: subprocess.CompletedProcess[str]) -> str:
+    """The line that says why a run failed: the exception at the end of a traceback."""
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    exc = next((ln.strip() for ln in reversed(lines) if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", ln.strip())), None)
+    tail = exc or (lines[-1].strip() if lines else f"exit {proc.returncode}")
+    return f"exited with status {proc.returncode}: {tail}"
+

@@ -39,7 +39,9 @@ else:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 PLATFORMS = {"x86_64-linux": ("x86_64-unknown-linux-gnu", "x86_64"), "aarch64-linux": ("aarch64-unknown-linux-gnu", "aarch64")}
-NOTEBOOK_TOOLING = ("ipykernel", "nbclient")
+# What the paper's environment needs to run its notebooks: only a kernel. nbclient runs
+# in reprokit's own environment, so it never meets the paper's Jupyter pins.
+NOTEBOOK_TOOLING = ("ipykernel",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -305,6 +307,15 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
     try:
         text = run_uv(requirements + tooling, constraints, settings)
     except ResolutionFailed as exc:
+        if tooling:
+            try:
+                run_uv(requirements, constraints, settings)
+            except ResolutionFailed:
+                pass
+            else:
+                raise ResolutionFailed(
+                    f"the notebooks need a Jupyter kernel (ipykernel) in the paper's environment, and no release of it up to "
+                    f"{settings.date} agrees with the paper's pins for Python {settings.python}: {exc}") from None
         who = "; ".join(f"{n} asked for by {', '.join(v[:2])}" for n, v in sorted(asked_by.items()) if n in str(exc).lower())
         raise ResolutionFailed(f"uv could not resolve the closure: {exc}" + (f" [{who}]" if who else "")) from None
     parsed = parse_uv_output(text)

@@ -3,12 +3,16 @@
 Levels, each a :class:`Check` with its problems: integrity (SHA256SUMS, manifest,
 flake.lock, lock and flake agree), completeness (every third-party import is locked),
 rebuild (pip offline from vendor/, or ``nix build`` in Nix's sandbox), rerun (entry points in the rebuilt
-environment, outputs compared by sha256).
+environment, outputs compared by their rules, :mod:`reprokit.outputs`). A check that could
+not run fails the run unless allowed to be skipped (:mod:`reprokit.checks`); with
+``report`` the findings are also gathered for the HTML report (:mod:`reprokit.report`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -20,11 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from reprokit import flake, manifest, rerun
+from reprokit import __version__, flake, manifest, rerun
+from reprokit import report as review
+from reprokit.checks import CheckResult, Outcome, from_legacy, judge
 from reprokit.errors import InputError, InterpreterUnavailable, UsageError
 from reprokit.flake import EntryPoint
 from reprokit.nixpkgs import NixpkgsPin
 from reprokit.fsutil import sha256_file
+from reprokit.outputs import RecordedOutput, Verdict, compare_outputs
 from reprokit.scan import ScanSettings, scan
 
 
@@ -42,8 +49,12 @@ class Check:
     problems: tuple[Problem, ...] = ()
     details: str = ""
 
+    def result(self) -> CheckResult:
+        return from_legacy(self.name, self.ok, self.skipped, [(p.path, p.message) for p in self.problems], self.details)
+
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "ok": self.ok, "skipped": self.skipped,
+        r = self.result()
+        return {"name": self.name, "status": r.status, "reason": r.reason, "ok": self.ok, "skipped": self.skipped,
                 "problems": [{"path": p.path, "message": p.message} for p in self.problems]}
 
 
@@ -53,19 +64,31 @@ class ValidateSettings:
     rebuild: Literal["pip", "nix", "none"] = "none"
     rerun: bool = False
     airgap: bool = False
+    allow_skip: frozenset[str] = frozenset()  # checks that may be not run without failing
+    report: bool = False  # gather what the HTML report shows (figures, badges)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Report:
     bundle: str
     checks: tuple[Check, ...] = field(default=())
+    allow_skip: frozenset[str] = frozenset()
+    verdicts: tuple[Verdict, ...] = ()
+    review: review.Report | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        return judge([c.result() for c in self.checks], allow_skip=self.allow_skip)
 
     @property
     def ok(self) -> bool:
-        return all(c.ok is not False for c in self.checks)
+        return self.outcome.ok
 
     def to_json(self) -> dict[str, object]:
-        return {"reprokit_validate": 1, "bundle": self.bundle, "ok": self.ok, "checks": [c.to_json() for c in self.checks]}
+        outcome = self.outcome
+        return {"reprokit_validate": 2, "bundle": self.bundle, "ok": outcome.ok, "exit_status": outcome.exit_status,
+                "allow_skip": sorted(self.allow_skip), "checks": [c.to_json() for c in self.checks],
+                "outputs": [v.to_json() for v in self.verdicts]}
 
 
 def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
@@ -117,15 +140,33 @@ def check_integrity(bundle: Path) -> Check:
                 problems.append(Problem(path=rel, message="sha256 in reprokit.yaml differs from SHA256SUMS"))
             if rel not in listed:
                 problems.append(Problem(path=rel, message="in reprokit.yaml but not in SHA256SUMS"))
+        for e in data["entry_points"]:
+            for o in e["outputs"]:
+                rel = f"outputs/{e['name']}/{o['path']}"
+                if o.get("kept") and listed.get(rel) != o["sha256"]:
+                    why = "in reprokit.yaml but not in SHA256SUMS" if rel not in listed else "sha256 in reprokit.yaml differs from SHA256SUMS"
+                    problems.append(Problem(path=rel, message=why))
         paper_listed = {k[len("paper/"):] for k in listed if k.startswith("paper/")}
         for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
             problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))
         lock_text = (bundle / "requirements.lock").read_text(encoding="utf-8") if (bundle / "requirements.lock").is_file() else ""
-        nix_doc, nix_problems = read_nix_lock(bundle)
-        # Bundles of earlier reprokit versions built from nix/python-packages.nix instead.
-        if not (nix_doc is None and (bundle / "nix" / "python-packages.nix").is_file()):
-            problems += nix_problems
+        nix_doc: dict[str, Any] | None = None
+        if "nixpkgs" in data:
+            nix_doc, nix_problems = read_nix_lock(bundle)
+            # Bundles of earlier reprokit versions built from nix/python-packages.nix instead.
+            if not (nix_doc is None and (bundle / "nix" / "python-packages.nix").is_file()):
+                problems += nix_problems
         built_from = {p["name"]: p["src"]["path"] for p in nix_doc["packages"] if "src" in p} if nix_doc else {}
+        tools = data.get("build_tools", {}).get("packages", [])
+        kept = {a["path"] for p in [*data["packages"], *tools] for a in p["artifacts"]}
+        for rel in sorted(k for k in listed if k.startswith("vendor/") and not k.startswith("vendor/nixpkgs/") and k not in kept):
+            problems.append(Problem(path=rel, message="vendored but named by no package or build tool in reprokit.yaml"))
+        for tool in tools:
+            for a in tool["artifacts"]:
+                if listed.get(a["path"]) not in (None, a["sha256"]):
+                    problems.append(Problem(path=a["path"], message="sha256 in reprokit.yaml differs from SHA256SUMS"))
+                if a["path"] not in listed:
+                    problems.append(Problem(path=a["path"], message="in reprokit.yaml but not in SHA256SUMS"))
         for pkg in data["packages"]:
             for a in pkg["artifacts"]:
                 if listed.get(a["path"]) not in (None, a["sha256"]):
@@ -136,18 +177,21 @@ def check_integrity(bundle: Path) -> Check:
                     problems.append(Problem(path=flake.LOCK_JSON, message=f"does not build {pkg['name']} from {a['path']}"))
         if nix_doc:
             problems += nix_source_problems(nix_doc, listed)
-            recorded = {e["name"]: e["outputs"] for e in nix_doc["entryPoints"]}
-            for e in data["entry_points"]:
-                if recorded.get(e["name"]) != e["outputs"]:
+            # The flake's checks compare nothing reprokit.yaml does not record, byte for byte.
+            recorded = {e["name"]: {o["path"]: o["sha256"] for o in e["outputs"]} for e in data["entry_points"]}
+            for e in nix_doc["entryPoints"]:
+                mine = recorded.get(e["name"], {})
+                if any(mine.get(o["path"]) != o["sha256"] for o in e["outputs"]) or any(o["path"] not in mine for o in e.get("ruled", [])):
                     problems.append(Problem(path=flake.LOCK_JSON, message=f"the outputs its check compares for {e['name']} are not those reprokit.yaml records"))
-        try:
-            node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
-            pin = data["nixpkgs"]
-            for key in ("rev", "narHash", "lastModified"):
-                if node.get(key) != pin[key]:
-                    problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {pin[key]!r}"))
-        except (OSError, ValueError, KeyError, TypeError):
-            problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
+        if "nixpkgs" in data:
+            try:
+                node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
+                pin = data["nixpkgs"]
+                for key in ("rev", "narHash", "lastModified"):
+                    if node.get(key) != pin[key]:
+                        problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {pin[key]!r}"))
+            except (OSError, ValueError, KeyError, TypeError):
+                problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
     return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files")
 
 
@@ -218,6 +262,8 @@ def nix_build_command(bundle: Path, nixpkgs: Path | None = None) -> list[str]:
 def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = None) -> Check:
     """The bundle's flake builds: its sources are vendored, the pinned nixpkgs has the
     interpreter, and ``nix build`` succeeds in Nix's sandbox."""
+    if "nixpkgs" not in data:
+        return Check(name="rebuild-nix", ok=None, skipped="the bundle has no Nix build (it was archived without one)")
     doc, problems = read_nix_lock(bundle)
     if doc is not None:
         problems = [Problem(path=flake.LOCK_JSON, message=f"builds from {rel}, which is not in the bundle") for rel in flake.missing_sources(bundle, doc)]
@@ -283,13 +329,19 @@ def open_bundle(path: Path, tmp: Path) -> Path:
 def validate(settings: ValidateSettings) -> Report:
     with tempfile.TemporaryDirectory(prefix="reprokit-validate-") as tmp:
         bundle = open_bundle(settings.bundle, Path(tmp))
-        checks = [check_integrity(bundle)]
+        integrity = check_integrity(bundle)
+        checks = [integrity]
         try:
             data = manifest.read(bundle / "reprokit.yaml")
         except InputError:
-            return Report(bundle=str(settings.bundle), checks=tuple(checks))
+            return Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip)
         checks.append(check_completeness(bundle, data))
-        vpy = None
+        if not integrity.ok and (settings.rebuild != "none" or settings.rerun):
+            # Nothing of a bundle that is not what its manifest says may run.
+            for name in ([f"rebuild-{settings.rebuild}"] if settings.rebuild != "none" else []) + (["rerun"] if settings.rerun else []):
+                checks.append(Check(name=name, ok=False, problems=(Problem(path=None, message="not run: the bundle failed its integrity check"),)))
+            return Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip)
+        env = None
         if settings.rebuild == "pip":
             exe, why = rerun.find_python(data["python"]["version"])
             if exe is None:
@@ -297,7 +349,7 @@ def validate(settings: ValidateSettings) -> Report:
             else:
                 airgap = settings.airgap and rerun.can_airgap()
                 try:
-                    vpy = rerun.rebuild_pip(bundle, exe, Path(tmp) / "env", airgap=airgap)
+                    env = rerun.rebuild_pip(bundle, exe, Path(tmp) / "env", airgap=airgap)
                     checks.append(Check(name="rebuild-pip", ok=True, details="offline" + (" (no network)" if airgap else "")))
                 except rerun.RebuildFailed as exc:
                     checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
@@ -305,38 +357,100 @@ def validate(settings: ValidateSettings) -> Report:
             checks.append(rebuild_nix(bundle, data))
         if settings.airgap and not rerun.can_airgap():
             checks.append(Check(name="airgap", ok=None, skipped="could not make a network namespace (needs root or user namespaces)"))
+        verdicts: tuple[Verdict, ...] = ()
+        ran: tuple[review.EntryPointResult, ...] = ()
         if settings.rerun:
-            if vpy is None:
+            if env is None:
                 checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
             else:
-                checks.append(rerun_check(bundle, data, vpy, settings.airgap and rerun.can_airgap()))
-        return Report(bundle=str(settings.bundle), checks=tuple(checks))
+                check, ran, verdicts = rerun_check(bundle, data, env, settings.airgap and rerun.can_airgap(), views=settings.report)
+                checks.append(check)
+        done = Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip, verdicts=verdicts)
+        if not settings.report:
+            return done
+        return Report(bundle=done.bundle, checks=done.checks, allow_skip=done.allow_skip, verdicts=verdicts,
+                      review=gather_review(settings.bundle, bundle, data, done.outcome, ran))
 
 
-def rerun_check(bundle: Path, data: dict, vpy: Path, airgap: bool) -> Check:  # type: ignore[type-arg]
-    eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"]) for e in data["entry_points"]]
-    results = rerun.run_entry_points(bundle / "paper", vpy, eps, airgap=airgap)
+def rerun_check(bundle: Path, data: dict, env: rerun.Env, airgap: bool, *, views: bool = False  # type: ignore[type-arg]
+                ) -> tuple[Check, tuple[review.EntryPointResult, ...], tuple[Verdict, ...]]:
+    """Rerun every entry point and compare what it wrote with its recorded outputs, each by
+    its rule (format-1 manifests record sha256 only: compared by bytes)."""
+    eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"], args=tuple(e.get("args", ())),
+                      cwd="" if e.get("cwd") == "." else e.get("cwd")) for e in data["entry_points"]]
     problems = []
-    matched = 0
-    for e, r in zip(data["entry_points"], results, strict=True):
-        if not r.ok:
-            problems.append(Problem(path=f"paper/{e['path']}", message=r.message))
-            continue
-        for o in e["outputs"]:
-            got = r.outputs.get(o["path"])
-            if got is None:
-                problems.append(Problem(path=f"paper/{o['path']}", message=f"{e['name']} did not write it"))
-            elif got != o["sha256"]:
-                problems.append(Problem(path=f"paper/{o['path']}", message=f"differs from the recorded output of {e['name']}"))
-            else:
-                matched += 1
-    return Check(name="rerun", ok=not problems, problems=tuple(problems), details=f"{matched} recorded outputs match")
+    verdicts: list[Verdict] = []
+    ran: list[review.EntryPointResult] = []
+    with tempfile.TemporaryDirectory(prefix="reprokit-outputs-") as tmp:
+        written = Path(tmp)
+        results = rerun.run_entry_points(bundle / "paper", env, eps, airgap=airgap, collect=written)
+        for e, r in zip(data["entry_points"], results, strict=True):
+            if not r.ok:
+                problems.append(Problem(path=f"paper/{e['path']}", message=r.message))
+                ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="failed", message=r.message))
+                continue
+            recorded = [RecordedOutput.from_dict(o, f"reprokit.yaml: entry point {e['name']}") for o in e["outputs"]]
+            kept, rerun_dir = bundle / "outputs" / e["name"], written / e["name"]
+            got = compare_outputs(recorded, kept, rerun_dir)
+            for v in got:
+                if not v.ok:
+                    problems.append(Problem(path=f"paper/{v.path}", message=f"{v.summary} ({e['name']})"))
+            verdicts += got
+            shown = tuple(review.output_view(v, _recorded_bytes(bundle, e["name"], rec), _read(rerun_dir / v.path))
+                          for v, rec in zip(got, recorded, strict=True)) if views else ()
+            ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="ran", outputs=shown))
+    same = sum(v.status == "identical" for v in verdicts)
+    within = sum(v.status == "equivalent" for v in verdicts)
+    check = Check(name="rerun", ok=not problems, problems=tuple(problems),
+                  details=f"{same + within} recorded outputs match" + (f" ({same} identical, {within} equivalent within their rules)" if within else ""))
+    return check, tuple(ran), tuple(verdicts)
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def _recorded_bytes(bundle: Path, entry_point: str, rec: RecordedOutput) -> bytes | None:
+    """The recorded copy of an output: kept under outputs/, or the paper's own file when
+    it is the one recorded (format 1 kept hashes only)."""
+    kept = _read(bundle / "outputs" / entry_point / rec.path)
+    if kept is not None:
+        return kept
+    own = _read(bundle / "paper" / rec.path)
+    return own if own is not None and hashlib.sha256(own).hexdigest() == rec.sha256 else None
+
+
+def gather_review(shown_as: Path, bundle: Path, data: dict, outcome: Outcome,  # type: ignore[type-arg]
+                  ran: tuple[review.EntryPointResult, ...]) -> review.Report:
+    paper = data["paper"]
+    files = [p for p in bundle.rglob("*") if p.is_file()]
+    record = ""
+    published = shown_as.with_name(shown_as.name + ".zenodo.json")
+    if published.is_file():
+        try:
+            record = str(json.loads(published.read_text(encoding="utf-8")).get("doi") or "")
+        except (OSError, ValueError, AttributeError):
+            record = ""
+    holdings = review.Holdings(
+        files=len(data["paper_files"]), size_bytes=sum(p.stat().st_size for p in files), packages=len(data["packages"]),
+        python=data["python"]["version"], platform=data["python"]["platform"],
+        nixpkgs=f"{data['nixpkgs']['channel']} @ {data['nixpkgs']['rev'][:12]}", entry_points=len(data["entry_points"]),
+        recorded_outputs=sum(len(e["outputs"]) for e in data["entry_points"]), archive_record=record,
+    )
+    return review.build(
+        bundle=str(shown_as), paper=review.Paper(title=paper["title"], authors=tuple(paper["authors"]), doi=paper["doi"], date=paper["date"],
+                                                 name=paper["name"]),
+        holdings=holdings, outcome=outcome, entry_points=ran, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        tool_version=__version__,
+    )
 
 
 def render(report: Report) -> str:
     rows = [("CHECK", "RESULT", "DETAILS")]
+    words = {"passed": "pass", "failed": "FAIL", "not-run": "NOT RUN"}
     for c in report.checks:
-        result = "skipped" if c.ok is None else ("pass" if c.ok else "FAIL")
+        r = c.result()
+        result = words[r.status] + (" (allowed)" if r.status == "not-run" and c.name in report.allow_skip else "")
         rows.append((c.name, result, c.skipped or c.details or (f"{len(c.problems)} problem(s)" if c.problems else "")))
     w0, w1 = (max(len(r[i]) for r in rows) for i in range(2))
     out = [f"{a:<{w0}}  {b:<{w1}}  {d}".rstrip() for a, b, d in rows]
@@ -344,5 +458,5 @@ def render(report: Report) -> str:
         for p in c.problems:
             out.append(f"  {c.name}: {p.path + ': ' if p.path else ''}{p.message}")
     out.append("")
-    out.append("OK: every requested check passed" if report.ok else "FAILED")
+    out.append(report.outcome.verdict_line())
     return "\n".join(out) + "\n"

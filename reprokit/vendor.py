@@ -59,13 +59,24 @@ def cache_path(cache: Path, sha256: str) -> Path:
     return cache / "artifacts" / "sha256" / sha256[:2] / sha256
 
 
-def selected(lock: Lock, settings: VendorSettings) -> list[Artifact]:
-    """The artifacts to keep: sdists (and, for a release without one, its wheel) and wheels."""
+def selected(lock: Lock, settings: VendorSettings) -> list[tuple[Artifact, str]]:
+    """The artifacts to keep, each with its folder: sdists (and, for a release without
+    one, its wheel) in ``sdist/`` and wheels in ``wheels/``; the build tools in ``build/``
+    (the wheel, else the sdist)."""
     out = []
     for p in lock.packages:
         for a in p.artifacts:
-            if (a.kind == "sdist" and settings.sdists) or (a.kind == "wheel" and (settings.wheels or not p.has_sdist)):
-                out.append(a)
+            if a.kind == "sdist" and settings.sdists:
+                out.append((a, "sdist"))
+            elif a.kind == "wheel" and (settings.wheels or not p.has_sdist):
+                out.append((a, "wheels"))
+    seen: set[str] = set()
+    for p in lock.build_tools:
+        wheel = next((a for a in p.artifacts if a.kind == "wheel"), None)
+        for a in [wheel] if wheel else [a for a in p.artifacts if a.kind == "sdist"]:
+            if a.sha256 not in seen:
+                seen.add(a.sha256)
+                out.append((a, "build"))
     return out
 
 
@@ -188,24 +199,26 @@ def _place(src: Path, dest: Path) -> None:
 
 def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = None, stream: TextIO = sys.stderr) -> VendorReport:
     cache = cache_root(settings.cache_dir)
-    artifacts = selected(lock, settings)
+    chosen = selected(lock, settings)
+    artifacts = [a for a, _ in chosen]
     client = client or pypi.Client()
     started = time.monotonic()
     progress = Progress(len(artifacts), sum(a.size or 0 for a in artifacts), stream, settings.quiet, {a.filename: a.size or 0 for a in artifacts})
-    (settings.output / "sdist").mkdir(parents=True, exist_ok=True)
-    (settings.output / "wheels").mkdir(parents=True, exist_ok=True)
+    for folder in ("sdist", "wheels", *(["build"] if lock.build_tools else [])):
+        (settings.output / folder).mkdir(parents=True, exist_ok=True)
     results: list[Vendored] = []
 
-    def one(a: Artifact) -> Vendored:
+    def one(item: tuple[Artifact, str]) -> Vendored:
+        a, folder = item
         cached, downloaded = fetch(client, a, cache, progress)
-        dest = settings.output / ("sdist" if a.kind == "sdist" else "wheels") / a.filename
+        dest = settings.output / folder / a.filename
         _place(cached, dest)
         progress.finished(a.filename, "download" if downloaded else "cached")
         return Vendored(artifact=a, path=dest, downloaded=downloaded)
 
     try:
         with concurrent.futures.ThreadPoolExecutor(max(1, settings.jobs)) as pool:
-            futures = [pool.submit(one, a) for a in artifacts]
+            futures = [pool.submit(one, item) for item in chosen]
             for fut in concurrent.futures.as_completed(futures):
                 try:
                     results.append(fut.result())

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
 SAMPLE_PAPER = ROOT / "sample_paper"
 
 

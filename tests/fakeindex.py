@@ -7,6 +7,7 @@ times, stall, cut a body short, or serve wrong bytes.
 
 from __future__ import annotations
 
+import ensurepip
 import hashlib
 import io
 import json
@@ -18,8 +19,11 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.fakeservers import reply, serve
+
+DATA = Path(__file__).parent / "data"
 
 
 def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any") -> tuple[str, bytes]:  # type: ignore[assignment]
@@ -75,6 +79,11 @@ class FakeIndex:
     log: list[str] = field(default_factory=list)
     ranges: list[tuple[str, str]] = field(default_factory=list)  # (path, Range header) asked for
     lock: threading.Lock = field(default_factory=threading.Lock)
+    installer: bool = True  # serve the running Python's own pip wheel, which rebuilds use
+
+    def __post_init__(self) -> None:
+        if self.installer:
+            self.add_installer()
 
     def add(self, name: str, version: str, requires: list[str] = (), *, uploaded: str = "2023-06-01T00:00:00Z", sdist: bool = True, wheel: bool = True, yanked: bool = False) -> None:  # type: ignore[assignment]
         files = self.projects.setdefault(name, [])
@@ -82,6 +91,21 @@ class FakeIndex:
             files.append(Dist(*build_wheel(name, version, list(requires)), uploaded, yanked))
         if sdist:
             files.append(Dist(*build_sdist(name, version, list(requires)), uploaded, yanked))
+
+    def add_file(self, name: str, filename: str, data: bytes, *, uploaded: str = "2023-06-01T00:00:00Z") -> None:
+        """Serve a real distribution file (a pip or setuptools wheel) under ``name``."""
+        self.projects.setdefault(name, []).append(Dist(filename, data, uploaded))
+
+    def add_installer(self) -> None:
+        """The pip wheel the running Python bundles (ensurepip): the installer a rebuild uses."""
+        bundled = Path(ensurepip.__file__).parent / "_bundled"
+        wheel = next(bundled.glob("pip-*.whl"))
+        self.add_file("pip", wheel.name, wheel.read_bytes())
+
+    def add_build_tools(self) -> None:
+        """Real setuptools and wheel wheels (kept in tests/data/), for legacy sdists."""
+        for path in sorted(DATA.glob("*.whl")):
+            self.add_file(path.name.split("-")[0], path.name, path.read_bytes())
 
     def file(self, filename: str) -> Dist:
         return next(d for ds in self.projects.values() for d in ds if d.filename == filename)

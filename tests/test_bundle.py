@@ -21,7 +21,7 @@ from reprokit.bundle import ArchiveSettings, archive
 from reprokit.errors import InputError
 from reprokit.cli import main
 from reprokit.validate import ValidateSettings, validate
-from tests.conftest import write_tree
+from tests.conftest import RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 
 PAPER = {
@@ -42,8 +42,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
     paper = write_tree(base / "tiny-paper", PAPER)
     with running(index) as url:
         os.environ["UV_CACHE_DIR"] = str(base / "uv")
-        result = archive(ArchiveSettings(paper=paper, output=base / "out1", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
-        again = archive(ArchiveSettings(paper=paper, output=base / "elsewhere" / "out2", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "out1", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
+        again = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "elsewhere" / "out2", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
     assert result.tarball and again.tarball
     assert result.tarball.read_bytes() == again.tarball.read_bytes()  # same inputs, same bytes, whatever OUT is
     return result.bundle, result.tarball, index
@@ -52,7 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
 def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex]) -> None:
     bundle, tarball, _ = built
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
+    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "outputs", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
     data = manifest.read(bundle / "reprokit.yaml")
     assert data["paper"]["title"] == "Tiny study" and data["paper"]["date"] == "2024-01-20" and data["paper"]["authors"] == ["Doe, Jo"]
     assert {p["name"]: p["provider"] for p in data["packages"]} == {"alpha": "wheel", "beta": "wheel"}
@@ -60,6 +60,12 @@ def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex])
     assert art["swhid"].startswith("swh:1:cnt:") and art["sri"].startswith("sha256-") and (bundle / art["path"]).is_file()
     (ep,) = data["entry_points"]
     assert ep["path"] == "run.py" and [o["path"] for o in ep["outputs"]] == ["out/result.json"]
+    (out,) = ep["outputs"]
+    # Format 2: the output's rule and what two archive-time runs measured; its bytes kept.
+    assert data["reprokit_manifest"] == 2
+    assert (out["rule"], out["kept"], out["stable"], out["runs"], out["set_by"]) == ("json", True, True, 2, "default")
+    kept = bundle / "outputs" / "run" / "out" / "result.json"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == out["sha256"]
     assert {f["path"] for f in data["paper_files"]} == set(PAPER)
     assert {i["module"]: (i["optional"], i["lazy"]) for i in data["imports"]} == {"alpha": (False, False), "json": (False, False), "os": (False, False)}
     with tarfile.open(tarball) as tf:
@@ -80,8 +86,9 @@ def test_intact_bundle_validates_with_rebuild_and_rerun(built: tuple[Path, Path,
     bundle, tarball, _ = built
     assert main(["validate", str(tarball), "--rebuild", "pip", "--rerun", "--airgap", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["reprokit_validate"] == 1 and out["ok"] is True
+    assert out["reprokit_validate"] == 2 and out["ok"] is True and out["exit_status"] == 0
     assert [c["name"] for c in out["checks"]] == ["integrity", "completeness", "rebuild-pip", "rerun"]
+    assert {c["status"] for c in out["checks"]} == {"passed"}
     assert main(["validate", str(bundle)]) == 0
 
 
@@ -200,27 +207,38 @@ def test_existing_output_is_not_overwritten(built: tuple[Path, Path, FakeIndex],
 @pytest.mark.network
 def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     """The README's main job: archive the sample paper, then validate with rebuild, rerun and airgap."""
-    result = archive(ArchiveSettings(paper=sample_paper, output=tmp_path / "bundle", offline=True, quiet=True))
+    result = archive(ArchiveSettings(python=RUNNING, paper=sample_paper, output=tmp_path / "bundle", offline=True, quiet=True))
     data = manifest.read(result.bundle / "reprokit.yaml")
     assert all(ep["outputs"] for ep in data["entry_points"]) and len(data["entry_points"]) == 2
-    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, airgap=True))
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, airgap=True, report=True))
     assert report.ok, [(c.name, c.problems) for c in report.checks]
-    assert report.checks[-1].details == f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match"
+    assert report.checks[-1].details.startswith(f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match")
+    # The reviewer's report of it: every badge but Available (the sample paper has no DOI).
+    from reprokit import report as review
+
+    assert report.review is not None
+    page = review.render(report.review)
+    assert "Leaf area and growth under supplemental light" in page and page.count('class="badge earned"') == 2
+    assert page.count('src="data:image/png;base64,') >= 4  # Figures 1 and 2, recorded and rerun
     assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)
 
 
-def test_authors_results_are_the_record_and_a_different_rerun_is_reported(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+def test_the_archive_run_is_the_record_and_a_differing_author_copy_is_reported(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     index = built[2]
     paper = write_tree(tmp_path / "with-results", {**PAPER, "out/result.json": '{"alpha": "0.9"}'})  # not what run.py writes
     with running(index) as url:
-        result = archive(ArchiveSettings(paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
     data = manifest.read(result.bundle / "reprokit.yaml")
     (out,) = data["entry_points"][0]["outputs"]
-    assert out == {"path": "out/result.json", "sha256": hashlib.sha256(b'{"alpha": "0.9"}').hexdigest()}
+    written = json.dumps({"alpha": "1.0"}).encode()
+    assert (out["sha256"], out["paper_sha256"]) == (hashlib.sha256(written).hexdigest(), hashlib.sha256(b'{"alpha": "0.9"}').hexdigest())
+    assert (result.bundle / "outputs" / "run" / "out" / "result.json").read_bytes() == written
+    assert any(n.startswith("run.py wrote other bytes than the paper's own copy of 1 file(s): out/result.json (different at $.alpha")
+               for n in result.notes), result.notes
+    # The fresh bundle passes its own rerun: what it recorded is what the run writes.
     report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
-    rerun = report.checks[-1]
-    assert rerun.name == "rerun" and rerun.ok is False
-    assert [(p.path, p.message) for p in rerun.problems] == [("paper/out/result.json", "differs from the recorded output of run")]
+    assert report.ok, report.checks
+    assert report.checks[-1].details == "1 recorded outputs match"
 
 
 def test_vendor_nixpkgs_keeps_the_pinned_tarball(built: tuple[Path, Path, FakeIndex], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,7 +262,7 @@ def test_vendor_nixpkgs_keeps_the_pinned_tarball(built: tuple[Path, Path, FakeIn
     with running(built[2]) as url, serve(github) as (gh, _):
         monkeypatch.setenv("REPROKIT_GITHUB_API", gh)
         monkeypatch.setenv("REPROKIT_GITHUB_ARCHIVE", gh)
-        result = archive(ArchiveSettings(paper=paper, output=tmp_path / "b", vendor_nixpkgs=True, record_outputs=False,
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", vendor_nixpkgs=True, record_outputs=False,
                                          index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
     kept = result.bundle / "vendor" / "nixpkgs" / f"{REV}.tar.gz"
     assert kept.read_bytes() == tarball
@@ -278,12 +296,52 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
     with running(index) as url:
         os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
         common = {"offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
-        result = archive(ArchiveSettings(paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
+        result = archive(ArchiveSettings(python=RUNNING, paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
         # The note names the top-level scripts nothing imports (util.py is a helper).
         assert any(n.startswith("no entry points found") and n.endswith('entry-points = ["analysis.py"]') for n in result.notes)
         with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only lazily \(figlib/banner.py:2: inside functions"):
-            archive(ArchiveSettings(paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
+            archive(ArchiveSettings(python=RUNNING, paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
     assert not (tmp_path / "b2").exists()  # nothing half-written
+
+
+def test_a_check_that_could_not_run_fails_unless_allowed(built: tuple[Path, Path, FakeIndex], capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = built[0]
+    assert main(["validate", str(bundle), "--rerun"]) == 1  # --rerun needs --rebuild pip: not run, so not passed
+    out = capsys.readouterr().out
+    assert "rerun         NOT RUN  needs --rebuild pip" in out and out.endswith("FAILED: rerun did not run\n")
+    assert main(["validate", str(bundle), "--rerun", "--allow-skip", "rerun"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT RUN (allowed)" in out and out.endswith("OK: every requested check ran and passed (rerun not run, as allowed)\n")
+
+
+def test_validate_writes_the_reviewers_report(built: tuple[Path, Path, FakeIndex], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "report.html"
+    assert main(["validate", str(built[0]), "--rebuild", "pip", "--rerun", "--report", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "<title>Artifact report: Tiny study</title>" in html and "Doe, Jo" in html
+    assert html.count('class="badge earned"') == 2  # functional and reproduced; no DOI, so not available
+    assert "out/result.json" in html and "Identical" in html
+    assert "no DOI and no archive record" in html
+
+
+def test_a_format_1_bundle_still_validates_and_reruns(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """Before format 2, outputs were recorded by sha256 alone and not kept: still valid,
+    and a rerun is compared by bytes."""
+    from reprokit.bundle import sums
+
+    b = tmp_path / "old"
+    shutil.copytree(built[0], b, symlinks=True)
+    shutil.rmtree(b / "outputs")
+    data = manifest.read(b / "reprokit.yaml")
+    data["reprokit_manifest"] = 1
+    for ep in data["entry_points"]:
+        ep["outputs"] = [{"path": o["path"], "sha256": o["sha256"]} for o in ep["outputs"]]
+    (b / "reprokit.yaml").write_text(manifest.render(data), encoding="utf-8")
+    (b / "SHA256SUMS").write_text(sums(b), encoding="utf-8")
+    report = validate(ValidateSettings(bundle=b, rebuild="pip", rerun=True))
+    assert report.ok, [(c.name, c.problems) for c in report.checks]
+    (verdict,) = report.verdicts
+    assert verdict.status == "identical" and verdict.rule.kind == "exact"
 
 
 def resum(b: Path, rel: str) -> None:
@@ -308,7 +366,9 @@ def test_the_nix_build_and_the_manifest_name_the_same_vendored_files(built: tupl
     assert any(m.startswith(f"does not build {doc['packages'][0]['name']} from vendor/wheels/") for m in problems)
     # The flake's check compares what the manifest records, nothing else.
     doc = json.loads((bundle / "nix" / "lock.json").read_text())
-    doc["entryPoints"][0]["outputs"][0]["sha256"] = "0" * 64
+    ep = doc["entryPoints"][0]
+    assert [o["path"] for o in ep["outputs"] + ep["ruled"]] == ["out/result.json"]
+    (ep["outputs"] or ep["ruled"])[0]["path"] = "out/elsewhere.json"
     (b / "nix" / "lock.json").write_text(json.dumps(doc))
     resum(b, "nix/lock.json")
     problems = [p.message for c in validate(ValidateSettings(bundle=b)).checks for p in c.problems]

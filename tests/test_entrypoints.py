@@ -15,14 +15,14 @@ def test_detected_notebooks_and_main_scripts(tmp_path: Path) -> None:
         "a.ipynb": notebook("x = 1"), "run.py": "if __name__ == '__main__':\n    pass\n", "lib.py": "def f(): pass\n",
         "tests/test_x.py": "if __name__ == '__main__':\n    pass\n", "py2.py": 'if __name__ == "__main__":\n    print "x"\n',
     })
-    eps = entrypoints.detect(tmp_path, tree.walk(tmp_path).files)
-    assert [(e.name, e.kind, e.path) for e in eps] == [("a", "notebook", "a.ipynb"), ("py2", "script", "py2.py"), ("run", "script", "run.py")]
+    eps = entrypoints.detect(tmp_path, tree.walk(tmp_path).files).entry_points
+    assert [(e.name, e.kind, e.path) for e in eps] == [("py2", "script", "py2.py"), ("run", "script", "run.py"), ("a", "notebook", "a.ipynb")]
 
 
 @pytest.mark.parametrize(("cfg", "text"), [("reprokit.toml", 'entry-points = ["lib.py"]\n'), ("pyproject.toml", '[tool.reprokit]\nentry-points = ["lib.py"]\n')])
 def test_configured_entry_points_win(tmp_path: Path, cfg: str, text: str) -> None:
     write_tree(tmp_path, {"run.py": "if __name__ == '__main__':\n    pass\n", "lib.py": "print(1)\n", cfg: text})
-    assert [e.path for e in entrypoints.detect(tmp_path, tree.walk(tmp_path).files)] == ["lib.py"]
+    assert [e.path for e in entrypoints.detect(tmp_path, tree.walk(tmp_path).files).entry_points] == ["lib.py"]
 
 
 def test_configured_entry_point_must_exist(tmp_path: Path) -> None:
@@ -34,3 +34,73 @@ def test_configured_entry_point_must_exist(tmp_path: Path) -> None:
 def test_candidates_are_top_level_scripts_nothing_imports() -> None:
     files = ["analysis.py", "helpers.py", "lib/__init__.py", "lib/core.py", "setup.py", "test_x.py", "nb.ipynb", "figures.py"]
     assert entrypoints.candidates(files, {"helpers", "lib"}) == ["analysis.py", "figures.py"]
+
+
+def test_configured_entry_points_take_arguments_and_a_folder(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"code/run.py": "print(1)\n", "reprokit.toml": 'entry-points = [{path = "code/run.py", args = "all --seed=0", cwd = "."}]\n'})
+    (ep,) = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files).entry_points
+    assert (ep.path, ep.args, ep.cwd) == ("code/run.py", ("all", "--seed=0"), ".")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('entry-points = [{path = "run.py", cwd = "nowhere"}]\n', "cwd 'nowhere' is not a folder of the paper"),
+    ('entry-points = [{path = "run.py", argv = []}]\n', "unknown key(s) argv"),
+    ('entry-points = [{path = "../run.py"}]\n', "entry point '../run.py' is not a file of the paper"),
+    ('entry-points = [3]\n', "entry-points holds paths, or tables"),
+])
+def test_bad_configured_entry_points_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
+    write_tree(tmp_path, {"run.py": "print(1)\n", "reprokit.toml": text})
+    with pytest.raises(InputError, match=re.escape(message)):
+        entrypoints.detect(tmp_path, ["run.py", "reprokit.toml"])
+
+
+README = """# A replication
+
+Install the requirements, then reproduce every figure:
+
+```bash
+$ cd code
+$ python run.py f1        # one figure
+```
+
+To make all of them:
+
+    cd code && python run.py all
+
+The experiment needs the data from OSF:
+
+```
+python analysis/ data/raw/results.csv /path/to/output/plots/
+```
+
+The simulation needs none: `python simulation/ /path/to/output/plots/`
+"""
+
+
+def test_readme_commands_are_entry_points_run_from_their_folder(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        "README.md": README, "code/run.py": "import sys\n", "code/model.py": "x = 1\n",
+        "analysis/__main__.py": "import sys\n", "simulation/__main__.py": "import sys\n",
+        "code/old.py": "if __name__ == '__main__':\n    pass\n",  # the README's commands win over main guards
+        "article/build.py": "if __name__ == '__main__':\n    pass\n",
+    })
+    found = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files)
+    got = [(f.entry_point.path, f.entry_point.args, f.entry_point.cwd, f.source) for f in found.found]
+    assert got == [
+        ("code/run.py", ("all",), None, "README.md:12"),  # "all" wins over one figure; runs in code/, its own folder
+        ("simulation/__main__.py", (f"{entrypoints.OUTPUT_DIR}/",), "", "README.md:20"),  # a placeholder path becomes a folder of the run
+    ]
+    assert found.notes == ("README.md:17: `analysis/__main__.py` is not run: it reads data/raw/results.csv, which the paper does not hold",)
+
+
+def test_makefile_recipes_and_notebook_commands(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        "Makefile": "figures:\n\tcd src && $(PYTHON) make_figures.py --out ../figs\n\nreport:\n\tjupyter nbconvert --execute notes/report.ipynb\n",
+        "src/make_figures.py": "print(1)\n", "notes/report.ipynb": notebook("x = 1"), "other.ipynb": notebook("y = 2"),
+    })
+    eps = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files).entry_points
+    assert [(e.path, e.kind, e.args, e.cwd) for e in eps] == [
+        ("src/make_figures.py", "script", ("--out", "../figs"), None),
+        ("notes/report.ipynb", "notebook", (), None),
+        ("other.ipynb", "notebook", (), None),
+    ]

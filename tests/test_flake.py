@@ -105,7 +105,11 @@ def lock_json(out: Path) -> dict[str, Any]:
 # --- what reprokit writes --------------------------------------------------------------------
 
 def test_golden_files(tmp_path: Path) -> None:
-    generate(tmp_path, outputs={"run_analysis": [{"path": "results/fit.csv", "sha256": "cd" * 32}]})
+    generate(tmp_path, outputs={"run_analysis": [
+        {"path": "results/fit.csv", "sha256": "cd" * 32},  # format 1: exact bytes
+        {"path": "results/fit.png", "sha256": "ef" * 32, "rule": "image", "pixel-threshold": 0.1, "max-pixels": 0.0001, "stable": True},
+        {"path": "results/table.txt", "sha256": "12" * 32, "rule": "text", "rel": 0.0, "abs": 0.0, "sanitize": [], "stable": True},
+    ]})
     for rel in ("flake.nix", "flake.lock", "nix/lock.json"):
         got = (tmp_path / rel).read_text()
         golden = GOLDEN / rel.replace("/", "_")
@@ -561,11 +565,14 @@ def test_nix_build_run_and_check_against_the_stand_in(tmp_path: Path) -> None:
     # Paths and arguments reach the shell as data: nothing in them runs.
     folder, script, args = "my code", "it's $(touch pwned).py", ("--fast", "a b", "$(touch pwned)")
     (bundle / "paper" / folder).mkdir(parents=True)
-    (bundle / "paper" / folder / script).write_text("import alpha, sys\nopen('out.txt', 'w').write(alpha.__version__ + ' ' + '|'.join(sys.argv[1:]) + '\\n')\nprint(alpha.__version__)\n")
+    (bundle / "paper" / folder / script).write_text("import alpha, sys, time\nopen('out.txt', 'w').write(alpha.__version__ + ' ' + '|'.join(sys.argv[1:]) + '\\n')\n"
+                                                       "open('log.txt', 'w').write(str(time.time()))\nprint(alpha.__version__)\n")
     expected = b"1.0 --fast|a b|$(touch pwned)\n"
     eps = [flake.EntryPoint(name="run", kind="script", path=f"{folder}/{script}", args=args)]
+    # out.txt is compared by its bytes; the log (a rule with tolerances) must be written.
+    log = {"path": f"{folder}/log.txt", "sha256": "0" * 64, "rule": "text", "rel": 1e-9, "abs": 1e-12, "sanitize": ["timestamps"], "stable": False}
     generate(bundle, lock, pin(1716542732, "nixos-24.05"), entry_points=eps, data={a.filename: d for a, (_, d) in zip(arts.values(), wheels.values(), strict=True)},
-             outputs={"run": [{"path": f"{folder}/out.txt", "sha256": hashlib.sha256(expected).hexdigest()}]})
+             outputs={"run": [{"path": f"{folder}/out.txt", "sha256": hashlib.sha256(expected).hexdigest()}, log]})
     override = ["--offline", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}"]
     built = nix("build", *override, "-o", str(tmp_path / "result"), f"path:{bundle}")
     assert built.returncode == 0, built.stderr
@@ -579,9 +586,15 @@ def test_nix_build_run_and_check_against_the_stand_in(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("pwned"))
     checked = nix("build", *override, "--no-link", f"path:{bundle}#checks.x86_64-linux.run")
     assert checked.returncode == 0, checked.stderr
-    # An output that no longer matches fails the check, and says which file.
+    assert "my code/log.txt: written (compared by its text rule" in nix("log", *override, f"path:{bundle}#checks.x86_64-linux.run").stdout
+    # An output that no longer matches fails the check, and says which file; so does one not written.
     doc = lock_json(bundle)
     doc["entryPoints"][0]["outputs"][0]["sha256"] = "0" * 64
     (bundle / flake.LOCK_JSON).write_text(json.dumps(doc))
     failed = nix("build", *override, "--no-link", "-L", f"path:{bundle}#checks.x86_64-linux.run")
     assert failed.returncode != 0 and "my code/out.txt: FAILED" in failed.stderr
+    doc["entryPoints"][0]["outputs"] = []
+    doc["entryPoints"][0]["ruled"][0]["path"] = f"{folder}/never.txt"
+    (bundle / flake.LOCK_JSON).write_text(json.dumps(doc))
+    failed = nix("build", *override, "--no-link", "-L", f"path:{bundle}#checks.x86_64-linux.run")
+    assert failed.returncode != 0 and "my code/never.txt: FAILED, not written" in failed.stderr

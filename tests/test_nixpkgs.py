@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -20,7 +21,8 @@ REV = "0123456789abcdef0123456789abcdef01234567"
 COMMIT_TIME = 1707978831  # 2024-02-15T06:33:51Z
 
 
-@pytest.mark.parametrize(("date", "channel"), [("2024-02-15", "nixos-23.11"), ("2024-06-01", "nixos-24.05"), ("2024-12-01", "nixos-24.11"), ("2020-05-31", "nixos-19.11")])
+@pytest.mark.parametrize(("date", "channel"), [("2024-02-15", "nixos-23.11"), ("2024-06-01", "nixos-24.05"), ("2024-12-01", "nixos-24.11"), ("2020-05-31", "nixos-20.03"), ("2017-01-20", "nixos-16.09"),
+                                             ("2018-08-03", "nixos-18.03"), ("2019-07-11", "nixos-19.03"), ("2020-12-01", "nixos-20.09")])
 def test_stable_channel_by_date(date: str, channel: str) -> None:
     assert nixpkgs.stable_channel(dt.date.fromisoformat(date)) == channel
 
@@ -41,7 +43,22 @@ def test_embedded_pin_falls_back_to_previous_release_and_errors_clearly() -> Non
     got = nixpkgs.pin_embedded(day, "nixos-24.05")
     assert got.channel == "nixos-23.11" and "used nixos-23.11" in got.note
     with pytest.raises(PinError, match="no embedded nixpkgs pin of nixos-unstable at or before 1990-01-01"):
-        nixpkgs.pin_embedded(dt.date(1990, 1, 1), "nixos-unstable")
+        nixpkgs.pin_embedded(dt.date(1990, 1, 1), "nixos-unstable", strict=True)
+
+
+def test_a_paper_older_than_every_pin_gets_the_nearest_release_with_its_python() -> None:
+    got = nixpkgs.pin_embedded(dt.date(2016, 2, 10), nixpkgs.stable_channel(dt.date(2016, 2, 10)), "2.7")
+    oldest = min((r for r in nixpkgs.embedded_pins() if re.fullmatch(r"nixos-\d\d\.\d\d", r[0])), key=lambda r: r[2])
+    assert got.rev == oldest[1]
+    assert got.note.startswith("reprokit knows no pin of nixos-15.09 (or an older release) with Python 2.7 at or before 2016-02-10: used")
+    assert "PyPI versions are still those of 2016-02-10" in got.note
+
+
+def test_a_pin_whose_nixpkgs_lacks_the_python_is_passed_over() -> None:
+    # nixos-23.11 has no CPython 3.7: the nearest release pin that has it is taken instead.
+    got = nixpkgs.pin_embedded(dt.date(2024, 2, 15), "nixos-23.11", "3.7")
+    assert nixpkgs.has_python(nixpkgs.release_of_pin(got.channel, got.last_modified), "3.7")
+    assert got.channel != "nixos-23.11" and "lacks Python 3.7" in got.note
 
 
 def make_tarball(tmp_path: Path) -> bytes:

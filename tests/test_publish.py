@@ -15,7 +15,7 @@ from zenodo_mock.testing import spawn
 from reprokit.bundle import ArchiveSettings, archive
 from reprokit.cli import main
 from reprokit.publish import PublishRefused, PublishSettings, ZenodoError, publish
-from tests.conftest import write_tree
+from tests.conftest import RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 from tests.fakeservers import serve
 from tests.test_bundle import PAPER
@@ -33,7 +33,7 @@ def bundle_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     index.add("beta", "2.0", uploaded="2023-06-01T00:00:00Z")
     paper = write_tree(base / "tiny-paper", {**PAPER, "CITATION.cff": CFF})
     with running(index) as url:
-        archive(ArchiveSettings(paper=paper, output=base / "bundle", offline=True, record_outputs=False, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
+        archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "bundle", offline=True, record_outputs=False, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
     return base / "bundle"
 
 

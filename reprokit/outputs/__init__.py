@@ -1,0 +1,41 @@
+"""Outputs compared as a scientist would: per file type, numbers within a tolerance,
+figures as pixels, notebooks cell by cell, with the measured difference and where.
+
+The two calls the rest of reprokit makes: :func:`learn` at archive time (N runs of an
+entry point -> a :class:`RecordedOutput` per output, with its rule), and
+:func:`compare_outputs` at validate time (recorded outputs, a rerun -> a :class:`Verdict`
+per output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from reprokit.outputs.comparison import by_hash, compare
+from reprokit.outputs.config import OutputsConfig
+from reprokit.outputs.learn import Learned, learn
+from reprokit.outputs.record import RecordedOutput
+from reprokit.outputs.rule import Rule
+from reprokit.outputs.verdict import Difference, Verdict, missing
+
+__all__ = ["Difference", "Learned", "OutputsConfig", "RecordedOutput", "Rule", "Verdict", "compare", "compare_outputs", "learn"]
+
+
+def compare_outputs(recorded: Sequence[RecordedOutput], recorded_dir: Path, rerun_dir: Path) -> tuple[Verdict, ...]:
+    """A verdict for each recorded output: its kept copy under ``recorded_dir`` (or its
+    sha256, when kept by hash only) against the file at the same path under ``rerun_dir``."""
+    out = []
+    for rec in recorded:
+        target = rerun_dir / rec.path
+        if not target.is_file():
+            out.append(missing(rec.path, rec.rule, "the rerun did not write it"))
+            continue
+        kept = recorded_dir / rec.path
+        if not rec.kept:
+            out.append(by_hash(rec.path, rec.rule, rec.sha256, target.read_bytes(), "kept by sha256 only"))
+        elif not kept.is_file():
+            out.append(by_hash(rec.path, rec.rule, rec.sha256, target.read_bytes(), "the recorded copy is not in the bundle"))
+        else:
+            out.append(compare(rec.path, kept.read_bytes(), target.read_bytes(), rec.rule))
+    return tuple(out)

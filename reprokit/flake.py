@@ -451,7 +451,7 @@ def check_interpreter(pin: NixpkgsPin, python: str, tarball: Path | None = None)
         maybe, read_from = nixpkgs.interpreters_near(pin)
         if attr in maybe or not maybe:
             return
-        has = f"it has {_names(maybe)}" if nixpkgs.release_of(pin.channel) else f"releases {read_from} have {_names(maybe)}"
+        has = f"it has {_names(maybe)}" if nixpkgs.release_of_channel(pin.channel) else f"releases {read_from} have {_names(maybe)}"
     raise InterpreterUnavailable(
         f"nixpkgs {pin.channel} {pin.rev[:12]} ({pin.date[:10]}) has no {attr} for Python {python} ({has}); {_where_to_find(attr, pin)}, or choose another --python"
     )

@@ -307,45 +307,6 @@ def render(p: NixpkgsPin) -> str:
     return "\n".join(lines) + "\n"
 
 
-_ATTR_LINE = re.compile(r"^  ([A-Za-z_][A-Za-z0-9_'-]*) = callPackage \.\./development/python-modules/([^ /]+)(?:/[^ ]*)? \{", re.M)
-_VERSION = re.compile(r'^\s*version = "([^"$]+)";', re.M)
-
-
-def python_versions(tarball: Path) -> dict[str, str]:
-    """Python package attribute -> version in a nixpkgs tarball, read without unpacking it.
-
-    Reads ``pkgs/top-level/python-packages.nix`` for ``attr = callPackage
-    ../development/python-modules/DIR { }`` and each ``DIR/default.nix`` for a literal
-    ``version = "…";``. Attributes whose version is computed are left out: reprokit then
-    builds them from the vendored files instead of trusting a guess.
-    """
-    import tarfile
-
-    listing = ""
-    versions_by_dir: dict[str, str] = {}
-    try:
-        with tarfile.open(tarball) as tf:
-            for member in tf:
-                parts = member.name.split("/")
-                if len(parts) < 3 or not member.isfile():
-                    continue
-                rel = "/".join(parts[1:])
-                if rel == "pkgs/top-level/python-packages.nix":
-                    listing = tf.extractfile(member).read().decode("utf-8", "replace")  # type: ignore[union-attr]
-                elif rel.startswith("pkgs/development/python-modules/") and rel.endswith("/default.nix") and rel.count("/") == 4:
-                    text = tf.extractfile(member).read().decode("utf-8", "replace")  # type: ignore[union-attr]
-                    m = _VERSION.search(text)
-                    if m:
-                        versions_by_dir[parts[-2]] = m.group(1)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise PinError(f"{tarball}: not a readable nixpkgs tarball ({exc})") from exc
-    out: dict[str, str] = {}
-    for attr, folder in _ATTR_LINE.findall(listing):
-        if folder in versions_by_dir:
-            out[attr] = versions_by_dir[folder]
-    return out
-
-
 def cached_tarball(rev: str, cache_dir: Path | None = None) -> Path | None:
     """The nixpkgs tarball of ``rev`` if an online pin (or a vendored bundle) left it in the cache."""
     path = cache_root(cache_dir) / "nixpkgs" / f"{rev}.tar.gz"
@@ -357,7 +318,6 @@ def cached_tarball(rev: str, cache_dir: Path | None = None) -> Path | None:
 _INTERPRETER_FILES = ("pkgs/development/interpreters/python/default.nix", "pkgs/top-level/all-packages.nix")
 _DEFINED = re.compile(r"^\s*(python[23]\d+)\s*=\s*(?:\(?\s*)?callPackage\b", re.M)
 _INHERITED = re.compile(r"inherit\s*\(pythonInterpreters\)([^;]*);")
-_RELEASE = re.compile(r"(?<![\d.])(\d\d\.(?:03|05|09|11))(?![\d.])")
 
 
 def interpreters_in_tarball(tarball: Path) -> frozenset[str]:
@@ -381,15 +341,12 @@ def interpreters_in_tarball(tarball: Path) -> frozenset[str]:
 
 @functools.cache
 def interpreter_table() -> tuple[tuple[str, dt.date, frozenset[str]], ...]:
-    """(release, release date, interpreters) of each NixOS release since 17.03, oldest first."""
+    """(release, release date, ``pythonXY`` attributes) of each NixOS release since 17.03,
+    oldest first: whether the attribute exists, prereleases included (:data:`PYTHONS`
+    says which interpreters a pin should be chosen for)."""
+    released = dict(RELEASES)
     rows = data.load_json("nixpkgs_pythons.json")["releases"]
-    return tuple((str(r[0]), dt.date.fromisoformat(r[1]), frozenset(r[2])) for r in rows)
-
-
-def release_of(channel: str) -> str | None:
-    """The NixOS release a channel follows (nixos-20.09, nixos-20.09-small, nixpkgs-20.09-darwin), or None."""
-    m = _RELEASE.search(channel)
-    return m.group(1) if m else None
+    return tuple((str(r[0]), released[r[0]], frozenset(r[1])) for r in rows)
 
 
 def interpreters_near(p: NixpkgsPin) -> tuple[frozenset[str], str]:
@@ -399,7 +356,7 @@ def interpreters_near(p: NixpkgsPin) -> tuple[frozenset[str], str]:
     an interpreter no release within seven months of it has is not there.
     """
     table = interpreter_table()
-    release = release_of(p.channel)
+    release = release_of_channel(p.channel)
     rows = [r for r in table if r[0] == release]
     if not rows:
         when = dt.datetime.fromtimestamp(p.last_modified, dt.timezone.utc).date()

@@ -124,26 +124,6 @@ def test_unreachable_github_falls_back_to_embedded(capsys: pytest.CaptureFixture
     assert out["source"] == "embedded" and out["channel"] == "nixos-23.11" and "unreachable" in out["note"]
 
 
-def test_python_versions_from_a_nixpkgs_tarball(tmp_path: Path) -> None:
-    root = tmp_path / f"nixpkgs-{REV}"
-    files = {
-        "pkgs/top-level/python-packages.nix": "self: super: with self; {\n  numpy = callPackage ../development/python-modules/numpy { };\n"
-        "  python-dateutil = callPackage ../development/python-modules/dateutil { };\n  computed = callPackage ../development/python-modules/computed { };\n}\n",
-        "pkgs/development/python-modules/numpy/default.nix": '{ buildPythonPackage }:\nbuildPythonPackage rec {\n  pname = "numpy";\n  version = "1.26.4";\n}\n',
-        "pkgs/development/python-modules/dateutil/default.nix": '{ }: {\n  pname = "python-dateutil";\n  version = "2.8.2";\n}\n',
-        "pkgs/development/python-modules/computed/default.nix": '{ }: {\n  version = "${base}.1";\n}\n',
-    }
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    tgz = tmp_path / "n.tar.gz"
-    with tarfile.open(tgz, "w:gz") as tf:
-        tf.add(root, arcname=root.name)
-    assert nixpkgs.python_versions(tgz) == {"numpy": "1.26.4", "python-dateutil": "2.8.2"}
-    with pytest.raises(PinError, match="not a readable nixpkgs tarball"):
-        nixpkgs.python_versions(tmp_path / "n.tar.gz.missing")
-
-
 def test_interpreter_table_covers_every_release_in_order() -> None:
     table = nixpkgs.interpreter_table()
     releases = [r[0] for r in table]
@@ -151,15 +131,13 @@ def test_interpreter_table_covers_every_release_in_order() -> None:
                         "23.05", "23.11", "24.05", "24.11", "25.05", "25.11", "26.05"]
     assert [r[1] for r in table] == sorted(r[1] for r in table)
     assert all(a.startswith("python") and a[6:].isdigit() for r in table for a in r[2])
-    # Spot checks against the trees: 2020-07's unstable has python27, python35 to python39.
-    assert "python38" in dict((r[0], r[2]) for r in table)["20.09"] and "python38" not in dict((r[0], r[2]) for r in table)["24.05"]
+    by_release = {r[0]: r[2] for r in table}
+    assert "python38" in by_release["20.09"] and "python38" not in by_release["24.05"]
     assert nixpkgs.releases_with("python311")[0] == "22.05"
-
-
-@pytest.mark.parametrize(("channel", "release"), [("nixos-20.09", "20.09"), ("nixos-23.11-small", "23.11"), ("nixpkgs-24.05-darwin", "24.05"),
-                                                  ("nixos-unstable", None), ("release-19.03", "19.03")])
-def test_release_of_a_channel(channel: str, release: str | None) -> None:
-    assert nixpkgs.release_of(channel) == release
+    # Every interpreter a pin is chosen for exists in that release's tree.
+    for release, versions in nixpkgs.PYTHONS.items():
+        if release in by_release:
+            assert {"python" + v.replace(".", "") for v in versions} <= by_release[release], release
 
 
 def interpreters_tarball(tmp_path: Path, files: dict[str, str]) -> Path:

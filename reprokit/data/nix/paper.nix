@@ -18,7 +18,7 @@ let
     type = "app";
     program = "${pkgs.writeScript "run-${ep.name}" ''
       #!${shell}
-      # Runs ${ep.name} in a fresh copy of the paper ($REPROKIT_WORKDIR, or a new temporary folder).
+      # Runs an entry point in a fresh copy of the paper ($REPROKIT_WORKDIR, or a new temporary folder).
       set -eu
       work="''${REPROKIT_WORKDIR:-}"
       if [ -z "$work" ]; then work="$(${coreutils}/mktemp -d "''${TMPDIR:-/tmp}/reprokit-run.XXXXXX")"; fi

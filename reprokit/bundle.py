@@ -146,10 +146,14 @@ def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str,
 ```sh
 nix build                   # the Python environment, from flake.lock and vendor/
 nix develop                 # a shell with it (direnv: `use flake`)
-nix flake check             # rerun every entry point
+nix flake check             # rerun every entry point, compare its outputs with the recorded ones
 nix build .#docker && docker load < result
 ```
-{nixpkgs_offline}"""
+{nixpkgs_offline}
+`nix run .#NAME` runs an entry point in a fresh copy of `paper/` (in `$REPROKIT_WORKDIR` if
+set, else a temporary folder it names); `nix flake check` compares the outputs recorded
+byte for byte, `reprokit validate --rerun` all of them by their rules.
+"""
     build = (f"\nThe sdists that have no wheel for Python {python} are built by pip from the build tools in `vendor/build/`"
              + (f" ({locked.build_tools_note})" if locked.build_tools_note else "") + ".\n") if any(p.build_with for p in locked.packages) else ""
     return f"""# {title}: reproducibility bundle
@@ -326,6 +330,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir, python=python))
         if pin.note:
             notes.append(f"nixpkgs: {pin.note}")
+        flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
+    native_inputs = flake.read_native_inputs(paper)
     detection = entrypoints.detect(paper, all_files)
     eps = detection.entry_points
     sources = {f.entry_point.name: f.source for f in detection.found}
@@ -350,18 +356,19 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
         report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet), client)
         atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
-        choices: list[flake.Choice] = []
-        if pin is not None:
-            if settings.vendor_nixpkgs:
-                vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
-            choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
-                                        nixpkgs_tarball=nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
+        if pin is not None and settings.vendor_nixpkgs:
+            vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
         outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}
         if settings.record_outputs and eps:
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
             outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper))
             notes += recorded_notes
+        choices: list[flake.Choice] = []
+        if pin is not None:
+            # After the outputs are recorded: the flake's checks compare a rerun with them.
+            choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
+                                        outputs=outputs, native_inputs=native_inputs)
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:

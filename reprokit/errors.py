@@ -45,3 +45,11 @@ class NixError(ReprokitError):
 
 class PinError(ReprokitError):
     """No nixpkgs revision could be chosen for the requested channel and date."""
+
+
+class InterpreterUnavailable(NixError):
+    """The pinned nixpkgs has no interpreter for the paper's Python version."""
+
+
+class SourceNotVendored(NixError):
+    """The Nix build would name a file that is not in the bundle's vendor/ folder."""

@@ -1,50 +1,50 @@
-"""The generated Nix flake: ``flake.nix``, ``flake.lock`` and ``nix/python-packages.nix``.
+"""The bundle's Nix build: ``flake.nix``, ``flake.lock``, ``nix/lock.json`` and the Nix library.
 
-From a Lock, a NixpkgsPin and the vendored files, writes a flake whose Python
-environment is built from the pinned nixpkgs and the bundle's own files only. Each
-package gets a provider, recorded in the manifest:
-
-- ``wheel``: the vendored wheel (``format = "wheel"``), ``autoPatchelfHook`` for native code;
-- ``sdist``: the vendored source archive through ``buildPythonPackage``;
-- ``nixpkgs``: nixpkgs' own package, when the pinned tree has exactly the locked version.
-
-The arguments follow the pinned nixpkgs' era (``format = "pyproject"`` before 23.11,
-``pyproject = true`` after; ``build-system``/``dependencies`` from 24.05). All text is
-deterministic; every user string goes through :func:`nix_string`.
+reprokit writes data only: ``nix/lock.json`` says what to build from which vendored file
+(with its sha256), which build tools and C libraries each sdist needs, and how to rerun
+the paper. A small hand-written Nix library, shipped in ``reprokit/data/nix`` and copied
+into each bundle's ``nix/``, reads it with the pinned nixpkgs; ``flake.nix`` is the same
+for every bundle but for the nixpkgs revision. No user string enters Nix code.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
-import shlex
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import sys
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from reprokit import data, nixpkgs
+from reprokit.errors import InputError, InterpreterUnavailable, SourceNotVendored
 from reprokit.fsutil import atomic_write_text
-from reprokit.lock import Artifact, Lock, Package
-from reprokit.nixpkgs import NixpkgsPin, python_versions
+from reprokit.lock import BUILD_TOOLS_DIR, Artifact, Lock, Package
+from reprokit.nixpkgs import NixpkgsPin
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 Provider = Literal["nixpkgs", "sdist", "wheel"]
-SYSTEMS = {"x86_64-linux": "x86_64-linux", "aarch64-linux": "aarch64-linux"}
-# Release dates of the NixOS versions whose Python builders changed.
-PYPROJECT_TRUE_SINCE = 1700784000  # 23.11 branch-off, 2023-11-24
-BUILD_SYSTEM_SINCE = 1714780800  # 24.05 branch-off, 2024-05-04
-
-
-def nix_string(text: str) -> str:
-    """A Nix string literal holding ``text`` exactly (no interpolation)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
-
-
-def nix_attr(name: str) -> str:
-    """An attribute name, quoted unless it is a plain identifier."""
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_'-]*", name) and name not in _KEYWORDS else nix_string(name)
-
-
-_KEYWORDS = frozenset({"if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"})
+LOCK_JSON = "nix/lock.json"
+LOCK_JSON_FORMAT = 1
+# The Nix library, in reprokit/data/nix/, copied into every bundle's nix/ folder.
+LIBRARY = ("bundle.nix", "builder.nix", "python.nix", "paper.nix", "util.nix")
+# flake.nix may not compute its description: it is this fixed text, not the paper's title.
+DESCRIPTION = "A research paper's software environment and reruns, archived by reprokit (see README.md)"
+# Without any [build-system] to go by, an sdist is a setup.py project.
+LEGACY_BUILD = ("setuptools", "wheel")
+_ATTR_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*(\|[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*)*")
+_STORE_NAME = re.compile(r"[A-Za-z0-9+\-_?=][A-Za-z0-9+\-._?=]*")
+_REV = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,20 +61,80 @@ class Choice:
     package: str
     provider: Provider
     artifact: Artifact | None  # the vendored file it builds from (None for nixpkgs)
+    path: str | None = None  # that file inside the bundle, e.g. vendor/wheels/x.whl
 
 
-def choose_providers(lock: Lock, nixpkgs_versions: Mapping[str, str] | None = None) -> list[Choice]:
-    """Per package: nixpkgs' own when its version matches, else the wheel, else the sdist."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NativeInputs:
+    """nixpkgs attribute paths an sdist's build needs: libraries and build-time tools."""
+
+    host: tuple[str, ...] = ()
+    build: tuple[str, ...] = ()
+
+    def merged(self, other: NativeInputs) -> NativeInputs:
+        return NativeInputs(host=tuple(dict.fromkeys(self.host + other.host)), build=tuple(dict.fromkeys(self.build + other.build)))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BuildInput:
+    """One build tool of an sdist: a vendored wheel (``tool``, ``name==version``) or nixpkgs' package."""
+
+    name: str
+    tool: str | None = None
+    nixpkgs: tuple[str, ...] = field(default=())
+
+
+# --- which file each package builds from -------------------------------------------------
+
+def vendor_path(a: Artifact, *, build_tool: bool = False) -> str:
+    """Where vendoring puts an artifact inside the bundle."""
+    if build_tool:
+        return f"{BUILD_TOOLS_DIR}/{a.filename}"
+    return f"vendor/{'wheels' if a.kind == 'wheel' else 'sdist'}/{a.filename}"
+
+
+def wheel_fit(filename: str, python: str, system: str) -> Literal["pure", "native"] | None:
+    """Whether a wheel installs on ``python`` for ``system``: pure Python, native (needs
+    autoPatchelf), or not at all."""
+    try:
+        _, _, _, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return None
+    major, minor = (int(x) for x in python.split(".")[:2])
+    arch = system.split("-", 1)[0]
+    native = False
+    for t in tags:
+        m = re.fullmatch(r"(py|cp)(\d)(\d*)", t.interpreter)
+        if not m or int(m.group(2)) != major:
+            continue
+        want = int(m.group(3)) if m.group(3) else None
+        if m.group(1) == "cp" and want is not None and want != minor and t.abi != "abi3":
+            continue
+        if want is not None and want > minor:
+            continue
+        if t.abi not in ("none", "abi3", f"cp{major}{minor}", f"cp{major}{minor}m"):
+            continue
+        if t.platform == "any":
+            return "pure"
+        if re.fullmatch(rf"(manylinux\w*|linux)_{re.escape(arch)}", t.platform):
+            native = True
+    return "native" if native else None
+
+
+def choose_providers(lock: Lock, vendored: Collection[str] | None = None) -> list[Choice]:
+    """Per package: its wheel when vendored and installable, else its sdist, else nixpkgs'
+    package of that name. ``vendored`` holds bundle paths; None takes every artifact as vendored."""
     out = []
     for p in lock.packages:
-        wheel = next((a for a in p.artifacts if a.kind == "wheel"), None)
-        sdist = next((a for a in p.artifacts if a.kind == "sdist"), None)
-        if nixpkgs_versions and nixpkgs_versions.get(p.name) == p.version:
-            out.append(Choice(package=p.name, provider="nixpkgs", artifact=None))
-        elif wheel is not None:
-            out.append(Choice(package=p.name, provider="wheel", artifact=wheel))
+        def present(a: Artifact) -> bool:
+            return vendored is None or vendor_path(a) in vendored
+
+        wheel = next((a for a in p.artifacts if a.kind == "wheel" and present(a) and wheel_fit(a.filename, lock.python, lock.platform)), None)
+        sdist = next((a for a in p.artifacts if a.kind == "sdist" and present(a)), None)
+        if wheel is not None:
+            out.append(Choice(package=p.name, provider="wheel", artifact=wheel, path=vendor_path(wheel)))
         elif sdist is not None:
-            out.append(Choice(package=p.name, provider="sdist", artifact=sdist))
+            out.append(Choice(package=p.name, provider="sdist", artifact=sdist, path=vendor_path(sdist)))
         else:
             out.append(Choice(package=p.name, provider="nixpkgs", artifact=None))
     return out
@@ -91,12 +151,277 @@ def dependencies(lock: Lock) -> dict[str, list[str]]:
 
 
 def python_attr(python: str) -> str:
-    return "python" + python.replace(".", "")
+    return "python" + "".join(python.split(".")[:2])
+
+
+def nixpkgs_names(name: str) -> tuple[str, ...]:
+    """Attribute names nixpkgs has used for a PyPI name (flit-core; setuptools_scm in 2020)."""
+    norm = canonicalize_name(name)
+    return tuple(dict.fromkeys((norm, norm.replace("-", "_"), norm.replace("-", ""))))
+
+
+# --- build tools and C libraries of sdists ----------------------------------------------
+
+def _tool_dependencies(lock: Lock) -> dict[str, list[str]]:
+    """For each build tool (``name==version``): the names of the build tools it requires."""
+    by_name: dict[str, list[str]] = {}
+    for t in lock.build_tools:
+        for parent in t.via:
+            by_name.setdefault(canonicalize_name(parent), []).append(t.name)
+    return {t.pin: sorted(set(by_name.get(canonicalize_name(t.name), []))) for t in lock.build_tools}
+
+
+def _requirement_names(specs: Iterable[str]) -> list[str]:
+    names = []
+    for spec in specs:
+        try:
+            names.append(Requirement(spec).name)
+        except InvalidRequirement:
+            continue
+    return names
+
+
+def build_system(p: Package, lock: Lock, vendored: Collection[str] | None = None) -> list[BuildInput]:
+    """What builds sdist ``p``: the wheels of its ``build_with`` (and the build tools they
+    require) where vendored and installable, else nixpkgs' tool of each name; with neither,
+    what ``build_requires`` names, or setuptools + wheel."""
+    tools = {t.pin: t for t in lock.build_tools}
+    needs = _tool_dependencies(lock)
+    chosen: dict[str, Package] = {}  # canonical name -> tool
+    queue = [tools[pin] for pin in p.build_with if pin in tools]
+    while queue:
+        t = queue.pop(0)
+        key = canonicalize_name(t.name)
+        if key in chosen:
+            continue
+        chosen[key] = t
+        for dep in needs.get(t.pin, []):
+            if canonicalize_name(dep) not in chosen:
+                # The version this sdist names, else the only (or newest listed) one.
+                candidates = [x for x in lock.build_tools if canonicalize_name(x.name) == canonicalize_name(dep)]
+                named = [x for x in candidates if x.pin in p.build_with]
+                if named or candidates:
+                    queue.append((named or candidates)[-1])
+    names = [t.name for t in chosen.values()] or _requirement_names(p.build_requires) or list(LEGACY_BUILD)
+    out: list[BuildInput] = []
+    for name in dict.fromkeys(names):
+        tool = chosen.get(canonicalize_name(name))
+        wheel = None
+        if tool is not None:
+            wheel = next((a for a in tool.artifacts if a.kind == "wheel" and wheel_fit(a.filename, lock.python, lock.platform)
+                          and (vendored is None or vendor_path(a, build_tool=True) in vendored)), None)
+        if tool is not None and wheel is not None:
+            out.append(BuildInput(name=canonicalize_name(name), tool=tool.pin))
+        else:
+            out.append(BuildInput(name=canonicalize_name(name), nixpkgs=nixpkgs_names(name)))
+    return out
+
+
+def native_inputs_table() -> dict[str, NativeInputs]:
+    table = data.load_json("native_inputs.json")["packages"]
+    return {canonicalize_name(k): NativeInputs(host=tuple(v.get("host", ())), build=tuple(v.get("build", ()))) for k, v in table.items()}
+
+
+def parse_native_inputs(table: Mapping[str, Any], where: str) -> dict[str, NativeInputs]:
+    """A ``[native-inputs]`` table: ``name = ["attr", ...]`` (build tools such as pkg-config
+    sorted out by name) or ``name = { host = [...], build = [...] }``."""
+    tools = set(data.load_json("native_inputs.json")["build_tools"])
+    out: dict[str, NativeInputs] = {}
+    for name, value in table.items():
+        if isinstance(value, list):
+            host = [v for v in value if not (isinstance(v, str) and v.split("|")[0] in tools)]
+            build = [v for v in value if isinstance(v, str) and v.split("|")[0] in tools]
+        elif isinstance(value, dict) and set(value) <= {"host", "build"}:
+            host, build = list(value.get("host", [])), list(value.get("build", []))
+        else:
+            raise InputError(f"{where}: native-inputs.{name} must be a list of nixpkgs attributes or {{ host = [...], build = [...] }}")
+        for attr in host + build:
+            if not isinstance(attr, str) or not _ATTR_PATH.fullmatch(attr):
+                raise InputError(f"{where}: native-inputs.{name}: {attr!r} is not a nixpkgs attribute path (like \"gsl\" or \"xorg.libX11\")")
+        out[canonicalize_name(name)] = NativeInputs(host=tuple(host), build=tuple(build))
+    return out
+
+
+def read_native_inputs(paper: Path) -> dict[str, NativeInputs]:
+    """The paper's own ``[native-inputs]``, from reprokit.toml or pyproject's [tool.reprokit]."""
+    for cfg, keys in ((paper / "reprokit.toml", ()), (paper / "pyproject.toml", ("tool", "reprokit"))):
+        if not cfg.is_file():
+            continue
+        try:
+            doc: Any = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{cfg}: invalid TOML ({exc})") from None
+        for key in keys:
+            doc = doc.get(key, {}) if isinstance(doc, dict) else {}
+        table = doc.get("native-inputs") if isinstance(doc, dict) else None
+        if table is not None:
+            if not isinstance(table, dict):
+                raise InputError(f"{cfg}: native-inputs must be a table")
+            return parse_native_inputs(table, str(cfg))
+    return {}
+
+
+# --- the data Nix reads ------------------------------------------------------------------
+
+def _byte_exact(o: Mapping[str, Any]) -> bool:
+    """An output whose rule allows no difference: exact bytes, or a rule without tolerance
+    for an output that was byte-identical in every archive-time run."""
+    kind = o.get("rule", "exact")
+    if kind == "exact":
+        return True
+    return bool(o.get("stable")) and not o.get("rel") and not o.get("abs") and not o.get("sanitize") and "pixel-threshold" not in o
+
+
+def byte_compared(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The recorded outputs a Nix check compares by sha256 (format-1 records, path and
+    sha256 only, are exact bytes). The others have tolerances that only
+    ``reprokit validate --rerun`` applies: the check requires that they are written."""
+    return [{"path": str(o["path"]), "sha256": str(o["sha256"])} for o in outputs if _byte_exact(o)]
+
+
+def ruled(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The recorded outputs compared by a rule with tolerances: path and rule."""
+    return [{"path": str(o["path"]), "rule": str(o.get("rule"))} for o in outputs if not _byte_exact(o)]
+
+
+def store_name(filename: str) -> str:
+    """A name Nix accepts for the store copy of a vendored file (its own, nearly always)."""
+    if _STORE_NAME.fullmatch(filename):
+        return filename
+    return re.sub(r"[^A-Za-z0-9+\-._?=]", "_", filename).lstrip(".") or "source"
+
+
+def _file(path: str, a: Artifact) -> dict[str, str]:
+    return {"path": path, "sha256": a.sha256, "storeName": store_name(a.filename)}
+
+
+def entry_folder(ep: EntryPoint) -> tuple[str, str]:
+    """The folder an entry point runs in and the file name to run there, both inside paper/."""
+    if ep.cwd is None:
+        folder, name = posixpath.split(ep.path)
+        return folder or ".", name
+    return posixpath.normpath(ep.cwd), posixpath.relpath(ep.path, posixpath.normpath(ep.cwd))
+
+
+def image_name(name: str) -> str:
+    """A Docker repository name (lowercase letters, digits, . _ -) from the bundle's name."""
+    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "paper"
+
+
+def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection[str] | None = None, entry_points: Sequence[EntryPoint] = (),
+                  outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None, native_inputs: Mapping[str, NativeInputs] | None = None,
+                  title: str = "", name: str = "paper") -> dict[str, Any]:
+    """``nix/lock.json``: the lock as the Nix library reads it."""
+    deps = dependencies(lock)
+    chosen = {c.package: c for c in choices}
+    table = native_inputs_table()
+    for k, v in (native_inputs or {}).items():
+        table[k] = table.get(k, NativeInputs()).merged(v)
+    packages = []
+    used_tools: set[str] = set()
+    for p in lock.packages:
+        c = chosen[p.name]
+        entry: dict[str, Any] = {"name": p.name, "version": p.version, "provider": c.provider, "dependencies": deps[p.name]}
+        if c.provider == "nixpkgs" or c.artifact is None or c.path is None:
+            entry["nixpkgs"] = list(nixpkgs_names(p.name))
+        elif c.provider == "wheel":
+            entry["src"] = _file(c.path, c.artifact)
+            entry["native"] = wheel_fit(c.artifact.filename, lock.python, lock.platform) == "native"
+        else:
+            entry["src"] = _file(c.path, c.artifact)
+            entry["zip"] = c.artifact.filename.endswith(".zip")
+            bs = build_system(p, lock, vendored)
+            entry["buildSystem"] = [{"name": b.name, "tool": b.tool} if b.tool else {"name": b.name, "nixpkgs": list(b.nixpkgs)} for b in bs]
+            used_tools.update(b.tool for b in bs if b.tool)
+            native = table.get(canonicalize_name(p.name), NativeInputs())
+            entry["nativeInputs"] = {"host": list(native.host), "build": list(native.build)}
+        packages.append(entry)
+    needs = _tool_dependencies(lock)
+    tools = {}
+    for t in lock.build_tools:
+        if t.pin not in used_tools:
+            continue
+        wheel = next(a for a in t.artifacts if a.kind == "wheel" and wheel_fit(a.filename, lock.python, lock.platform)
+                     and (vendored is None or vendor_path(a, build_tool=True) in vendored))
+        tools[t.pin] = {"name": t.name, "version": t.version, "src": _file(vendor_path(wheel, build_tool=True), wheel),
+                        "native": wheel_fit(wheel.filename, lock.python, lock.platform) == "native",
+                        "dependencies": [canonicalize_name(d) for d in needs.get(t.pin, [])]}
+    eps = []
+    for ep in entry_points:
+        folder, file = entry_folder(ep)
+        eps.append({"name": ep.name, "kind": ep.kind, "path": ep.path, "dir": folder, "file": file, "args": list(ep.args),
+                    "outputs": byte_compared((outputs or {}).get(ep.name, ())), "ruled": ruled((outputs or {}).get(ep.name, ()))})
+    return {
+        "reprokit_nix": LOCK_JSON_FORMAT,
+        "title": title,
+        "imageName": image_name(name),
+        "python": lock.python,
+        "interpreter": python_attr(lock.python),
+        "system": lock.platform,
+        "packages": packages,
+        "buildTools": tools,
+        "entryPoints": eps,
+    }
+
+
+def check_document(doc: Mapping[str, Any]) -> None:
+    """Refuse data Nix could not use as names: entry points and outputs go into store
+    names and ``sha256sum -c`` lines."""
+    for ep in doc["entryPoints"]:
+        if not _STORE_NAME.fullmatch(ep["name"]):
+            raise InputError(f"entry point name {ep['name']!r}: use letters, digits and - _ . only")
+        for o in ep["outputs"] + ep["ruled"]:
+            if any(ch in o["path"] for ch in "\n\r\\") or not re.fullmatch(r"[0-9a-f]{64}", o.get("sha256", "0" * 64)):
+                raise InputError(f"recorded output {o['path']!r} of {ep['name']}: not a plain path with a sha256")
+
+
+def sources(doc: Mapping[str, Any]) -> dict[str, str]:
+    """Every vendored file ``nix/lock.json`` builds from: bundle path -> sha256."""
+    out = {p["src"]["path"]: p["src"]["sha256"] for p in doc["packages"] if "src" in p}
+    out.update((t["src"]["path"], t["src"]["sha256"]) for t in doc["buildTools"].values())
+    return out
+
+
+def missing_sources(bundle: Path, doc: Mapping[str, Any]) -> list[str]:
+    """Files ``nix/lock.json`` names that the bundle does not hold (or that escape it)."""
+    out = []
+    for rel in sorted(sources(doc)):
+        parts = rel.split("/")
+        if parts[0] != "vendor" or ".." in parts or not (bundle / rel).is_file():
+            out.append(rel)
+    return out
+
+
+# --- flake.nix, flake.lock, the library -------------------------------------------------
+
+def flake_nix(pin: NixpkgsPin) -> str:
+    if not _REV.fullmatch(pin.rev):
+        raise InputError(f"nixpkgs revision {pin.rev!r} is not a 40-digit commit hash")
+    return f"""# Generated by reprokit. The paper's environment, from a pinned nixpkgs and the files in
+# vendor/ only; nix/lock.json says what to build, nix/*.nix how.
+#   nix build                 the Python environment (./result/bin/python)
+#   nix develop               a shell with it
+#   nix run .#NAME            run an entry point of the paper in a copy of paper/
+#   nix flake check           rerun every entry point and compare its outputs
+#   nix build .#docker        a Docker image (docker load < result)
+{{
+  description = "{DESCRIPTION}";
+
+  # Not a flake input: nixpkgs before 2020 has no flake.nix.
+  inputs.nixpkgs = {{
+    url = "github:NixOS/nixpkgs/{pin.rev}";
+    flake = false;
+  }};
+
+  outputs = {{ self, nixpkgs }}: import ./nix/bundle.nix {{ inherit nixpkgs; root = ./.; }};
+}}
+"""
 
 
 def flake_lock(pin: NixpkgsPin) -> str:
     """flake.lock version 7, keys sorted and indented as Nix writes it."""
     node = {
+        "flake": False,
         "locked": {"lastModified": pin.last_modified, "narHash": pin.nar_hash, "owner": "NixOS", "repo": "nixpkgs", "rev": pin.rev, "type": "github"},
         "original": {"owner": "NixOS", "repo": "nixpkgs", "rev": pin.rev, "type": "github"},
     }
@@ -104,157 +429,69 @@ def flake_lock(pin: NixpkgsPin) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def _list(items: Sequence[str], indent: str) -> str:
-    if not items:
-        return "[ ]"
-    return "[\n" + "".join(f"{indent}  {i}\n" for i in items) + f"{indent}]"
+def library() -> dict[str, str]:
+    """The Nix library's files: name -> text."""
+    folder = resources.files("reprokit").joinpath("data").joinpath("nix")
+    return {name: folder.joinpath(name).read_text("utf-8") for name in LIBRARY}
 
 
-def python_packages_nix(lock: Lock, choices: Sequence[Choice], pin: NixpkgsPin) -> str:
-    """``nix/python-packages.nix``: a ``packageOverrides`` function for the locked closure."""
-    deps = dependencies(lock)
-    era_pyproject_true = pin.last_modified >= PYPROJECT_TRUE_SINCE
-    era_build_system = pin.last_modified >= BUILD_SYSTEM_SINCE
-    by_name: dict[str, Package] = {p.name: p for p in lock.packages}
-    lines = [
-        "# Generated by reprokit: the paper's locked Python packages, built from the files in",
-        "# vendor/ with the pinned nixpkgs. Each entry says where it comes from.",
-        "{ pkgs }:",
-        "final: prev:",
-        "{",
-    ]
-    for c in sorted(choices, key=lambda c: c.package):
-        p = by_name[c.package]
-        attr = nix_attr(p.name)
-        dep_refs = [f"final.{nix_attr(d)}" for d in deps.get(p.name, [])]
-        if c.provider == "nixpkgs":
-            lines.append(f"  # {p.name} {p.version}: nixpkgs' own package at the pinned revision")
-            lines.append(f"  {attr} = prev.{attr};")
-            continue
-        assert c.artifact is not None
-        folder = "wheels" if c.artifact.kind == "wheel" else "sdist"
-        src = f"../vendor/{folder} + {nix_string('/' + c.artifact.filename)}"
-        lines.append(f"  # {p.name} {p.version} from {folder}/{c.artifact.filename}")
-        lines.append(f"  {attr} = final.buildPythonPackage {{")
-        lines.append(f"    pname = {nix_string(p.name)};")
-        lines.append(f"    version = {nix_string(p.version)};")
-        lines.append(f"    src = {src};")
-        if c.provider == "wheel":
-            native = "none-any" not in c.artifact.filename
-            lines.append('    format = "wheel";')
-            if native:
-                lines.append("    nativeBuildInputs = [ pkgs.autoPatchelfHook ];")
-                lines.append("    buildInputs = [ pkgs.stdenv.cc.cc.lib pkgs.zlib ];")
-            key = "dependencies" if era_build_system else "propagatedBuildInputs"
-            lines.append(f"    {key} = {_list(dep_refs, '    ')};")
-        else:
-            if era_pyproject_true:
-                lines.append("    pyproject = true;")
-            else:
-                lines.append('    format = "pyproject";')
-            if era_build_system:
-                lines.append("    build-system = [ final.setuptools final.wheel ];")
-                lines.append(f"    dependencies = {_list(dep_refs, '    ')};")
-            else:
-                lines.append("    nativeBuildInputs = [ final.setuptools final.wheel ];")
-                lines.append(f"    propagatedBuildInputs = {_list(dep_refs, '    ')};")
-        lines.append("    doCheck = false;  # test suites need data and network; the rerun checks the paper")
-        lines.append("  };")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+# --- checks before writing ----------------------------------------------------------------
+
+def check_interpreter(pin: NixpkgsPin, python: str, tarball: Path | None = None) -> None:
+    """Raise :class:`InterpreterUnavailable` when the pinned nixpkgs has no interpreter for
+    ``python``: read from the tarball when reprokit has it, else from the release table
+    (for a nixos-unstable pin, only what no release near it has is refused)."""
+    attr = python_attr(python)
+    have = nixpkgs.interpreters_in_tarball(tarball) if tarball is not None else frozenset()
+    if have:
+        if attr in have:
+            return
+        has = f"it has {_names(have)}"
+    else:  # no tarball, or one in which reprokit finds no interpreter at all
+        maybe, read_from = nixpkgs.interpreters_near(pin)
+        if attr in maybe or not maybe:
+            return
+        has = f"it has {_names(maybe)}" if nixpkgs.release_of_channel(pin.channel) else f"releases {read_from} have {_names(maybe)}"
+    raise InterpreterUnavailable(
+        f"nixpkgs {pin.channel} {pin.rev[:12]} ({pin.date[:10]}) has no {attr} for Python {python} ({has}); {_where_to_find(attr, pin)}, or choose another --python"
+    )
 
 
-def flake_nix(lock: Lock, pin: NixpkgsPin, *, description: str, entry_points: Sequence[EntryPoint] = (), name: str = "paper") -> str:
-    system = SYSTEMS.get(lock.platform, lock.platform)
-    names = [f'ps.{nix_attr(p.name)}' for p in lock.packages]
-    apps = []
-    checks = []
-    for ep in entry_points:
-        program = "python" if ep.kind == "script" else "jupyter-execute"
-        run = f"${{env}}/bin/{program} {indented(shlex.quote(ep.path))}"
-        apps.append(
-            f"        {nix_attr(ep.name)} = {{\n"
-            f'          type = "app";\n'
-            f"          program = \"${{pkgs.writeShellScript {nix_string('run-' + ep.name)} ''\n"
-            f"            set -eu\n"
-            f"            cd \"''${{REPROKIT_PAPER_DIR:-paper}}\"\n"
-            f"            exec {run}\n"
-            f"          ''}}\";\n"
-            f"        }};"
-        )
-        checks.append(
-            f"        {nix_attr(ep.name)} = pkgs.runCommand {nix_string('rerun-' + ep.name)} {{ }} ''\n"
-            f"          cp -r ${{./paper}} work && chmod -R u+w work && cd work\n"
-            f"          export HOME=$TMPDIR MPLBACKEND=Agg\n"
-            f"          {run}\n"
-            f"          mkdir -p $out && cp -r . $out/\n"
-            f"        '';"
-        )
-    if entry_points:
-        apps.append(f"        default = self.apps.${{system}}.{nix_attr(entry_points[0].name)};")
-    return f"""# Generated by reprokit. The paper's environment, from a pinned nixpkgs and the files in
-# vendor/ only:
-#   nix build            the Python environment (./result/bin/python)
-#   nix develop          a shell with it (or direnv: `use flake`)
-#   nix run .#NAME       run an entry point of the paper
-#   nix flake check      rerun every entry point
-#   nix build .#docker   a Docker image (docker load < result)
-{{
-  description = {nix_string(description)};
-
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/{pin.rev}";
-
-  outputs = {{ self, nixpkgs }}:
-    let
-      system = {nix_string(system)};
-      pkgs = import nixpkgs {{ inherit system; }};
-      python = pkgs.{python_attr(lock.python)}.override {{
-        self = python;
-        packageOverrides = import ./nix/python-packages.nix {{ inherit pkgs; }};
-      }};
-      env = python.withPackages (ps: {_list(names, '      ')});
-    in
-    {{
-      packages.${{system}} = {{
-        default = env;
-        docker = pkgs.dockerTools.buildLayeredImage {{
-          name = {nix_string(name)};
-          tag = "latest";
-          contents = [ env ];
-          config.Cmd = [ "${{env}}/bin/python" ];
-        }};
-      }};
-
-      devShells.${{system}}.default = pkgs.mkShell {{ packages = [ env ]; }};
-
-      apps.${{system}} = {{
-{chr(10).join(apps)}
-      }};
-
-      checks.${{system}} = {{
-{chr(10).join(checks)}
-      }};
-    }};
-}}
-"""
+def _names(attrs: Collection[str]) -> str:
+    return ", ".join(sorted(attrs, key=lambda a: (len(a), a)))
 
 
-def indented(text: str) -> str:
-    """``text`` escaped for a Nix indented string (two single quotes open and close it)."""
-    return text.replace("''", "'''").replace("${", "''${")
+def _where_to_find(attr: str, pin: NixpkgsPin) -> str:
+    table = nixpkgs.interpreter_table()
+    having = [r for r in table if attr in r[2]]
+    if not having:
+        return f"no NixOS release up to {table[-1][0]} has it"
+    when = pin.date[:10]
+    suggest = next((r for r in having if r[1].isoformat() >= when), having[-1])
+    if all(attr in r[2] for r in table if r[1] >= suggest[1]):
+        return f"nixos-{suggest[0]} and later have it: pass --channel nixos-{suggest[0]}"
+    return f"nixos-{having[0][0]} to nixos-{having[-1][0]} have it: pass --channel nixos-{suggest[0]}"
 
 
 def write_flake(out: Path, lock: Lock, pin: NixpkgsPin, *, description: str, entry_points: Sequence[EntryPoint] = (),
-                name: str = "paper", nixpkgs_tarball: Path | None = None) -> list[Choice]:
-    """Write ``flake.nix``, ``flake.lock`` and ``nix/python-packages.nix`` under ``out``.
-
-    With the pinned nixpkgs tarball at hand, packages whose version nixpkgs has exactly
-    come from nixpkgs; the rest from the vendored files. Returns the choices, which the
-    manifest records.
-    """
-    versions = python_versions(nixpkgs_tarball) if nixpkgs_tarball else None
-    choices = choose_providers(lock, versions)
-    atomic_write_text(out / "flake.nix", flake_nix(lock, pin, description=description, entry_points=entry_points, name=name))
+                name: str = "paper", outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                native_inputs: Mapping[str, NativeInputs] | None = None) -> list[Choice]:
+    """Write ``flake.nix``, ``flake.lock``, ``nix/lock.json`` and the Nix library under
+    ``out``, building from what ``out/vendor`` holds. Returns the choices, which the
+    manifest records. ``description`` (the paper's title) goes into lock.json as data.
+    That the pinned tree has the interpreter is :func:`check_interpreter`'s to say, before
+    anything is vendored; here every file the build names must be in ``out/vendor``."""
+    vendored = {p.relative_to(out).as_posix() for p in (out / "vendor").rglob("*") if p.is_file()} if (out / "vendor").is_dir() else set()
+    choices = choose_providers(lock, vendored)
+    doc = lock_document(lock, choices, vendored=vendored, entry_points=entry_points, outputs=outputs,
+                        native_inputs=native_inputs, title=description, name=name)
+    check_document(doc)
+    missing = missing_sources(out, doc)
+    if missing:
+        raise SourceNotVendored(f"{out}: the Nix build would use {missing[0]}, which is not in the bundle" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    atomic_write_text(out / "flake.nix", flake_nix(pin))
     atomic_write_text(out / "flake.lock", flake_lock(pin))
-    atomic_write_text(out / "nix" / "python-packages.nix", python_packages_nix(lock, choices, pin))
+    atomic_write_text(out / LOCK_JSON, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    for file, text in library().items():
+        atomic_write_text(out / "nix" / file, text)
     return choices

@@ -307,46 +307,65 @@ def render(p: NixpkgsPin) -> str:
     return "\n".join(lines) + "\n"
 
 
-_ATTR_LINE = re.compile(r"^  ([A-Za-z_][A-Za-z0-9_'-]*) = callPackage \.\./development/python-modules/([^ /]+)(?:/[^ ]*)? \{", re.M)
-_VERSION = re.compile(r'^\s*version = "([^"$]+)";', re.M)
-
-
-def python_versions(tarball: Path) -> dict[str, str]:
-    """Python package attribute -> version in a nixpkgs tarball, read without unpacking it.
-
-    Reads ``pkgs/top-level/python-packages.nix`` for ``attr = callPackage
-    ../development/python-modules/DIR { }`` and each ``DIR/default.nix`` for a literal
-    ``version = "…";``. Attributes whose version is computed are left out: reprokit then
-    builds them from the vendored files instead of trusting a guess.
-    """
-    import tarfile
-
-    listing = ""
-    versions_by_dir: dict[str, str] = {}
-    try:
-        with tarfile.open(tarball) as tf:
-            for member in tf:
-                parts = member.name.split("/")
-                if len(parts) < 3 or not member.isfile():
-                    continue
-                rel = "/".join(parts[1:])
-                if rel == "pkgs/top-level/python-packages.nix":
-                    listing = tf.extractfile(member).read().decode("utf-8", "replace")  # type: ignore[union-attr]
-                elif rel.startswith("pkgs/development/python-modules/") and rel.endswith("/default.nix") and rel.count("/") == 4:
-                    text = tf.extractfile(member).read().decode("utf-8", "replace")  # type: ignore[union-attr]
-                    m = _VERSION.search(text)
-                    if m:
-                        versions_by_dir[parts[-2]] = m.group(1)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise PinError(f"{tarball}: not a readable nixpkgs tarball ({exc})") from exc
-    out: dict[str, str] = {}
-    for attr, folder in _ATTR_LINE.findall(listing):
-        if folder in versions_by_dir:
-            out[attr] = versions_by_dir[folder]
-    return out
-
-
 def cached_tarball(rev: str, cache_dir: Path | None = None) -> Path | None:
     """The nixpkgs tarball of ``rev`` if an online pin (or a vendored bundle) left it in the cache."""
     path = cache_root(cache_dir) / "nixpkgs" / f"{rev}.tar.gz"
     return path if path.exists() else None
+
+
+# CPython interpreters of a nixpkgs tree: defined by callPackage in the interpreters' file
+# (2019 on) or in all-packages.nix (before), or inherited from pythonInterpreters.
+_INTERPRETER_FILES = ("pkgs/development/interpreters/python/default.nix", "pkgs/top-level/all-packages.nix")
+_DEFINED = re.compile(r"^\s*(python[23]\d+)\s*=\s*(?:\(?\s*)?callPackage\b", re.M)
+_INHERITED = re.compile(r"inherit\s*\(pythonInterpreters\)([^;]*);")
+
+
+def interpreters_in_tarball(tarball: Path) -> frozenset[str]:
+    """``pythonXY`` attributes a nixpkgs tarball defines (any compression tarfile reads)."""
+    import tarfile
+
+    found: set[str] = set()
+    try:
+        with tarfile.open(tarball) as tf:
+            for member in tf:
+                rel = member.name.split("/", 1)[-1]
+                if member.isfile() and rel in _INTERPRETER_FILES:
+                    text = tf.extractfile(member).read().decode("utf-8", "replace")  # type: ignore[union-attr]
+                    found.update(_DEFINED.findall(text))
+                    for names in _INHERITED.findall(text):
+                        found.update(n for n in names.split() if re.fullmatch(r"python[23]\d+", n))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise PinError(f"{tarball}: not a readable nixpkgs tarball ({exc})") from exc
+    return frozenset(found)
+
+
+@functools.cache
+def interpreter_table() -> tuple[tuple[str, dt.date, frozenset[str]], ...]:
+    """(release, release date, ``pythonXY`` attributes) of each NixOS release since 17.03,
+    oldest first: whether the attribute exists, prereleases included (:data:`PYTHONS`
+    says which interpreters a pin should be chosen for)."""
+    released = dict(RELEASES)
+    rows = data.load_json("nixpkgs_pythons.json")["releases"]
+    return tuple((str(r[0]), released[r[0]], frozenset(r[1])) for r in rows)
+
+
+def interpreters_near(p: NixpkgsPin) -> tuple[frozenset[str], str]:
+    """The interpreters the table allows a pin to have, and the releases that was read from.
+
+    A release channel has its release's set. A nixos-unstable pin lies between releases:
+    an interpreter no release within seven months of it has is not there.
+    """
+    table = interpreter_table()
+    release = release_of_channel(p.channel)
+    rows = [r for r in table if r[0] == release]
+    if not rows:
+        when = dt.datetime.fromtimestamp(p.last_modified, dt.timezone.utc).date()
+        rows = [r for r in table if abs((r[1] - when).days) <= 213]
+    if not rows:
+        return frozenset(), "no release near it"
+    return frozenset.union(*(r[2] for r in rows)), ", ".join(r[0] for r in rows)
+
+
+def releases_with(attr: str) -> list[str]:
+    """The NixOS releases whose nixpkgs has interpreter ``attr``, oldest first."""
+    return [r[0] for r in interpreter_table() if attr in r[2]]

@@ -2,7 +2,7 @@
 
 Levels, each a :class:`Check` with its problems: integrity (SHA256SUMS, manifest,
 flake.lock, lock and flake agree), completeness (every third-party import is locked),
-rebuild (pip offline from vendor/, or ``nix build``), rerun (entry points in the rebuilt
+rebuild (pip offline from vendor/, or ``nix build`` in Nix's sandbox), rerun (entry points in the rebuilt
 environment, outputs compared by their rules, :mod:`reprokit.outputs`). A check that could
 not run fails the run unless allowed to be skipped (:mod:`reprokit.checks`); with
 ``report`` the findings are also gathered for the HTML report (:mod:`reprokit.report`).
@@ -22,13 +22,14 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from reprokit import __version__, manifest, rerun
+from reprokit import __version__, flake, manifest, rerun
 from reprokit import report as review
 from reprokit.checks import CheckResult, Outcome, from_legacy, judge
-from reprokit.errors import InputError, UsageError
+from reprokit.errors import InputError, InterpreterUnavailable, UsageError
 from reprokit.flake import EntryPoint
+from reprokit.nixpkgs import NixpkgsPin
 from reprokit.fsutil import sha256_file
 from reprokit.outputs import RecordedOutput, Verdict, compare_outputs
 from reprokit.scan import ScanSettings, scan
@@ -149,8 +150,13 @@ def check_integrity(bundle: Path) -> Check:
         for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
             problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))
         lock_text = (bundle / "requirements.lock").read_text(encoding="utf-8") if (bundle / "requirements.lock").is_file() else ""
-        nix_file = bundle / "nix" / "python-packages.nix"
-        nix_text = nix_file.read_text(encoding="utf-8") if nix_file.is_file() else None
+        nix_doc: dict[str, Any] | None = None
+        if "nixpkgs" in data:
+            nix_doc, nix_problems = read_nix_lock(bundle)
+            # Bundles of earlier reprokit versions built from nix/python-packages.nix instead.
+            if not (nix_doc is None and (bundle / "nix" / "python-packages.nix").is_file()):
+                problems += nix_problems
+        built_from = {p["name"]: p["src"]["path"] for p in nix_doc["packages"] if "src" in p} if nix_doc else {}
         tools = data.get("build_tools", {}).get("packages", [])
         kept = {a["path"] for p in [*data["packages"], *tools] for a in p["artifacts"]}
         for rel in sorted(k for k in listed if k.startswith("vendor/") and not k.startswith("vendor/nixpkgs/") and k not in kept):
@@ -167,9 +173,16 @@ def check_integrity(bundle: Path) -> Check:
                     problems.append(Problem(path=a["path"], message="sha256 in reprokit.yaml differs from SHA256SUMS"))
                 if a["sha256"] not in lock_text:
                     problems.append(Problem(path="requirements.lock", message=f"does not allow {a['path']} (sha256 {a['sha256'][:12]}…)"))
-                if (nix_text is not None and pkg["provider"] != "nixpkgs" and a["kind"] == ("wheel" if pkg["provider"] == "wheel" else "sdist")
-                        and a["path"].rsplit("/", 1)[-1] not in nix_text):
-                    problems.append(Problem(path="nix/python-packages.nix", message=f"does not build {pkg['name']} from {a['path']}"))
+                if nix_doc and pkg["provider"] == a["kind"] and built_from.get(pkg["name"]) != a["path"]:
+                    problems.append(Problem(path=flake.LOCK_JSON, message=f"does not build {pkg['name']} from {a['path']}"))
+        if nix_doc:
+            problems += nix_source_problems(nix_doc, listed)
+            # The flake's checks compare nothing reprokit.yaml does not record, byte for byte.
+            recorded = {e["name"]: {o["path"]: o["sha256"] for o in e["outputs"]} for e in data["entry_points"]}
+            for e in nix_doc["entryPoints"]:
+                mine = recorded.get(e["name"], {})
+                if any(mine.get(o["path"]) != o["sha256"] for o in e["outputs"]) or any(o["path"] not in mine for o in e.get("ruled", [])):
+                    problems.append(Problem(path=flake.LOCK_JSON, message=f"the outputs its check compares for {e['name']} are not those reprokit.yaml records"))
         if "nixpkgs" in data:
             try:
                 node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
@@ -180,6 +193,97 @@ def check_integrity(bundle: Path) -> Check:
             except (OSError, ValueError, KeyError, TypeError):
                 problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
     return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files")
+
+
+def read_nix_lock(bundle: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The bundle's ``nix/lock.json``, or why it cannot be used."""
+    path = bundle / flake.LOCK_JSON
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("reprokit_nix") != flake.LOCK_JSON_FORMAT:
+            return None, [Problem(path=flake.LOCK_JSON, message=f"format {doc.get('reprokit_nix')!r}, this reprokit reads {flake.LOCK_JSON_FORMAT}")]
+        flake.sources(doc)
+        return doc, []
+    except OSError:
+        return None, [Problem(path=flake.LOCK_JSON, message="missing: the Nix build has nothing to build from")]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, [Problem(path=flake.LOCK_JSON, message="not the JSON reprokit writes")]
+
+
+def nix_source_problems(doc: dict[str, Any], listed: dict[str, str]) -> list[Problem]:
+    """Every file the Nix build names is in vendor/, listed in SHA256SUMS with the same sha256."""
+    problems = []
+    for rel, sha in sorted(flake.sources(doc).items()):
+        if not rel.startswith("vendor/") or ".." in rel.split("/") or rel not in listed:
+            problems.append(Problem(path=flake.LOCK_JSON, message=f"builds from {rel}, which the bundle's vendor/ does not hold"))
+        elif listed[rel] != sha:
+            problems.append(Problem(path=rel, message=f"sha256 in {flake.LOCK_JSON} differs from SHA256SUMS"))
+    return problems
+
+
+_SANDBOX_UNAVAILABLE = re.compile(r"sandboxing builds is not supported|cloning builder process|private mount namespace|could not set up .*sandbox", re.I)
+_BUILD_LOG = re.compile(r"^\s*(?:([\w.+-]+)> |> )(.*)$")
+_BUILDER_FAILED = re.compile(r"error: builder for '/nix/store/[0-9a-z]{32}-([^']+)\.drv' failed")
+_ERROR_LINE = re.compile(r"^(\w*(?:Error|Exception)\b|error\b|ERROR\b|FAILED\b|fatal\b)|: FAILED$|\bnot found\b|No such file", re.I)
+
+
+def first_error(stderr: str) -> str:
+    """The line of a failed ``nix build`` that says what went wrong: the builder's own first
+    error line, else Nix's first ``error:``, not the summary Nix ends with."""
+    lines = stderr.splitlines()
+    failed = next((m.group(1) for ln in lines if (m := _BUILDER_FAILED.search(ln))), None)
+    logged = [(m.group(1) or failed, _printable(m.group(2))) for ln in lines if (m := _BUILD_LOG.match(ln))]
+    hit = next(((who, text) for who, text in logged if _ERROR_LINE.search(text)), None)
+    if hit is not None:
+        return f"{hit[0]}: {hit[1]}" if hit[0] else hit[1]
+    errors = [ln.strip()[len("error:"):].strip() for ln in lines if ln.strip().startswith("error:")]
+    if errors:
+        return errors[0]
+    rest = [ln.strip() for ln in lines if ln.strip() and "--show-trace" not in ln]
+    return rest[-1] if rest else "nix build failed and said nothing"
+
+
+def _printable(text: str) -> str:
+    """A log line as text: some Nix versions print an error they could not start a builder
+    with in their binary wire format, its message between control bytes."""
+    parts = [p.strip() for p in re.split(r"[\x00-\x08\x0b-\x1f]+", text) if p.strip()]
+    return max(parts, key=len) if len(parts) > 1 else text.strip()
+
+
+def nix_build_command(bundle: Path, nixpkgs: Path | None = None) -> list[str]:
+    """``nix build`` of a bundle with Nix's build sandbox on, and no falling back without it."""
+    cmd = ["nix", "build", "--no-link", "--no-write-lock-file", "--print-build-logs",
+           "--option", "sandbox", "true", "--option", "sandbox-fallback", "false"]
+    if nixpkgs is not None:
+        cmd += ["--override-input", "nixpkgs", f"path:{nixpkgs}"]
+    return cmd + [f"path:{bundle}"]
+
+
+def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = None) -> Check:
+    """The bundle's flake builds: its sources are vendored, the pinned nixpkgs has the
+    interpreter, and ``nix build`` succeeds in Nix's sandbox."""
+    if "nixpkgs" not in data:
+        return Check(name="rebuild-nix", ok=None, skipped="the bundle has no Nix build (it was archived without one)")
+    doc, problems = read_nix_lock(bundle)
+    if doc is not None:
+        problems = [Problem(path=flake.LOCK_JSON, message=f"builds from {rel}, which is not in the bundle") for rel in flake.missing_sources(bundle, doc)]
+    pin = data["nixpkgs"]
+    try:
+        flake.check_interpreter(NixpkgsPin(channel=pin["channel"], rev=pin["rev"], last_modified=pin["lastModified"], nar_hash=pin["narHash"],
+                                           url=pin["url"], source=pin["source"], requested=data["paper"]["date"]), data["python"]["version"])
+    except InterpreterUnavailable as exc:
+        problems.append(Problem(path="reprokit.yaml", message=str(exc)))
+    if problems:
+        return Check(name="rebuild-nix", ok=False, problems=tuple(problems))
+    if not shutil.which("nix"):
+        return Check(name="rebuild-nix", ok=None, skipped="nix is not installed")
+    proc = subprocess.run(nix_build_command(bundle, nixpkgs), capture_output=True, text=True,
+                          env={**rerun.clean_env(), "NIX_CONFIG": "experimental-features = nix-command flakes"})
+    if proc.returncode == 0:
+        return Check(name="rebuild-nix", ok=True, details="nix build, sandboxed")
+    if _SANDBOX_UNAVAILABLE.search(proc.stderr):
+        return Check(name="rebuild-nix", ok=None, skipped=f"nix cannot set up its build sandbox here ({first_error(proc.stderr)}); not built without it")
+    return Check(name="rebuild-nix", ok=False, problems=(Problem(path="flake.nix", message=first_error(proc.stderr)),))
 
 
 def check_completeness(bundle: Path, data: dict) -> Check:  # type: ignore[type-arg]
@@ -250,13 +354,7 @@ def validate(settings: ValidateSettings) -> Report:
                 except rerun.RebuildFailed as exc:
                     checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
         elif settings.rebuild == "nix":
-            if not shutil.which("nix"):
-                checks.append(Check(name="rebuild-nix", ok=None, skipped="nix is not installed"))
-            else:
-                proc = subprocess.run(["nix", "build", "--no-link", f"path:{bundle}"], capture_output=True, text=True,
-                                      env={**rerun.clean_env(), "NIX_CONFIG": "experimental-features = nix-command flakes"})
-                tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1:] or [""]
-                checks.append(Check(name="rebuild-nix", ok=proc.returncode == 0, problems=() if proc.returncode == 0 else (Problem(path="flake.nix", message=tail[0]),)))
+            checks.append(rebuild_nix(bundle, data))
         if settings.airgap and not rerun.can_airgap():
             checks.append(Check(name="airgap", ok=None, skipped="could not make a network namespace (needs root or user namespaces)"))
         verdicts: tuple[Verdict, ...] = ()

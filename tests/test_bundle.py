@@ -342,3 +342,100 @@ def test_a_format_1_bundle_still_validates_and_reruns(built: tuple[Path, Path, F
     assert report.ok, [(c.name, c.problems) for c in report.checks]
     (verdict,) = report.verdicts
     assert verdict.status == "identical" and verdict.rule.kind == "exact"
+
+
+def resum(b: Path, rel: str) -> None:
+    """SHA256SUMS updated for an edited file, so that only the check under test can object."""
+    sums = [ln for ln in (b / "SHA256SUMS").read_text().splitlines() if not ln.endswith(f"  {rel}")]
+    sums.append(f"{hashlib.sha256((b / rel).read_bytes()).hexdigest()}  {rel}")
+    (b / "SHA256SUMS").write_text("\n".join(sorted(sums, key=lambda s: s[66:])) + "\n")
+
+
+def test_the_nix_build_and_the_manifest_name_the_same_vendored_files(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    bundle = built[0]
+    doc = json.loads((bundle / "nix" / "lock.json").read_text())
+    assert doc["interpreter"] == "python" + "".join(manifest.read(bundle / "reprokit.yaml")["python"]["version"].split("."))
+    assert {p["src"]["path"] for p in doc["packages"]} == {str(p.relative_to(bundle)) for p in (bundle / "vendor" / "wheels").iterdir()}
+    b = tmp_path / "b"
+    shutil.copytree(bundle, b, symlinks=True)
+    doc["packages"][0]["src"]["path"] = "vendor/wheels/never-vendored.whl"
+    (b / "nix" / "lock.json").write_text(json.dumps(doc))
+    resum(b, "nix/lock.json")
+    problems = [p.message for c in validate(ValidateSettings(bundle=b)).checks for p in c.problems]
+    assert "builds from vendor/wheels/never-vendored.whl, which the bundle's vendor/ does not hold" in problems
+    assert any(m.startswith(f"does not build {doc['packages'][0]['name']} from vendor/wheels/") for m in problems)
+    # The flake's check compares what the manifest records, nothing else.
+    doc = json.loads((bundle / "nix" / "lock.json").read_text())
+    ep = doc["entryPoints"][0]
+    assert [o["path"] for o in ep["outputs"] + ep["ruled"]] == ["out/result.json"]
+    (ep["outputs"] or ep["ruled"])[0]["path"] = "out/elsewhere.json"
+    (b / "nix" / "lock.json").write_text(json.dumps(doc))
+    resum(b, "nix/lock.json")
+    problems = [p.message for c in validate(ValidateSettings(bundle=b)).checks for p in c.problems]
+    assert problems == ["the outputs its check compares for run are not those reprokit.yaml records"]
+
+
+NIX_BUILD_FAILED = """\
+warning: not writing modified lock file of flake 'path:/tmp/b':
+python3.8-foo> Processing /build/foo-1.0
+python3.8-foo> ERROR: Could not find a version that satisfies the requirement hatchling (from versions: none)
+python3.8-foo> ERROR: No matching distribution found for hatchling
+error: builder for '/nix/store/0c3hzl7m2qcbyf8mvajw8gv0jp3clk7x-python3.8-foo-1.0.drv' failed with exit code 1;
+       last 3 log lines:
+       > Processing /build/foo-1.0
+       > ERROR: Could not find a version that satisfies the requirement hatchling (from versions: none)
+       > ERROR: No matching distribution found for hatchling
+       For full logs, run 'nix log /nix/store/0c3hzl7m2qcbyf8mvajw8gv0jp3clk7x-python3.8-foo-1.0.drv'.
+error: 1 dependencies of derivation '/nix/store/a3hzl7m2qcbyf8mvajw8gv0jp3clk7xq-python3-3.8.3-env.drv' failed to build
+"""
+NIX_EVAL_FAILED = """\
+error: reprokit: this nixpkgs (20.09) has no python311, for Python 3.11; pin a nixpkgs that has it
+(use '--show-trace' to show detailed location information)
+"""
+
+
+def test_the_first_real_error_of_a_nix_build_is_reported() -> None:
+    from reprokit.validate import first_error
+
+    assert first_error(NIX_BUILD_FAILED) == "python3.8-foo: ERROR: Could not find a version that satisfies the requirement hatchling (from versions: none)"
+    # Without -L, Nix quotes the builder's last lines only.
+    quoted = "\n".join(ln for ln in NIX_BUILD_FAILED.splitlines() if not ln.startswith("python3.8-foo>"))
+    assert first_error(quoted) == "python3.8-foo-1.0: ERROR: Could not find a version that satisfies the requirement hatchling (from versions: none)"
+    garbled = "python3-beta> \x05\x00\x00\x00Error\x00\x00\x05\x00Error\x00\x00D\x00\x00executing '/bin/sh': No such file or directory\x00\x00\n"
+    assert first_error(garbled) == "python3-beta: executing '/bin/sh': No such file or directory"
+    assert first_error(NIX_EVAL_FAILED) == "reprokit: this nixpkgs (20.09) has no python311, for Python 3.11; pin a nixpkgs that has it"
+
+
+def test_nix_rebuild_runs_in_the_sandbox_and_checks_before_it_builds(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    from reprokit.validate import nix_build_command, rebuild_nix
+
+    bundle = built[0]
+    cmd = nix_build_command(bundle)
+    assert cmd[:2] == ["nix", "build"] and "sandbox" in cmd and cmd[cmd.index("sandbox") + 1] == "true"
+    assert cmd[cmd.index("sandbox-fallback") + 1] == "false" and cmd[-1] == f"path:{bundle}"
+    data = manifest.read(bundle / "reprokit.yaml")
+    # A pin without the interpreter is refused without running Nix.
+    too_new = {**data, "nixpkgs": {**data["nixpkgs"], "channel": "nixos-20.09", "lastModified": 1603921147}}
+    check = rebuild_nix(bundle, too_new)
+    assert check.ok is False and "nixos-20.09" in check.problems[0].message and "has no python" in check.problems[0].message
+    b = tmp_path / "b"
+    shutil.copytree(bundle, b, symlinks=True)
+    next((b / "vendor" / "wheels").iterdir()).unlink()
+    check = rebuild_nix(b, data)
+    assert check.ok is False and check.problems[0].path == "nix/lock.json" and "not in the bundle" in check.problems[0].message
+
+
+STANDIN = Path(__file__).parent / "nixpkgs-standin"
+
+
+@pytest.mark.skipif(shutil.which("nix") is None, reason="nix not installed (Debian package nix-bin)")
+def test_nix_rebuild_cannot_reach_the_host_from_the_sandbox(built: tuple[Path, Path, FakeIndex]) -> None:
+    """The stand-in nixpkgs builds with the host's /bin/sh: in Nix's sandbox there is none."""
+    from reprokit.validate import rebuild_nix
+
+    bundle = built[0]
+    check = rebuild_nix(bundle, manifest.read(bundle / "reprokit.yaml"), nixpkgs=STANDIN)
+    if check.ok is None:  # a machine without user namespaces: not built at all, and said so
+        assert check.skipped and "sandbox" in check.skipped
+    else:
+        assert check.ok is False and check.problems[0].message.endswith(": executing '/bin/sh': No such file or directory")

@@ -124,21 +124,42 @@ def test_unreachable_github_falls_back_to_embedded(capsys: pytest.CaptureFixture
     assert out["source"] == "embedded" and out["channel"] == "nixos-23.11" and "unreachable" in out["note"]
 
 
-def test_python_versions_from_a_nixpkgs_tarball(tmp_path: Path) -> None:
-    root = tmp_path / f"nixpkgs-{REV}"
-    files = {
-        "pkgs/top-level/python-packages.nix": "self: super: with self; {\n  numpy = callPackage ../development/python-modules/numpy { };\n"
-        "  python-dateutil = callPackage ../development/python-modules/dateutil { };\n  computed = callPackage ../development/python-modules/computed { };\n}\n",
-        "pkgs/development/python-modules/numpy/default.nix": '{ buildPythonPackage }:\nbuildPythonPackage rec {\n  pname = "numpy";\n  version = "1.26.4";\n}\n',
-        "pkgs/development/python-modules/dateutil/default.nix": '{ }: {\n  pname = "python-dateutil";\n  version = "2.8.2";\n}\n',
-        "pkgs/development/python-modules/computed/default.nix": '{ }: {\n  version = "${base}.1";\n}\n',
-    }
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    tgz = tmp_path / "n.tar.gz"
-    with tarfile.open(tgz, "w:gz") as tf:
-        tf.add(root, arcname=root.name)
-    assert nixpkgs.python_versions(tgz) == {"numpy": "1.26.4", "python-dateutil": "2.8.2"}
-    with pytest.raises(PinError, match="not a readable nixpkgs tarball"):
-        nixpkgs.python_versions(tmp_path / "n.tar.gz.missing")
+def test_interpreter_table_covers_every_release_in_order() -> None:
+    table = nixpkgs.interpreter_table()
+    releases = [r[0] for r in table]
+    assert releases == ["17.03", "17.09", "18.03", "18.09", "19.03", "19.09", "20.03", "20.09", "21.05", "21.11", "22.05", "22.11",
+                        "23.05", "23.11", "24.05", "24.11", "25.05", "25.11", "26.05"]
+    assert [r[1] for r in table] == sorted(r[1] for r in table)
+    assert all(a.startswith("python") and a[6:].isdigit() for r in table for a in r[2])
+    by_release = {r[0]: r[2] for r in table}
+    assert "python38" in by_release["20.09"] and "python38" not in by_release["24.05"]
+    assert nixpkgs.releases_with("python311")[0] == "22.05"
+    # Every interpreter a pin is chosen for exists in that release's tree.
+    for release, versions in nixpkgs.PYTHONS.items():
+        if release in by_release:
+            assert {"python" + v.replace(".", "") for v in versions} <= by_release[release], release
+
+
+def interpreters_tarball(tmp_path: Path, files: dict[str, str]) -> Path:
+    out = tmp_path / "nixpkgs.tar.xz"
+    with tarfile.open(out, "w:xz") as tf:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"nixpkgs-{REV}/{rel}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return out
+
+
+def test_interpreters_read_from_a_tarball_of_either_layout(tmp_path: Path) -> None:
+    new = interpreters_tarball(tmp_path, {
+        "pkgs/development/interpreters/python/default.nix": "in {\n  python27 = callPackage ./cpython/2.7 {\n  python38 = callPackage ./cpython {\n  python3Minimal = (python38.override {\n",
+        "pkgs/top-level/all-packages.nix": "  inherit (pythonInterpreters) python27 python38 python39 python3Minimal pypy27;\n  python3 = python38;\n",
+    })
+    assert nixpkgs.interpreters_in_tarball(new) == {"python27", "python38", "python39"}
+    (tmp_path / "old").mkdir()
+    old = interpreters_tarball(tmp_path / "old", {"pkgs/top-level/all-packages.nix": "  python36 = callPackage ../development/interpreters/python/cpython/3.6 {\n"})
+    assert nixpkgs.interpreters_in_tarball(old) == {"python36"}
+    (tmp_path / "bad.tar.gz").write_bytes(b"nope")
+    with pytest.raises(PinError):
+        nixpkgs.interpreters_in_tarball(tmp_path / "bad.tar.gz")

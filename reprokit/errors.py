@@ -45,3 +45,7 @@ class NixError(ReprokitError):
 
 class PinError(ReprokitError):
     """No nixpkgs revision could be chosen for the requested channel and date."""
+
+
+class SandboxUnavailable(ReprokitError):
+    """Bundle code was to run contained, and the sandbox cannot be set up here."""

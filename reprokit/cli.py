@@ -33,6 +33,20 @@ def _positive(text: str) -> int:
     return n
 
 
+def _size(text: str) -> int:
+    """An argparse type: bytes, with an optional K, M, G or T suffix (powers of 1024)."""
+    units = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in units else ""
+    try:
+        n = float(t[: len(t) - len(unit)])
+    except ValueError:
+        n = -1
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"takes a size such as 512M or 8G, not {text!r}")
+    return int(n * (1 << units[unit]))
+
+
 def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
@@ -185,9 +199,17 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from reprokit import sandbox, tarball
     from reprokit.validate import ValidateSettings, render, validate
 
-    report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, airgap=args.airgap))
+    defaults = tarball.Caps()
+    caps = tarball.Caps(size=args.max_extract_size or defaults.size, ratio=args.max_ratio or defaults.ratio,
+                        files=args.max_files or defaults.files, depth=args.max_depth or defaults.depth)
+    limits = sandbox.Limits(memory=args.max_memory) if args.max_memory else sandbox.Limits()
+    if args.no_sandbox:
+        print("warning: --no-sandbox: the bundle's build backends and entry points run with your rights", file=sys.stderr)
+    report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, network=args.network,
+                                       sandboxed=not args.no_sandbox, limits=limits, nix_without_sandbox=args.nix_without_sandbox, caps=caps))
     if args.json:
         _print_json(report.to_json())
     else:
@@ -375,7 +397,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--rebuild", choices=("pip", "nix", "none"), default="none")
     p.add_argument("--rerun", action="store_true", help="rerun the entry points and compare outputs (needs --rebuild pip)")
-    p.add_argument("--airgap", action="store_true", help="rebuild and rerun with networking off (a new network namespace)")
+    net = p.add_mutually_exclusive_group()
+    net.add_argument("--airgap", action="store_true", help="no network for bundle code (the default; kept for old scripts)")
+    net.add_argument("--network", action="store_true", help="let the rebuild and rerun reach the network")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run bundle code without the sandbox, with your rights (only for a bundle you trust; the report says so)")
+    p.add_argument("--nix-without-sandbox", action="store_true", help="let nix build run where Nix will not sandbox builds")
+    p.add_argument("--max-memory", type=_size, metavar="SIZE", help="address space per process of bundle code (default: 8G)")
+    p.add_argument("--max-extract-size", type=_size, metavar="SIZE", help="total size a tarball may unpack to (default: 32G)")
+    p.add_argument("--max-ratio", type=_positive, metavar="N", help="unpacked size per byte of tarball (default: 200)")
+    p.add_argument("--max-files", type=_positive, metavar="N", help="members of a tarball (default: 200000)")
+    p.add_argument("--max-depth", type=_positive, metavar="N", help="folders in one tarball member's path (default: 64)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
 

@@ -203,7 +203,7 @@ def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     result = archive(ArchiveSettings(paper=sample_paper, output=tmp_path / "bundle", offline=True, quiet=True))
     data = manifest.read(result.bundle / "reprokit.yaml")
     assert all(ep["outputs"] for ep in data["entry_points"]) and len(data["entry_points"]) == 2
-    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, airgap=True))
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
     assert report.ok, [(c.name, c.problems) for c in report.checks]
     assert report.checks[-1].details == f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match"
     assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)

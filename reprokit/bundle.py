@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import io
 import logging
 import os
 import re
@@ -29,7 +28,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from reprokit import __version__, citation, entrypoints, flake, hashes, manifest, nixpkgs, rerun, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit.errors import InputError, UsageError
-from reprokit.fsutil import atomic_write_text, sha256_file
+from reprokit.fsutil import atomic_write_text, files_under, sha256_file
 from reprokit.resolve import LockSettings, lazy_left_out, lock
 from reprokit.scan import ScanSettings, scan
 from reprokit.validate import check_integrity
@@ -185,15 +184,85 @@ Made by reprokit {__version__}.
 """
 
 
-def _copy_paper(src: Path, dest: Path) -> list[str]:
-    files = list(tree.walk(src, suffixes=None).files)
+def _copy_paper(src: Path, dest: Path) -> tuple[list[str], list[str]]:
+    """Copy the paper's files; returns them and notes on links that were not followed.
+    A file or folder that cannot be read, or whose name is not UTF-8, stops the archive:
+    a bundle silently missing part of the paper would not rerun."""
+    walked = tree.walk(src, suffixes=None)
+    notes = []
+    for rel, why in walked.skipped:
+        where = src / tree.shown(rel)
+        if why.startswith(tree.CANNOT_READ):
+            raise InputError(f"{where}: {why}; fix its permissions, or list it in .gitignore")
+        if why == tree.NOT_UTF8:
+            raise InputError(f"{where}: the {why}; rename it (bundles are read on every system)")
+        if why.startswith(tree.LEAVES):
+            notes.append(f"{where}: {why}; it is not in the bundle")
+    files = list(walked.files)
     for rel in files:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / rel, target)
+        try:
+            shutil.copyfile(src / rel, target)
+        except OSError as exc:
+            raise InputError(f"{src / rel}: cannot read ({exc.strerror}); fix its permissions, or list it in .gitignore") from None
         if os.access(src / rel, os.X_OK):
             target.chmod(0o755)
-    return files
+    return files, notes
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap(out: Path) -> None:
+    """Remove what killed runs left next to ``out`` (``.OUT.<pid>.*.tmp`` folders and
+    files of runs no longer alive); a bundle set aside by an interrupted ``--force``
+    goes back in place when OUT is gone."""
+    prefix = f".{out.name}."
+    try:
+        entries = sorted(out.parent.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        name = p.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if ".old." in name and p.is_dir() and not out.exists() and not out.is_symlink():
+            os.replace(p, out)
+        elif p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def _replace_dir(work: Path, out: Path) -> None:
+    """Put ``work`` at ``out``: the old one is renamed aside first and deleted last, so a
+    kill at any moment leaves a whole bundle at OUT or aside (which :func:`reap` restores)."""
+    aside = None
+    if out.exists() or out.is_symlink():
+        aside = out.with_name(f".{out.name}.{os.getpid()}.old.tmp")
+        os.replace(out, aside)
+    try:
+        os.replace(work, out)
+    except BaseException:
+        if aside is not None:
+            os.replace(aside, out)
+        raise
+    if aside is not None:
+        if aside.is_dir() and not aside.is_symlink():
+            shutil.rmtree(aside)
+        else:
+            aside.unlink()
 
 
 def sums(root: Path, known: Mapping[str, str] | None = None) -> str:
@@ -201,18 +270,30 @@ def sums(root: Path, known: Mapping[str, str] | None = None) -> str:
     computed (relative path -> sha256), which are not hashed again."""
     known = known or {}
     lines = []
-    for p in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
-        rel = p.relative_to(root).as_posix()
-        if p.is_file() and rel != "SHA256SUMS":
+    for rel in files_under(root):
+        p = root / rel
+        if p.is_file() and not p.is_symlink() and rel != "SHA256SUMS":
             lines.append(f"{known.get(rel) or sha256_file(p)}  {rel}")
     return "\n".join(lines) + "\n"
 
 
 def write_tar(bundle: Path, name: str, out: Path, mtime: int) -> None:
-    """A byte-reproducible .tar.gz: sorted entries, fixed mtime, uid/gid 0, no names."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        paths = sorted(bundle.rglob("*"), key=lambda p: p.relative_to(bundle).as_posix())
+    """A byte-reproducible .tar.gz: sorted entries, fixed mtime, uid/gid 0, no names.
+    Streamed: files go through gzip in chunks, never whole into memory."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    reap(out)
+    try:
+        with open(tmp, "wb") as out_fh, gzip.GzipFile(filename="", mode="wb", fileobj=out_fh, mtime=0, compresslevel=9) as gz:
+            _write_members(bundle, name, gz, mtime)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_members(bundle: Path, name: str, gz: gzip.GzipFile, mtime: int) -> None:
+    with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        paths = [bundle / r for r in files_under(bundle, dirs=True)]
         for p in [bundle, *paths]:
             rel = p.relative_to(bundle).as_posix()
             arc = name if rel == "." else f"{name}/{rel}"
@@ -231,10 +312,6 @@ def write_tar(bundle: Path, name: str, out: Path, mtime: int) -> None:
                 info.mode = 0o755 if os.access(p, os.X_OK) else 0o644
                 with open(p, "rb") as fh:
                     tf.addfile(info, fh)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "wb") as out_fh, gzip.GzipFile(filename="", mode="wb", fileobj=out_fh, mtime=0, compresslevel=9) as gz:
-        gz.write(raw.getvalue())
-    os.replace(tmp, out)
 
 
 def archive(settings: ArchiveSettings) -> ArchiveResult:
@@ -271,9 +348,11 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    reap(out)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
     try:
-        files = _copy_paper(paper, work / "paper")
+        files, link_notes = _copy_paper(paper, work / "paper")
+        notes += link_notes
         # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
         # share these digests (the integrity check below reads everything again).
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
@@ -340,9 +419,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         for p in [work, *work.rglob("*")]:
             if p.is_dir():
                 p.chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work, out)
+        _replace_dir(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

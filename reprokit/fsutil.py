@@ -38,10 +38,10 @@ def sha256_file(path: Path) -> str:
     return file_sha256(path).hex()
 
 
-def files_under(root: Path) -> list[str]:
-    """Every file and symlink under ``root`` as sorted POSIX paths relative to it, folders
-    walked without recursion (a tree thousands of folders deep is no stack overflow) and
-    symlinked folders not followed."""
+def files_under(root: Path, *, dirs: bool = False) -> list[str]:
+    """Every file and symlink under ``root`` (and every folder, with ``dirs``) as sorted
+    POSIX paths relative to it, folders walked without recursion (a tree thousands of
+    folders deep is no stack overflow) and symlinked folders not followed."""
     found: list[str] = []
     stack = [(str(root), "")]
     while stack:
@@ -51,6 +51,8 @@ def files_under(root: Path) -> list[str]:
                 child = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, child))
+                    if dirs:
+                        found.append(child)
                 else:
                     found.append(child)
     found.sort()

@@ -24,6 +24,16 @@ SKIP_DIRS = frozenset(
     }
 )
 SOURCE_SUFFIXES = (".py", ".ipynb")
+# Reasons in Walk.skipped that mean the listing is incomplete (archive refuses them) or
+# that a link was not followed (archive reports it).
+CANNOT_READ = "cannot read"
+NOT_UTF8 = "name is not valid UTF-8"
+LEAVES = "a symlink leaving the folder"
+
+
+def shown(rel: str) -> str:
+    """A path for a message, even one whose name is not valid UTF-8."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -82,6 +92,7 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
     skipped: list[tuple[str, str]] = []
     bad_ignores: list[tuple[str, int, str]] = []
     seen: set[tuple[int, int]] = set()
+    real_root = root.resolve()
     # Each stack entry: directory, its path relative to root, and the ignore specs that
     # apply there (each with the folder it is relative to).
     stack: list[tuple[str, str, tuple[tuple[str, pathspec.PathSpec[Any]], ...]]] = [
@@ -92,7 +103,7 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
         try:
             st = os.stat(dirpath)
         except OSError as exc:
-            skipped.append((rel or ".", f"cannot read: {exc.strerror}"))
+            skipped.append((rel or ".", f"{CANNOT_READ}: {exc.strerror}"))
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
@@ -106,16 +117,31 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
         try:
             entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
         except OSError as exc:
-            skipped.append((rel or ".", f"cannot read: {exc.strerror}"))
+            skipped.append((rel or ".", f"{CANNOT_READ}: {exc.strerror}"))
             continue
         subdirs = []
         for entry in entries:
             name = entry.name
             child_rel = f"{rel}/{name}" if rel else name
             try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                skipped.append((child_rel, NOT_UTF8))
+                continue
+            try:
                 is_dir = entry.is_dir()
             except OSError:
                 continue
+            if entry.is_symlink():
+                try:
+                    target = Path(entry.path).resolve()
+                except (OSError, RuntimeError):
+                    skipped.append((child_rel, f"{LEAVES}: a broken or looping link, not followed"))
+                    continue
+                if target != real_root and real_root not in target.parents:
+                    if not _ignored(specs, child_rel, is_dir):
+                        skipped.append((child_rel, f"{LEAVES} (to {target}): not followed"))
+                    continue
             if _ignored(specs, child_rel, is_dir):
                 continue
             if is_dir:

@@ -252,10 +252,10 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
         env = dict(os.environ)
         if settings.uv_cache:
             env["UV_CACHE_DIR"] = str(settings.uv_cache)
-        log.debug("$ %s", shlex.join(cmd))
+        log.debug("$ %s", http.redact(shlex.join(cmd)))
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise ResolutionFailed(proc.stderr.strip() or f"uv exited with status {proc.returncode}")
+        raise ResolutionFailed(http.redact(proc.stderr.strip()) or f"uv exited with status {proc.returncode}")
     return proc.stdout
 
 
@@ -322,6 +322,6 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         ))
     return Lock(
         python=settings.python, platform=settings.platform, date=settings.date.isoformat(),
-        index_url=http.redact(pypi.index_url(settings.index_url)), versions_from=source,
+        index_url=http.scrub_url(pypi.index_url(settings.index_url)), versions_from=source,
         packages=tuple(sorted(packages, key=lambda p: p.name)),
     )

@@ -246,6 +246,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     settings = PublishSettings(
         bundle=Path(args.bundle), sandbox=args.sandbox, zenodo_url=args.zenodo_url, new_version_of=args.new_version_of,
         draft=args.draft, dry_run=args.dry_run, yes=args.yes, token_env=args.token_env, allow_secrets=tuple(args.allow_secret),
+        allow_http=args.allow_http,
     )
     result = publish(settings, confirm if sys.stdin.isatty() and not args.yes else None)
     if args.json:
@@ -437,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--sandbox", action="store_true", help="use sandbox.zenodo.org")
     p.add_argument("--zenodo-url", metavar="URL", help="another Zenodo (InvenioRDM) instance")
+    p.add_argument("--allow-http", action="store_true", help="accept a plain-http --zenodo-url (the token travels unencrypted)")
     p.add_argument("--new-version-of", metavar="ID", help="publish as a new version of this deposition")
     p.add_argument("--draft", action="store_true", help="upload and describe, but stop before publishing")
     p.add_argument("--dry-run", action="store_true", help="print the metadata and files, send nothing")

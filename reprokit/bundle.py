@@ -25,7 +25,7 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from reprokit import __version__, citation, entrypoints, flake, hashes, manifest, nixpkgs, rerun, secrets, tree
+from reprokit import __version__, citation, entrypoints, flake, hashes, manifest, nixpkgs, rerun, sandbox, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit.errors import InputError, UsageError
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
@@ -53,6 +53,9 @@ class ArchiveSettings:
     index_url: str | None = None
     cache_dir: Path | None = None
     quiet: bool = False
+    # Recording outputs builds sdists and runs the paper: in the sandbox, unless the
+    # author says --no-sandbox.
+    sandboxed: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -168,7 +171,7 @@ Notebooks run with `../env/bin/jupyter-execute NOTEBOOK.ipynb`.
 ## 4. Check it all with reprokit
 
 ```sh
-reprokit validate . --rebuild pip --rerun --airgap
+reprokit validate . --rebuild pip --rerun
 ```
 
 ## What is here
@@ -368,9 +371,10 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             if exe is None:
                 notes.append(f"outputs not recorded: {why}")
             else:
+                policy = sandbox.Policy(contained=settings.sandboxed)
                 with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
-                    vpy = rerun.rebuild_pip(work, exe, Path(envdir) / "env")
-                    for r in rerun.run_entry_points(work / "paper", vpy, eps):
+                    vpy = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy)
+                    for r in rerun.run_entry_points(work / "paper", vpy, eps, policy=policy):
                         if not r.ok:
                             missing = re.search(r"No module named '([\w.]+)'", r.message)
                             hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""

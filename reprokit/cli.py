@@ -186,6 +186,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
         paper=paper, output=out, date=args.date, python=args.python, channel=args.channel, offline=args.offline,
         wheels=not args.no_wheels, tar=args.tar, force=args.force, record_outputs=args.record_outputs, vendor_nixpkgs=args.vendor_nixpkgs,
         index_url=args.index_url, cache_dir=Path(args.cache_dir) if args.cache_dir else None, quiet=args.quiet,
+        sandboxed=not args.no_sandbox,
     ))
     if args.json:
         _print_json({"reprokit_archive": 1, "bundle": str(result.bundle), "tarball": str(result.tarball) if result.tarball else None,
@@ -383,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild and run the entry points to record their outputs (default: yes)")
     p.add_argument("--tar", action="store_true", help="also write OUT.tar.gz, byte-identical for identical inputs")
     p.add_argument("--force", action="store_true", help="replace an existing OUT")
+    p.add_argument("--no-sandbox", action="store_true", help="record outputs without the sandbox (sdist builds and the paper run with your rights)")
     p.add_argument("--index-url", metavar="URL")
     p.add_argument("--cache-dir", metavar="DIR")
     p.add_argument("-q", "--quiet", action="store_true")

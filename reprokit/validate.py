@@ -82,13 +82,27 @@ class Report:
                 "checks": [c.to_json() for c in self.checks]}
 
 
+# The text files validate reads whole are far smaller than this in any bundle reprokit
+# writes; a larger one is refused rather than read into memory.
+MAX_TEXT = 64 << 20
+
+
+def small_text(path: Path) -> str:
+    """A text file of the bundle, read whole only when it is of a sane size."""
+    if path.stat().st_size > MAX_TEXT:
+        raise ValueError(f"larger than {MAX_TEXT >> 20} MiB")
+    return path.read_text(encoding="utf-8")
+
+
 def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
     listed: dict[str, str] = {}
     problems = []
     try:
-        text = (bundle / "SHA256SUMS").read_text(encoding="utf-8")
+        text = small_text(bundle / "SHA256SUMS")
     except OSError:
         return {}, [Problem(path="SHA256SUMS", message="missing")]
+    except ValueError as exc:
+        return {}, [Problem(path="SHA256SUMS", message=f"not a SHA256SUMS file ({exc})")]
     for n, line in enumerate(text.splitlines(), 1):
         m = re.fullmatch(r"([0-9a-f]{64})  (.+)", line)
         if not m:
@@ -138,9 +152,9 @@ def check_requirements(bundle: Path, data: dict[str, Any]) -> list[Problem]:
     """requirements.lock is exactly what reprokit writes, and pins what the manifest locks."""
     path = bundle / "requirements.lock"
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return [Problem(path="requirements.lock", message="missing or not UTF-8 text")]
+        text = small_text(path)
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return [Problem(path="requirements.lock", message="missing, too large or not UTF-8 text")]
     pins, bad = lock_mod.parse_requirements(text)
     problems = [Problem(path="requirements.lock", message=f"line {n}: {why}") for n, why in bad]
     pinned = {p.name.lower().replace("_", "-"): p for p in pins}
@@ -165,7 +179,8 @@ def check_verify_py(bundle: Path, data: dict[str, Any]) -> list[Problem]:
         return [Problem(path="verify.py", message=f"no verify.py template for manifest format {data['reprokit_manifest']}")]
     want = resources.files("reprokit").joinpath(template).read_bytes()
     try:
-        same = (bundle / "verify.py").read_bytes() == want
+        path = bundle / "verify.py"
+        same = path.stat().st_size == len(want) and path.read_bytes() == want
     except OSError:
         return []  # missing: SHA256SUMS already says so
     return [] if same else [Problem(path="verify.py", message="is not reprokit's verify.py; it may do anything when run: do not run it")]
@@ -213,7 +228,10 @@ def check_integrity(bundle: Path) -> Check:
         paper_listed = {k[len("paper/"):] for k in listed if k.startswith("paper/")}
         for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
             problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))
-        nix_text = (bundle / "nix" / "python-packages.nix").read_text(encoding="utf-8") if (bundle / "nix" / "python-packages.nix").is_file() else ""
+        try:
+            nix_text = small_text(bundle / "nix" / "python-packages.nix")
+        except (OSError, ValueError):
+            nix_text = ""
         problems += check_requirements(bundle, data)
         problems += check_entry_points(bundle, data)
         problems += check_verify_py(bundle, data)
@@ -224,7 +242,7 @@ def check_integrity(bundle: Path) -> Check:
                 if pkg["provider"] != "nixpkgs" and a["kind"] == ("wheel" if pkg["provider"] == "wheel" else "sdist") and a["path"].rsplit("/", 1)[-1] not in nix_text:
                     problems.append(Problem(path="nix/python-packages.nix", message=f"does not build {pkg['name']} from {a['path']}"))
         try:
-            node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
+            node = json.loads(small_text(bundle / "flake.lock"))["nodes"]["nixpkgs"]["locked"]
             pin = data["nixpkgs"]
             for key in ("rev", "narHash", "lastModified"):
                 if node.get(key) != pin[key]:

@@ -227,3 +227,36 @@ def test_file_count_and_depth_are_capped(tmp_path: Path, capsys: pytest.CaptureF
     assert "more than 20 members (--max-files)" in refused(many, capsys, "--max-files", "20")
     deep = tar_of(tmp_path, [(member("b/" + "d/" * 1500 + "f"), b"x")], "deep.tar.gz")
     assert "over the cap of 64 (--max-depth)" in refused(deep, capsys)
+
+
+# --- nix build: with Nix's sandbox, or not at all -------------------------------------
+
+def fake_nix(tmp_path: Path, stderr: str, code: int) -> Path:
+    """A ``nix`` that records its arguments and answers like Nix would."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "nix-args"
+    (bindir / "nix").write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {log}\n"
+                                f"[ \"$1\" = show-config ] && {{ echo 'sandbox = true'; exit 0; }}\n"
+                                f"printf '%s\\n' {stderr!r} >&2\nexit {code}\n")
+    (bindir / "nix").chmod(0o755)
+    return bindir
+
+
+@pytest.mark.parametrize(("stderr", "code", "expected"), [
+    ("", 0, None),
+    ("warning: ignoring the client-specified setting 'sandbox', because it is a restricted setting and you are not a trusted user", 0,
+     "the Nix daemon ignored 'sandbox = true'"),
+    ("error: sandboxing builds is not supported on this platform", 1, "Nix cannot sandbox builds here"),
+])
+def test_nix_build_runs_sandboxed_or_fails(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           stderr: str, code: int, expected: str | None) -> None:
+    monkeypatch.setenv("PATH", f"{fake_nix(tmp_path, stderr, code)}:{os.environ['PATH']}")
+    report = validate(ValidateSettings(bundle=bundle, rebuild="nix"))
+    check = {c.name: c for c in report.checks}["rebuild-nix"]
+    build = [ln for ln in (tmp_path / "nix-args").read_text().splitlines() if ln.startswith("build")]
+    assert build and "--option sandbox true" in build[0]
+    if expected is None:
+        assert check.ok is True and check.details == "Nix sandbox on"
+    else:
+        assert check.ok is False and check.problems[0].message.startswith(expected)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
-import io
 import logging
 import os
 import posixpath
@@ -26,15 +25,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, interpreter, manifest, nixpkgs, pypi, rerun, secrets, tree
+from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, interpreter, manifest, nixpkgs, pypi, rerun, sandbox, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit import outputs as outputs_mod
 from reprokit.errors import InputError, ReprokitError, UsageError
 from reprokit.flake import EntryPoint
-from reprokit.outputs import config as outputs_config
-from reprokit.fsutil import atomic_write_text, sha256_file
+from reprokit.fsutil import atomic_write_text, files_under, sha256_file
 from reprokit.lock import Lock
 from reprokit.nixpkgs import cache_root
+from reprokit.outputs import config as outputs_config
 from reprokit.resolve import LockSettings, lazy_left_out, lock
 from reprokit.scan import ScanResult, ScanSettings, scan
 from reprokit.validate import check_integrity
@@ -60,6 +59,9 @@ class ArchiveSettings:
     index_url: str | None = None
     cache_dir: Path | None = None
     quiet: bool = False
+    # Recording outputs builds sdists and runs the paper: in the sandbox, unless the
+    # author says --no-sandbox.
+    sandboxed: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -185,7 +187,7 @@ Entry points:
 ## Check it all with reprokit
 
 ```sh
-reprokit validate . --rebuild pip --rerun --airgap
+reprokit validate . --rebuild pip --rerun
 ```
 
 ## What is here
@@ -204,15 +206,84 @@ Made by reprokit {__version__}.
 """
 
 
-def _copy_paper(src: Path, dest: Path, files: Sequence[str]) -> list[str]:
-    files = list(files)
+def _copy_paper(src: Path, dest: Path, walked: tree.Walk) -> tuple[list[str], list[str]]:
+    """Copy the paper's files (as ``walked`` found them); returns them and notes on links
+    that were not followed. A file or folder that cannot be read, or whose name is not
+    UTF-8, stops the archive: a bundle silently missing part of the paper would not rerun."""
+    notes = []
+    for rel, why in walked.skipped:
+        where = src / tree.shown(rel)
+        if why.startswith(tree.CANNOT_READ):
+            raise InputError(f"{where}: {why}; fix its permissions, or list it in .gitignore")
+        if why == tree.NOT_UTF8:
+            raise InputError(f"{where}: the {why}; rename it (bundles are read on every system)")
+        if why.startswith(tree.LEAVES):
+            notes.append(f"{where}: {why}; it is not in the bundle")
+    files = list(walked.files)
     for rel in files:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / rel, target)
+        try:
+            shutil.copyfile(src / rel, target)
+        except OSError as exc:
+            raise InputError(f"{src / rel}: cannot read ({exc.strerror}); fix its permissions, or list it in .gitignore") from None
         if os.access(src / rel, os.X_OK):
             target.chmod(0o755)
-    return files
+    return files, notes
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap(out: Path) -> None:
+    """Remove what killed runs left next to ``out`` (``.OUT.<pid>.*.tmp`` folders and
+    files of runs no longer alive); a bundle set aside by an interrupted ``--force``
+    goes back in place when OUT is gone."""
+    prefix = f".{out.name}."
+    try:
+        entries = sorted(out.parent.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        name = p.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if ".old." in name and p.is_dir() and not out.exists() and not out.is_symlink():
+            os.replace(p, out)
+        elif p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def _replace_dir(work: Path, out: Path) -> None:
+    """Put ``work`` at ``out``: the old one is renamed aside first and deleted last, so a
+    kill at any moment leaves a whole bundle at OUT or aside (which :func:`reap` restores)."""
+    aside = None
+    if out.exists() or out.is_symlink():
+        aside = out.with_name(f".{out.name}.{os.getpid()}.old.tmp")
+        os.replace(out, aside)
+    try:
+        os.replace(work, out)
+    except BaseException:
+        if aside is not None:
+            os.replace(aside, out)
+        raise
+    if aside is not None:
+        if aside.is_dir() and not aside.is_symlink():
+            shutil.rmtree(aside)
+        else:
+            aside.unlink()
 
 
 def sums(root: Path, known: Mapping[str, str] | None = None) -> str:
@@ -220,18 +291,30 @@ def sums(root: Path, known: Mapping[str, str] | None = None) -> str:
     computed (relative path -> sha256), which are not hashed again."""
     known = known or {}
     lines = []
-    for p in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
-        rel = p.relative_to(root).as_posix()
-        if p.is_file() and rel != "SHA256SUMS":
+    for rel in files_under(root):
+        p = root / rel
+        if p.is_file() and not p.is_symlink() and rel != "SHA256SUMS":
             lines.append(f"{known.get(rel) or sha256_file(p)}  {rel}")
     return "\n".join(lines) + "\n"
 
 
 def write_tar(bundle: Path, name: str, out: Path, mtime: int) -> None:
-    """A byte-reproducible .tar.gz: sorted entries, fixed mtime, uid/gid 0, no names."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        paths = sorted(bundle.rglob("*"), key=lambda p: p.relative_to(bundle).as_posix())
+    """A byte-reproducible .tar.gz: sorted entries, fixed mtime, uid/gid 0, no names.
+    Streamed: files go through gzip in chunks, never whole into memory."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    reap(out)
+    try:
+        with open(tmp, "wb") as out_fh, gzip.GzipFile(filename="", mode="wb", fileobj=out_fh, mtime=0, compresslevel=9) as gz:
+            _write_members(bundle, name, gz, mtime)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_members(bundle: Path, name: str, gz: gzip.GzipFile, mtime: int) -> None:
+    with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        paths = [bundle / r for r in files_under(bundle, dirs=True)]
         for p in [bundle, *paths]:
             rel = p.relative_to(bundle).as_posix()
             arc = name if rel == "." else f"{name}/{rel}"
@@ -250,10 +333,6 @@ def write_tar(bundle: Path, name: str, out: Path, mtime: int) -> None:
                 info.mode = 0o755 if os.access(p, os.X_OK) else 0o644
                 with open(p, "rb") as fh:
                     tf.addfile(info, fh)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "wb") as out_fh, gzip.GzipFile(filename="", mode="wb", fileobj=out_fh, mtime=0, compresslevel=9) as gz:
-        gz.write(raw.getvalue())
-    os.replace(tmp, out)
 
 
 def choose_python(paper: Path, files: Sequence[str], date: dt.date, settings: ArchiveSettings) -> tuple[interpreter.PythonChoice, ScanResult, Lock]:
@@ -348,9 +427,11 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    reap(out)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
     try:
-        files = _copy_paper(paper, work / "paper", all_files)
+        files, link_notes = _copy_paper(paper, work / "paper", walked)
+        notes += link_notes
         # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
         # share these digests (the integrity check below reads everything again).
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
@@ -362,7 +443,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         if settings.record_outputs and eps:
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
-            outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper))
+            outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper),
+                                                      sandbox.Policy(contained=settings.sandboxed))
             notes += recorded_notes
         choices: list[flake.Choice] = []
         if pin is not None:
@@ -423,9 +505,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         for p in [work, *work.rglob("*")]:
             if p.is_dir():
                 p.chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work, out)
+        _replace_dir(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -445,7 +525,8 @@ def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:
 
 
 def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
-                   left_out: Mapping[str, str], config: outputs_mod.OutputsConfig) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
+                   left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
+                   ) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -454,12 +535,12 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     recorded and a note says how they differ."""
     notes: list[str] = []
     outputs: dict[str, list[dict[str, object]]] = {}
-    airgap = rerun.can_airgap()
+    airgap = not policy.network
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
-        env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", airgap=airgap)
+        env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy)
         runs = []
         for i in range(config.runs):
-            results = rerun.run_entry_points(work / "paper", env, eps, airgap=airgap, collect=Path(envdir) / f"run{i}")
+            results = rerun.run_entry_points(work / "paper", env, eps, policy=policy, collect=Path(envdir) / f"run{i}")
             for r in results:
                 if not r.ok:
                     raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})"

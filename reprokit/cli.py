@@ -10,7 +10,9 @@ import argparse
 import datetime as dt
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +33,20 @@ def _positive(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {text!r}")
     return n
+
+
+def _size(text: str) -> int:
+    """An argparse type: bytes, with an optional K, M, G or T suffix (powers of 1024)."""
+    units = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in units else ""
+    try:
+        n = float(t[: len(t) - len(unit)])
+    except ValueError:
+        n = -1
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"takes a size such as 512M or 8G, not {text!r}")
+    return int(n * (1 << units[unit]))
 
 
 def _print_json(data: object) -> None:
@@ -170,6 +186,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
         paper=paper, output=out, date=args.date, python=args.python, channel=args.channel, offline=args.offline,
         wheels=not args.no_wheels, nix=not args.no_nix, tar=args.tar, force=args.force, record_outputs=args.record_outputs, vendor_nixpkgs=args.vendor_nixpkgs,
         index_url=args.index_url, cache_dir=Path(args.cache_dir) if args.cache_dir else None, quiet=args.quiet,
+        sandboxed=not args.no_sandbox,
     ))
     if args.json:
         _print_json({"reprokit_archive": 1, "bundle": str(result.bundle), "tarball": str(result.tarball) if result.tarball else None,
@@ -185,9 +202,17 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from reprokit import sandbox, tarball
     from reprokit.validate import ValidateSettings, render, validate
 
-    report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, airgap=args.airgap,
+    defaults = tarball.Caps()
+    caps = tarball.Caps(size=args.max_extract_size or defaults.size, ratio=args.max_ratio or defaults.ratio,
+                        files=args.max_files or defaults.files, depth=args.max_depth or defaults.depth)
+    limits = sandbox.Limits(memory=args.max_memory) if args.max_memory else sandbox.Limits()
+    if args.no_sandbox:
+        print("warning: --no-sandbox: the bundle's build backends and entry points run with your rights", file=sys.stderr)
+    report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, network=args.network,
+                                       sandboxed=not args.no_sandbox, limits=limits, nix_without_sandbox=args.nix_without_sandbox, caps=caps,
                                        allow_skip=frozenset(args.allow_skip), report=args.report is not None))
     if args.json:
         _print_json(report.to_json())
@@ -229,6 +254,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     settings = PublishSettings(
         bundle=Path(args.bundle), sandbox=args.sandbox, zenodo_url=args.zenodo_url, new_version_of=args.new_version_of,
         draft=args.draft, dry_run=args.dry_run, yes=args.yes, token_env=args.token_env, allow_secrets=tuple(args.allow_secret),
+        allow_http=args.allow_http,
     )
     result = publish(settings, confirm if sys.stdin.isatty() and not args.yes else None)
     if args.json:
@@ -368,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild and run the entry points to record their outputs (default: yes)")
     p.add_argument("--tar", action="store_true", help="also write OUT.tar.gz, byte-identical for identical inputs")
     p.add_argument("--force", action="store_true", help="replace an existing OUT")
+    p.add_argument("--no-sandbox", action="store_true", help="record outputs without the sandbox (sdist builds and the paper run with your rights)")
     p.add_argument("--index-url", metavar="URL")
     p.add_argument("--cache-dir", metavar="DIR")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -386,9 +413,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--rebuild", choices=("pip", "nix", "none"), default="none")
     p.add_argument("--rerun", action="store_true", help="rerun the entry points and compare outputs (needs --rebuild pip)")
-    p.add_argument("--airgap", action="store_true", help="rebuild and rerun with networking off (a new network namespace)")
+    net = p.add_mutually_exclusive_group()
+    net.add_argument("--airgap", action="store_true", help="no network for bundle code (the default; kept for old scripts)")
+    net.add_argument("--network", action="store_true", help="let the rebuild and rerun reach the network")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run bundle code without the sandbox, with your rights (only for a bundle you trust; the report says so)")
+    p.add_argument("--nix-without-sandbox", action="store_true", help="let nix build run where Nix will not sandbox builds")
+    p.add_argument("--max-memory", type=_size, metavar="SIZE", help="address space per process of bundle code (default: 8G)")
+    p.add_argument("--max-extract-size", type=_size, metavar="SIZE", help="total size a tarball may unpack to (default: 32G)")
+    p.add_argument("--max-ratio", type=_positive, metavar="N", help="unpacked size per byte of tarball (default: 200)")
+    p.add_argument("--max-files", type=_positive, metavar="N", help="members of a tarball (default: 200000)")
+    p.add_argument("--max-depth", type=_positive, metavar="N", help="folders in one tarball member's path (default: 64)")
     p.add_argument("--allow-skip", action="append", default=[], metavar="CHECK",
-                   choices=("integrity", "completeness", "rebuild-pip", "rebuild-nix", "airgap", "rerun"),
+                   choices=("integrity", "completeness", "rebuild-pip", "rebuild-nix", "rerun"),
                    help="let CHECK be not run without failing (repeatable); by default a check that could not run fails")
     p.add_argument("--report", metavar="FILE.html", help="also write a reviewer's report: one self-contained HTML page with badges and figures")
     p.add_argument("--json", action="store_true")
@@ -418,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--sandbox", action="store_true", help="use sandbox.zenodo.org")
     p.add_argument("--zenodo-url", metavar="URL", help="another Zenodo (InvenioRDM) instance")
+    p.add_argument("--allow-http", action="store_true", help="accept a plain-http --zenodo-url (the token travels unencrypted)")
     p.add_argument("--new-version-of", metavar="ID", help="publish as a new version of this deposition")
     p.add_argument("--draft", action="store_true", help="upload and describe, but stop before publishing")
     p.add_argument("--dry-run", action="store_true", help="print the metadata and files, send nothing")
@@ -429,7 +467,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that what is running is stopped and cleaned
+    up on the way out (child processes killed, temporary folders removed)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop reprokit the way Ctrl-C does (from the main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s", level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
@@ -443,6 +497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
+    except Terminated:
+        sys.stderr.write("terminated\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -53,3 +53,7 @@ class InterpreterUnavailable(NixError):
 
 class SourceNotVendored(NixError):
     """The Nix build would name a file that is not in the bundle's vendor/ folder."""
+
+
+class SandboxUnavailable(ReprokitError):
+    """Bundle code was to run contained, and the sandbox cannot be set up here."""

@@ -36,3 +36,24 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes (what ``sha256sum`` prints)."""
     return file_sha256(path).hex()
+
+
+def files_under(root: Path, *, dirs: bool = False) -> list[str]:
+    """Every file and symlink under ``root`` (and every folder, with ``dirs``) as sorted
+    POSIX paths relative to it, folders walked without recursion (a tree thousands of
+    folders deep is no stack overflow) and symlinked folders not followed."""
+    found: list[str] = []
+    stack = [(str(root), "")]
+    while stack:
+        path, rel = stack.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                child = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, child))
+                    if dirs:
+                        found.append(child)
+                else:
+                    found.append(child)
+    found.sort()
+    return found

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -26,6 +27,28 @@ _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 def redact(text: str) -> str:
     """Hide credentials in URLs: ``user:pass@`` and ``?access_token=…`` query values."""
     return _SECRET_QUERY.sub(r"\1<hidden>", _USERINFO.sub("***@", text))
+
+
+_SECRET_PARAMS = frozenset({"access_token", "token", "api_key", "apikey", "key", "auth", "password", "sig", "signature",
+                            "x-amz-signature", "x-amz-credential", "x-amz-security-token"})
+
+
+def scrub_url(url: str) -> str:
+    """The URL to record (in a lock, a manifest, a log): no ``user:pass@``, no
+    credential-bearing query values. Downloads add credentials back from the user's own
+    configuration, never from a recorded URL."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = "&".join(q for q in parts.query.split("&") if q and q.split("=", 1)[0].lower() not in _SECRET_PARAMS)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def credentials(url: str) -> tuple[str, str] | None:
+    """The ``user:pass`` of a URL the user gave (an index URL), for requests' ``auth``."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    return unquote(parts.username), unquote(parts.password or "")
 
 
 class GaveUp(Exception):

@@ -7,6 +7,7 @@ for a rebuild with nothing but pip).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -166,6 +167,55 @@ def render_requirements(lock: Lock) -> str:
         lines.append(f"    --hash=sha256:{digests[-1]}" if digests else "")
         lines.append(f"    # {p.why}")
     return "\n".join(lines) + "\n"
+
+
+_PIN = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==([A-Za-z0-9][A-Za-z0-9.+!_-]*) \\")
+_HASH = re.compile(r"    --hash=sha256:([0-9a-f]{64})( \\)?")
+_WHY = re.compile(r"    # .*")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Pinned:
+    """One requirement of a ``requirements.lock``: ``name==version`` and its hashes."""
+
+    name: str
+    version: str
+    hashes: tuple[str, ...]
+    line: int
+
+
+def parse_requirements(text: str) -> tuple[list[Pinned], list[tuple[int, str]]]:
+    """Read a ``requirements.lock`` in exactly the form :func:`render_requirements`
+    writes: ``#`` comment lines, ``name==version`` with ``--hash=sha256:`` continuation
+    lines, a ``# why`` comment, blank lines. Anything else pip would obey (options such as
+    ``--find-links`` or ``-r``, URLs, markers, extras) is a problem (line, message)."""
+    pins: list[Pinned] = []
+    problems: list[tuple[int, str]] = []
+    current: tuple[str, str, int] | None = None
+    digests: list[str] = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if current is not None:
+            m = _HASH.fullmatch(line)
+            if not m:
+                problems.append((n, f"{current[0]}=={current[1]} continues with something other than --hash=sha256:<64 hex>"))
+                current, digests = None, []
+                continue
+            digests.append(m.group(1))
+            if not m.group(2):
+                pins.append(Pinned(name=current[0], version=current[1], hashes=tuple(digests), line=current[2]))
+                current, digests = None, []
+            continue
+        if not line or line.startswith("#") or _WHY.fullmatch(line):
+            continue  # pip never joins a comment line to the next, even one ending in a backslash
+        m = _PIN.fullmatch(line)
+        if m:
+            current, digests = (m.group(1), m.group(2), n), []
+            continue
+        shown = line if len(line) <= 60 else line[:57] + "..."
+        problems.append((n, f"{shown!r} is not a 'name==version' pin with hashes; reprokit writes nothing else"))
+    if current is not None:
+        problems.append((current[2], f"{current[0]}=={current[1]} has no final --hash line"))
+    return pins, problems
 
 
 def write(lock: Lock, yaml_path: Path, requirements_path: Path | None = None) -> None:

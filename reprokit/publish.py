@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import zenodo_client
@@ -51,6 +52,7 @@ class PublishSettings:
     yes: bool = False
     token_env: str | None = None
     allow_secrets: tuple[str, ...] = ()
+    allow_http: bool = False  # a plain-http Zenodo other than this machine
     timeout: float = 60.0
     retries: int = 4
     backoff: float = 1.0
@@ -134,11 +136,18 @@ class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # unt
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
 
     def call(self, method: str, url: str, *, data: Any = None, json_body: Any = None, rewind: Callable[[], object] | None = None) -> dict[str, Any]:
+        # URLs in Zenodo's answers (links.bucket, links.latest_draft) are followed only
+        # on the host the user named: the token goes nowhere else.
+        if origin(url) != origin(self.base):
+            raise ZenodoError(f"Zenodo's answer sends {method} to {http.scrub_url(url)}, not to {http.scrub_url(self.base)}; "
+                              "the token goes only to the Zenodo given, so nothing was sent there")
         try:
             r = http.send(self.session, method, url, retries=self.retries, backoff=self.backoff, rewind=rewind,
                           data=data, json=json_body, timeout=self.timeout)
         except http.GaveUp as exc:
             raise ZenodoError(f"{method} {http.redact(url)}: Zenodo did not answer after {self.retries + 1} tries ({exc.reason})") from None
+        except requests.RequestException as exc:  # its message may quote the request's headers: not shown
+            raise ZenodoError(f"{method} {http.redact(url)}: the request could not be sent ({exc.__class__.__name__})") from None
         if r.status_code >= 400:
             raise explain(r, self.sandbox)
         try:
@@ -195,16 +204,39 @@ def explain(r: requests.Response, sandbox: bool) -> ZenodoError:
     return ZenodoError(f"Zenodo answered {r.status_code} at {where}" + (f": {http.redact(message)}" if message else ""))
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def check_zenodo_url(url: str, allow_http: bool) -> None:
+    """https, or plain http only to this machine or with --allow-http: the token travels
+    in a header that anyone on the way could read."""
+    scheme, host, _ = origin(url)
+    if scheme == "https":
+        return
+    if scheme == "http" and (allow_http or host in ("localhost", "127.0.0.1", "::1")):
+        return
+    if scheme == "http":
+        raise UsageError(f"--zenodo-url {http.scrub_url(url)}: plain http would send the token unencrypted; use https://, or pass --allow-http")
+    raise UsageError(f"--zenodo-url {http.scrub_url(url)}: not an http(s) URL")
+
+
 def find_token(settings: PublishSettings) -> str:
     if settings.token_env:
-        token = os.environ.get(settings.token_env, "")
+        var = settings.token_env
+        token = os.environ.get(var, "")
         if not token:
-            raise UsageError(f"--token-env {settings.token_env}: that variable is empty or unset")
-        return token
-    var = "ZENODO_SANDBOX_API_TOKEN" if settings.sandbox else "ZENODO_API_TOKEN"
-    token = os.environ.get(var, "")
-    if not token:
-        raise UsageError(f"no Zenodo token: set {var} (a personal access token with deposit:write and deposit:actions) or use --token-env VAR")
+            raise UsageError(f"--token-env {var}: that variable is empty or unset")
+    else:
+        var = "ZENODO_SANDBOX_API_TOKEN" if settings.sandbox else "ZENODO_API_TOKEN"
+        token = os.environ.get(var, "")
+        if not token:
+            raise UsageError(f"no Zenodo token: set {var} (a personal access token with deposit:write and deposit:actions) or use --token-env VAR")
+    # Checked before any use: a stray newline or carriage return would end up in a header
+    # error, and its message (with the token) in a traceback.
+    if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise UsageError(f"{var}: the token holds a space or control character (a trailing newline or \\r?); remove it. Nothing was sent")
     return token
 
 
@@ -256,6 +288,8 @@ def publish(settings: PublishSettings, confirm: Callable[[str], bool] | None = N
     if parent and previous and str(previous.get("deposition_id")) == str(parent) and previous.get("bundle_sha256") == bundle_sha:
         return Published(deposition_id=previous["deposition_id"], doi=previous["doi"], concept_doi=previous["concept_doi"],
                          record_url=previous["record_url"], state="unchanged", files=described, metadata=md)
+    if settings.zenodo_url:
+        check_zenodo_url(settings.zenodo_url, settings.allow_http)
     z = Deposits(find_token(settings), sandbox=settings.sandbox, base_url=settings.zenodo_url,
                  timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff)
     if previous and previous.get("state") == "draft" and not parent:

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from packaging.utils import canonicalize_name
@@ -61,7 +61,17 @@ class Client:
         self.timeout = timeout
         self.requests_made = 0
 
-    def request(self, url: str, *, headers: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
+    def _auth_for(self, url: str) -> tuple[str, str] | None:
+        """The index URL's credentials, for a file on the index's own host only (recorded
+        URLs carry none)."""
+        own = urlsplit(self.index)
+        there = urlsplit(url)
+        if (there.scheme, there.hostname, there.port) == (own.scheme, own.hostname, own.port):
+            return http.credentials(self.index)
+        return None
+
+    def request(self, url: str, *, headers: dict[str, str] | None = None, stream: bool = False,
+                auth: tuple[str, str] | None = None) -> requests.Response:
         """GET with retries on connection errors, timeouts, 429 and 5xx."""
 
         def count() -> None:
@@ -69,7 +79,7 @@ class Client:
 
         try:
             r = http.send(self.session, "GET", url, retries=self.retries, backoff=self.backoff, on_try=count,
-                          headers=headers, stream=stream, timeout=self.timeout)
+                          headers=headers, stream=stream, timeout=self.timeout, auth=auth)
         except http.GaveUp as exc:
             raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries ({exc.reason})") from None
         if r.status_code in http.RETRY_STATUS:
@@ -100,7 +110,7 @@ class Client:
                 continue
             yanked = f.get("yanked", False)
             out.append(File(
-                filename=f["filename"], url=urljoin(base, f["url"]), sha256=sha, size=f.get("size"),
+                filename=f["filename"], url=http.scrub_url(urljoin(base, f["url"])), sha256=sha, size=f.get("size"),
                 upload_time=f.get("upload-time"), yanked=bool(yanked), requires_python=f.get("requires-python"),
             ))
         return out
@@ -109,7 +119,7 @@ class Client:
         """Stream ``url`` to ``write``, yielding byte counts; resumes at ``offset`` when the
         server honours Range requests (otherwise starts over and yields -1 first)."""
         headers = {"Range": f"bytes={offset}-"} if offset else None
-        r = self.request(url, headers=headers, stream=True)
+        r = self.request(url, headers=headers, stream=True, auth=self._auth_for(url))
         with r:
             if r.status_code == 416 and offset:
                 return

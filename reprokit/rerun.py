@@ -4,13 +4,13 @@ Used by ``validate --rebuild pip --rerun`` and by ``archive`` to record what eac
 point writes. The rebuild uses the pip kept in ``vendor/build/`` (not the host's), feeds
 pip's isolated builds from ``vendor/build/`` and never touches an index. Entry points run
 in order, in one copy of ``paper/``, each from its own folder as a person would run it;
-notebooks through :mod:`reprokit._nbrun`. With ``airgap`` every command runs in a new
-network namespace (``unshare -n``).
+notebooks through :mod:`reprokit._nbrun`. All of it is the bundle's code (sdist build
+backends, the paper itself) and runs through :mod:`reprokit.sandbox`, by default with no
+network, which also proves the bundle needs none.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shutil
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from reprokit import interpreter
+from reprokit import interpreter, sandbox
 from reprokit.entrypoints import OUTPUT_DIR
 from reprokit.errors import ReprokitError
 from reprokit.flake import EntryPoint
@@ -43,6 +43,7 @@ class Env:
     python: Path
     bindir: Path
     pythonpath: str | None = None
+    readonly: tuple[Path, ...] = ()  # what a sandboxed run of it must be able to read
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,33 +55,25 @@ class RunResult:
     seconds: float = 0.0
 
 
-@functools.cache
-def can_airgap() -> bool:
-    if not shutil.which("unshare"):
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
-# Inside the new namespace only loopback exists, and it starts down: bring it up, since
-# Jupyter kernels talk to their client over 127.0.0.1.
-_LOOPBACK_UP = 'ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null; exec "$@"'
-
-
-def _wrap(cmd: list[str], airgap: bool) -> list[str]:
-    return ["unshare", "-n", "--", "sh", "-c", _LOOPBACK_UP, "reprokit-airgap", *cmd] if airgap else cmd
-
-
 def find_python(version: str) -> tuple[str | None, str]:
-    """An interpreter of ``version``; with how to get one when none is found."""
-    return interpreter.find(version)
+    """An interpreter of ``version`` (a shim resolved to the real interpreter, which needs
+    no HOME of the user's); with how to get one when none is found."""
+    exe, why = interpreter.find(version)
+    if exe is None:
+        return None, why
+    try:
+        real = subprocess.run([exe, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        real = ""
+    return (real if real and Path(real).is_file() else exe), ""
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for rebuild and rerun: no pip configuration, no user site."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "JUPYTER", "CONDA"))}
-    env.update({"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1",
-                "PIP_NO_INPUT": "1", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-                "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": env.get("SOURCE_DATE_EPOCH", "315532800")})
+    """The variables rebuild and rerun set on top of the sandbox's allowlist: no pip
+    configuration or cache, no user site, a fixed hash seed and source date."""
+    env = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1",
+           "PIP_NO_INPUT": "1", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
+           "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "315532800")}
     env.update(extra or {})
     return env
 
@@ -164,40 +157,64 @@ def _has_venv(python: str) -> bool:
     return subprocess.run([python, "-c", "import venv"], capture_output=True).returncode == 0
 
 
-def rebuild_pip(bundle: Path, python: str, dest: Path, *, airgap: bool = False) -> Env:
+def base_prefix(venv: Path) -> list[Path]:
+    """The installation a venv's interpreter lives in (``home`` in pyvenv.cfg), which a
+    sandboxed run of that venv must be able to read."""
+    try:
+        for line in (venv / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                return [Path(value.strip()).resolve().parent]
+    except OSError:
+        pass
+    return []
+
+
+def install_prefix(python: str) -> Path:
+    """The installation an interpreter belongs to (``…/bin/python`` -> ``…``)."""
+    return Path(python).resolve().parent.parent
+
+
+def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy | None = None, timeout: float = 3600) -> Env:
     """A fresh environment at ``dest`` with the bundle's lock installed offline.
 
     Python 3 gets a venv; Python 2.7, which has no venv module, gets the packages in
     ``dest/site`` (``pip install --target``), put on its path when the paper runs. pip is
-    the one kept in ``vendor/build/``, run from its wheel.
+    the one kept in ``vendor/build/``, run from its wheel, and runs in the sandbox (with
+    it every sdist's build backend): the bundle and the interpreter read-only, only
+    ``dest`` writable.
     """
+    policy = policy or sandbox.Policy()
     pip_wheel = installer_wheel(bundle)
-    home = dest.parent / (dest.name + "-home")
-    home.mkdir(parents=True, exist_ok=True)
-    env_vars = clean_env({"HOME": str(home), "TMPDIR": str(home)})
     links = [x for sub in ("wheels", "sdist", "build") if (bundle / "vendor" / sub).is_dir() for x in ("--find-links", str(bundle / "vendor" / sub))]
+    prefix = install_prefix(python)
     if _has_venv(python):
         cmd = [python, "-m", "venv", *(["--without-pip"] if pip_wheel else []), str(dest)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env_vars)
+        with tempfile.TemporaryDirectory(prefix="reprokit-home-") as home:
+            # The reviewer's own interpreter, but not the reviewer's HOME or variables.
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=sandbox.environment(None, home=home))
         if proc.returncode != 0:
             raise RebuildFailed(f"cannot make a venv with {python}: {explain_pip_failure(proc.stderr + proc.stdout)}")
         vpy = dest / "bin" / "python"
-        env = Env(python=vpy, bindir=dest / "bin")
+        env = Env(python=vpy, bindir=dest / "bin", readonly=(dest, prefix, *base_prefix(dest)))
+        readonly = [bundle, prefix, *base_prefix(dest)]
         if pip_wheel:
-            _pip(env_vars, [str(vpy), str(pip_wheel / "pip"), "install", "--no-index", "--find-links", str(pip_wheel.parent), f"pip=={_version(pip_wheel)}"],
-                 airgap, "installing the bundle's pip")
+            _pip(policy, [str(vpy), str(pip_wheel / "pip"), "install", "--no-index", "--find-links", str(pip_wheel.parent), f"pip=={_version(pip_wheel)}"],
+                 dest, readonly, timeout, "installing the bundle's pip")
         pip = [str(vpy), "-m", "pip"]
         target: list[str] = []
     else:
         if pip_wheel is None:
             raise RebuildFailed(f"{python} has no venv module and the bundle keeps no pip wheel in vendor/build/ to install with")
+        dest.mkdir(parents=True, exist_ok=True)
         site = dest / "site"
-        env = Env(python=Path(python), bindir=site / "bin", pythonpath=str(site))
+        env = Env(python=Path(python), bindir=site / "bin", pythonpath=str(site), readonly=(dest, prefix))
+        readonly = [bundle, prefix]
         pip = [python, str(pip_wheel / "pip")]
         target = ["--target", str(site)]
     install = [*pip, "install", "--no-index", "--require-hashes", "--use-pep517", "--no-cache-dir", *target, *links,
                "-r", str(bundle / "requirements.lock")]
-    _pip(env_vars, install, airgap, "pip install from vendor/")
+    _pip(policy, install, dest, readonly, timeout, "pip install from vendor/")
     return env
 
 
@@ -205,8 +222,11 @@ def _version(wheel: Path) -> str:
     return str(parse_wheel_filename(wheel.name)[1])
 
 
-def _pip(env: dict[str, str], cmd: list[str], airgap: bool, what: str) -> None:
-    proc = subprocess.run(_wrap(cmd, airgap), capture_output=True, text=True, env=env)
+def _pip(policy: sandbox.Policy, cmd: list[str], dest: Path, readonly: list[Path], timeout: float, what: str) -> None:
+    try:
+        proc = policy.run(cmd, cwd=dest, readonly=readonly, writable=[dest], env=clean_env({"PATH": str(dest / "bin")}), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RebuildFailed(f"{what} did not finish in {timeout:.0f}s") from None
     if proc.returncode != 0:
         raise RebuildFailed(f"{what} failed: {explain_pip_failure(proc.stdout + chr(10) + proc.stderr)}")
 
@@ -245,13 +265,16 @@ def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path |
     return [str(env.python), rel, *ep.args], cwd
 
 
-def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], *, airgap: bool = False, timeout: int = 1800,
+def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], *, policy: sandbox.Policy | None = None, timeout: int = 1800,
                      collect: Path | None = None) -> list[RunResult]:
     """Run the entry points in order in one fresh copy of ``paper``, as a person runs a
     paper's commands one after another. Each result holds the files that entry point
     wrote; a notebook counts as rewritten with the outputs of its run (as ``jupyter
     nbconvert --execute --inplace`` does). With ``collect``, the files each entry point
-    wrote are kept under ``collect/<entry point name>/``."""
+    wrote are kept under ``collect/<entry point name>/``. Each runs in the sandbox: the
+    copy writable, the environment and its interpreter read-only (and for notebooks,
+    reprokit's own interpreter, which drives the kernel)."""
+    policy = policy or sandbox.Policy()
     results = []
     with tempfile.TemporaryDirectory(prefix="reprokit-rerun-") as tmp:
         work = Path(tmp) / "paper"
@@ -264,7 +287,7 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
         home.mkdir()
         jupyter = home / ".jupyter-runtime"
         extra = {
-            "PATH": f"{env.bindir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(home), "TMPDIR": str(home),
+            "PATH": str(env.bindir), "HOME": str(home), "TMPDIR": str(home),
             "JUPYTER_DATA_DIR": str(jupyter), "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
             "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".matplotlib"),
         }
@@ -284,8 +307,9 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
             if not cwd.is_dir():
                 results.append(RunResult(entry_point=ep, ok=False, message=f"its folder {cwd.relative_to(work)} does not exist", outputs={}))
                 continue
+            readonly = [*env.readonly, *(sandbox.own_interpreter() if ep.kind == "notebook" else ())]
             try:
-                proc = subprocess.run(_wrap(cmd, airgap), cwd=cwd, capture_output=True, text=True, env=run_env, timeout=timeout + 60)
+                proc = policy.run(cmd, cwd=cwd, readonly=readonly, writable=[Path(tmp)], env=run_env, timeout=timeout + 60)
             except subprocess.TimeoutExpired:
                 results.append(RunResult(entry_point=ep, ok=False, message=f"timed out after {timeout}s", outputs={}, seconds=time.monotonic() - started))
                 continue

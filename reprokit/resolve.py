@@ -295,7 +295,7 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
             env.pop("UV_EXCLUDE_NEWER", None)
             if settings.uv_cache:
                 env["UV_CACHE_DIR"] = str(settings.uv_cache)
-            log.debug("$ %s", shlex.join(cmd))
+            log.debug("$ %s", http.redact(shlex.join(cmd)))
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode == 0:
             return proc.stdout
@@ -309,7 +309,7 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
                 caps[name] = newest_before(pypi.Client(settings.index_url), name, cutoff)
             later[name] = later.get(name, 0) + 6
         log.debug("building old sdists needs %s released after %s", ", ".join(tools), settings.date)
-    raise ResolutionFailed(proc.stderr.strip() or f"uv exited with status {proc.returncode}")
+    raise ResolutionFailed(http.redact(proc.stderr.strip()) or f"uv exited with status {proc.returncode}")
 
 
 def newest_before(client: pypi.Client, name: str, cutoff: dt.datetime) -> str | None:
@@ -416,6 +416,6 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         ))
     return Lock(
         python=settings.python, platform=settings.platform, date=settings.date.isoformat(),
-        index_url=http.redact(pypi.index_url(settings.index_url)), versions_from=source,
+        index_url=http.scrub_url(pypi.index_url(settings.index_url)), versions_from=source,
         packages=tuple(sorted(packages, key=lambda p: p.name)),
     )

@@ -41,10 +41,29 @@ def dump(data: Any, header: str) -> str:
     return buf.getvalue()
 
 
+# Far above any real manifest or lock (a paper of 100,000 files writes about 15 MB).
+MAX_BYTES = 128 * 1024 * 1024
+
+
 def load(path: Path) -> Any:
+    """A YAML document reprokit wrote. Anchors and aliases are refused: reprokit never
+    writes them, and a few lines of them expand to billions of nodes (billion laughs)."""
     try:
-        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_BYTES:
+            raise InputError(f"{path}: larger than {MAX_BYTES >> 20} MiB; not a document reprokit wrote")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    yaml = YAML(typ="safe")
+    try:
+        for event in yaml.parse(text):
+            if getattr(event, "anchor", None) is not None:
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise InputError(f"{path}:{line}: YAML anchors and aliases are refused (reprokit never writes them)")
+        return yaml.load(text)
+    except InputError:
+        raise
     except Exception as exc:  # ruamel raises many YAML error types
         raise InputError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None

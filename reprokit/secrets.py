@@ -29,6 +29,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Google API key", re.compile(r"\b(AIza[0-9A-Za-z_\-]{35})\b")),
     ("Zenodo token", re.compile(r"(?i)zenodo[\w\-]*(?:token|key)\w*[\"']?\s*[=:]\s*[\"']([A-Za-z0-9]{40,80})[\"']")),
     ("access token in URL", re.compile(r"[?&](?:access_token|api_key|token)=([A-Za-z0-9_\-]{16,})")),
+    ("password in URL", re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@\"']+:([^/\s@\"']+)@[A-Za-z0-9.\[\]-]")),
     ("password or key assignment", re.compile(
         r"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret)\b"
         r"[\"']?\s*[:=]\s*[\"']([^\"'\s]{6,})[\"']")),
@@ -69,6 +70,8 @@ def scan_text(text: str, path: str, line_offset: int = 0) -> list[Finding]:
             for m in pattern.finditer(line):
                 value = m.group(1) if m.groups() else m.group(0)
                 if kind == "password or key assignment" and (PLACEHOLDER.match(value) or re.search(r"(getenv|environ|input\(|\{)", line)):
+                    continue
+                if kind == "password in URL" and PLACEHOLDER.match(value):
                     continue
                 found.append(Finding(path=path, line=n + line_offset, kind=kind, masked=mask(value)))
     return _dedupe(found)

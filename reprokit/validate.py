@@ -18,21 +18,28 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from reprokit import __version__, flake, manifest, rerun
+from reprokit import __version__, flake, manifest, rerun, sandbox, tarball
+from reprokit import lock as lock_mod
 from reprokit import report as review
 from reprokit.checks import CheckResult, Outcome, from_legacy, judge
-from reprokit.errors import InputError, InterpreterUnavailable, UsageError
+from reprokit.errors import InputError, InterpreterUnavailable
 from reprokit.flake import EntryPoint
+from reprokit.fsutil import files_under, sha256_file
 from reprokit.nixpkgs import NixpkgsPin
-from reprokit.fsutil import sha256_file
 from reprokit.outputs import RecordedOutput, Verdict, compare_outputs
 from reprokit.scan import ScanSettings, scan
+
+# verify.py is copied from reprokit's template; a bundle's must be that file, byte for
+# byte, for the manifest format it was written with.
+# The verify.py each manifest format ships. Formats 1 and 2 ship the same script; when it
+# changes, the old one is kept under its own name here so older bundles still validate.
+VERIFY_TEMPLATES = {1: "verify_template.py", 2: "verify_template.py"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,9 +70,16 @@ class ValidateSettings:
     bundle: Path
     rebuild: Literal["pip", "nix", "none"] = "none"
     rerun: bool = False
-    airgap: bool = False
     allow_skip: frozenset[str] = frozenset()  # checks that may be not run without failing
     report: bool = False  # gather what the HTML report shows (figures, badges)
+    # Bundle code (build backends, entry points) runs in the sandbox with no network
+    # unless asked; ``sandboxed=False`` is the explicit --no-sandbox.
+    network: bool = False
+    sandboxed: bool = True
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    # nix build runs with Nix's own sandbox on, or not at all, unless this is set.
+    nix_without_sandbox: bool = False
+    caps: tarball.Caps = field(default_factory=tarball.Caps)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,6 +89,8 @@ class Report:
     allow_skip: frozenset[str] = frozenset()
     verdicts: tuple[Verdict, ...] = ()
     review: review.Report | None = None
+    # How bundle code ran: sandboxed or not, with or without network; "" when none ran.
+    sandbox: str = ""
 
     @property
     def outcome(self) -> Outcome:
@@ -87,17 +103,31 @@ class Report:
     def to_json(self) -> dict[str, object]:
         outcome = self.outcome
         return {"reprokit_validate": 2, "bundle": self.bundle, "ok": outcome.ok, "exit_status": outcome.exit_status,
-                "allow_skip": sorted(self.allow_skip), "checks": [c.to_json() for c in self.checks],
+                "sandbox": self.sandbox or None, "allow_skip": sorted(self.allow_skip), "checks": [c.to_json() for c in self.checks],
                 "outputs": [v.to_json() for v in self.verdicts]}
+
+
+# The text files validate reads whole are far smaller than this in any bundle reprokit
+# writes; a larger one is refused rather than read into memory.
+MAX_TEXT = 64 << 20
+
+
+def small_text(path: Path) -> str:
+    """A text file of the bundle, read whole only when it is of a sane size."""
+    if path.stat().st_size > MAX_TEXT:
+        raise ValueError(f"larger than {MAX_TEXT >> 20} MiB")
+    return path.read_text(encoding="utf-8")
 
 
 def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
     listed: dict[str, str] = {}
     problems = []
     try:
-        text = (bundle / "SHA256SUMS").read_text(encoding="utf-8")
+        text = small_text(bundle / "SHA256SUMS")
     except OSError:
         return {}, [Problem(path="SHA256SUMS", message="missing")]
+    except ValueError as exc:
+        return {}, [Problem(path="SHA256SUMS", message=f"not a SHA256SUMS file ({exc})")]
     for n, line in enumerate(text.splitlines(), 1):
         m = re.fullmatch(r"([0-9a-f]{64})  (.+)", line)
         if not m:
@@ -107,9 +137,89 @@ def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
     return listed, problems
 
 
+def safe_relpath(text: str) -> str | None:
+    """Why ``text`` is not a plain relative path inside its folder, or None."""
+    if not text or text.startswith(("/", "-", "~")) or "\\" in text or any(ord(c) < 32 for c in text):
+        return "not a plain relative path"
+    if any(part in ("", ".", "..") for part in text.split("/")):
+        return "has an empty, '.' or '..' part"
+    return None
+
+
+def check_entry_points(bundle: Path, data: dict[str, Any]) -> list[Problem]:
+    """Entry points are files of paper/ (no options, no '..', no links out) of their kind."""
+    problems = []
+    paper = bundle / "paper"
+    recorded = {f["path"] for f in data["paper_files"]}
+    for e in data["entry_points"]:
+        rel = e["path"]
+        why = safe_relpath(rel)
+        if why is None and rel not in recorded:
+            why = "not a file recorded in reprokit.yaml's paper_files"
+        if why is None:
+            target = paper / rel
+            if any(p.is_symlink() for p in [target, *target.parents] if p != paper and paper in p.parents):
+                why = "goes through a symlink"
+            elif not target.is_file():
+                why = "not a file"
+            elif (e["kind"] == "notebook") != rel.endswith(".ipynb") or not rel.endswith((".py", ".ipynb")):
+                why = f"a {e['kind']} entry point must be a {'.ipynb' if e['kind'] == 'notebook' else '.py'} file"
+        if why:
+            problems.append(Problem(path="reprokit.yaml", message=f"entry point {rel!r}: {why}; entry points are files in paper/"))
+        for o in e["outputs"]:
+            owhy = safe_relpath(o["path"])
+            if owhy:
+                problems.append(Problem(path="reprokit.yaml", message=f"output {o['path']!r} of {e['name']}: {owhy}"))
+    return problems
+
+
+def check_requirements(bundle: Path, data: dict[str, Any]) -> list[Problem]:
+    """requirements.lock is exactly what reprokit writes, and pins what the manifest locks."""
+    path = bundle / "requirements.lock"
+    try:
+        text = small_text(path)
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return [Problem(path="requirements.lock", message="missing, too large or not UTF-8 text")]
+    pins, bad = lock_mod.parse_requirements(text)
+    problems = [Problem(path="requirements.lock", message=f"line {n}: {why}") for n, why in bad]
+    pinned = {p.name.lower().replace("_", "-"): p for p in pins}
+    for pkg in data["packages"]:
+        got = pinned.pop(pkg["name"].lower().replace("_", "-"), None)
+        if got is None:
+            problems.append(Problem(path="requirements.lock", message=f"does not pin {pkg['name']}, which reprokit.yaml locks"))
+        elif got.version != pkg["version"]:
+            problems.append(Problem(path="requirements.lock", message=f"line {got.line}: pins {got.name}=={got.version}, reprokit.yaml locks {pkg['version']}"))
+        else:
+            for a in pkg["artifacts"]:
+                if a["sha256"] not in got.hashes:
+                    problems.append(Problem(path="requirements.lock", message=f"does not allow {a['path']} (sha256 {a['sha256'][:12]}…)"))
+    for extra in pinned.values():
+        problems.append(Problem(path="requirements.lock", message=f"line {extra.line}: pins {extra.name}, which reprokit.yaml does not lock"))
+    return problems
+
+
+def check_verify_py(bundle: Path, data: dict[str, Any]) -> list[Problem]:
+    template = VERIFY_TEMPLATES.get(data["reprokit_manifest"])
+    if template is None:
+        return [Problem(path="verify.py", message=f"no verify.py template for manifest format {data['reprokit_manifest']}")]
+    want = resources.files("reprokit").joinpath(template).read_bytes()
+    try:
+        path = bundle / "verify.py"
+        same = path.stat().st_size == len(want) and path.read_bytes() == want
+    except OSError:
+        return []  # missing: SHA256SUMS already says so
+    return [] if same else [Problem(path="verify.py", message="is not reprokit's verify.py; it may do anything when run: do not run it")]
+
+
 def check_integrity(bundle: Path) -> Check:
     listed, problems = read_sums(bundle)
-    actual = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if (p.is_file() or p.is_symlink()) and p.name != "SHA256SUMS"}
+    for rel in listed:
+        why = safe_relpath(rel)
+        if why:
+            problems.append(Problem(path="SHA256SUMS", message=f"{rel!r}: {why}"))
+    listed = {rel: d for rel, d in listed.items() if not safe_relpath(rel)}
+    actual = set(files_under(bundle))
+    actual.discard("SHA256SUMS")
     actual.discard(".reprokit-published.json")
     for rel in sorted(set(listed) - actual):
         problems.append(Problem(path=rel, message="listed in SHA256SUMS but missing"))
@@ -149,7 +259,13 @@ def check_integrity(bundle: Path) -> Check:
         paper_listed = {k[len("paper/"):] for k in listed if k.startswith("paper/")}
         for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
             problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))
-        lock_text = (bundle / "requirements.lock").read_text(encoding="utf-8") if (bundle / "requirements.lock").is_file() else ""
+        try:
+            lock_text = small_text(bundle / "requirements.lock")
+        except (OSError, ValueError):
+            lock_text = ""
+        problems += check_requirements(bundle, data)
+        problems += check_entry_points(bundle, data)
+        problems += check_verify_py(bundle, data)
         nix_doc: dict[str, Any] | None = None
         if "nixpkgs" in data:
             nix_doc, nix_problems = read_nix_lock(bundle)
@@ -185,7 +301,7 @@ def check_integrity(bundle: Path) -> Check:
                     problems.append(Problem(path=flake.LOCK_JSON, message=f"the outputs its check compares for {e['name']} are not those reprokit.yaml records"))
         if "nixpkgs" in data:
             try:
-                node = json.loads((bundle / "flake.lock").read_text(encoding="utf-8"))["nodes"]["nixpkgs"]["locked"]
+                node = json.loads(small_text(bundle / "flake.lock"))["nodes"]["nixpkgs"]["locked"]
                 pin = data["nixpkgs"]
                 for key in ("rev", "narHash", "lastModified"):
                     if node.get(key) != pin[key]:
@@ -250,18 +366,20 @@ def _printable(text: str) -> str:
     return max(parts, key=len) if len(parts) > 1 else text.strip()
 
 
-def nix_build_command(bundle: Path, nixpkgs: Path | None = None) -> list[str]:
+def nix_build_command(bundle: Path, nixpkgs: Path | None = None, *, sandboxed: bool = True) -> list[str]:
     """``nix build`` of a bundle with Nix's build sandbox on, and no falling back without it."""
-    cmd = ["nix", "build", "--no-link", "--no-write-lock-file", "--print-build-logs",
-           "--option", "sandbox", "true", "--option", "sandbox-fallback", "false"]
+    cmd = ["nix", "build", "--no-link", "--no-write-lock-file", "--print-build-logs"]
+    cmd += ["--option", "sandbox", "true", "--option", "sandbox-fallback", "false"] if sandboxed else ["--option", "sandbox", "false"]
     if nixpkgs is not None:
         cmd += ["--override-input", "nixpkgs", f"path:{nixpkgs}"]
     return cmd + [f"path:{bundle}"]
 
 
-def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = None) -> Check:
+def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = None, allow_unsandboxed: bool = False) -> Check:
     """The bundle's flake builds: its sources are vendored, the pinned nixpkgs has the
-    interpreter, and ``nix build`` succeeds in Nix's sandbox."""
+    interpreter, and ``nix build`` succeeds with Nix's build sandbox on. Where Nix will
+    not sandbox builds, nothing is built unless the user allowed it. Evaluation is pure
+    (flakes), the environment allowlisted."""
     if "nixpkgs" not in data:
         return Check(name="rebuild-nix", ok=None, skipped="the bundle has no Nix build (it was archived without one)")
     doc, problems = read_nix_lock(bundle)
@@ -275,14 +393,31 @@ def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = No
         problems.append(Problem(path="reprokit.yaml", message=str(exc)))
     if problems:
         return Check(name="rebuild-nix", ok=False, problems=tuple(problems))
-    if not shutil.which("nix"):
+    nix = shutil.which("nix")
+    if not nix:
         return Check(name="rebuild-nix", ok=None, skipped="nix is not installed")
-    proc = subprocess.run(nix_build_command(bundle, nixpkgs), capture_output=True, text=True,
-                          env={**rerun.clean_env(), "NIX_CONFIG": "experimental-features = nix-command flakes"})
+    with tempfile.TemporaryDirectory(prefix="reprokit-nix-home-") as home:
+        env = sandbox.environment({"NIX_CONFIG": "experimental-features = nix-command flakes", "PATH": str(Path(nix).parent),
+                                   "XDG_CACHE_HOME": f"{home}/.cache"}, home=home)
+        if not allow_unsandboxed:
+            shown = subprocess.run([nix, "show-config"], capture_output=True, text=True, env=env, timeout=120)
+            setting = re.search(r"^sandbox = (\S+)$", shown.stdout, re.M)
+            daemon = Path("/nix/var/nix/daemon-socket/socket").exists()
+            if os.geteuid() != 0 and daemon and (setting is None or setting.group(1) == "false"):
+                return Check(name="rebuild-nix", ok=False, problems=(Problem(path=None, message=(
+                    "the Nix daemon builds without its sandbox (sandbox = false) and only a trusted user may turn it on; "
+                    "nothing was built (set sandbox = true in nix.conf, or pass --nix-without-sandbox)")),))
+        proc = subprocess.run(nix_build_command(bundle, nixpkgs, sandboxed=not allow_unsandboxed), capture_output=True, text=True, env=env)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    if not allow_unsandboxed and any("ignoring the client-specified setting 'sandbox'" in ln for ln in lines):
+        return Check(name="rebuild-nix", ok=False, problems=(Problem(path=None, message=(
+            "the Nix daemon ignored 'sandbox = true' (not a trusted user): the build may have run unsandboxed; "
+            "set sandbox = true in nix.conf")),))
     if proc.returncode == 0:
-        return Check(name="rebuild-nix", ok=True, details="nix build, sandboxed")
-    if _SANDBOX_UNAVAILABLE.search(proc.stderr):
-        return Check(name="rebuild-nix", ok=None, skipped=f"nix cannot set up its build sandbox here ({first_error(proc.stderr)}); not built without it")
+        return Check(name="rebuild-nix", ok=True, details="Nix sandbox " + ("off (--nix-without-sandbox)" if allow_unsandboxed else "on"))
+    if not allow_unsandboxed and _SANDBOX_UNAVAILABLE.search(proc.stderr):
+        return Check(name="rebuild-nix", ok=False, problems=(Problem(path=None, message=(
+            f"Nix cannot sandbox builds here ({first_error(proc.stderr)}); nothing was built unsandboxed (--nix-without-sandbox builds anyway)")),))
     return Check(name="rebuild-nix", ok=False, problems=(Problem(path="flake.nix", message=first_error(proc.stderr)),))
 
 
@@ -300,35 +435,14 @@ def check_completeness(bundle: Path, data: dict) -> Check:  # type: ignore[type-
     return Check(name="completeness", ok=not problems, problems=tuple(problems))
 
 
-def open_bundle(path: Path, tmp: Path) -> Path:
+def open_bundle(path: Path, tmp: Path, caps: tarball.Caps | None = None) -> Path:
     """A bundle folder, or a .tar.gz extracted safely into ``tmp``."""
-    if path.is_dir():
-        return path
-    if not path.is_file():
-        raise UsageError(f"{path}: no such bundle")
-    try:
-        with tarfile.open(path) as tf:
-            members = tf.getmembers()
-            for m in members:
-                if m.isdev() or m.isfifo():
-                    raise InputError(f"{path}: member {m.name!r} is a device or FIFO; refused")
-            tf.extractall(tmp, members=members, filter="data")
-    except tarfile.FilterError as exc:
-        raise InputError(f"{path}: unsafe member refused ({exc})") from None
-    except tarfile.ReadError:
-        raise InputError(f"{path}: not a bundle folder, and not readable as a tarball (gzip, bzip2, xz or plain tar)") from None
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        why = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise InputError(f"{path}: not a readable bundle tarball ({why})") from None
-    tops = [p for p in tmp.iterdir()]
-    if len(tops) != 1 or not tops[0].is_dir():
-        raise InputError(f"{path}: a bundle tarball holds exactly one top folder")
-    return tops[0]
+    return tarball.open_bundle(path, tmp, caps or tarball.Caps())
 
 
 def validate(settings: ValidateSettings) -> Report:
     with tempfile.TemporaryDirectory(prefix="reprokit-validate-") as tmp:
-        bundle = open_bundle(settings.bundle, Path(tmp))
+        bundle = open_bundle(settings.bundle, Path(tmp), settings.caps)
         integrity = check_integrity(bundle)
         checks = [integrity]
         try:
@@ -336,43 +450,58 @@ def validate(settings: ValidateSettings) -> Report:
         except InputError:
             return Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip)
         checks.append(check_completeness(bundle, data))
-        if not integrity.ok and (settings.rebuild != "none" or settings.rerun):
-            # Nothing of a bundle that is not what its manifest says may run.
-            for name in ([f"rebuild-{settings.rebuild}"] if settings.rebuild != "none" else []) + (["rerun"] if settings.rerun else []):
-                checks.append(Check(name=name, ok=False, problems=(Problem(path=None, message="not run: the bundle failed its integrity check"),)))
-            return Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip)
-        env = None
-        if settings.rebuild == "pip":
-            exe, why = rerun.find_python(data["python"]["version"])
-            if exe is None:
-                checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path=None, message=why),)))
-            else:
-                airgap = settings.airgap and rerun.can_airgap()
-                try:
-                    env = rerun.rebuild_pip(bundle, exe, Path(tmp) / "env", airgap=airgap)
-                    checks.append(Check(name="rebuild-pip", ok=True, details="offline" + (" (no network)" if airgap else "")))
-                except rerun.RebuildFailed as exc:
-                    checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
-        elif settings.rebuild == "nix":
-            checks.append(rebuild_nix(bundle, data))
-        if settings.airgap and not rerun.can_airgap():
-            checks.append(Check(name="airgap", ok=None, skipped="could not make a network namespace (needs root or user namespaces)"))
-        verdicts: tuple[Verdict, ...] = ()
         ran: tuple[review.EntryPointResult, ...] = ()
-        if settings.rerun:
-            if env is None:
-                checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
-            else:
-                check, ran, verdicts = rerun_check(bundle, data, env, settings.airgap and rerun.can_airgap(), views=settings.report)
-                checks.append(check)
-        done = Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip, verdicts=verdicts)
+        verdicts: tuple[Verdict, ...] = ()
+        how = ""
+        if settings.rebuild != "none" or settings.rerun:
+            more, ran, verdicts, how = run_bundle_code(settings, bundle, data, integrity, Path(tmp))
+            checks += more
+        done = Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip, verdicts=verdicts, sandbox=how)
         if not settings.report:
             return done
-        return Report(bundle=done.bundle, checks=done.checks, allow_skip=done.allow_skip, verdicts=verdicts,
+        return Report(bundle=done.bundle, checks=done.checks, allow_skip=done.allow_skip, verdicts=verdicts, sandbox=done.sandbox,
                       review=gather_review(settings.bundle, bundle, data, done.outcome, ran))
 
 
-def rerun_check(bundle: Path, data: dict, env: rerun.Env, airgap: bool, *, views: bool = False  # type: ignore[type-arg]
+def run_bundle_code(settings: ValidateSettings, bundle: Path, data: dict[str, Any], integrity: Check, tmp: Path
+                    ) -> tuple[list[Check], tuple[review.EntryPointResult, ...], tuple[Verdict, ...], str]:
+    """The checks that run the bundle's code: rebuild and rerun. They run only when the
+    bundle is intact and the sandbox can be set up (or --no-sandbox was given)."""
+    wanted = ([f"rebuild-{settings.rebuild}"] if settings.rebuild != "none" else []) + (["rerun"] if settings.rerun else [])
+    if not integrity.ok:
+        # Fail closed: code from a bundle that is not what its author sealed never runs.
+        return [Check(name=w, ok=None, skipped="not run: integrity failed, and nothing of such a bundle runs") for w in wanted], (), (), ""
+    policy = sandbox.Policy(contained=settings.sandboxed, network=settings.network, limits=settings.limits)
+    why = sandbox.available() if settings.sandboxed else None
+    if why is not None:
+        return [Check(name="sandbox", ok=False, problems=(Problem(path=None, message=f"{why}; --no-sandbox runs bundle code uncontained"),)),
+                *[Check(name=w, ok=None, skipped="not run: no sandbox") for w in wanted]], (), (), ""
+    checks: list[Check] = []
+    env = None
+    if settings.rebuild == "pip":
+        exe, why_not = rerun.find_python(data["python"]["version"])
+        if exe is None:
+            checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path=None, message=why_not),)))
+        else:
+            try:
+                env = rerun.rebuild_pip(bundle, exe, tmp / "env", policy=policy)
+                checks.append(Check(name="rebuild-pip", ok=True, details="offline from vendor/, " + policy.describe()))
+            except rerun.RebuildFailed as exc:
+                checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
+    elif settings.rebuild == "nix":
+        checks.append(rebuild_nix(bundle, data, allow_unsandboxed=settings.nix_without_sandbox))
+    ran: tuple[review.EntryPointResult, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
+    if settings.rerun:
+        if env is None:
+            checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
+        else:
+            check, ran, verdicts = rerun_check(bundle, data, env, policy, views=settings.report)
+            checks.append(check)
+    return checks, ran, verdicts, policy.describe()
+
+
+def rerun_check(bundle: Path, data: dict, env: rerun.Env, policy: sandbox.Policy, *, views: bool = False  # type: ignore[type-arg]
                 ) -> tuple[Check, tuple[review.EntryPointResult, ...], tuple[Verdict, ...]]:
     """Rerun every entry point and compare what it wrote with its recorded outputs, each by
     its rule (format-1 manifests record sha256 only: compared by bytes)."""
@@ -383,7 +512,7 @@ def rerun_check(bundle: Path, data: dict, env: rerun.Env, airgap: bool, *, views
     ran: list[review.EntryPointResult] = []
     with tempfile.TemporaryDirectory(prefix="reprokit-outputs-") as tmp:
         written = Path(tmp)
-        results = rerun.run_entry_points(bundle / "paper", env, eps, airgap=airgap, collect=written)
+        results = rerun.run_entry_points(bundle / "paper", env, eps, policy=policy, collect=written)
         for e, r in zip(data["entry_points"], results, strict=True):
             if not r.ok:
                 problems.append(Problem(path=f"paper/{e['path']}", message=r.message))
@@ -457,6 +586,8 @@ def render(report: Report) -> str:
     for c in report.checks:
         for p in c.problems:
             out.append(f"  {c.name}: {p.path + ': ' if p.path else ''}{p.message}")
+    if report.sandbox:
+        out.append(f"bundle code ran {report.sandbox}")
     out.append("")
     out.append(report.outcome.verdict_line())
     return "\n".join(out) + "\n"

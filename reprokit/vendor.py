@@ -22,7 +22,7 @@ from typing import TextIO
 import requests
 
 from reprokit import pypi
-from reprokit.errors import HashMismatch, IndexError_, ReprokitError
+from reprokit.errors import HashMismatch, IndexError_
 from reprokit.fsutil import sha256_file
 from reprokit.lock import Artifact, Lock
 from reprokit.nixpkgs import cache_root
@@ -145,7 +145,12 @@ class Progress:
                 self._draw()
 
 
-def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progress | None = None, attempts: int = 3) -> tuple[Path, bool]:
+class Stopped(Exception):
+    """The run is being interrupted: a download in flight gives up at its next chunk."""
+
+
+def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progress | None = None, attempts: int = 3,
+          stop: threading.Event | None = None) -> tuple[Path, bool]:
     """The cached file of ``artifact``, downloading (and resuming) it if needed."""
     final = cache_path(cache, artifact.sha256)
     if final.exists():
@@ -162,6 +167,8 @@ def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progre
         try:
             with open(part, "ab") as fh:
                 for n in client.download(artifact.url, fh.write, offset=offset):
+                    if stop is not None and stop.is_set():
+                        raise Stopped()
                     if n == -1:  # the server restarted from byte 0
                         fh.truncate(0)
                         fh.seek(0)
@@ -208,24 +215,31 @@ def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = No
         (settings.output / folder).mkdir(parents=True, exist_ok=True)
     results: list[Vendored] = []
 
+    stop = threading.Event()
+
     def one(item: tuple[Artifact, str]) -> Vendored:
         a, folder = item
-        cached, downloaded = fetch(client, a, cache, progress)
+        if stop.is_set():
+            raise Stopped()
+        cached, downloaded = fetch(client, a, cache, progress, stop=stop)
         dest = settings.output / folder / a.filename
         _place(cached, dest)
         progress.finished(a.filename, "download" if downloaded else "cached")
         return Vendored(artifact=a, path=dest, downloaded=downloaded)
 
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, settings.jobs))
     try:
-        with concurrent.futures.ThreadPoolExecutor(max(1, settings.jobs)) as pool:
-            futures = [pool.submit(one, item) for item in chosen]
-            for fut in concurrent.futures.as_completed(futures):
-                try:
-                    results.append(fut.result())
-                except ReprokitError:
-                    for f in futures:
-                        f.cancel()
-                    raise
+        futures = [pool.submit(one, item) for item in chosen]
+        for fut in concurrent.futures.as_completed(futures):
+            results.append(fut.result())
+    except BaseException:
+        # An error, Ctrl-C or SIGTERM: pending downloads never start and those in flight
+        # stop at their next chunk; nothing waits for them.
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
     finally:
         progress.close()
     results.sort(key=lambda v: v.path.name)
@@ -233,4 +247,3 @@ def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = No
         files=tuple(results), requests=client.requests_made,
         bytes_downloaded=sum(v.artifact.size or 0 for v in results if v.downloaded), seconds=time.monotonic() - started,
     )
-

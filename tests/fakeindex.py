@@ -103,9 +103,15 @@ class FakeIndex:
         self.add_file("pip", wheel.name, wheel.read_bytes())
 
     def add_build_tools(self) -> None:
-        """Real setuptools and wheel wheels (kept in tests/data/), for legacy sdists."""
-        for path in sorted(DATA.glob("*.whl")):
-            self.add_file(path.name.split("-")[0], path.name, path.read_bytes())
+        """Real setuptools and wheel wheels, for the sdists the tests build: the running
+        Python's own setuptools (ensurepip's, new enough for PEP 621 metadata) where it
+        has one, else the one kept in tests/data/, and wheel from tests/data/."""
+        bundled = sorted((Path(ensurepip.__file__).parent / "_bundled").glob("setuptools-*.whl"))
+        for path in [*bundled, *sorted(DATA.glob("*.whl"))]:
+            name = path.name.split("-")[0]
+            if name == "setuptools" and bundled and path not in bundled:
+                continue
+            self.add_file(name, path.name, path.read_bytes())
 
     def file(self, filename: str) -> Dist:
         return next(d for ds in self.projects.values() for d in ds if d.filename == filename)

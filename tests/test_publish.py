@@ -195,3 +195,32 @@ def test_without_yes_off_a_terminal_nothing_is_sent(bundle: Path, monkeypatch: p
 
     with pytest.raises(UsageError, match="pass --yes"):
         publish(PublishSettings(bundle=bundle, zenodo_url="http://127.0.0.1:9"))
+
+
+@pytest.mark.parametrize("bad", [TOKEN + "\r", TOKEN + "\n", " " + TOKEN, TOKEN[:10] + "\x1b" + TOKEN[10:]])
+def test_a_token_with_control_characters_is_refused_before_use(bundle: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str], bad: str) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", bad)
+    script = Script((200, deposition()))
+    with serve(script) as (base, _):
+        assert main(["publish", str(bundle), "--zenodo-url", base, "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ZENODO_API_TOKEN: the token holds a space or control character") and err.count("\n") == 1
+    assert TOKEN[:10] not in err and script.seen == []
+
+
+def test_the_token_goes_only_to_the_zenodo_given(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    elsewhere = Script((200, {}), (200, {}), (200, {}))
+    with serve(elsewhere) as (other, _), pytest.raises(ZenodoError, match="the token goes only to the Zenodo given") as info:
+        run_against(Script((200, deposition(other.replace("127.0.0.1", "localhost")))), bundle)
+    assert elsewhere.seen == [] and TOKEN not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["http://zenodo.example.org", "ftp://zenodo.example.org"])
+def test_plain_http_to_another_machine_needs_a_flag(bundle: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    from reprokit.errors import UsageError
+
+    with pytest.raises(UsageError, match="use https://" if url.startswith("http:") else "not an http"):
+        publish(PublishSettings(bundle=bundle, zenodo_url=url, yes=True))

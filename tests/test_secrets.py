@@ -49,3 +49,13 @@ def test_allow_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_no_false_alarm_on_the_sample_paper() -> None:
     assert secrets.scan_path(SAMPLE_PAPER) == []
+
+
+def test_passwords_in_urls_are_found_and_placeholders_are_not() -> None:
+    text = ('INDEX = "https://alice:hunter2hunter2@pypi.example.org/simple"\n'
+            "db = 'postgresql://bob:correct-horse@db.internal:5432/x'\n"
+            'tpl = "https://user:${PASSWORD}@example.org/"\n'
+            'plain = "https://example.org/a@b"\n')
+    found = secrets.scan_text(text, "cfg.py")
+    assert [(f.line, f.kind) for f in found] == [(1, "password in URL"), (2, "password in URL")]
+    assert "hunter2hunter2" not in found[0].masked

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import os
+
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from reprokit import tree
+from reprokit.tree import walk
 from tests.conftest import write_tree
 
 
@@ -48,3 +53,32 @@ def test_walk_skips_gitignore_lines_git_cannot_read(tmp_path: Path) -> None:
     walked = tree.walk(tmp_path)
     assert walked.files == ("sub/kept.py",)
     assert walked.bad_ignores == (("sub/.gitignore", 1, "'!' is not a pattern git reads: ignored, as git does"),)
+
+
+def test_gitignore_lines_that_backtrack_are_matched_in_bounded_time(tmp_path: Path) -> None:
+    import time
+
+    name = "a" * 200
+    deep = "/".join(["a"] * 60)
+    write_tree(tmp_path, {".gitignore": "*a*a*a*a*a*a*a*a*a*a*a*a*b\n**/a/**/a/**/a/**/b\n*a*c\n", f"{name}.py": "x = 1\n",
+                          f"{deep}/keep.py": "", f"{deep}/b": "", "xac": "", "ac/inside.py": ""})
+    start = time.monotonic()
+    walked = walk(tmp_path, suffixes=None)
+    assert time.monotonic() - start < 5  # Python's re takes minutes on the first line
+    assert f"{name}.py" in walked.files and f"{deep}/keep.py" in walked.files
+    assert f"{deep}/b" not in walked.files and "xac" not in walked.files and "ac/inside.py" not in walked.files
+
+
+PATTERNS = ["*.py[co]", "a/**/b", "**/a/**/b", "*a*b", "[!a]b*", "x/*.txt", "**/c?/**", "!*.py", "\\#*", "[]a]x*", "a\\*b*", "*.[!p]y"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATTERNS), st.text(alphabet="ab/xc.y*#p", min_size=1, max_size=14))
+def test_the_bounded_matcher_agrees_with_re(pattern: str, path: str) -> None:
+    import pathspec.util
+
+    from reprokit.tree import Matcher
+
+    factory = pathspec.util.lookup_pattern("gitignore" if "gitignore" in pathspec.util._registered_patterns else "gitwildmatch")
+    regex = factory(pattern).regex
+    assert Matcher(regex.pattern).match(path) == bool(regex.match(path))

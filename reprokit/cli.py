@@ -259,7 +259,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     result = publish(settings, confirm if sys.stdin.isatty() and not args.yes else None)
     if args.json:
         _print_json(result.to_json())
-    elif result.state == "dry-run":
+        return 0
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.state == "dry-run":
         print("Would upload:")
         for name, size, digest in result.files:
             print(f"  {name}  {size} bytes  sha256 {digest}")

@@ -26,11 +26,11 @@ from urllib.parse import urlsplit
 import requests
 import zenodo_client
 
-from reprokit import __version__, citation, http, manifest, secrets
+from reprokit import __version__, citation, http, manifest, secrets, tarball
 from reprokit.bundle import epoch, write_tar
 from reprokit.errors import ReprokitError, UsageError
-from reprokit.fsutil import atomic_write_text, sha256_file
-from reprokit.validate import check_integrity
+from reprokit.fsutil import atomic_write_text, files_under, sha256_file
+from reprokit.validate import check_integrity, read_sums
 
 
 class PublishRefused(ReprokitError):
@@ -67,11 +67,13 @@ class Published:
     state: str  # done | draft | unchanged | dry-run
     files: tuple[tuple[str, int, str], ...]  # name, size, sha256
     metadata: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"reprokit_publish": 1, "state": self.state, "deposition_id": self.deposition_id, "doi": self.doi,
                 "concept_doi": self.concept_doi, "record_url": self.record_url,
-                "files": [{"name": n, "size": s, "sha256": h} for n, s, h in self.files], "metadata": self.metadata}
+                "files": [{"name": n, "size": s, "sha256": h} for n, s, h in self.files], "metadata": self.metadata,
+                "notes": list(self.notes)}
 
 
 def record_path(bundle: Path) -> Path:
@@ -242,8 +244,24 @@ def find_token(settings: PublishSettings) -> str:
 
 # --- the job --------------------------------------------------------------------------
 
-def prepare(settings: PublishSettings) -> tuple[dict[str, Any], list[tuple[str, Path]], str]:
-    """Checks, metadata and the files to upload; sends nothing."""
+def fresh_tarball(bundle: Path, name: str, date: dt.date) -> str:
+    """Make ``BUNDLE.tar.gz`` hold what the (intact) folder holds: an existing one is kept
+    only when its contents are the folder's; otherwise it is written anew, byte for byte
+    what ``archive --tar`` writes. Returns a note when a stale one was replaced."""
+    path = bundle.with_name(bundle.name + ".tar.gz")
+    why = "it is missing"
+    if path.is_file():
+        listed, _ = read_sums(bundle)  # the integrity check just proved these are the files' digests
+        digests = {rel: listed.get(rel) or sha256_file(bundle / rel) for rel in files_under(bundle)}
+        why = tarball.differs(path, bundle, name, digests) or ""
+        if not why:
+            return ""
+    write_tar(bundle, name, path, epoch(date))
+    return "" if why == "it is missing" else f"{path} did not match the folder ({why}): wrote it anew from the folder"
+
+
+def prepare(settings: PublishSettings) -> tuple[dict[str, Any], list[tuple[str, Path]], str, tuple[str, ...]]:
+    """Checks, metadata, the files to upload and notes; sends nothing."""
     bundle = settings.bundle
     if not (bundle / "reprokit.yaml").is_file():
         raise UsageError(f"{bundle}: not a reprokit bundle (no reprokit.yaml)")
@@ -265,29 +283,28 @@ def prepare(settings: PublishSettings) -> tuple[dict[str, Any], list[tuple[str, 
     man = manifest.read(bundle / "reprokit.yaml")
     md = metadata(cit, man, (bundle / "README.md").read_text(encoding="utf-8"))
     name = man["paper"]["name"]
-    tarball = bundle.with_name(bundle.name + ".tar.gz")
-    if not tarball.is_file():
-        write_tar(bundle, name, tarball, epoch(dt.date.fromisoformat(man["paper"]["date"])))
-    files = [(f"{name}.tar.gz", tarball), ("README.md", bundle / "README.md"), ("CITATION.cff", cit_path)]
-    return md, files, sha256_file(tarball)
+    note = fresh_tarball(bundle, name, dt.date.fromisoformat(man["paper"]["date"]))
+    packed = bundle.with_name(bundle.name + ".tar.gz")
+    files = [(f"{name}.tar.gz", packed), ("README.md", bundle / "README.md"), ("CITATION.cff", cit_path)]
+    return md, files, sha256_file(packed), (note,) if note else ()
 
 
 def publish(settings: PublishSettings, confirm: Callable[[str], bool] | None = None) -> Published:
-    md, files, bundle_sha = prepare(settings)
+    md, files, bundle_sha, notes = prepare(settings)
     described = tuple((n, p.stat().st_size, sha256_file(p)) for n, p in files)
     if settings.dry_run:
-        return Published(deposition_id=0, doi="", concept_doi="", record_url="", state="dry-run", files=described, metadata=md)
+        return Published(deposition_id=0, doi="", concept_doi="", record_url="", state="dry-run", files=described, metadata=md, notes=notes)
     if not settings.draft and not settings.yes and confirm is None:
         raise UsageError("publishing cannot be undone: pass --yes (or --draft to stop before publishing)")
     record_file = record_path(settings.bundle)
     previous = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else None
     if previous and previous.get("bundle_sha256") == bundle_sha and previous.get("state") == "done" and not settings.new_version_of:
         return Published(deposition_id=previous["deposition_id"], doi=previous["doi"], concept_doi=previous["concept_doi"],
-                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md)
+                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md, notes=notes)
     parent = settings.new_version_of or (str(previous["deposition_id"]) if previous and previous.get("state") == "done" else None)
     if parent and previous and str(previous.get("deposition_id")) == str(parent) and previous.get("bundle_sha256") == bundle_sha:
         return Published(deposition_id=previous["deposition_id"], doi=previous["doi"], concept_doi=previous["concept_doi"],
-                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md)
+                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md, notes=notes)
     if settings.zenodo_url:
         check_zenodo_url(settings.zenodo_url, settings.allow_http)
     z = Deposits(find_token(settings), sandbox=settings.sandbox, base_url=settings.zenodo_url,
@@ -317,7 +334,7 @@ def publish(settings: PublishSettings, confirm: Callable[[str], bool] | None = N
     doi = done.get("doi") or (done.get("metadata", {}).get("prereserve_doi", {}) or {}).get("doi", "")
     result = Published(deposition_id=int(dep_id), doi=doi, concept_doi=done.get("conceptdoi", ""),
                        record_url=done.get("links", {}).get("record_html") or done.get("links", {}).get("html", ""),
-                       state=state, files=described, metadata=md)
+                       state=state, files=described, metadata=md, notes=notes)
     atomic_write_text(record_file, json.dumps({
         "deposition_id": result.deposition_id, "doi": result.doi, "concept_doi": result.concept_doi, "record_url": result.record_url,
         "state": state, "bundle_sha256": bundle_sha, "zenodo": z.base,

@@ -1,4 +1,4 @@
-"""A bundle's ``.tar.gz``, opened without trusting it.
+"""A bundle's ``.tar.gz``, opened without trusting it, and compared with its folder.
 
 Every member is checked before anything is written: a relative path with no ``..``, not
 too deep, under the one top folder; a regular file or a folder (no links, devices, FIFOs
@@ -10,15 +10,18 @@ tarfile's extraction filters (which had bypasses in 2025).
 
 from __future__ import annotations
 
+import hashlib
 import lzma
 import os
 import stat
 import tarfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from reprokit.errors import InputError, UsageError
+from reprokit.fsutil import files_under
 
 CHUNK = 1 << 20
 
@@ -133,3 +136,43 @@ def open_bundle(path: Path, tmp: Path, caps: Caps) -> Path:
     if len(tops) != 1 or not tops[0].is_dir():
         raise InputError(f"{path}: a bundle tarball holds exactly one top folder")
     return tops[0]
+
+
+def differs(path: Path, folder: Path, name: str, digests: Mapping[str, str]) -> str | None:
+    """The first way the tarball at ``path`` differs from ``folder`` packed under the top
+    folder ``name``, or None when it holds exactly the folder's files (same paths, bytes
+    and executable bits) and folders. ``digests`` gives the sha256 of every file of the
+    folder (relative path -> hex), so the folder is not read again. Read as a stream:
+    nothing is extracted."""
+    dirs = {rel for rel in files_under(folder, dirs=True) if (folder / rel).is_dir() and not (folder / rel).is_symlink()}
+    seen: set[str] = set()
+    try:
+        with tarfile.open(path) as tf:
+            for m in tf:
+                parts = [p for p in m.name.split("/") if p not in ("", ".")]
+                if not parts or parts[0] != name:
+                    return f"it holds {m.name!r}, outside {name}/"
+                rel = "/".join(parts[1:])
+                if m.isdir():
+                    if rel and rel not in dirs:
+                        return f"it holds the folder {rel}/, which the folder has not"
+                    continue
+                if not m.isreg():
+                    return f"it holds {m.name!r}, which is not a regular file or folder"
+                if rel not in digests:
+                    return f"it holds {rel}, which the folder has not"
+                src = tf.extractfile(m)
+                assert src is not None  # a regular member
+                h = hashlib.sha256()
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+                if h.hexdigest() != digests[rel]:
+                    return f"its {rel} has other bytes than the folder's"
+                if bool(m.mode & 0o100) != os.access(folder / rel, os.X_OK):
+                    return f"its {rel} differs from the folder's in the executable bit"
+                seen.add(rel)
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+        return f"it is not a readable tarball ({exc.__class__.__name__})"
+    missing = sorted(set(digests) - seen)
+    return f"it lacks {missing[0]}" if missing else None
+

@@ -77,8 +77,8 @@ def test_round_trip_new_version_and_no_duplicate(bundle: Path, tmp_path: Path, m
         assert "Nothing changed since deposition" in capsys.readouterr().out
         assert sorted(p.name for p in storage.iterdir()) == [dep]
 
-        # A changed bundle becomes a new version of the recorded deposition.
-        bundle.with_name("bundle.tar.gz").unlink()
+        # A changed bundle becomes a new version of the recorded deposition (its stale
+        # tarball from the first publish is not reused).
         (bundle / "paper" / "data" / "input.csv").write_text("a,b\n1,3\n")
         from reprokit.bundle import sums
         (bundle / "reprokit.yaml").write_text((bundle / "reprokit.yaml").read_text().replace(
@@ -224,3 +224,33 @@ def test_plain_http_to_another_machine_needs_a_flag(bundle: Path, monkeypatch: p
 
     with pytest.raises(UsageError, match="use https://" if url.startswith("http:") else "not an http"):
         publish(PublishSettings(bundle=bundle, zenodo_url=url, yes=True))
+
+
+def test_a_tarball_older_than_the_folder_is_not_uploaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # The report: archive --tar, publish, edit the paper, archive --force without --tar,
+    # publish again. The tarball beside the folder is the first archive's.
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    index = FakeIndex()
+    index.add("alpha", "1.0", ["beta"], uploaded="2023-06-01T00:00:00Z")
+    index.add("beta", "2.0", uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(tmp_path / "tiny-paper", {**PAPER, "CITATION.cff": CFF})
+    out = tmp_path / "bundle"
+    storage = tmp_path / "zenodo"
+    with running(index) as url, spawn(storage) as base:
+        def make(**kw: bool) -> None:
+            archive(ArchiveSettings(python=RUNNING, paper=paper, output=out, offline=True, record_outputs=False, index_url=f"{url}/simple/",
+                                    cache_dir=tmp_path / "cache", quiet=True, **kw))
+
+        make(tar=True)
+        assert main(["publish", str(out), "--zenodo-url", base, "--yes", "--json"]) == 0
+        first = json.loads(capsys.readouterr().out)
+        (paper / "data" / "input.csv").write_text("a,b\n1,3\n")
+        make(force=True)
+        assert main(["publish", str(out), "--zenodo-url", base, "--yes", "--json"]) == 0
+        second = json.loads(capsys.readouterr().out)
+    assert second["state"] == "done" and second["deposition_id"] != first["deposition_id"]  # not "nothing changed"
+    with tarfile.open(storage / str(second["deposition_id"]) / "tiny-paper.tar.gz") as tf:
+        member = tf.extractfile("tiny-paper/paper/data/input.csv")
+        assert member is not None and member.read() == b"a,b\n1,3\n"
+    assert any("did not match the folder" in n for n in second["notes"])

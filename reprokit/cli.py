@@ -451,13 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload a bundle to Zenodo with metadata from its CITATION.cff",
         description="Check the bundle (integrity, CITATION.cff, secrets), then upload its deterministic .tar.gz, README.md and "
         "CITATION.cff to a Zenodo deposition with metadata from CITATION.cff and the manifest, and publish it. The token "
-        "comes from ZENODO_API_TOKEN (ZENODO_SANDBOX_API_TOKEN with --sandbox) or --token-env VAR and is never printed. "
+        "comes from --token-env VAR, else ZENODO_API_TOKEN (ZENODO_SANDBOX_API_TOKEN with --sandbox) or ~/.config/zenodo.ini "
+        "(where zenodo-client looks), and is never printed. "
         "What was published is remembered in BUNDLE.zenodo.json: a re-run of an unchanged bundle makes no duplicate, and "
         "a changed one becomes a new version.",
     )
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--sandbox", action="store_true", help="use sandbox.zenodo.org")
-    p.add_argument("--zenodo-url", metavar="URL", help="another Zenodo (InvenioRDM) instance")
+    p.add_argument("--zenodo-url", metavar="URL", help="another Zenodo instance: its base URL (https://zenodo.example.org) or its API URL (…/api)")
     p.add_argument("--allow-http", action="store_true", help="accept a plain-http --zenodo-url (the token travels unencrypted)")
     p.add_argument("--new-version-of", metavar="ID", help="publish as a new version of this deposition")
     p.add_argument("--draft", action="store_true", help="upload and describe, but stop before publishing")

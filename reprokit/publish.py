@@ -1,10 +1,15 @@
 """``reprokit publish``: a verified bundle on Zenodo, with a DOI and CITATION.cff metadata.
 
-The deposit flow rides on ``zenodo-client`` (its token lookup, sandbox switch and
-endpoint layout) through :class:`Deposits`, a subclass that fixes what it lacks for
-this job: the token goes in an ``Authorization`` header, never in a URL; every call
-retries timeouts, 429 and 5xx; uploads are named by reprokit, not by local basename; and
-metadata fields zenodo-client does not model are sent as raw deposit metadata.
+From ``zenodo-client``, the project's Zenodo client, publish takes what it does: the token
+lookup (``ZENODO_API_TOKEN``, ``ZENODO_SANDBOX_API_TOKEN`` or ``~/.config/zenodo.ini``,
+through pystow), the sandbox switch and the URLs of the deposit API. reprokit keeps the
+requests themselves (:class:`Deposits`), because zenodo-client's send the token as an
+``access_token`` query parameter (where proxies, logs and error messages show it), do not
+retry timeouts, 429 or 5xx, name each upload after its local file, sleep a second before
+every action, and set a new version's version and date to today's. Its ``Metadata``
+model is not used either: it wants a comma in every creator's name (an author that is a
+consortium has none), defaults the version to today and the license to CC0, and has no
+publication date or related identifiers.
 
 Before anything is sent the bundle's integrity is checked, its CITATION.cff is checked
 against CFF 1.2.0, and it is scanned for secrets. What was published is remembered in
@@ -124,17 +129,19 @@ def metadata(cit: citation.Citation, man: dict[str, Any], readme: str) -> dict[s
 
 # --- Zenodo ---------------------------------------------------------------------------
 
-class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # untyped base class
-    """zenodo-client's deposit flow with a header token, retries and chosen file names."""
+class Deposits:
+    """The deposit API at zenodo-client's URLs (or the same layout on another instance),
+    called with the token in a header, with retries, and with upload names chosen here."""
 
-    def __init__(self, token: str, *, sandbox: bool, base_url: str | None, timeout: float, retries: int, backoff: float) -> None:
-        super().__init__(access_token=token, sandbox=sandbox)
+    def __init__(self, client: zenodo_client.Zenodo, *, base_url: str | None, timeout: float, retries: int, backoff: float) -> None:
+        self.sandbox: bool = client.sandbox
+        self.base: str = client.base
+        self.depositions_base: str = client.depositions_base
         if base_url:
-            self.base = base_url.rstrip("/")
-            self.api_base = self.base + "/api"
-            self.depositions_base = self.api_base + "/deposit/depositions"
+            self.base = instance_base(base_url)
+            self.depositions_base = self.base + client.depositions_base.removeprefix(client.base)
         self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {self.access_token}", "User-Agent": f"reprokit/{__version__}"})
+        self.session.headers.update({"Authorization": f"Bearer {client.access_token}", "User-Agent": f"reprokit/{__version__}"})
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
 
     def call(self, method: str, url: str, *, data: Any = None, json_body: Any = None, rewind: Callable[[], object] | None = None) -> dict[str, Any]:
@@ -158,7 +165,7 @@ class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # unt
             body = {}
         return body if isinstance(body, dict) else {"items": body}
 
-    def create(self, data: Any = None, paths: Any = None) -> dict[str, Any]:  # type: ignore[override]
+    def create(self) -> dict[str, Any]:
         return self.call("POST", self.depositions_base, json_body={})
 
     def get(self, deposition_id: int | str) -> dict[str, Any]:
@@ -174,10 +181,10 @@ class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # unt
     def delete_file(self, deposition_id: int | str, file_id: str) -> None:
         self.call("DELETE", f"{self.depositions_base}/{deposition_id}/files/{file_id}")
 
-    def publish(self, deposition_id: int | str, sleep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+    def publish(self, deposition_id: int | str) -> dict[str, Any]:
         return self.call("POST", f"{self.depositions_base}/{deposition_id}/actions/publish")
 
-    def new_version(self, deposition_id: int | str, sleep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+    def new_version(self, deposition_id: int | str) -> dict[str, Any]:
         return self.call("POST", f"{self.depositions_base}/{deposition_id}/actions/newversion")
 
 
@@ -211,6 +218,13 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
+def instance_base(url: str) -> str:
+    """The instance's base URL from ``--zenodo-url``: ``https://host[/prefix]``, or its API
+    URL (ending in ``/api``), with or without a trailing slash."""
+    base = url.rstrip("/")
+    return base.removesuffix("/api")
+
+
 def check_zenodo_url(url: str, allow_http: bool) -> None:
     """https, or plain http only to this machine or with --allow-http: the token travels
     in a header that anyone on the way could read."""
@@ -225,20 +239,28 @@ def check_zenodo_url(url: str, allow_http: bool) -> None:
 
 
 def find_token(settings: PublishSettings) -> str:
+    """The token from ``--token-env VAR``, else where zenodo-client looks for it."""
     if settings.token_env:
-        var = settings.token_env
-        token = os.environ.get(var, "")
+        where = settings.token_env
+        token = os.environ.get(where, "")
         if not token:
-            raise UsageError(f"--token-env {var}: that variable is empty or unset")
+            raise UsageError(f"--token-env {where}: that variable is empty or unset")
     else:
-        var = "ZENODO_SANDBOX_API_TOKEN" if settings.sandbox else "ZENODO_API_TOKEN"
-        token = os.environ.get(var, "")
+        where = "ZENODO_SANDBOX_API_TOKEN" if settings.sandbox else "ZENODO_API_TOKEN"
+        try:
+            token = zenodo_client.Zenodo(sandbox=settings.sandbox).access_token or ""
+        except ValueError:  # pystow's ConfigError: nothing configured
+            token = ""
         if not token:
-            raise UsageError(f"no Zenodo token: set {var} (a personal access token with deposit:write and deposit:actions) or use --token-env VAR")
+            key = "sandbox_api_token" if settings.sandbox else "api_token"
+            raise UsageError(f"no Zenodo token: set {where} (a personal access token with deposit:write and deposit:actions), "
+                             f"or {key} in the [zenodo] section of ~/.config/zenodo.ini, or use --token-env VAR")
+        if where not in os.environ:
+            where = "the token in ~/.config/zenodo.ini"
     # Checked before any use: a stray newline or carriage return would end up in a header
     # error, and its message (with the token) in a traceback.
     if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
-        raise UsageError(f"{var}: the token holds a space or control character (a trailing newline or \\r?); remove it. Nothing was sent")
+        raise UsageError(f"{where}: the token holds a space or control character (a trailing newline or \\r?); remove it. Nothing was sent")
     return token
 
 
@@ -307,8 +329,8 @@ def publish(settings: PublishSettings, confirm: Callable[[str], bool] | None = N
                          record_url=previous["record_url"], state="unchanged", files=described, metadata=md, notes=notes)
     if settings.zenodo_url:
         check_zenodo_url(settings.zenodo_url, settings.allow_http)
-    z = Deposits(find_token(settings), sandbox=settings.sandbox, base_url=settings.zenodo_url,
-                 timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff)
+    client = zenodo_client.Zenodo(access_token=find_token(settings), sandbox=settings.sandbox)
+    z = Deposits(client, base_url=settings.zenodo_url, timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff)
     if previous and previous.get("state") == "draft" and not parent:
         deposition = z.get(previous["deposition_id"])
     elif parent:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,47 @@ def test_a_tarball_older_than_the_folder_is_not_uploaded(tmp_path: Path, monkeyp
         member = tf.extractfile("tiny-paper/paper/data/input.csv")
         assert member is not None and member.read() == b"a,b\n1,3\n"
     assert any("did not match the folder" in n for n in second["notes"])
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/api", "/api/"])
+def test_zenodo_url_is_the_base_url_and_its_api_url_works_too(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str], suffix: str) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    with spawn(tmp_path / "zenodo") as base:
+        assert main(["publish", str(bundle), "--zenodo-url", base + suffix, "--draft", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["state"] == "draft" and (tmp_path / "zenodo" / str(got["deposition_id"]) / "tiny-paper.tar.gz").is_file()
+    assert json.loads(bundle.with_name("bundle.zenodo.json").read_text())["zenodo"] == base
+
+
+@pytest.fixture
+def zenodo_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """zenodo-client's configuration folder (pystow's), empty and private to the test."""
+    import pystow.config_api
+
+    home = tmp_path / "config"
+    home.mkdir()
+    monkeypatch.setenv("PYSTOW_CONFIG_HOME", str(home))
+    monkeypatch.delenv("ZENODO_API_TOKEN", raising=False)
+    monkeypatch.delenv("ZENODO_SANDBOX_API_TOKEN", raising=False)
+    pystow.config_api._get_cfp.cache_clear()  # pystow reads its files once per process
+    yield home
+    pystow.config_api._get_cfp.cache_clear()
+
+
+def test_the_token_is_found_where_zenodo_client_looks(bundle: Path, tmp_path: Path, zenodo_config: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # zenodo-client (through pystow) also reads the token from ~/.config/zenodo.ini.
+    (zenodo_config / "zenodo.ini").write_text(f"[zenodo]\napi_token = {TOKEN}\n")
+    script = Script((200, deposition()))
+    with serve(script) as (base, _):
+        script.answers[0] = (200, deposition(base))
+        assert main(["publish", str(bundle), "--zenodo-url", base, "--draft"]) == 0
+    assert script.seen and all(h.get("Authorization") == f"Bearer {TOKEN}" for _, _, h in script.seen)
+    assert TOKEN not in "".join(capsys.readouterr())
+
+
+def test_no_token_anywhere_is_one_line_naming_where_to_put_it(bundle: Path, zenodo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["publish", str(bundle), "--zenodo-url", "http://127.0.0.1:9", "--draft"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no Zenodo token: set ZENODO_API_TOKEN") and "zenodo.ini" in err and err.count("\n") == 1

@@ -106,15 +106,38 @@ def test_online_pin_against_a_local_github(tmp_path: Path) -> None:
         assert hashes.sri(hashes.nix32_decode(out.stdout.split()[-1])) == got.nar_hash
 
 
+def test_github_is_asked_through_the_one_retrying_call(tmp_path: Path) -> None:
+    # A 503 and a 502 (GitHub under load) are retried, for the API and the tarball alike.
+    tarball = make_tarball(tmp_path)
+    failures = {"/repos/NixOS/nixpkgs/commits": 1, f"/NixOS/nixpkgs/archive/{REV}.tar.gz": 1}
+
+    def handle(h) -> None:  # type: ignore[no-untyped-def]
+        path = urlparse(h.path).path
+        if failures.get(path):
+            failures[path] -= 1
+            reply(h, 503 if "commits" in path else 502, b"{}")
+        elif path.endswith("/commits"):
+            reply(h, 200, json.dumps([{"sha": REV, "commit": {"committer": {"date": "2024-02-15T06:33:51Z"}}}]).encode())
+        else:
+            reply(h, 200, tarball, "application/gzip")
+
+    with serve(handle) as (base, log):
+        got = nixpkgs.pin(nixpkgs.PinSettings(date=dt.date(2024, 2, 15), github_api=base, github_archive=base,
+                                              cache_dir=tmp_path / "cache", backoff=0.01))
+    assert got.source == "github" and got.rev == REV and got.note == ""
+    assert len(log) == 4 and failures == dict.fromkeys(failures, 0)
+
+
 def test_online_pin_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     def handle(h) -> None:  # type: ignore[no-untyped-def]
         reply(h, 500, b"{}")
 
-    with serve(handle) as (base, _):
+    with serve(handle) as (base, log):
         monkeypatch.setenv("REPROKIT_GITHUB_API", base)
         assert main(["pin", "--date", "2024-02-15", "--cache-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: GitHub answered 500") and len(err.strip().splitlines()) == 1
+    assert len(log) == 3  # asked again twice before giving up
 
 
 def test_unreachable_github_falls_back_to_embedded(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

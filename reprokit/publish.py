@@ -12,7 +12,7 @@ consortium has none), defaults the version to today and the license to CC0, and 
 publication date or related identifiers.
 
 Before anything is sent the bundle's integrity is checked, its CITATION.cff is checked
-against CFF 1.2.0, and it is scanned for secrets. What was published is remembered in
+against the CFF 1.2.0 JSON Schema, and it is scanned for secrets. What was published is remembered in
 ``BUNDLE.zenodo.json`` so a re-run makes no duplicate and a changed bundle becomes a new
 version.
 """

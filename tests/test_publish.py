@@ -123,7 +123,27 @@ def test_corrupt_bundle_secret_and_bad_citation_are_refused(bundle: Path, tmp_pa
     with pytest.raises(PublishRefused) as info:
         publish(PublishSettings(bundle=bundle, dry_run=True, allow_secrets=("paper/run.py:1",)))
     msg = str(info.value)
-    assert "message is missing" in msg and "orcid '0000-0002-1825-0097' is not a URL" in msg and "date-released 'Feb 2024'" in msg
+    assert "(top): 'message' is a required property" in msg and "authors/0/orcid: '0000-0002-1825-0097' does not match" in msg
+    assert "date-released: 'Feb 2024' is not a 'date'" in msg and "\n" not in msg
+
+
+def test_citation_is_checked_against_the_cff_schema_path_by_path() -> None:
+    from reprokit import citation
+
+    # What six hand checks let through, the official CFF 1.2.0 schema does not.
+    bad = citation.parse('cff-version: 1.2.0\nmessage: "m"\ntitle: "t"\nauthors:\n  - family-names: Doe\n  - name: The consortium\n'
+                         '    email: nope\nlicense: MITX\nkeywords: [1, b]\ndate-released: 2024-01-20\ntitel: "typo"\n')
+    assert citation.problems(bad) == [
+        "(top): Additional properties are not allowed ('titel' was unexpected)",
+        r"authors/1/email: 'nope' does not match '^[\\S]+@[\\S]+\\.[\\S]{2,}$'",
+        "keywords/0: 1 is not of type 'string'",
+        "license: 'MITX' is not one of the 459 values CFF 1.2.0 allows",
+    ]
+    # An unquoted YAML date is a date, as the schema asks of validators; and the file
+    # archive writes for a paper without one is valid.
+    from reprokit.bundle import generated_citation
+
+    assert citation.problems(citation.parse(generated_citation("tiny", __import__("datetime").date(2024, 1, 20)))) == []
 
 
 class Script:

@@ -75,6 +75,8 @@ class ArchiveResult:
 
 
 def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str]:
+    """The paper's own date and where it came from; never today's (a bundle holds no
+    wall-clock time, and it is the date versions are resolved as of)."""
     if cit and cit.date_released:
         return cit.date_released, "CITATION.cff date-released"
     try:
@@ -83,7 +85,8 @@ def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str
             return dt.date.fromisoformat(out.stdout.strip()), "newest git commit"
     except (OSError, subprocess.TimeoutExpired):
         pass
-    return dt.date.today(), "today"
+    raise UsageError(f"{paper}: no date to archive it as of (CITATION.cff has no date-released, and there is no git history); "
+                     "pass --date YYYY-MM-DD, the paper's date")
 
 
 def bundle_name(paper: Path) -> str:

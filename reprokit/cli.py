@@ -330,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
         "as of DATE. Online, GitHub's API names the commit and reprokit hashes its tarball; offline, or when "
         "GitHub cannot be reached, a table of real published pins shipped with reprokit answers.",
     )
-    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="the date to pin to (default: today)")
+    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="the date to pin to (default: today, so the answer changes from day to day; "
+                   "archive pins to the paper's date)")
     p.add_argument("--channel", metavar="CH", help="e.g. nixos-23.11, nixos-unstable, nixpkgs-unstable")
     p.add_argument("--offline", action="store_true", help="use only the embedded pins")
     p.add_argument("--cache-dir", metavar="DIR", help="where nixpkgs tarballs are kept (default: ~/.cache/reprokit)")
@@ -346,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
         "YAML and, next to it, requirements.lock in pip's --require-hashes form.",
     )
     p.add_argument("path", metavar="PATH")
-    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="resolve as of this date (default: today)")
+    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="resolve as of this date (default: today, so "
+                   "the lock changes from day to day; it records the date it used, and archive uses the paper's date)")
     p.add_argument("--python", metavar="X.Y", help="target Python (default: the running one)")
     p.add_argument("--platform", default="x86_64-linux", help="target platform (x86_64-linux or aarch64-linux)")
     p.add_argument("--index-url", metavar="URL", help="package index (default: $PIP_INDEX_URL or PyPI)")
@@ -379,12 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="turn a paper folder into a self-contained, verifiable bundle",
         description="Scan, lock, pin nixpkgs, vendor every artifact, record the outputs of the entry points in the "
         "rebuilt environment, and write a bundle (README, CITATION.cff, reprokit.yaml, SHA256SUMS, verify.py, flake, "
-        "requirements.lock, paper/, vendor/). The date defaults to CITATION.cff's date-released, else the newest git "
-        "commit, else today.",
+        "requirements.lock, paper/, vendor/). The date is --date, else CITATION.cff's date-released, else the newest git "
+        "commit; with none of these archive asks for --date (a bundle holds no wall-clock time).",
     )
     p.add_argument("paper", metavar="PAPER_DIR")
     p.add_argument("-o", "--output", metavar="OUT", help="bundle folder (default: PAPER_DIR's name + '-bundle')")
-    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD")
+    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD",
+                   help="the paper's date: packages and nixpkgs as of it (default: CITATION.cff's date-released, else the newest git commit)")
     p.add_argument("--python", metavar="X.Y", help="target Python (default: what the paper says: a lock or environment file, "
                    ".python-version, notebook metadata, a README, requires-python; else the newest CPython of the date with "
                    "wheels for the locked packages)")

@@ -295,7 +295,7 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
     })
     with running(index) as url:
         os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
-        common = {"offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
+        common = {"date": dt.date(2024, 1, 20), "offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
         result = archive(ArchiveSettings(python=RUNNING, paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
         # The note names the top-level scripts nothing imports (util.py is a helper).
         assert any(n.startswith("no entry points found") and n.endswith('entry-points = ["analysis.py"]') for n in result.notes)
@@ -439,3 +439,14 @@ def test_nix_rebuild_cannot_reach_the_host_from_the_sandbox(built: tuple[Path, P
         assert check.skipped and "sandbox" in check.skipped
     else:
         assert check.ok is False and check.problems[0].message.endswith(": executing '/bin/sh': No such file or directory")
+
+
+def test_without_any_date_archive_asks_for_one(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # No --date, no date-released in CITATION.cff, no git history: the bundle would carry
+    # today's date (and resolve as of today), so archive asks instead.
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    paper = write_tree(tmp_path / "undated", {"run.py": "print(1)\n", "CITATION.cff": PAPER["CITATION.cff"].replace('date-released: "2024-01-20"\n', "")})
+    assert main(["archive", str(paper), "-o", str(tmp_path / "b"), "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {paper}: no date to archive it as of") and "--date YYYY-MM-DD" in err
+    assert not (tmp_path / "b").exists()

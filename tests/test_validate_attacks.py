@@ -3,6 +3,7 @@ paper whose entry point attack the reviewer. Their effects are looked for from o
 
 from __future__ import annotations
 
+import datetime as dt
 import contextlib
 import gzip
 import hashlib
@@ -72,7 +73,7 @@ def build(tmp_path: Path, paper: dict[str, str], index: FakeIndex) -> Path:
     with running(index) as url:
         os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
         return archive(ArchiveSettings(python=RUNNING, paper=write_tree(tmp_path / "paper", paper), output=tmp_path / "bundle", offline=True,
-                                       record_outputs=False, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True)).bundle
+                                       date=dt.date(2024, 1, 20), record_outputs=False, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True)).bundle
 
 
 @contextlib.contextmanager

@@ -312,13 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
         "hash",
         help="hash a file, folder or archive the way Nix does (narHash, nix-prefetch-url)",
         description="Print the sha256 that Nix computes: by default the NAR hash of PATH (as 'nix hash path'); "
-        "--flat hashes a file's bytes (as 'nix-prefetch-url URL'); --unpack hashes an archive's contents "
-        "after stripping a single top folder (as 'nix-prefetch-url --unpack URL').",
+        "--flat hashes a file's bytes (as 'nix-prefetch-url URL'); --unpack hashes a tar or zip archive's contents "
+        "after stripping a single top entry (as 'nix-prefetch-url --unpack URL'), read in memory: nothing is extracted.",
     )
     p.add_argument("path", metavar="PATH")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--flat", action="store_true", help="hash the file's bytes, not its NAR")
-    mode.add_argument("--unpack", action="store_true", help="unpack the archive and hash the tree")
+    mode.add_argument("--unpack", action="store_true", help="hash the tree the archive holds, as Nix unpacks it")
     p.add_argument("--format", choices=("sri", "nix32", "hex"), default="sri", help="how to print the hash (default: sri)")
     p.add_argument("--json", action="store_true", help="print every form, the SWHID of a file, and lastModified")
     p.set_defaults(func=cmd_hash)

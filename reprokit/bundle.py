@@ -203,6 +203,8 @@ reprokit validate . --rebuild pip --rerun
   sha256, SRI, Nix base32 and SWHID), the build tools, entry points and the outputs they
   wrote when the bundle was made, and every file of `paper/` with its sha256.
 {"- `flake.nix`, `flake.lock`, `nix/`: the Nix build; " if pin else "- "}`requirements.lock`: the pip lock.
+- `pylock.toml`: the same packages as a PEP 751 lock, naming the files in `vendor/`
+  (`uv pip install --python env/bin/python --offline -r pylock.toml` installs from it).
 - `SHA256SUMS`: every file's sha256; `verify.py`: checks them.
 
 Made by reprokit {__version__}.
@@ -440,6 +442,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
         report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet), client)
         atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
+        atomic_write_text(work / "pylock.toml", lock_mod.render_pylock(locked, {
+            v.artifact.sha256: v.path.relative_to(work).as_posix() for v in report.files if v.path.parent.name in ("sdist", "wheels")}))
         if pin is not None and settings.vendor_nixpkgs:
             vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
         outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}

@@ -1,7 +1,7 @@
 """``reprokit validate``: is a bundle intact, complete, rebuildable, and does it rerun?
 
 Levels, each a :class:`Check` with its problems: integrity (SHA256SUMS, manifest,
-flake.lock, lock and flake agree), completeness (every third-party import is locked),
+flake.lock; requirements.lock, pylock.toml and the flake agree with the manifest), completeness (every third-party import is locked),
 rebuild (pip offline from vendor/, or ``nix build`` in Nix's sandbox), rerun (entry points in the rebuilt
 environment, outputs compared by their rules, :mod:`reprokit.outputs`). A check that could
 not run fails the run unless allowed to be skipped (:mod:`reprokit.checks`); with
@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from reprokit import __version__, flake, manifest, rerun, sandbox, tarball
 from reprokit import lock as lock_mod
@@ -198,6 +202,46 @@ def check_requirements(bundle: Path, data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def check_pylock(bundle: Path, data: dict[str, Any]) -> list[Problem]:
+    """pylock.toml is a PEP 751 lock (as ``packaging.pylock`` reads it) of what the manifest
+    locks: the same Python, every package at its version, every vendored file by its
+    path, sha256 and size. Bundles made before reprokit wrote it have none."""
+    path = bundle / "pylock.toml"
+    if not path.is_file():
+        return []
+    try:
+        locked = lock_mod.parse_pylock(small_text(path))
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return [Problem(path="pylock.toml", message="too large or not UTF-8 text")]
+    except InputError as exc:
+        return [Problem(path="pylock.toml", message=str(exc).split(": ", 1)[-1])]
+    problems = []
+    python = data["python"]["version"]
+    if locked.requires_python != SpecifierSet(f"=={python}.*"):
+        problems.append(Problem(path="pylock.toml", message=f"requires-python is {locked.requires_python}, reprokit.yaml targets Python {python}"))
+    listed = {p.name: p for p in locked.packages}
+    for pkg in data["packages"]:
+        got = listed.pop(canonicalize_name(pkg["name"]), None)
+        if got is None:
+            problems.append(Problem(path="pylock.toml", message=f"does not lock {pkg['name']}, which reprokit.yaml locks"))
+            continue
+        if got.version != Version(pkg["version"]):
+            problems.append(Problem(path="pylock.toml", message=f"locks {got.name} {got.version}, reprokit.yaml locks {pkg['version']}"))
+            continue
+        files = {f.path: f for f in [got.sdist, *(got.wheels or ())] if f is not None}
+        for a in pkg["artifacts"]:
+            f = files.pop(a["path"], None)
+            if f is None:
+                problems.append(Problem(path="pylock.toml", message=f"does not name {a['path']}, which reprokit.yaml vendors for {pkg['name']}"))
+            elif f.hashes.get("sha256") != a["sha256"] or f.size != a["size"]:
+                problems.append(Problem(path="pylock.toml", message=f"gives {a['path']} another sha256 or size than reprokit.yaml"))
+        for extra in files:
+            problems.append(Problem(path="pylock.toml", message=f"names {extra} for {got.name}, which reprokit.yaml does not vendor"))
+    for extra in listed:
+        problems.append(Problem(path="pylock.toml", message=f"locks {extra}, which reprokit.yaml does not"))
+    return problems
+
+
 def check_verify_py(bundle: Path, data: dict[str, Any]) -> list[Problem]:
     template = VERIFY_TEMPLATES.get(data["reprokit_manifest"])
     if template is None:
@@ -264,6 +308,7 @@ def check_integrity(bundle: Path) -> Check:
         except (OSError, ValueError):
             lock_text = ""
         problems += check_requirements(bundle, data)
+        problems += check_pylock(bundle, data)
         problems += check_entry_points(bundle, data)
         problems += check_verify_py(bundle, data)
         nix_doc: dict[str, Any] | None = None

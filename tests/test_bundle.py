@@ -52,7 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
 def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex]) -> None:
     bundle, tarball, _ = built
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "outputs", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
+    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "outputs", "paper", "pylock.toml", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
     data = manifest.read(bundle / "reprokit.yaml")
     assert data["paper"]["title"] == "Tiny study" and data["paper"]["date"] == "2024-01-20" and data["paper"]["authors"] == ["Doe, Jo"]
     assert {p["name"]: p["provider"] for p in data["packages"]} == {"alpha": "wheel", "beta": "wheel"}
@@ -450,3 +450,30 @@ def test_without_any_date_archive_asks_for_one(tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {paper}: no date to archive it as of") and "--date YYYY-MM-DD" in err
     assert not (tmp_path / "b").exists()
+
+
+def test_pylock_agrees_with_the_manifest_and_is_checked(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    from reprokit.bundle import sums
+    from reprokit.lock import parse_pylock
+
+    bundle = tmp_path / "b"
+    shutil.copytree(built[0], bundle)
+    text = (bundle / "pylock.toml").read_text()
+    locked = parse_pylock(text)
+    data = manifest.read(bundle / "reprokit.yaml")
+    assert [(p.name, str(p.version)) for p in locked.packages] == [(p["name"], p["version"]) for p in data["packages"]]
+    for p, pkg in zip(locked.packages, data["packages"], strict=True):
+        assert [(w.path, w.size, w.hashes["sha256"], w.url) for w in p.wheels or ()] == [
+            (a["path"], a["size"], a["sha256"], a["url"]) for a in pkg["artifacts"] if a["kind"] == "wheel"]
+        assert all((bundle / (w.path or "")).is_file() and w.upload_time is not None for w in p.wheels or ())
+    assert "  pylock.toml\n" in (bundle / "SHA256SUMS").read_text()
+    # Re-signed, a pylock.toml that pins another version, or is no PEP 751 lock, fails integrity.
+    beta = data["packages"][1]["artifacts"][0]
+    for bad, why in ((text.replace(beta["sha256"], "0" * 64), f"pylock.toml: gives {beta['path']} another sha256 or size than reprokit.yaml"),
+                     (text.replace('lock-version = "1.0"', 'lock-version = "9.0"'), "pylock.toml: not a PEP 751 lock")):
+        (bundle / "pylock.toml").write_text(bad)
+        (bundle / "SHA256SUMS").write_text(sums(bundle))
+        report = validate(ValidateSettings(bundle=bundle))
+        assert not report.ok
+        problems = [f"{p.path}: {p.message}" for p in report.checks[0].problems]
+        assert any(p.startswith(why) for p in problems), problems

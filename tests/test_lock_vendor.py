@@ -247,3 +247,69 @@ def test_lock_of_a_folder_without_code_says_so(tmp_path: Path, capsys: pytest.Ca
     captured = capsys.readouterr()
     assert f"note: no .py or .ipynb files under {tmp_path / 'paper'}" in captured.err
     assert "0 packages for Python" in captured.out and out.is_file()
+
+
+def small_closure(bundle: Path) -> tuple[lock_mod.Lock, dict[str, str]]:
+    """alpha (needs beta) and beta as wheels under bundle/vendor/wheels, their lock naming
+    download URLs on a host that does not exist, and sha256 -> path in the bundle."""
+    from tests.fakeindex import build_wheel
+
+    (bundle / "vendor" / "wheels").mkdir(parents=True)
+    packages, paths = [], {}
+    for name, version, requires in (("alpha", "1.0", ["beta"]), ("beta", "2.0", [])):
+        filename, data = build_wheel(name, version, requires)
+        (bundle / "vendor" / "wheels" / filename).write_bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        paths[sha] = f"vendor/wheels/{filename}"
+        art = lock_mod.Artifact(filename=filename, url=f"https://files.invalid/{filename}", sha256=sha, size=len(data), kind="wheel",
+                                upload_time="2023-06-01T00:00:00Z")
+        packages.append(lock_mod.Package(name=name, version=version, requested=name == "alpha", via=("alpha",) if name == "beta" else (),
+                                         artifacts=(art,), hashes=(sha,)))
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return lock_mod.Lock(python=running, platform="x86_64-linux", date="2024-01-20", index_url="https://pypi.invalid/simple/",
+                         versions_from="date", packages=tuple(packages)), paths
+
+
+def test_pylock_is_pep_751_with_every_file_and_reads_back_with_packaging(tmp_path: Path) -> None:
+    from packaging.pylock import Pylock
+
+    from reprokit import toml
+
+    locked, paths = small_closure(tmp_path)
+    text = lock_mod.render_pylock(locked, paths)
+    parsed = Pylock.from_dict(toml.loads(text))
+    assert [(p.name, str(p.version)) for p in parsed.packages] == [("alpha", "1.0"), ("beta", "2.0")]
+    (wheel,) = parsed.packages[0].wheels or ()
+    assert (wheel.url, wheel.path, wheel.size, wheel.hashes, wheel.upload_time.isoformat() if wheel.upload_time else None) == (
+        f"https://files.invalid/{wheel.name}", f"vendor/wheels/{wheel.name}", (tmp_path / f"vendor/wheels/{wheel.name}").stat().st_size,
+        {"sha256": hashlib.sha256((tmp_path / f"vendor/wheels/{wheel.name}").read_bytes()).hexdigest()}, "2023-06-01T00:00:00+00:00")
+    assert parsed.requires_python is not None and str(parsed.requires_python) == f"=={locked.python}.*"
+    assert lock_mod.parse_pylock(text) == parsed
+
+
+@pytest.mark.skipif(not hasattr(__import__("uv"), "find_uv_bin"), reason="the uv wheel is not installed")
+def test_uv_installs_the_closure_offline_from_pylock_and_vendor_alone(tmp_path: Path) -> None:
+    import uv
+
+    bundle = tmp_path / "bundle"
+    locked, paths = small_closure(bundle)
+    (bundle / "pylock.toml").write_text(lock_mod.render_pylock(locked, paths))
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_CONFIG": "1"}
+    venv = tmp_path / "env"
+    subprocess.run([uv.find_uv_bin(), "venv", "--quiet", "--python", sys.executable, str(venv)], env=env, check=True)
+    install = [uv.find_uv_bin(), "pip", "install", "--preview-features", "pylock", "--offline", "--python", str(venv / "bin" / "python"),
+               "-r", "pylock.toml"]
+    done = subprocess.run(install, cwd=bundle, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ran = subprocess.run([str(venv / "bin" / "python"), "-c", "import alpha, beta; print(alpha.__version__, beta.__version__)"],
+                         capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["1.0", "2.0"]
+    # A vendored file that is not the one the lock names (another release's bytes, same
+    # size) is refused by its sha256.
+    from tests.fakeindex import build_wheel
+
+    (bundle / "vendor" / "wheels" / "beta-2.0-py3-none-any.whl").write_bytes(build_wheel("beta", "2.1")[1])
+    subprocess.run([uv.find_uv_bin(), "pip", "uninstall", "--python", str(venv / "bin" / "python"), "alpha", "beta"], env=env,
+                   capture_output=True, check=True)
+    refused = subprocess.run(install, cwd=bundle, env={**env, "UV_CACHE_DIR": str(tmp_path / "fresh-cache")}, capture_output=True, text=True)
+    assert refused.returncode != 0 and "sha256:" in refused.stderr

@@ -21,7 +21,7 @@ from typing import Literal
 import requests
 
 from reprokit import data, hashes, http
-from reprokit.errors import PinError, UsageError
+from reprokit.errors import PinError, RetriesExhausted, UsageError
 from reprokit.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -287,9 +287,9 @@ def pin(settings: PinSettings) -> NixpkgsPin:
         return pin_embedded(settings.date, channel, settings.python, strict=strict)
     try:
         return pin_github(settings, channel)
-    except (http.GaveUp, requests.ConnectionError, requests.Timeout) as exc:
-        # GaveUp: no try reached GitHub; the others: the tarball's download broke off.
-        log.debug("GitHub unreachable (%s); using the embedded pins", exc.reason if isinstance(exc, http.GaveUp) else exc.__class__.__name__)
+    except (RetriesExhausted, requests.ConnectionError, requests.Timeout) as exc:
+        # RetriesExhausted: no try reached GitHub; the others: the tarball's download broke off.
+        log.debug("GitHub unreachable (%s); using the embedded pins", exc.reason if isinstance(exc, RetriesExhausted) else exc.__class__.__name__)
         embedded = pin_embedded(settings.date, channel, settings.python, strict=strict)
         return dataclasses.replace(embedded, note=(embedded.note + "; " if embedded.note else "") + "GitHub unreachable: embedded pin")
     except requests.HTTPError as exc:

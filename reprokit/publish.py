@@ -33,17 +33,9 @@ import zenodo_client
 
 from reprokit import __version__, citation, http, manifest, secrets, tarball
 from reprokit.bundle import epoch, write_tar
-from reprokit.errors import ReprokitError, UsageError
+from reprokit.errors import PublishRefused, RetriesExhausted, UsageError, ZenodoError
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
 from reprokit.validate import check_integrity, read_sums
-
-
-class PublishRefused(ReprokitError):
-    """The bundle is not fit to publish (corrupt, secrets, bad CITATION.cff)."""
-
-
-class ZenodoError(ReprokitError):
-    """Zenodo answered with an error."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -153,7 +145,7 @@ class Deposits:
         try:
             r = http.send(self.session, method, url, retries=self.retries, backoff=self.backoff, rewind=rewind,
                           data=data, json=json_body, timeout=self.timeout)
-        except http.GaveUp as exc:
+        except RetriesExhausted as exc:
             raise ZenodoError(f"{method} {http.redact(url)}: Zenodo did not answer after {self.retries + 1} tries ({exc.reason})") from None
         except requests.RequestException as exc:  # its message may quote the request's headers: not shown
             raise ZenodoError(f"{method} {http.redact(url)}: the request could not be sent ({exc.__class__.__name__})") from None

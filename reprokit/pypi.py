@@ -17,7 +17,7 @@ import requests
 from packaging.utils import canonicalize_name
 
 from reprokit import http
-from reprokit.errors import IndexError_
+from reprokit.errors import PackageIndexError, RetriesExhausted
 from reprokit.http import redact
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,11 @@ class Client:
         try:
             r = http.send(self.session, "GET", url, retries=self.retries, backoff=self.backoff, on_try=count,
                           headers=headers, stream=stream, timeout=self.timeout, auth=auth)
-        except http.GaveUp as exc:
-            raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries ({exc.reason})") from None
+        except RetriesExhausted as exc:
+            raise PackageIndexError(f"{redact(url)}: no answer after {self.retries + 1} tries ({exc.reason})") from None
         if r.status_code in http.RETRY_STATUS:
             r.close()
-            raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries (HTTP {r.status_code})")
+            raise PackageIndexError(f"{redact(url)}: no answer after {self.retries + 1} tries (HTTP {r.status_code})")
         return r
 
     def files(self, project: str) -> list[File]:
@@ -92,16 +92,16 @@ class Client:
         url = urljoin(self.index, canonicalize_name(project) + "/")
         r = self.request(url, headers={"Accept": f"{SIMPLE_JSON}, application/json;q=0.5"})
         if r.status_code == 404:
-            raise IndexError_(f"{project}: not on the index {redact(self.index)}")
+            raise PackageIndexError(f"{project}: not on the index {redact(self.index)}")
         if r.status_code != 200:
-            raise IndexError_(f"{redact(url)}: HTTP {r.status_code}")
+            raise PackageIndexError(f"{redact(url)}: HTTP {r.status_code}")
         ctype = r.headers.get("Content-Type", "")
         if "json" not in ctype:
-            raise IndexError_(f"{redact(url)}: the index does not speak PEP 691 JSON (Content-Type {ctype or 'missing'})")
+            raise PackageIndexError(f"{redact(url)}: the index does not speak PEP 691 JSON (Content-Type {ctype or 'missing'})")
         try:
             data = r.json()
         except ValueError as exc:
-            raise IndexError_(f"{redact(url)}: the index sent invalid JSON") from exc
+            raise PackageIndexError(f"{redact(url)}: the index sent invalid JSON") from exc
         base = r.url
         out = []
         for f in data.get("files", []):
@@ -124,7 +124,7 @@ class Client:
             if r.status_code == 416 and offset:
                 return
             if r.status_code not in (200, 206):
-                raise IndexError_(f"{redact(url)}: HTTP {r.status_code}")
+                raise PackageIndexError(f"{redact(url)}: HTTP {r.status_code}")
             if offset and r.status_code == 200:
                 yield -1  # server ignored the range: caller truncates
             for chunk in r.iter_content(1 << 16):

@@ -26,13 +26,9 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from reprokit import interpreter, sandbox
 from reprokit.entrypoints import OUTPUT_DIR
-from reprokit.errors import ReprokitError
+from reprokit.errors import RebuildFailed
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import sha256_file
-
-
-class RebuildFailed(ReprokitError):
-    """pip could not install the bundle's lock from its vendored files."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

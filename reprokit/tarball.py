@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprokit.errors import InputError, UsageError
+from reprokit.errors import InputError, TarballRefused, UsageError
 from reprokit.fsutil import files_under
 
 CHUNK = 1 << 20
@@ -36,18 +36,14 @@ class Caps:
     depth: int = 64  # folders in one member's path
 
 
-class Refused(InputError):
-    """A tarball member that would be unsafe or too much to extract."""
-
-
 def _check_name(name: str, caps: Caps) -> list[str]:
     if not name or "\x00" in name or name.startswith("/") or "\\" in name:
-        raise Refused(f"member {name!r}: not a plain relative path")
+        raise TarballRefused(f"member {name!r}: not a plain relative path")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if not parts or ".." in parts:
-        raise Refused(f"member {name!r}: '..' or an empty path")
+        raise TarballRefused(f"member {name!r}: '..' or an empty path")
     if len(parts) > caps.depth:
-        raise Refused(f"member {name[:80]!r}…: {len(parts)} folders deep, over the cap of {caps.depth} (--max-depth)")
+        raise TarballRefused(f"member {name[:80]!r}…: {len(parts)} folders deep, over the cap of {caps.depth} (--max-depth)")
     return parts
 
 
@@ -63,23 +59,23 @@ def extract(path: Path, dest: Path, caps: Caps) -> None:
             if top is None:
                 top = parts[0]
             elif parts[0] != top:
-                raise Refused(f"member {m.name!r}: outside the bundle's one top folder {top!r}")
+                raise TarballRefused(f"member {m.name!r}: outside the bundle's one top folder {top!r}")
             if m.issym() or m.islnk():
-                raise Refused(f"member {m.name!r}: a link ({m.linkname!r}); bundles hold regular files and folders only")
+                raise TarballRefused(f"member {m.name!r}: a link ({m.linkname!r}); bundles hold regular files and folders only")
             if m.isdev() or m.isfifo():
-                raise Refused(f"member {m.name!r}: a device or FIFO")
+                raise TarballRefused(f"member {m.name!r}: a device or FIFO")
             if m.issparse():
-                raise Refused(f"member {m.name!r}: a sparse file; reprokit never writes one")
+                raise TarballRefused(f"member {m.name!r}: a sparse file; reprokit never writes one")
             if not (m.isreg() or m.isdir()):
-                raise Refused(f"member {m.name!r}: not a regular file or folder")
+                raise TarballRefused(f"member {m.name!r}: not a regular file or folder")
             files += 1
             if files > caps.files:
-                raise Refused(f"more than {caps.files} members (--max-files)")
+                raise TarballRefused(f"more than {caps.files} members (--max-files)")
             total += m.size
             if total > caps.size:
-                raise Refused(f"extracts to more than {caps.size} bytes (--max-extract-size)")
+                raise TarballRefused(f"extracts to more than {caps.size} bytes (--max-extract-size)")
             if total > budget:
-                raise Refused(f"extracts to over {caps.ratio} times its own size, a compression bomb? (--max-ratio)")
+                raise TarballRefused(f"extracts to over {caps.ratio} times its own size, a compression bomb? (--max-ratio)")
             target = dest.joinpath(*parts)
             # Only reprokit writes under dest, and it writes no links: still, make sure
             # no folder on the way is anything but a real folder inside dest.
@@ -92,26 +88,26 @@ def extract(path: Path, dest: Path, caps: Caps) -> None:
                     os.mkdir(here, 0o755)
                     continue
                 if not stat.S_ISDIR(st.st_mode):
-                    raise Refused(f"member {m.name!r}: {part!r} is already a file")
+                    raise TarballRefused(f"member {m.name!r}: {part!r} is already a file")
             if m.isdir():
                 try:
                     os.mkdir(target, 0o755)
                 except FileExistsError:
                     if not stat.S_ISDIR(os.lstat(target).st_mode):
-                        raise Refused(f"member {m.name!r}: already a file") from None
+                        raise TarballRefused(f"member {m.name!r}: already a file") from None
                 continue
             src = tf.extractfile(m)
             assert src is not None  # a regular member
             try:
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755 if m.mode & 0o100 else 0o644)
             except FileExistsError:
-                raise Refused(f"member {m.name!r}: appears twice") from None
+                raise TarballRefused(f"member {m.name!r}: appears twice") from None
             written = 0
             with os.fdopen(fd, "wb") as out:
                 while chunk := src.read(CHUNK):
                     written += len(chunk)
                     if written > m.size:
-                        raise Refused(f"member {m.name!r}: more bytes than its header says")
+                        raise TarballRefused(f"member {m.name!r}: more bytes than its header says")
                     out.write(chunk)
 
 
@@ -125,7 +121,7 @@ def open_bundle(path: Path, tmp: Path, caps: Caps) -> Path:
     dest.mkdir()
     try:
         extract(path, dest, caps)
-    except Refused as exc:
+    except TarballRefused as exc:
         raise InputError(f"{path}: refused, {exc}") from None
     except tarfile.ReadError:
         raise InputError(f"{path}: not a bundle folder, and not readable as a tarball (gzip, bzip2, xz or plain tar)") from None

@@ -32,7 +32,7 @@ from reprokit import __version__, flake, manifest, rerun, sandbox, tarball
 from reprokit import lock as lock_mod
 from reprokit import report as review
 from reprokit.checks import CheckResult, Outcome, from_legacy, judge
-from reprokit.errors import InputError, InterpreterUnavailable
+from reprokit.errors import InputError, InterpreterUnavailable, RebuildFailed
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import files_under, sha256_file
 from reprokit.nixpkgs import NixpkgsPin
@@ -531,7 +531,7 @@ def run_bundle_code(settings: ValidateSettings, bundle: Path, data: dict[str, An
             try:
                 env = rerun.rebuild_pip(bundle, exe, tmp / "env", policy=policy)
                 checks.append(Check(name="rebuild-pip", ok=True, details="offline from vendor/, " + policy.describe()))
-            except rerun.RebuildFailed as exc:
+            except RebuildFailed as exc:
                 checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
     elif settings.rebuild == "nix":
         checks.append(rebuild_nix(bundle, data, allow_unsandboxed=settings.nix_without_sandbox))

@@ -22,7 +22,7 @@ from typing import TextIO
 import requests
 
 from reprokit import pypi
-from reprokit.errors import HashMismatch, IndexError_
+from reprokit.errors import HashMismatch, PackageIndexError
 from reprokit.fsutil import sha256_file
 from reprokit.lock import Artifact, Lock
 from reprokit.nixpkgs import cache_root
@@ -175,9 +175,9 @@ def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progre
                         continue
                     if progress:
                         progress.advance(artifact.filename, n)
-        except (requests.RequestException, IndexError_) as exc:
+        except (requests.RequestException, PackageIndexError) as exc:
             if attempt == attempts - 1:
-                raise IndexError_(f"{artifact.filename}: download failed ({exc})") from None
+                raise PackageIndexError(f"{artifact.filename}: download failed ({exc})") from None
             continue
         size = part.stat().st_size
         if artifact.size is not None and size < artifact.size:
@@ -188,7 +188,7 @@ def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progre
             raise HashMismatch(f"{artifact.filename}: sha256 is {got}, the lock says {artifact.sha256}; the file was not kept")
         os.replace(part, final)
         return final, True
-    raise IndexError_(f"{artifact.filename}: still incomplete after {attempts} tries")
+    raise PackageIndexError(f"{artifact.filename}: still incomplete after {attempts} tries")
 
 
 def _place(src: Path, dest: Path) -> None:

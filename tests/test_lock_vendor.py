@@ -11,7 +11,7 @@ import pytest
 
 from reprokit import lock as lock_mod
 from reprokit import pypi
-from reprokit.errors import HashMismatch, IndexError_, ResolutionFailed
+from reprokit.errors import HashMismatch, PackageIndexError, ResolutionFailed
 from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, requirements_for
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, cache_path, vendor
@@ -46,10 +46,10 @@ def test_client_resolves_relative_urls_and_retries(index: FakeIndex) -> None:
         assert len(fast_client(base).files("beta")) == 6  # the stalled try timed out, the next one answered
         yanked = [f for f in fast_client(base).files("beta") if f.yanked]
         assert {f.filename for f in yanked} == {"beta-1.5-py3-none-any.whl", "beta-1.5.tar.gz"}
-        with pytest.raises(IndexError_, match="nosuch: not on the index"):
+        with pytest.raises(PackageIndexError, match="nosuch: not on the index"):
             fast_client(base).files("nosuch")
         index.fault("/simple/alpha/", 503, 503, 503, 503, 503)
-        with pytest.raises(IndexError_, match="no answer after 5 tries"):
+        with pytest.raises(PackageIndexError, match="no answer after 5 tries"):
             fast_client(base).files("alpha")
 
 

@@ -15,7 +15,8 @@ from zenodo_mock.testing import spawn
 
 from reprokit.bundle import ArchiveSettings, archive
 from reprokit.cli import main
-from reprokit.publish import PublishRefused, PublishSettings, ZenodoError, publish
+from reprokit.errors import PublishRefused, ZenodoError
+from reprokit.publish import PublishSettings, publish
 from tests.conftest import RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 from tests.fakeservers import serve

@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, interpreter, manifest, nixpkgs, pypi, rerun, sandbox, secrets, tree
+from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, interpreter, manifest, nixpkgs, pypi, render, rerun, sandbox, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit import outputs as outputs_mod
 from reprokit.errors import InputError, ReprokitError, UsageError
@@ -440,7 +441,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
         # share these digests (the integrity check below reads everything again).
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
-        report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet), client)
+        report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir), client,
+                        None if settings.quiet else render.Progress(sys.stderr))
         atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
         atomic_write_text(work / "pylock.toml", lock_mod.render_pylock(locked, {
             v.artifact.sha256: v.path.relative_to(work).as_posix() for v in report.files if v.path.parent.name in ("sdist", "wheels")}))

@@ -108,7 +108,7 @@ def parse_date(text: str) -> dt.date:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    from reprokit import nixpkgs
+    from reprokit import nixpkgs, render
 
     settings = nixpkgs.PinSettings(
         date=args.date or dt.date.today(), channel=args.channel, offline=args.offline,
@@ -118,7 +118,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"reprokit_pin": 1, **result.to_json()})
     else:
-        sys.stdout.write(nixpkgs.render(result))
+        sys.stdout.write(render.pin(result))
     return 0
 
 
@@ -155,30 +155,28 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 def cmd_vendor(args: argparse.Namespace) -> int:
     from reprokit import lock as lock_mod
-    from reprokit import pypi
+    from reprokit import pypi, render
     from reprokit.vendor import VendorSettings, vendor
 
     locked = lock_mod.read_yaml(Path(args.lock))
     settings = VendorSettings(
         output=Path(args.output), sdists=args.sdists, wheels=args.wheels, jobs=args.jobs,
-        cache_dir=Path(args.cache_dir) if args.cache_dir else None, quiet=args.quiet,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
     )
-    report = vendor(locked, settings, pypi.Client(args.index_url))
-    fresh = sum(1 for v in report.files if v.downloaded)
+    report = vendor(locked, settings, pypi.Client(args.index_url), None if args.quiet else render.Progress(sys.stderr))
     if args.json:
         _print_json({"reprokit_vendor": 1, "output": str(settings.output), "requests": report.requests,
                      "bytes_downloaded": report.bytes_downloaded, "seconds": round(report.seconds, 3),
                      "files": [{"path": str(v.path), "sha256": v.artifact.sha256, "sri": v.artifact.sri,
                                 "nix32": v.artifact.nix32, "downloaded": v.downloaded} for v in report.files]})
     elif not args.quiet:
-        print(f"{len(report.files)} files in {settings.output} ({fresh} downloaded, {len(report.files) - fresh} from the cache, "
-              f"{report.bytes_downloaded / 1e6:.1f} MB, {report.requests} requests, {report.seconds:.1f}s)")
+        sys.stdout.write(render.vendored(report, settings.output))
     return 0
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
+    from reprokit import render
     from reprokit.bundle import ArchiveSettings, archive
-    from reprokit.scan import counted
 
     paper = Path(args.paper)
     out = Path(args.output) if args.output else Path(f"{paper.resolve().name}-bundle")
@@ -192,18 +190,13 @@ def cmd_archive(args: argparse.Namespace) -> int:
         _print_json({"reprokit_archive": 1, "bundle": str(result.bundle), "tarball": str(result.tarball) if result.tarball else None,
                      "packages": result.packages, "paper_files": result.files, "recorded_outputs": result.outputs, "notes": list(result.notes)})
     else:
-        for note in result.notes:
-            print(f"note: {note}")
-        print(f"wrote {result.bundle}: {counted(result.files, 'paper file')}, {counted(result.packages, 'package')}, "
-              f"{counted(result.outputs, 'recorded output')}"
-              + (f"; {result.tarball}" if result.tarball else ""))
-        print(f"check it:  python3 {result.bundle}/verify.py   or   reprokit validate {result.bundle} --rebuild pip --rerun")
+        sys.stdout.write(render.archived(result))
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from reprokit import sandbox, tarball
-    from reprokit.validate import ValidateSettings, render, validate
+    from reprokit import render, sandbox, tarball
+    from reprokit.validate import ValidateSettings, validate
 
     defaults = tarball.Caps()
     caps = tarball.Caps(size=args.max_extract_size or defaults.size, ratio=args.max_ratio or defaults.ratio,
@@ -217,7 +210,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        sys.stdout.write(render(report))
+        sys.stdout.write(render.report(report))
     if args.report is not None and report.review is not None:
         from reprokit import report as review
         from reprokit.fsutil import atomic_write_text
@@ -228,7 +221,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
-    from reprokit import secrets
+    from reprokit import render, secrets
     from reprokit.errors import UsageError
 
     path = Path(args.path)
@@ -239,11 +232,12 @@ def cmd_secrets(args: argparse.Namespace) -> int:
         _print_json({"reprokit_secrets": 1, "path": str(path), "findings": [
             {"path": f.path, "line": f.line, "kind": f.kind, "value": f.masked} for f in findings]})
     else:
-        sys.stdout.write(secrets.render(findings))
+        sys.stdout.write(render.findings(findings))
     return 1 if findings else 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from reprokit import render
     from reprokit.publish import PublishSettings, publish
 
     def confirm(question: str) -> bool:
@@ -259,23 +253,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     result = publish(settings, confirm if sys.stdin.isatty() and not args.yes else None)
     if args.json:
         _print_json(result.to_json())
-        return 0
-    for note in result.notes:
-        print(f"note: {note}")
-    if result.state == "dry-run":
-        print("Would upload:")
-        for name, size, digest in result.files:
-            print(f"  {name}  {size} bytes  sha256 {digest}")
-        print("with this metadata:")
-        print(json.dumps(result.metadata, indent=2))
-        print("Nothing was sent.")
-    elif result.state == "unchanged":
-        print(f"Nothing changed since deposition {result.deposition_id}: DOI {result.doi}, {result.record_url}")
     else:
-        print(("Draft" if result.state == "draft" else "Published") + f" deposition {result.deposition_id}")
-        print(f"DOI          {result.doi}")
-        print(f"record       {result.record_url}")
-        print(f"concept DOI  {result.concept_doi or '(on publish)'}")
+        sys.stdout.write(render.published(result))
     return 0
 
 

@@ -297,20 +297,6 @@ def pin(settings: PinSettings) -> NixpkgsPin:
         raise PinError(f"GitHub answered {resp.status_code if resp is not None else '?'} for {resp.url if resp is not None else 'a request'}; try --offline") from exc
 
 
-def render(p: NixpkgsPin) -> str:
-    lines = [
-        f"channel       {p.channel}",
-        f"rev           {p.rev}",
-        f"lastModified  {p.last_modified} ({p.date}, {p.days_before} days before {p.requested})",
-        f"narHash       {p.nar_hash}",
-        f"url           {p.url}",
-        f"source        {p.source}",
-    ]
-    if p.note:
-        lines.append(f"note          {p.note}")
-    return "\n".join(lines) + "\n"
-
-
 def cached_tarball(rev: str, cache_dir: Path | None = None) -> Path | None:
     """The nixpkgs tarball of ``rev`` if an online pin (or a vendored bundle) left it in the cache."""
     path = cache_root(cache_dir) / "nixpkgs" / f"{rev}.tar.gz"

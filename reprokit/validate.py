@@ -618,21 +618,3 @@ def gather_review(shown_as: Path, bundle: Path, data: dict, outcome: Outcome,  #
         tool_version=__version__,
     )
 
-
-def render(report: Report) -> str:
-    rows = [("CHECK", "RESULT", "DETAILS")]
-    words = {"passed": "pass", "failed": "FAIL", "not-run": "NOT RUN"}
-    for c in report.checks:
-        r = c.result()
-        result = words[r.status] + (" (allowed)" if r.status == "not-run" and c.name in report.allow_skip else "")
-        rows.append((c.name, result, c.skipped or c.details or (f"{len(c.problems)} problem(s)" if c.problems else "")))
-    w0, w1 = (max(len(r[i]) for r in rows) for i in range(2))
-    out = [f"{a:<{w0}}  {b:<{w1}}  {d}".rstrip() for a, b, d in rows]
-    for c in report.checks:
-        for p in c.problems:
-            out.append(f"  {c.name}: {p.path + ': ' if p.path else ''}{p.message}")
-    if report.sandbox:
-        out.append(f"bundle code ran {report.sandbox}")
-    out.append("")
-    out.append(report.outcome.verdict_line())
-    return "\n".join(out) + "\n"

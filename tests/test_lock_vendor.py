@@ -110,7 +110,7 @@ def test_vendor_cache_mismatch_truncation_and_resume(index: FakeIndex, tmp_path:
         index.fault("/files/beta-1.0.tar.gz", "truncate")
         index.log.clear()
         out = tmp_path / "vendor"
-        report = vendor(locked, VendorSettings(output=out, cache_dir=cache, quiet=True), fast_client(base))
+        report = vendor(locked, VendorSettings(output=out, cache_dir=cache), fast_client(base))
         assert sorted(p.name for p in out.rglob("*") if p.is_file()) == names
         for f in out.rglob("*"):
             if f.is_file():
@@ -120,12 +120,12 @@ def test_vendor_cache_mismatch_truncation_and_resume(index: FakeIndex, tmp_path:
         assert not list(cache.rglob("*.part"))
         # Second vendoring of the same lock: no request at all.
         index.log.clear()
-        report2 = vendor(locked, VendorSettings(output=tmp_path / "vendor2", cache_dir=cache, quiet=True), fast_client(base))
+        report2 = vendor(locked, VendorSettings(output=tmp_path / "vendor2", cache_dir=cache), fast_client(base))
         assert index.log == [] and report2.requests == 0 and all(not v.downloaded for v in report2.files)
         # Bytes that do not match the lock are refused and not kept.
         index.fault("/files/gamma-0.3-py3-none-any.whl", "corrupt")
         with pytest.raises(HashMismatch, match=r"gamma-0.3-py3-none-any.whl: sha256 is [0-9a-f]{64}, the lock says [0-9a-f]{64}"):
-            vendor(locked, VendorSettings(output=tmp_path / "v3", cache_dir=tmp_path / "cache3", quiet=True), fast_client(base))
+            vendor(locked, VendorSettings(output=tmp_path / "v3", cache_dir=tmp_path / "cache3"), fast_client(base))
         assert not (tmp_path / "v3" / "wheels" / "gamma-0.3-py3-none-any.whl").exists()
         assert not [p for p in (tmp_path / "cache3").rglob("*") if p.is_file() and p.stat().st_size and "gamma" in p.name]
 
@@ -134,7 +134,7 @@ def test_offline_pip_install_from_vendored_files(index: FakeIndex, tmp_path: Pat
     root = paper(tmp_path)
     with running(index) as base:
         locked = do_lock(index, base, root, tmp_path)
-        vendor(locked, VendorSettings(output=tmp_path / "vendor", cache_dir=tmp_path / "cache", quiet=True), fast_client(base))
+        vendor(locked, VendorSettings(output=tmp_path / "vendor", cache_dir=tmp_path / "cache"), fast_client(base))
     lock_mod.write(locked, tmp_path / "l.yaml", tmp_path / "requirements.lock")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -161,10 +161,11 @@ class FakeTTY:
 
 
 def test_progress_draws_a_bar_per_file_and_a_total_on_a_terminal() -> None:
-    from reprokit.vendor import Progress
+    from reprokit.render import Progress
 
     tty = FakeTTY()
-    p = Progress(2, 30_000_000, tty, quiet=False, sizes={"a.whl": 10_000_000, "b.tar.gz": 20_000_000})  # type: ignore[arg-type]
+    p = Progress(tty)  # type: ignore[arg-type]
+    p.start([("a.whl", 10_000_000), ("b.tar.gz", 20_000_000)])
     p.advance("a.whl", 5_000_000)
     p.last = 0
     p.advance("b.tar.gz", 20_000_000)
@@ -174,7 +175,8 @@ def test_progress_draws_a_bar_per_file_and_a_total_on_a_terminal() -> None:
     assert "25.0/30.0 MB  1/2 files\n" in tty.text and "\x1b[F" in tty.text  # redrawn in place
     plain = FakeTTY()
     plain.isatty = lambda: False  # type: ignore[method-assign]
-    q = Progress(1, 10, plain, quiet=False)  # type: ignore[arg-type]
+    q = Progress(plain)  # type: ignore[arg-type]
+    q.start([("c.whl", 10)])
     q.advance("c.whl", 10)
     q.finished("c.whl", "cached")
     assert plain.text == "cached     c.whl\n"

@@ -35,7 +35,7 @@ def test_real_pypi_lock_vendor_and_offline_install(tmp_path: Path) -> None:
         assert p.artifacts and all((a.upload_time or "") < "2023-06-02" for a in p.artifacts)
     lock_mod.write(first, tmp_path / "lock.yaml", tmp_path / "requirements.lock")
     out = tmp_path / "vendor"
-    report = vendor(first, VendorSettings(output=out, cache_dir=tmp_path / "cache", quiet=True))
+    report = vendor(first, VendorSettings(output=out, cache_dir=tmp_path / "cache"))
     assert report.files and all(v.downloaded for v in report.files)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

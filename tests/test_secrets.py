@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import secrets
+from reprokit import render, secrets
 from reprokit.cli import main
 from tests.conftest import SAMPLE_PAPER, write_tree
 
@@ -35,7 +35,7 @@ def test_planted_secrets_are_found_masked(tmp_path: Path) -> None:
     assert any(p == "analysis.ipynb" and k == "Zenodo token" for p, _, k in found)
     assert (".env", None, "dotenv file") in found and (".netrc", None, "netrc credentials") in found
     assert ("config.yaml", 1, "Zenodo token") in found and ("config.yaml", 2, "Slack webhook") in found
-    rendered = secrets.render(secrets.scan_path(tmp_path))
+    rendered = render.findings(secrets.scan_path(tmp_path))
     assert GH not in rendered and AWS not in rendered and "ghp_" in rendered  # masked, but recognisable
 
 

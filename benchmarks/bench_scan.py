@@ -154,6 +154,16 @@ def run_pipreqs(tree: Path, local: bool = False) -> tuple[set[str], float]:
     return found, elapsed
 
 
+def speed(totals: dict[str, list[float]]) -> list[str]:
+    """The wall-time ratios, each saying whether it compares like with like."""
+    ours = totals["reprokit"][4]
+    if not (ours and totals["pipreqs"][4]):
+        return []
+    return [f"reprokit is {totals['pipreqs-local'][4] / ours:.1f}x as fast as pipreqs --use-local: both offline, the like-for-like time",
+            f"reprokit is {totals['pipreqs'][4] / ours:.1f}x as fast as pipreqs with PyPI look-ups: most of that is pipreqs "
+            "waiting on the network, not a like-for-like time"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packages", default=",".join(PACKAGES))
@@ -161,7 +171,7 @@ def main() -> int:
     ap.add_argument("--whole", action="store_true", help="scan the whole sdist (tests, docs, examples too), not just the library")
     args = ap.parse_args()
     # hits, base, tp, found, time; "reprokit+lazy" reads lazy imports as required.
-    totals = {"reprokit": [0, 0, 0, 0, 0.0], "reprokit+lazy": [0, 0, 0, 0, 0.0], "pipreqs": [0, 0, 0, 0, 0.0], "pipreqs-local": [0, 0, 0, 0, 0.0]}
+    totals: dict[str, list[float]] = {"reprokit": [0, 0, 0, 0, 0.0], "reprokit+lazy": [0, 0, 0, 0, 0.0], "pipreqs": [0, 0, 0, 0, 0.0], "pipreqs-local": [0, 0, 0, 0, 0.0]}
     reported_hits = 0
     lazy_kinds = {"base": 0, "extra": 0, "undeclared": 0}  # reprokit's lazy distributions, by the metadata
     print(f"{'package':<14} {'base':>4} | {'reprokit R':>10} {'P':>5} {'s':>6} | {'pipreqs R':>9} {'P':>5} {'s':>6} | {'--use-local R':>13} {'P':>5} {'s':>6}")
@@ -215,11 +225,8 @@ def main() -> int:
     budget = max(0, int((tp + good) / 0.85 - nfound - good))
     print(f"reprokit lazy distributions: {lazy_kinds['base']} base, {lazy_kinds['extra']} extras, {lazy_kinds['undeclared']} undeclared; "
           f"making lazy imports required keeps precision >= 0.85 only if at most {budget} undeclared ones come along")
-    if totals["pipreqs"][4]:
-        ours = totals["reprokit"][4]
-        print(f"reprokit is {totals['pipreqs-local'][4] / ours:.1f}x as fast as pipreqs --use-local: both offline, the like-for-like time")
-        print(f"reprokit is {totals['pipreqs'][4] / ours:.1f}x as fast as pipreqs with PyPI look-ups: most of that is pipreqs "
-              "waiting on the network, not a like-for-like time")
+    for line in speed(totals):
+        print(line)
     return 0
 
 

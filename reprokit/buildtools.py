@@ -17,7 +17,6 @@ import json
 import logging
 import re
 import subprocess
-import sys
 import tarfile
 import tempfile
 import zipfile
@@ -29,14 +28,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from reprokit import pypi, resolve, vendor
+from reprokit import pypi, resolve, toml, vendor
 from reprokit.errors import InputError, ResolutionFailed
 from reprokit.lock import Lock, Package
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +84,8 @@ def read_build_system(sdist: Path) -> BuildSystem:
     if not text:
         return BuildSystem(requires=LEGACY_REQUIRES, backend=LEGACY_BACKEND)
     try:
-        table = tomllib.loads(text).get("build-system")
-    except tomllib.TOMLDecodeError:
+        table = toml.loads(text).get("build-system")
+    except toml.TOMLDecodeError:
         # pip refuses such an sdist too; the legacy path is what an older pip took.
         return BuildSystem(requires=LEGACY_REQUIRES, backend=LEGACY_BACKEND)
     if not isinstance(table, dict):

@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,17 +20,8 @@ from reprokit.bundle import ArchiveSettings, archive
 from reprokit.errors import InputError
 from reprokit.cli import main
 from reprokit.validate import ValidateSettings, validate
-from tests.conftest import RUNNING, write_tree
+from tests.helpers import PAPER, REV, RUNNING, make_tarball, write_tree
 from tests.fakeindex import FakeIndex, running
-
-PAPER = {
-    "CITATION.cff": 'cff-version: 1.2.0\nmessage: "cite"\ntitle: "Tiny study"\nauthors:\n  - family-names: Doe\n    given-names: Jo\ndate-released: "2024-01-20"\n',
-    "run.py": "import json, os\nimport alpha\nif __name__ == '__main__':\n    os.makedirs('out', exist_ok=True)\n"
-              "    json.dump({'alpha': alpha.__version__}, open('out/result.json', 'w'))\n",
-    "data/input.csv": "a,b\n1,2\n",
-    "requirements.txt": "alpha\n",
-}
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeIndex]:
@@ -41,7 +31,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
     index.add("beta", "2.0", uploaded="2023-06-01T00:00:00Z")
     paper = write_tree(base / "tiny-paper", PAPER)
     with running(index) as url:
-        os.environ["UV_CACHE_DIR"] = str(base / "uv")
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "out1", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
         again = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "elsewhere" / "out2", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
     assert result.tarball and again.tarball
@@ -223,6 +212,7 @@ def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)
 
 
+@pytest.mark.slow  # archives with two recording runs, then rebuilds and reruns again
 def test_the_archive_run_is_the_record_and_a_differing_author_copy_is_reported(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     index = built[2]
     paper = write_tree(tmp_path / "with-results", {**PAPER, "out/result.json": '{"alpha": "0.9"}'})  # not what run.py writes
@@ -245,7 +235,6 @@ def test_vendor_nixpkgs_keeps_the_pinned_tarball(built: tuple[Path, Path, FakeIn
     from urllib.parse import urlparse
 
     from tests.fakeservers import reply, serve
-    from tests.test_nixpkgs import REV, make_tarball
 
     tarball = make_tarball(tmp_path)
 
@@ -294,7 +283,6 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
         "run.py": "from figlib.banner import banner\nprint(banner('hi'))\n",
     })
     with running(index) as url:
-        os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
         common = {"date": dt.date(2024, 1, 20), "offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
         result = archive(ArchiveSettings(python=RUNNING, paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
         # The note names the top-level scripts nothing imports (util.py is a helper).

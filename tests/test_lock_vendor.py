@@ -15,7 +15,7 @@ from reprokit.errors import HashMismatch, PackageIndexError, ResolutionFailed
 from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, requirements_for
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, cache_path, vendor
-from tests.conftest import write_tree
+from tests.helpers import write_tree
 from tests.fakeindex import FakeIndex, running
 
 

@@ -15,7 +15,7 @@ from reprokit import pypi
 from reprokit.resolve import LockSettings, lock
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
-from tests.conftest import write_tree
+from tests.helpers import write_tree
 
 pytestmark = pytest.mark.network
 

@@ -16,9 +16,8 @@ from reprokit import hashes, nixpkgs
 from reprokit.cli import main
 from reprokit.errors import PinError
 from tests.fakeservers import reply, serve
+from tests.helpers import COMMIT_TIME, REV, make_tarball
 
-REV = "0123456789abcdef0123456789abcdef01234567"
-COMMIT_TIME = 1707978831  # 2024-02-15T06:33:51Z
 
 
 @pytest.mark.parametrize(("date", "channel"), [("2024-02-15", "nixos-23.11"), ("2024-06-01", "nixos-24.05"), ("2024-12-01", "nixos-24.11"), ("2020-05-31", "nixos-20.03"), ("2017-01-20", "nixos-16.09"),
@@ -59,22 +58,6 @@ def test_a_pin_whose_nixpkgs_lacks_the_python_is_passed_over() -> None:
     got = nixpkgs.pin_embedded(dt.date(2024, 2, 15), "nixos-23.11", "3.7")
     assert nixpkgs.has_python(nixpkgs.release_of_pin(got.channel, got.last_modified), "3.7")
     assert got.channel != "nixos-23.11" and "lacks Python 3.7" in got.note
-
-
-def make_tarball(tmp_path: Path) -> bytes:
-    src = tmp_path / f"nixpkgs-{REV}"
-    (src / "pkgs").mkdir(parents=True)
-    (src / "default.nix").write_text("{ ... }: { }\n")
-    (src / "pkgs" / "hello.sh").write_text("#!/bin/sh\n")
-    (src / "pkgs" / "hello.sh").chmod(0o755)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for p in sorted([src, *src.rglob("*")]):
-            info = tf.gettarinfo(p, arcname=str(p.relative_to(tmp_path)))
-            info.mtime = COMMIT_TIME
-            with open(p, "rb") if p.is_file() else io.BytesIO() as fh:
-                tf.addfile(info, fh if p.is_file() else None)
-    return buf.getvalue()
 
 
 def test_online_pin_against_a_local_github(tmp_path: Path) -> None:

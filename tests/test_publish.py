@@ -17,10 +17,9 @@ from reprokit.bundle import ArchiveSettings, archive
 from reprokit.cli import main
 from reprokit.errors import PublishRefused, ZenodoError
 from reprokit.publish import PublishSettings, publish
-from tests.conftest import RUNNING, write_tree
+from tests.helpers import PAPER, RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 from tests.fakeservers import serve
-from tests.test_bundle import PAPER
 
 TOKEN = "tok" + "e" * 50 + "n"  # looks like nothing else in the output
 CFF = PAPER["CITATION.cff"].replace('    given-names: Jo\n', '    given-names: Jo\n    orcid: "https://orcid.org/0000-0002-1825-0097"\n') + (

@@ -10,7 +10,7 @@ import pytest
 from reprokit import imports as imports_mod
 from reprokit.cli import main
 from reprokit.scan import ScanSettings, module_name, scan, scan_files
-from tests.conftest import notebook, write_tree
+from tests.helpers import notebook, write_tree
 
 
 def run(path: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:

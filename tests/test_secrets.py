@@ -7,7 +7,7 @@ import pytest
 
 from reprokit import render, secrets
 from reprokit.cli import main
-from tests.conftest import SAMPLE_PAPER, write_tree
+from tests.helpers import SAMPLE_PAPER, write_tree
 
 GH = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 AWS = "AKIA" + "IOSFODNN7EXAMPLQ"

@@ -25,17 +25,16 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, interpreter, manifest, nixpkgs, pypi, rerun, sandbox, secrets, tree
+from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, manifest, nixpkgs, pypi, rerun, sandbox, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit import outputs as outputs_mod
-from reprokit.errors import InputError, ReprokitError, UsageError
+from reprokit.errors import InputError, UsageError
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
 from reprokit.lock import Lock
 from reprokit.nixpkgs import cache_root
 from reprokit.outputs import config as outputs_config
-from reprokit.resolve import LockSettings, lazy_left_out, lock
-from reprokit.scan import ScanResult, ScanSettings, scan
+from reprokit.resolve import LockSettings, choose_python, lazy_left_out
 from reprokit.validate import check_integrity
 from reprokit.vendor import VendorSettings, vendor
 
@@ -335,49 +334,6 @@ def _write_members(bundle: Path, name: str, gz: gzip.GzipFile, mtime: int) -> No
                     tf.addfile(info, fh)
 
 
-def choose_python(paper: Path, files: Sequence[str], date: dt.date, settings: ArchiveSettings) -> tuple[interpreter.PythonChoice, ScanResult, Lock]:
-    """The paper's Python, its scan and its runtime lock. A Python the paper names wins;
-    when it names none, the newest CPython of its date for which every locked package
-    has a wheel (an old paper's pins have none for today's Python)."""
-    stated = interpreter.PythonChoice(version=settings.python, source="--python") if settings.python else interpreter.infer(paper, files, date)
-    candidates = [stated] if stated else [
-        interpreter.PythonChoice(version=v, source=f"the newest CPython of {date} with wheels for the locked packages")
-        for v in interpreter.current_at(date)[:3]
-    ]
-    first: tuple[interpreter.PythonChoice, ScanResult, Lock] | None = None
-    for choice in candidates:
-        scanned = scan(ScanSettings(path=paper, python=choice.version, use_installed=False))
-        locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=settings.index_url), root=paper)
-        if stated:
-            return choice, scanned, locked
-        first = first or (choice, scanned, locked)
-        lacking = lacks_wheels(locked, settings.index_url)
-        if not lacking:
-            return choice, scanned, locked
-        log.debug("Python %s: no wheel for %s", choice.version, ", ".join(lacking))
-    assert first is not None
-    choice, scanned, locked = first
-    return dataclasses.replace(choice, source=f"the newest CPython of {date} (no candidate had wheels for every locked package)"), scanned, locked
-
-
-def lacks_wheels(locked: Lock, index_url: str | None = None) -> list[str]:
-    """Packages with no wheel for the lock's Python although their release has compiled
-    wheels for others: building them needs compilers and system libraries."""
-    client = pypi.Client(index_url)
-    out = []
-    for p in locked.packages:
-        if any(a.kind == "wheel" for a in p.artifacts):
-            continue
-        try:
-            files = client.files(p.name)
-        except ReprokitError:
-            continue
-        prefix = re.sub(r"[-_.]+", "_", p.name).lower() + "-" + p.version + "-"
-        if any(f.filename.lower().startswith(prefix) and f.kind == "wheel" and "-none-any" not in f.filename for f in files):
-            out.append(p.pin)
-    return out
-
-
 def archive(settings: ArchiveSettings) -> ArchiveResult:
     paper = settings.paper
     if not paper.is_dir():
@@ -391,7 +347,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes.append(f"date {date} (from {date_from})")
     walked = tree.walk(paper, suffixes=None)
     all_files = list(walked.files)
-    choice, scanned, locked = choose_python(paper, all_files, date, settings)
+    choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url)
     python = choice.version
     notes.append(f"Python {python} (from {choice.source})")
     name = bundle_name(paper)

@@ -124,17 +124,22 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 def cmd_lock(args: argparse.Namespace) -> int:
     from reprokit import lock as lock_mod
-    from reprokit.resolve import LockSettings, lazy_left_out, lock
-    from reprokit.scan import ScanSettings, counted, scan
+    from reprokit import tree
+    from reprokit.resolve import LockSettings, choose_python, lazy_left_out
+    from reprokit.scan import counted
 
     path = Path(args.path)
-    python = args.python or f"{sys.version_info[0]}.{sys.version_info[1]}"
-    result = scan(ScanSettings(path=path, python=python))
-    settings = LockSettings(
-        date=args.date or dt.date.today(), python=python, platform=args.platform, index_url=args.index_url,
-        with_optional=args.with_optional, from_env=args.from_env,
-    )
-    locked = lock(result, settings, root=path if path.is_dir() else path.parent)
+    root = path if path.is_dir() else path.parent
+    date = args.date or dt.date.today()
+    files = tree.walk(root, suffixes=None).files if path.is_dir() else (path.name,)
+    choice, result, locked = choose_python(root, files, date, args.python, args.index_url)
+    settings = LockSettings(date=date, python=choice.version, platform=args.platform, index_url=args.index_url,
+                            with_optional=args.with_optional, from_env=args.from_env)
+    if (args.platform, args.with_optional, args.from_env) != ("x86_64-linux", False, False):
+        from reprokit.resolve import lock
+
+        locked = lock(result, settings, root=root)
+    print(f"note: Python {choice.version} (from {choice.source})", file=sys.stderr)
     if not result.files:
         print(f"note: no .py or .ipynb files under {path}: the lock holds only what the paper declares", file=sys.stderr)
     for note in dict.fromkeys(lazy_left_out(result, settings).values()):
@@ -495,7 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReprokitError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"error: {exc}\n")
+        # One line, whatever a tool underneath said: its details are behind -v/--debug.
+        text = " ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
+        sys.stderr.write(f"error: {text}\n")
         return exc.exit_code
     except Terminated:
         sys.stderr.write("terminated\n")

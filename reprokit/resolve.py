@@ -9,6 +9,7 @@ URL, size and upload time from the index.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
@@ -19,8 +20,10 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -28,9 +31,12 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonica
 from packaging.version import InvalidVersion, Version
 
 from reprokit import http, pypi, tree
-from reprokit.errors import ResolutionFailed, UnresolvedImports, UsageError
+from reprokit.errors import ReprokitError, ResolutionFailed, UnresolvedImports, UsageError
 from reprokit.lock import Artifact, Lock, Package
 from reprokit.scan import Distribution, ScanResult
+
+if TYPE_CHECKING:
+    from reprokit.interpreter import PythonChoice
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -309,7 +315,19 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
                 caps[name] = newest_before(pypi.Client(settings.index_url), name, cutoff)
             later[name] = later.get(name, 0) + 6
         log.debug("building old sdists needs %s released after %s", ", ".join(tools), settings.date)
-    raise ResolutionFailed(http.redact(proc.stderr.strip()) or f"uv exited with status {proc.returncode}")
+    log.debug("%s", http.redact(proc.stderr))
+    raise ResolutionFailed(http.redact(uv_reason(proc.stderr)) or f"uv exited with status {proc.returncode}")
+
+
+def uv_reason(stderr: str) -> str:
+    """uv's failure in one line: what failed, the sentence that says why, and for a build
+    the exception it ended with."""
+    lines = [ln.strip().lstrip("╰─▶ ").strip() for ln in stderr.splitlines() if ln.strip()]
+    what = next((ln[len("error: "):] for ln in lines if ln.startswith("error: ")), lines[0] if lines else "")
+    why = next((ln[len("cause: "):] if ln.startswith("cause: ") else ln for ln in reversed(lines)
+                if "Because " in ln or "unsatisfiable" in ln), "")
+    exc = next((ln for ln in reversed(lines) if re.match(r"^[A-Za-z_][\w.]*(Error|Exception): ", ln)), "")
+    return "; ".join(dict.fromkeys(x for x in (what, why, exc) if x))
 
 
 def newest_before(client: pypi.Client, name: str, cutoff: dt.datetime) -> str | None:
@@ -419,3 +437,50 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         index_url=http.scrub_url(pypi.index_url(settings.index_url)), versions_from=source,
         packages=tuple(sorted(packages, key=lambda p: p.name)),
     )
+
+
+def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str | None = None, index_url: str | None = None,
+                  ) -> tuple[PythonChoice, ScanResult, Lock]:
+    """The paper's Python, its scan and its runtime lock. A Python the paper names wins;
+    when it names none, the newest CPython of its date for which every locked package
+    has a wheel (an old paper's pins have none for today's Python)."""
+    from reprokit import interpreter
+    from reprokit.scan import ScanSettings, scan
+
+    stated = interpreter.PythonChoice(version=python, source="--python") if python else interpreter.infer(paper, files, date)
+    candidates = [stated] if stated else [
+        interpreter.PythonChoice(version=v, source=f"the newest CPython of {date} with wheels for the locked packages")
+        for v in interpreter.current_at(date)[:3]
+    ]
+    first: tuple[interpreter.PythonChoice, ScanResult, Lock] | None = None
+    for choice in candidates:
+        scanned = scan(ScanSettings(path=paper, python=choice.version, use_installed=False))
+        locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
+        if stated:
+            return choice, scanned, locked
+        first = first or (choice, scanned, locked)
+        lacking = lacks_wheels(locked, index_url)
+        if not lacking:
+            return choice, scanned, locked
+        log.debug("Python %s: no wheel for %s", choice.version, ", ".join(lacking))
+    assert first is not None
+    choice, scanned, locked = first
+    return dataclasses.replace(choice, source=f"the newest CPython of {date} (no candidate had wheels for every locked package)"), scanned, locked
+
+
+def lacks_wheels(locked: Lock, index_url: str | None = None) -> list[str]:
+    """Packages with no wheel for the lock's Python although their release has compiled
+    wheels for others: building them needs compilers and system libraries."""
+    client = pypi.Client(index_url)
+    out = []
+    for p in locked.packages:
+        if any(a.kind == "wheel" for a in p.artifacts):
+            continue
+        try:
+            files = client.files(p.name)
+        except ReprokitError:
+            continue
+        prefix = re.sub(r"[-_.]+", "_", p.name).lower() + "-" + p.version + "-"
+        if any(f.filename.lower().startswith(prefix) and f.kind == "wheel" and "-none-any" not in f.filename for f in files):
+            out.append(p.pin)
+    return out

@@ -350,6 +350,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url)
     python = choice.version
     notes.append(f"Python {python} (from {choice.source})")
+    notes += locked.notes
     name = bundle_name(paper)
     lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
     left_out = lazy_left_out(scanned, lock_settings)

@@ -140,6 +140,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
         locked = lock(result, settings, root=root)
     print(f"note: Python {choice.version} (from {choice.source})", file=sys.stderr)
+    for note in locked.notes:
+        print(f"note: {note}", file=sys.stderr)
     if not result.files:
         print(f"note: no .py or .ipynb files under {path}: the lock holds only what the paper declares", file=sys.stderr)
     for note in dict.fromkeys(lazy_left_out(result, settings).values()):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import posixpath
 import re
 import sys
 from collections.abc import Iterable
@@ -50,6 +51,8 @@ class FileImports:
     # Notebooks: for each line of the joined code, (cell number, line in that cell).
     origins: tuple[tuple[int, int], ...] = ()
     main_guard: bool = False  # has ``if __name__ == "__main__":``, so it is run by name
+    # Folders the file puts on sys.path, relative to its own ("..", "lib").
+    path_additions: tuple[str, ...] = ()
 
     def location(self, line: int) -> str:
         """``script.py:12``, or ``analysis.ipynb:cell 3:2`` for a notebook."""
@@ -89,6 +92,7 @@ class _Uses:
     required: bool = False
     lazy: bool = False
     locations: list[str] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -293,7 +297,8 @@ def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) ->
     installs: tuple[notebook.Install, ...] = ()
     if "install" in text:  # os.system("pip install ...") and the like
         installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
-    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=imports_mod.has_main_guard(text))
+    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=imports_mod.has_main_guard(text),
+                       path_additions=tuple(imports_mod.path_additions(text)) if "sys.path" in text else ())
 
 
 def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:
@@ -330,7 +335,8 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
                 warnings.append(Warning_(path=rel, line=None, message=f"{where}: {_not_valid(target, reason)}"))
                 found.extend(_shift(imp, offset) for imp in imports_mod.extract_loose(cell_src.text))
             offset += n_lines
-    return FileImports(path=rel, imports=tuple(found), installs=src.installs, warnings=tuple(warnings), origins=src.origins)
+    return FileImports(path=rel, imports=tuple(found), installs=src.installs, warnings=tuple(warnings), origins=src.origins,
+                       path_additions=tuple(imports_mod.path_additions(src.text)) if "sys.path" in src.text else ())
 
 
 def _shift(imp: imports_mod.FoundImport, offset: int) -> imports_mod.FoundImport:
@@ -453,6 +459,39 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
         except OSError:
             continue
     return frozenset(n for n in names if n.isidentifier())
+
+
+def _names_in(folder: str, rels: Iterable[str]) -> set[str]:
+    """Top-level module names a folder holds (``x.py``, ``x/``, ``x.so``)."""
+    prefix = folder + "/" if folder else ""
+    out = set()
+    for rel in rels:
+        if rel.startswith(prefix):
+            first = rel[len(prefix):].split("/", 1)[0]
+            out.add(first[:-3] if first.endswith(".py") and "/" not in rel[len(prefix):] else first.split(".")[0])
+    return {n for n in out if n.isidentifier()}
+
+
+def _visible_folders(results: list[FileImports], sources: Iterable[str]) -> dict[str, frozenset[str]]:
+    """For each file, the module names it can import from the paper: its own folder's
+    (a script runs with its folder first on sys.path; Python 2 also imports siblings
+    from inside a package) and those of the folders it adds to sys.path."""
+    rels = list(sources)
+    cache: dict[str, set[str]] = {}
+    out: dict[str, frozenset[str]] = {}
+    for r in results:
+        own = posixpath.dirname(r.path)
+        names: set[str] = set()
+        for extra in ("", *r.path_additions):
+            folder = posixpath.normpath(posixpath.join(own, extra)) if (own or extra) else ""
+            folder = "" if folder == "." else folder
+            if folder.startswith(".."):
+                continue  # outside the paper: not the paper's code
+            if folder not in cache:
+                cache[folder] = _names_in(folder, rels)
+            names |= cache[folder]
+        out[r.path] = frozenset(names)
+    return out
 
 
 def module_name(rel: str, packages: frozenset[str], root_name: str) -> str | None:
@@ -601,6 +640,8 @@ def scan(settings: ScanSettings) -> ScanResult:
             uses.required = uses.required or not (f.optional or support or lazy)
             uses.lazy = uses.lazy or lazy
             uses.locations.append(r.location(f.line))
+            uses.files.add(r.path)
+    beside = _visible_folders(results, sources)
 
     imports: list[Import] = []
     dist_imports: dict[str, list[str]] = {}
@@ -619,7 +660,7 @@ def scan(settings: ScanSettings) -> ScanResult:
         dist: str | None = None
         if top in std:
             kind = "stdlib"
-        elif top in local:
+        elif top in local or any(top in beside.get(f, ()) for f in uses.files):
             kind = "local"
         else:
             kind = "third-party"

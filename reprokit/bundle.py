@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, manifest, nixpkgs, pypi, rerun, sandbox, secrets, tree
+from reprokit import __version__, buildtools, resolve, citation, entrypoints, flake, hashes, manifest, nixpkgs, pypi, rerun, sandbox, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit import outputs as outputs_mod
 from reprokit.errors import InputError, UsageError
@@ -392,17 +392,34 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
         # share these digests (the integrity check below reads everything again).
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
-        report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet), client)
-        atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
-        if pin is not None and settings.vendor_nixpkgs:
-            vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
         outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}
-        if settings.record_outputs and eps:
+        needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
+        while True:
+            shutil.rmtree(work / "vendor", ignore_errors=True)
+            report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet), client)
+            atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
+            if pin is not None and settings.vendor_nixpkgs:
+                vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
+            if not (settings.record_outputs and eps):
+                break
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
-            outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper),
-                                                      sandbox.Policy(contained=settings.sandboxed))
+            try:
+                outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper),
+                                                          sandbox.Policy(contained=settings.sandboxed))
+            except NeedsModule as need:
+                dist = resolve.distribution_of(need.module, lock_settings, client)
+                if dist is None or need.module in needed or len(needed) >= 8:
+                    raise InputError(str(need) + ("; no PyPI project provides it: declare where it comes from" if dist is None else "")) from None
+                needed[need.module] = dist
+                notes.append(f"{need.where} needs {need.module} at run time ({need.message}), which no import of the paper names: "
+                             f"{dist} added to the lock; declare it in the paper's requirements")
+                locked = resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper)
+                locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels)
+                continue
             notes += recorded_notes
+            break
         choices: list[flake.Choice] = []
         if pin is not None:
             # After the outputs are recorded: the flake's checks compare a rerun with them.
@@ -500,6 +517,10 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
             results = rerun.run_entry_points(work / "paper", env, eps, policy=policy, collect=Path(envdir) / f"run{i}")
             for r in results:
                 if not r.ok:
+                    module = missing_module(r.message)
+                    if module and module not in left_out and module.split(".")[0] not in left_out:
+                        raise NeedsModule(module=module, where=r.entry_point.path, message=r.message.split(": ", 1)[-1],
+                                          text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
                     raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})"
                                      + _failure_hint(r.message, left_out, airgap))
                 if i == 0:
@@ -519,6 +540,31 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
                              f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
     return outputs, notes
+
+
+class NeedsModule(InputError):
+    """An entry point failed for want of a module no import of the paper names (pandas
+    reads Excel files with xlrd, which it imports only then)."""
+
+    def __init__(self, *, module: str, where: str, message: str, text: str) -> None:
+        super().__init__(text)
+        self.module, self.where, self.message = module, where, message
+
+
+_MISSING = (
+    re.compile(r"No module named '([\w.]+)'"),
+    re.compile(r"Missing optional dependency '([\w.-]+)'"),  # pandas
+    re.compile(r"ImportError: ([\w.-]+) is required|requires the ([\w.-]+) (?:package|module)"),
+)
+
+
+def missing_module(message: str) -> str | None:
+    """The module an entry point's failure says it lacked, if that is what it says."""
+    for pat in _MISSING:
+        m = pat.search(message)
+        if m:
+            return next(g for g in m.groups() if g)
+    return None
 
 
 def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> str:

@@ -462,6 +462,36 @@ def resolve_unresolved(scan: ScanResult, settings: LockSettings, client: pypi.Cl
                                unresolved=unresolved), notes
 
 
+def distribution_of(module: str, settings: LockSettings, client: pypi.Client) -> str | None:
+    """The distribution that provides ``module``: reprokit's table, else the PyPI project of
+    the module's name when its files provide it."""
+    from reprokit.mapping import Mapper
+
+    match = Mapper((), use_installed=False).lookup(module)
+    if match is not None:
+        return match.distribution
+    top = module.split(".")[0]
+    cutoff = dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    for name in dict.fromkeys([top, top.replace("_", "-")]):
+        try:
+            if top in provided_modules(client, name, cutoff, {}):
+                return str(canonicalize_name(name))
+        except ReprokitError:
+            continue
+    return None
+
+
+def with_run_time_needs(scan: ScanResult, needed: dict[str, str]) -> ScanResult:
+    """``scan`` with the distributions a run showed it needs (module -> distribution), as
+    required distributions of their own."""
+    dists = {d.name: d for d in scan.distributions}
+    for module, dist in needed.items():
+        old = dists.get(dist)
+        dists[dist] = Distribution(name=dist, imports=tuple(sorted({module, *(old.imports if old else ())})), optional=False,
+                                   declared=old.declared if old else False, how=old.how if old else "needed at run time")
+    return dataclasses.replace(scan, distributions=tuple(sorted(dists.values(), key=lambda d: d.name)))
+
+
 def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> Lock:
     found_notes: list[str] = []
     if scan.unresolved:

@@ -472,17 +472,20 @@ def _names_in(folder: str, rels: Iterable[str]) -> set[str]:
     return {n for n in out if n.isidentifier()}
 
 
-def _visible_folders(results: list[FileImports], sources: Iterable[str]) -> dict[str, frozenset[str]]:
+def _visible_folders(results: list[FileImports], sources: Iterable[str], python2: bool) -> dict[str, frozenset[str]]:
     """For each file, the module names it can import from the paper: its own folder's
-    (a script runs with its folder first on sys.path; Python 2 also imports siblings
-    from inside a package) and those of the folders it adds to sys.path."""
+    where that folder is on sys.path when it runs (a script's folder; a package's only
+    for a script run by name, ``python pkg/`` or a main guard, or in Python 2, which
+    imports siblings implicitly) and those of the folders it adds to sys.path."""
     rels = list(sources)
+    packages = package_dirs(rels)
     cache: dict[str, set[str]] = {}
     out: dict[str, frozenset[str]] = {}
     for r in results:
         own = posixpath.dirname(r.path)
+        sees_own = own not in packages or python2 or r.main_guard or posixpath.basename(r.path) == "__main__.py"
         names: set[str] = set()
-        for extra in ("", *r.path_additions):
+        for extra in ("", *r.path_additions) if sees_own else r.path_additions:
             folder = posixpath.normpath(posixpath.join(own, extra)) if (own or extra) else ""
             folder = "" if folder == "." else folder
             if folder.startswith(".."):
@@ -490,6 +493,7 @@ def _visible_folders(results: list[FileImports], sources: Iterable[str]) -> dict
             if folder not in cache:
                 cache[folder] = _names_in(folder, rels)
             names |= cache[folder]
+        names.discard(posixpath.basename(r.path).rsplit(".", 1)[0])  # a module does not import itself
         out[r.path] = frozenset(names)
     return out
 
@@ -641,7 +645,7 @@ def scan(settings: ScanSettings) -> ScanResult:
             uses.lazy = uses.lazy or lazy
             uses.locations.append(r.location(f.line))
             uses.files.add(r.path)
-    beside = _visible_folders(results, sources)
+    beside = _visible_folders(results, sources, target[0] == 2)
 
     imports: list[Import] = []
     dist_imports: dict[str, list[str]] = {}

@@ -26,9 +26,10 @@ from tests.fakeservers import reply, serve
 DATA = Path(__file__).parent / "data"
 
 
-def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any") -> tuple[str, bytes]:  # type: ignore[assignment]
-    mod = name.replace("-", "_")
-    dist = f"{mod}-{version}.dist-info"
+def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any", module: str | None = None) -> tuple[str, bytes]:  # type: ignore[assignment]
+    dist_name = name.replace("-", "_")
+    mod = module or dist_name
+    dist = f"{dist_name}-{version}.dist-info"
     meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
         f"{mod}/__init__.py": f"__version__ = {version!r}\n",
@@ -42,7 +43,7 @@ def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "p
         for p, c in files.items():
             zi = zipfile.ZipInfo(p, date_time=(2024, 1, 1, 0, 0, 0))
             zf.writestr(zi, c)
-    return f"{mod}-{version}-{tag}.whl", buf.getvalue()
+    return f"{dist_name}-{version}-{tag}.whl", buf.getvalue()
 
 
 def build_sdist(name: str, version: str, requires: list[str] = ()) -> tuple[str, bytes]:  # type: ignore[assignment]
@@ -85,10 +86,11 @@ class FakeIndex:
         if self.installer:
             self.add_installer()
 
-    def add(self, name: str, version: str, requires: list[str] = (), *, uploaded: str = "2023-06-01T00:00:00Z", sdist: bool = True, wheel: bool = True, yanked: bool = False) -> None:  # type: ignore[assignment]
+    def add(self, name: str, version: str, requires: list[str] = (), *, uploaded: str = "2023-06-01T00:00:00Z", sdist: bool = True, wheel: bool = True,  # type: ignore[assignment]
+            yanked: bool = False, module: str | None = None) -> None:
         files = self.projects.setdefault(name, [])
         if wheel:
-            files.append(Dist(*build_wheel(name, version, list(requires)), uploaded, yanked))
+            files.append(Dist(*build_wheel(name, version, list(requires), module=module), uploaded, yanked))
         if sdist:
             files.append(Dist(*build_sdist(name, version, list(requires)), uploaded, yanked))
 

@@ -439,3 +439,24 @@ def test_nix_rebuild_cannot_reach_the_host_from_the_sandbox(built: tuple[Path, P
         assert check.skipped and "sandbox" in check.skipped
     else:
         assert check.ok is False and check.problems[0].message.endswith(": executing '/bin/sh': No such file or directory")
+
+
+def test_a_module_only_a_run_asks_for_is_added_to_the_lock(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """pandas imports xlrd only when a notebook reads an Excel file: no scan sees it, the
+    archive-time run does, and the bundle must then hold it."""
+    index = built[2]
+    index.add("zzdelta", "2.0", uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(tmp_path / "needs", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": "import importlib, json, os\nimport alpha\nif __name__ == '__main__':\n"
+                  "    delta = importlib.import_module(''.join(['zzdel', 'ta']))\n"
+                  "    os.makedirs('out', exist_ok=True)\n    json.dump({'zzdelta': delta.__version__}, open('out/b.json', 'w'))\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    assert "zzdelta" in {p["name"] for p in data["packages"]}
+    assert any(n.startswith("run.py needs zzdelta at run time (ModuleNotFoundError: No module named 'zzdelta')") for n in result.notes), result.notes
+    assert json.loads((result.bundle / "outputs" / "run" / "out" / "b.json").read_text()) == {"zzdelta": "2.0"}
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

@@ -11,7 +11,7 @@ import pytest
 
 from reprokit import lock as lock_mod
 from reprokit import pypi
-from reprokit.errors import HashMismatch, IndexError_, ResolutionFailed
+from reprokit.errors import HashMismatch, IndexError_, ResolutionFailed, UnresolvedImports
 from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, requirements_for
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, cache_path, vendor
@@ -247,3 +247,22 @@ def test_lock_of_a_folder_without_code_says_so(tmp_path: Path, capsys: pytest.Ca
     captured = capsys.readouterr()
     assert f"note: no .py or .ipynb files under {tmp_path / 'paper'}" in captured.err
     assert "0 packages for Python" in captured.out and out.is_file()
+
+
+def test_imports_no_table_knows_are_matched_by_the_files_on_the_index(tmp_path: Path) -> None:
+    idx = FakeIndex()
+    idx.add("plot-label-lines", "0.5", uploaded="2023-01-10T00:00:00Z", sdist=False, module="labellines")  # declared, another name
+    idx.add("zzpyper", "1.1", uploaded="2023-01-10T00:00:00Z", sdist=False)  # undeclared: the project of the import's name
+    idx.add("zzfake", "1.0", uploaded="2023-01-10T00:00:00Z", sdist=False, module="other")  # named like the import, provides another
+    root = write_tree(tmp_path / "p", {
+        "run.py": "import labellines\nimport zzpyper\n", "fig.py": "import zzfake\n", "requirements.txt": "plot-label-lines\n",
+    })
+    with running(idx) as base:
+        with pytest.raises(UnresolvedImports, match=r"no known distribution for zzfake \(fig.py:1\)"):
+            do_lock(idx, base, root, tmp_path)
+        (root / "fig.py").unlink()
+        got = do_lock(idx, base, root, tmp_path)
+    assert {p.name for p in got.packages} == {"plot-label-lines", "zzpyper"}
+    assert got.notes == ("zzpyper is provided by the PyPI project zzpyper (read from its files); declare it, as reprokit locks it now",)
+    # Wheels are listed through two Range requests, not downloaded.
+    assert any(p.endswith("zzpyper-1.1-py3-none-any.whl") for p, _ in idx.ranges)

@@ -279,3 +279,18 @@ def test_a_target_newer_than_the_running_python_is_not_blamed_on_the_code(tmp_pa
     running = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert w["message"].startswith(f"Python {running}, which runs reprokit, cannot parse it") and newer in w["message"]
     assert {i["module"] for i in out["imports"]} == {"json", "numpy"}
+
+
+def test_modules_beside_a_script_or_on_its_sys_path_are_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {
+        # A package run as `python simulation/ OUT/`: its __main__ imports a sibling.
+        "simulation/__init__.py": "", "simulation/__main__.py": "from simulate import main\n", "simulation/simulate.py": "import numpy\n",
+        # A script that puts its parent's folder on sys.path ("tools" is also a PyPI name).
+        "tools/__init__.py": "", "tools/io.py": "x = 1\n",
+        "analysis/run.py": "import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))\nimport tools.io\n",
+        # Inside a package, in Python 3, a sibling does not shadow a third-party name.
+        "lib/__init__.py": "", "lib/yaml.py": "import yaml\n",
+    })
+    _, out = run(tmp_path, capsys=capsys)
+    kinds = {i["module"]: i["kind"] for i in out["imports"]}
+    assert kinds["simulate"] == "local" and kinds["tools.io"] == "local" and kinds["yaml"] == "third-party"

@@ -29,7 +29,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from reprokit import pypi, resolve, vendor
+from reprokit import pypi, resolve, sandbox, vendor
 from reprokit.errors import InputError, ResolutionFailed
 from reprokit.lock import Lock, Package
 
@@ -196,17 +196,24 @@ def _install_wheels(wheels: Iterable[Path], dest: Path) -> None:
             zf.extractall(dest)
 
 
-def dynamic_requires(sdist: Path, system: BuildSystem, tool_wheels: Sequence[Path], python_exe: str, timeout: int = 300) -> list[str]:
-    """What the sdist's backend asks for beyond its static requirements (setup_requires)."""
-    hook = resources.files("reprokit").joinpath("_buildhook.py")
-    with tempfile.TemporaryDirectory(prefix="reprokit-buildreq-") as tmp, resources.as_file(hook) as hook_path:
+def dynamic_requires(sdist: Path, system: BuildSystem, tool_wheels: Sequence[Path], python_exe: str, timeout: int = 300,
+                     policy: sandbox.Policy | None = None) -> list[str]:
+    """What the sdist's backend asks for beyond its static requirements (setup_requires).
+    The backend (the sdist's setup.py) runs in the sandbox, with no network: only its
+    unpacked source folder is writable."""
+    policy = policy or sandbox.Policy()
+    hook = resources.files("reprokit").joinpath("_buildhook.py").read_text("utf-8")
+    with tempfile.TemporaryDirectory(prefix="reprokit-buildreq-") as tmp:
+        hook_path = Path(tmp) / "_buildhook.py"
+        hook_path.write_text(hook, encoding="utf-8")
         tools = Path(tmp) / "tools"
         _install_wheels(tool_wheels, tools)
         src = _unpack(sdist, Path(tmp) / "src")
         cmd = [python_exe, "-S", str(hook_path), str(tools), str(src), system.backend, json.dumps(list(system.backend_path))]
+        prefix = Path(python_exe).resolve().parent.parent
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=src,
-                                  env={"PATH": "/usr/bin:/bin", "HOME": tmp, "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
+            proc = policy.run(cmd, cwd=src, readonly=[prefix], writable=[Path(tmp)], timeout=timeout,
+                              env={"PYTHONDONTWRITEBYTECODE": "1", "HOME": str(Path(tmp) / "home")})
         except subprocess.TimeoutExpired:
             raise InputError(f"{sdist.name}: its build backend did not answer within {timeout}s") from None
     for line in proc.stdout.splitlines():
@@ -228,7 +235,7 @@ def sdists_to_build(lock: Lock, every_sdist: bool) -> list[Package]:
 
 
 def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, client: pypi.Client, cache: Path,
-         every_sdist: bool = False) -> tuple[Lock, list[str]]:
+         every_sdist: bool = False, policy: sandbox.Policy | None = None) -> tuple[Lock, list[str]]:
     """``lock`` with its build tools: which sdists need what, and the exact wheels that
     build them. Also returns notes for people."""
     notes: list[str] = []
@@ -265,7 +272,7 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
                 wheel = next((a for a in pkg.artifacts if a.kind == "wheel"), None) if pkg else None
                 if wheel is not None:
                     wheels.append(vendor.fetch(client, wheel, cache)[0])
-            extra = [r for r in dynamic_requires(sdist_files[name], bs, wheels, python_exe) if r not in requires[name]]
+            extra = [r for r in dynamic_requires(sdist_files[name], bs, wheels, python_exe, policy=policy) if r not in requires[name]]
             if extra:
                 requires[name] += extra
                 asked_more = True

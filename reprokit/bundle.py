@@ -358,8 +358,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
 
     exe, no_python = rerun.find_python(python)
     client = pypi.Client(settings.index_url)
+    policy = sandbox.Policy(contained=settings.sandboxed)
     locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
-                                          every_sdist=not settings.wheels)
+                                          every_sdist=not settings.wheels, policy=policy)
     notes += build_notes
     pin = None
     if settings.nix:
@@ -405,8 +406,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
             try:
-                outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper),
-                                                          sandbox.Policy(contained=settings.sandboxed))
+                outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy)
             except NeedsModule as need:
                 dist = resolve.distribution_of(need.module, lock_settings, client)
                 if dist is None or need.module in needed or len(needed) >= 8:
@@ -416,7 +416,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                              f"{dist} added to the lock; declare it in the paper's requirements")
                 locked = resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper)
                 locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
-                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels)
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy)
                 continue
             notes += recorded_notes
             break

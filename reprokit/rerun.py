@@ -114,7 +114,15 @@ _CAUSES = (
     (re.compile(r"(\S+) requires Python ['\"]?([^'\"]+)"), "{0} needs Python {1}"),
 )
 _PACKAGE = re.compile(r"(?:Collecting|Processing|Building wheel for|Running setup\.py install for|Failed to build|Failed building wheel for|"
-                      r"Getting requirements to build wheel for|Preparing metadata \(pyproject\.toml\) for)\s+\S*?([A-Za-z0-9][\w.-]*?)(?:[-=]=?\d|[\s(]|\.tar|\.zip|$)")
+                      r"Getting requirements to build wheel for|Preparing metadata \(pyproject\.toml\) for)\s+(\S+)")
+
+
+def _package_name(token: str) -> str:
+    """``./vendor/sdist/numpy-1.13.3.zip``, ``numpy==1.13.3`` or ``numpy`` -> ``numpy``."""
+    base = token.rstrip("/").rsplit("/", 1)[-1]
+    base = re.sub(r"\.(tar\.gz|tar\.bz2|tgz|zip|whl)$", "", base)
+    m = re.match(r"([A-Za-z0-9][A-Za-z0-9._]*?(?:-[A-Za-z][A-Za-z0-9._]*)*)(?:-\d|[=<>!~\[(;]|$)", base)
+    return m.group(1) if m else base
 
 
 def explain_pip_failure(output: str) -> str:
@@ -126,7 +134,7 @@ def explain_pip_failure(output: str) -> str:
     for ln in lines[: error_at + 1]:
         m = _PACKAGE.search(ln)
         if m:
-            package = m.group(1)
+            package = _package_name(m.group(1))
     for ln in lines:
         m = re.search(r"Failed (?:to build|building wheel for) ([A-Za-z0-9][\w.-]*)", ln)
         if m:

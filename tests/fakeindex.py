@@ -26,13 +26,15 @@ from tests.fakeservers import reply, serve
 DATA = Path(__file__).parent / "data"
 
 
-def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any", module: str | None = None) -> tuple[str, bytes]:  # type: ignore[assignment]
+def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any", module: str | None = None,  # type: ignore[assignment]
+                code: dict[str, str] | None = None) -> tuple[str, bytes]:
+    """A wheel of ``name`` holding ``module/__init__.py`` (or the files in ``code``)."""
     dist_name = name.replace("-", "_")
     mod = module or dist_name
     dist = f"{dist_name}-{version}.dist-info"
     meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
-        f"{mod}/__init__.py": f"__version__ = {version!r}\n",
+        **(code or {f"{mod}/__init__.py": f"__version__ = {version!r}\n"}),
         f"{dist}/METADATA": meta,
         f"{dist}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
     }
@@ -46,14 +48,16 @@ def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "p
     return f"{dist_name}-{version}-{tag}.whl", buf.getvalue()
 
 
-def build_sdist(name: str, version: str, requires: list[str] = ()) -> tuple[str, bytes]:  # type: ignore[assignment]
+def build_sdist(name: str, version: str, requires: list[str] = (), code: dict[str, str] | None = None) -> tuple[str, bytes]:  # type: ignore[assignment]
+    """An sdist of ``name`` built by setuptools from PEP 621 metadata (or holding the files
+    in ``code``, relative to its top folder)."""
     mod = name.replace("-", "_")
     root = f"{mod}-{version}"
-    files = {
-        f"{root}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
-        f"{root}/pyproject.toml": f'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "{name}"\nversion = "{version}"\ndependencies = {json.dumps(list(requires))}\n',
-        f"{root}/{mod}/__init__.py": f"__version__ = {version!r}\n",
-    }
+    files = {f"{root}/{k}": v for k, v in (code or {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        "pyproject.toml": f'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "{name}"\nversion = "{version}"\ndependencies = {json.dumps(list(requires))}\n',
+        f"{mod}/__init__.py": f"__version__ = {version!r}\n",
+    }).items()}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         for p, c in files.items():

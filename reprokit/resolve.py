@@ -542,6 +542,11 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
             name=name, version=version, requested=name in top, tooling=name in tooling and name not in top,
             via=via_clean, artifacts=tuple(artifacts), has_sdist=has_sdist, hashes=tuple(sorted(_hashes)),
         ))
+    locked_names = {p.name for p in packages}
+    for d in scan.declared:
+        if d.url and _valid(d.requirement) and canonicalize_name(Requirement(d.requirement).name) in locked_names:
+            found_notes.append(f"{d.source} installs {Requirement(d.requirement).name} from {http.redact(d.url)}; the bundle holds the release "
+                               f"of that name on the index instead (reprokit vendors no VCS checkout): check it is the same code")
     return Lock(
         notes=tuple(found_notes),
         python=settings.python, platform=settings.platform, date=settings.date.isoformat(),

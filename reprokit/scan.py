@@ -101,6 +101,7 @@ class DeclaredReq:
     source: str
     optional: bool = False
     conda: bool = False  # from a conda environment file (see declared.Declared.conda)
+    url: str | None = None  # installed from a VCS or URL by the author, not from an index
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -562,7 +563,7 @@ def _declarations(
 ) -> tuple[list[DeclaredReq], set[str], set[str]]:
     """Declared requirements (files and notebook installs), their names, and the names of
     the base ones (not optional, markers true for the target)."""
-    declared = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional, conda=d.conda) for d in decl.requirements]
+    declared = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional, conda=d.conda, url=d.url) for d in decl.requirements]
     installs = [(r, inst) for r in results for inst in r.installs]
     if not declared and not installs:
         return [], set(), set()

@@ -460,3 +460,28 @@ def test_a_module_only_a_run_asks_for_is_added_to_the_lock(built: tuple[Path, Pa
     assert any(n.startswith("run.py needs zzdelta at run time (ModuleNotFoundError: No module named 'zzdelta')") for n in result.notes), result.notes
     assert json.loads((result.bundle / "outputs" / "run" / "out" / "b.json").read_text()) == {"zzdelta": "2.0"}
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_a_script_runs_from_its_own_folder_as_its_readme_says(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """`cd code && python run.py all`: the script reads a file beside it and imports a
+    sibling module, which only works from its own folder."""
+    index = built[2]
+    paper = write_tree(tmp_path / "own-folder", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "README.md": "# A replication\n\nTo make every figure:\n\n    cd code && python run.py all\n",
+        "code/metadata.yaml": "scale: 3\n",
+        "code/ode_functions.py": "def rate(x):\n    return 2 * x\n",
+        "code/run.py": "import sys\nimport alpha\nfrom ode_functions import rate\n"
+                       "scale = int(open('metadata.yaml').read().split(':')[1])\n"
+                       "open('figure.txt', 'w').write(f'{sys.argv[1]} {rate(scale)}\\n')\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    (ep,) = data["entry_points"]
+    assert (ep["path"], ep["args"], ep["source"]) == ("code/run.py", ["all"], "README.md:5") and "cwd" not in ep
+    assert [o["path"] for o in ep["outputs"]] == ["code/figure.txt"]
+    assert (result.bundle / "outputs" / "run" / "code" / "figure.txt").read_text() == "all 6\n"
+    assert "(cd paper/code && ../../env/bin/python run.py all)" in (result.bundle / "README.md").read_text()
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

@@ -265,7 +265,8 @@ def test_version_ranges_are_runs_of_known_versions() -> None:
     from reprokit.scan import _version_ranges
 
     assert _version_ranges(("2.7",)) == "2.7"
-    assert _version_ranges(("2.7", "3.6", "3.7", "3.9")) == "2.7 to 3.7 and 3.9"
+    assert _version_ranges(("2.7", "3.5", "3.6", "3.7", "3.9")) == "2.7 to 3.7 and 3.9"
+    assert _version_ranges(("2.7", "3.6", "3.7", "3.9")) == "2.7 and 3.6 to 3.7 and 3.9"  # not in 3.5
     assert _version_ranges(("3.10", "3.11", "3.12", "3.13", "3.14")) == "3.10 to 3.14"
 
 
@@ -294,3 +295,17 @@ def test_modules_beside_a_script_or_on_its_sys_path_are_local(tmp_path: Path, ca
     _, out = run(tmp_path, capsys=capsys)
     kinds = {i["module"]: i["kind"] for i in out["imports"]}
     assert kinds["simulate"] == "local" and kinds["tools.io"] == "local" and kinds["yaml"] == "third-party"
+
+
+def test_the_standard_library_lists_hold_every_c_module_and_other_platforms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Read from real interpreters: 3.9 knows pyexpat and _csv, every version winreg."""
+    from reprokit.scan import stdlib_names
+
+    for version in ("2.7", "3.5", "3.6", "3.9", "3.12", "3.14"):
+        names = stdlib_names(version)
+        assert {"os", "json", "zlib"} <= names, version
+        assert "_sysconfigdata" not in " ".join(names)
+    assert {"pyexpat", "_csv", "winreg", "_socket"} <= stdlib_names("3.9")
+    write_tree(tmp_path, {"a.py": "import pyexpat, _csv\nimport requests\n"})
+    _, out = run(tmp_path, "--python", "3.9", capsys=capsys)
+    assert {i["module"]: i["kind"] for i in out["imports"]} == {"pyexpat": "stdlib", "_csv": "stdlib", "requests": "third-party"}

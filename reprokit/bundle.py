@@ -111,7 +111,7 @@ def run_line(ep: EntryPoint, python: str) -> str:
 
 
 def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin | None, entry_points: Sequence[EntryPoint],
-           locked: Lock, nixpkgs_vendored: bool = False) -> str:
+           locked: Lock, nixpkgs_vendored: bool = False, python_path: Sequence[str] = ()) -> str:
     """The bundle's README: what it holds and the exact commands to check, rebuild and rerun it."""
     title = (cit.title if cit and cit.title else name)
     pip_tool = next((p for p in locked.build_tools if p.name == "pip"), None)
@@ -129,6 +129,8 @@ def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str,
                     f"env/bin/python -m pip install --no-index --require-hashes --use-pep517 \\\n    {links} -r requirements.lock")
         run_python = "env/bin/python"
     runs = "\n".join(run_line(e, run_python) for e in entry_points) or "# (no entry points were found)"
+    if python_path:  # the paper's own package, importable as if installed
+        runs = "export PYTHONPATH=" + ":".join(f"$PWD/paper/{p}" for p in python_path) + ("${PYTHONPATH:+:$PYTHONPATH}" if two else "") + "\n" + runs
     if any(e.kind == "notebook" for e in entry_points):
         kernel = f"PYTHONPATH=$PWD/env/site python{python}" if two else "env/bin/python"
         runs = f"{kernel} -m ipykernel install --user --name paper   # notebooks: any Jupyter, with this kernel\n" + runs
@@ -369,6 +371,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             notes.append(f"nixpkgs: {pin.note}")
         flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
     native_inputs = flake.read_native_inputs(paper)
+    # A paper that is a package in a src/ layout runs as installed: src/ on sys.path.
+    python_path = ["src"] if any(re.fullmatch(r"src/[^/]+/__init__\.py", f) for f in all_files) else []
     detection = entrypoints.detect(paper, all_files)
     eps = detection.entry_points
     sources = {f.entry_point.name: f.source for f in detection.found}
@@ -406,7 +410,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
             try:
-                outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy)
+                outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
+                                                          python_path)
             except NeedsModule as need:
                 dist = resolve.distribution_of(need.module, lock_settings, client)
                 if dist is None or need.module in needed or len(needed) >= 8:
@@ -429,7 +434,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:
             shutil.copyfile(paper / "CITATION.cff", work / "CITATION.cff")
-        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, locked, settings.vendor_nixpkgs))
+        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, locked, settings.vendor_nixpkgs, python_path))
         verify_src = resources.files("reprokit").joinpath("verify_template.py").read_text("utf-8")
         atomic_write_text(work / "verify.py", verify_src, mode=0o755)
         provider = {c.package: c.provider for c in choices}
@@ -461,6 +466,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             ],
             "build_tools": {"date": locked.build_tools_date, "note": locked.build_tools_note, "packages": [
                 {"name": p.name, "version": p.version, "why": _tool_why(p, locked), "artifacts": artifacts(p, "build")} for p in locked.build_tools]},
+            **({"python_path": python_path} if python_path else {}),
             "entry_points": [{"name": e.name, "kind": e.kind, "path": e.path, **({"args": list(e.args)} if e.args else {}),
                               **({"cwd": e.cwd} if e.cwd is not None and e.cwd != "" else {}), **({"cwd": "."} if e.cwd == "" else {}),
                               "source": sources.get(e.name, ""),
@@ -500,7 +506,7 @@ def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:
 
 def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
                    left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
-                   ) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
+                   python_path: Sequence[str] = ()) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -514,7 +520,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
         env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy)
         runs = []
         for i in range(config.runs):
-            results = rerun.run_entry_points(work / "paper", env, eps, policy=policy, collect=Path(envdir) / f"run{i}")
+            results = rerun.run_entry_points(work / "paper", env, eps, policy=policy, collect=Path(envdir) / f"run{i}", python_path=python_path)
             for r in results:
                 if not r.ok:
                     module = missing_module(r.message)

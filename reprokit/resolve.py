@@ -564,26 +564,40 @@ def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str 
     from reprokit.scan import ScanSettings, scan
 
     stated = interpreter.PythonChoice(version=python, source="--python") if python else interpreter.infer(paper, files, date)
-    candidates = [stated] if stated else [
-        interpreter.PythonChoice(version=v, source=f"the newest CPython of {date} with wheels for the locked packages")
-        for v in interpreter.current_at(date)[:3]
-    ]
-    first: tuple[interpreter.PythonChoice, ScanResult, Lock] | None = None
+    if stated and not stated.alternatives:
+        scanned = scan(ScanSettings(path=paper, python=stated.version, use_installed=False))
+        return stated, scanned, lock(scanned, LockSettings(date=date, python=stated.version, index_url=index_url), root=paper)
+    if stated:
+        # A range: its versions best first, and the first whose locked packages all have
+        # wheels (a paper's pins may have none for the newest Python the range admits).
+        candidates = [dataclasses.replace(stated, version=v, alternatives=()) for v in (stated.version, *stated.alternatives)]
+    else:
+        candidates = [interpreter.PythonChoice(version=v, source=f"the newest CPython of {date} with wheels for the locked packages")
+                      for v in interpreter.current_at(date)[:3]]
+    first: tuple[PythonChoice, ScanResult, Lock] | None = None
+    failure: ResolutionFailed | None = None
     for choice in candidates:
         scanned = scan(ScanSettings(path=paper, python=choice.version, use_installed=False))
-        locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
-        if stated:
-            return choice, scanned, locked
+        try:
+            locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
+        except ResolutionFailed as exc:
+            failure = failure or exc
+            continue
         first = first or (choice, scanned, locked)
         lacking = lacks_wheels(locked, index_url)
         if not lacking:
+            if choice is not candidates[0] and stated:
+                choice = dataclasses.replace(choice, source=f"{stated.source}, the newest version it allows for which the locked packages "
+                                                           f"have wheels ({candidates[0].version} has none for some)")
             return choice, scanned, locked
         log.debug("Python %s: no wheel for %s", choice.version, ", ".join(lacking))
-    assert first is not None
+    if first is None:
+        assert failure is not None
+        raise failure
     choice, scanned, locked = first
-    return dataclasses.replace(choice, source=f"the newest CPython of {date} (no candidate had wheels for every locked package)"), scanned, locked
-
-
+    if not stated:
+        choice = dataclasses.replace(choice, source=f"the newest CPython of {date} (no candidate had wheels for every locked package)")
+    return choice, scanned, locked
 def lacks_wheels(locked: Lock, index_url: str | None = None) -> list[str]:
     """Packages with no wheel for the lock's Python although their release has compiled
     wheels for others: building them needs compilers and system libraries."""

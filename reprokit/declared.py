@@ -65,6 +65,17 @@ class Problem:
     message: str
 
 
+def is_requirement(text: str) -> bool:
+    """Whether ``text`` is a PEP 508 requirement."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        Requirement(text)
+    except InvalidRequirement:
+        return False
+    return True
+
+
 def _declared(text: str, source: str, optional: bool = False) -> Declared | None:
     text = text.strip()
     if not text:

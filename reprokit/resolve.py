@@ -31,6 +31,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonica
 from packaging.version import InvalidVersion, Version
 
 from reprokit import http, pypi, tree
+from reprokit.declared import is_requirement
 from reprokit.errors import ReprokitError, ResolutionFailed, UnresolvedImports, UsageError
 from reprokit.lock import Artifact, Lock, Package
 from reprokit.scan import Distribution, ScanResult
@@ -174,7 +175,7 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
     specs: dict[str, list[str]] = {}
     # A conda environment file and a pip requirements file are alternatives: where both
     # name a distribution, pip's line is the PyPI one and the conda line is left aside.
-    pip_named = {canonicalize_name(Requirement(d.requirement).name) for d in scan.declared if not d.conda and _valid(d.requirement)}
+    pip_named = {canonicalize_name(Requirement(d.requirement).name) for d in scan.declared if not d.conda and is_requirement(d.requirement)}
     for d in scan.declared:
         try:
             req = Requirement(d.requirement)
@@ -191,14 +192,6 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
         for spec in specs.get(dist.name) or [dist.name]:
             lines.append(spec)
     return sorted(dict.fromkeys(lines)), asked_by
-
-
-def _valid(text: str) -> bool:
-    try:
-        Requirement(text)
-    except InvalidRequirement:
-        return False
-    return True
 
 
 def env_pins(names: list[str]) -> dict[str, str]:
@@ -426,7 +419,7 @@ def resolve_unresolved(scan: ScanResult, settings: LockSettings, client: pypi.Cl
         return scan, []
     cutoff = dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
     cache: dict[str, set[str]] = {}
-    declared = sorted({str(canonicalize_name(Requirement(d.requirement).name)) for d in scan.declared if _valid(d.requirement)})
+    declared = sorted({str(canonicalize_name(Requirement(d.requirement).name)) for d in scan.declared if is_requirement(d.requirement)})
     found: dict[str, tuple[str, str]] = {}  # module -> (distribution, how)
     for module in todo:
         top = module.split(".")[0]
@@ -544,7 +537,7 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         ))
     locked_names = {p.name for p in packages}
     for d in scan.declared:
-        if d.url and _valid(d.requirement) and canonicalize_name(Requirement(d.requirement).name) in locked_names:
+        if d.url and is_requirement(d.requirement) and canonicalize_name(Requirement(d.requirement).name) in locked_names:
             found_notes.append(f"{d.source} installs {Requirement(d.requirement).name} from {http.redact(d.url)}; the bundle holds the release "
                                f"of that name on the index instead (reprokit vendors no VCS checkout): check it is the same code")
     return Lock(

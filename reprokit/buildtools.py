@@ -163,9 +163,8 @@ def _names(requirements: Iterable[str]) -> list[str]:
 
 
 def _unpack(sdist: Path, dest: Path, label: str) -> Path:
-    """Unpack an sdist (only regular files and folders, inside ``dest``), writable by its
-    owner as pip leaves an unpacked sdist (setup.py often writes into its own tree); its
-    top folder."""
+    """Unpack an sdist (only regular files and folders, inside ``dest``), writable as pip
+    leaves an unpacked sdist (setup.py often writes into its own tree); its top folder."""
     root = dest.resolve()
     if zipfile.is_zipfile(sdist):
         with zipfile.ZipFile(sdist) as zf:
@@ -184,7 +183,10 @@ def _unpack(sdist: Path, dest: Path, label: str) -> Path:
                 members.append(m)
             tf.extractall(dest, members=members)  # members checked above
     for p in [dest, *dest.rglob("*")]:
-        p.chmod(p.stat().st_mode | (0o700 if p.is_dir() else 0o600))
+        # Writable by whoever runs the backend: in the sandbox that is another user than
+        # the one who unpacked it (root has no override there). The folder around it is
+        # private to this run.
+        p.chmod(p.stat().st_mode | (0o777 if p.is_dir() else 0o666))
     tops = [p for p in dest.iterdir() if p.is_dir()]
     return tops[0] if len(tops) == 1 else dest
 
@@ -217,6 +219,8 @@ def dynamic_requires(sdist: Path, system: BuildSystem, tool_wheels: Sequence[Pat
         src = _unpack(sdist, Path(tmp) / "src", label)
         cmd = [python_exe, "-S", str(hook_path), str(tools), str(src), system.backend, json.dumps(list(system.backend_path))]
         prefix = Path(python_exe).resolve().parent.parent
+        (Path(tmp) / "home").mkdir(mode=0o777)
+        Path(tmp).chmod(0o777)  # the sandbox's user may be another than the one who made it
         try:
             proc = policy.run(cmd, cwd=src, readonly=[prefix], writable=[Path(tmp)], timeout=timeout,
                               env={"PYTHONDONTWRITEBYTECODE": "1", "HOME": str(Path(tmp) / "home")})

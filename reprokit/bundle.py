@@ -220,6 +220,9 @@ def _copy_paper(src: Path, dest: Path, walked: tree.Walk) -> tuple[list[str], li
             raise InputError(f"{where}: the {why}; rename it (bundles are read on every system)")
         if why.startswith(tree.LEAVES):
             notes.append(f"{where}: {why}; it is not in the bundle")
+        elif why == tree.BUILD_OUTPUT:
+            notes.append(f"{rel}/: left out of the bundle ({why}); if it is part of the paper, keep it with "
+                         f'include = ["{rel}"] in reprokit.toml')
     files = list(walked.files)
     for rel in files:
         target = dest / rel
@@ -347,7 +350,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     cit = citation.read(paper)
     date, date_from = (settings.date, "--date") if settings.date else paper_date(paper, cit)
     notes.append(f"date {date} (from {date_from})")
-    walked = tree.walk(paper, suffixes=None)
+    walked = tree.walk(paper, suffixes=None, keep=entrypoints.kept_folders(paper))
     all_files = list(walked.files)
     choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url)
     python = choice.version

@@ -7,6 +7,7 @@ and maps third-party ones to PyPI distributions. Unreadable files are warnings.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import os
@@ -295,10 +296,21 @@ def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) ->
         reason = getattr(exc, "msg", None) or exc.__class__.__name__
         msg = _not_valid(target, reason)
         return FileImports(path=rel, imports=tuple(found), warnings=(Warning_(path=rel, line=line, message=msg),))
+    warnings: tuple[Warning_, ...] = ()
+    # The skeleton parse reads only import statements: a file that cannot run is worth a
+    # line too (``def f(:`` far from any import). Only where this Python's parser reads
+    # the target's grammar (not for Python 2, nor a newer Python than the running one).
+    if (3, 0) <= target <= sys.version_info[:2]:
+        try:
+            ast.parse(text)
+        except SyntaxError as exc:
+            warnings = (Warning_(path=rel, line=exc.lineno, message=f"not valid Python {target[0]}.{target[1]} ({exc.msg}): the file cannot run as it is"),)
+        except (ValueError, RecursionError, MemoryError):
+            pass
     installs: tuple[notebook.Install, ...] = ()
     if "install" in text:  # os.system("pip install ...") and the like
         installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
-    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=imports_mod.has_main_guard(text),
+    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=imports_mod.has_main_guard(text), warnings=warnings,
                        path_additions=tuple(imports_mod.path_additions(text)) if "sys.path" in text else ())
 
 
@@ -460,6 +472,24 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
         except OSError:
             continue
     return frozenset(n for n in names if n.isidentifier())
+
+
+def _modules_of(f: imports_mod.FoundImport, mapper: Mapper) -> list[str]:
+    """The modules an import statement uses. ``from google.cloud import storage`` uses
+    ``google.cloud.storage`` where that is a module some distribution provides on its own
+    (a namespace package's portion), not the namespace ``google.cloud``."""
+    if f.names and f.module:
+        portions = []
+        for name in f.names:
+            sub = f"{f.module}.{name}"
+            match = mapper.lookup(sub)
+            if match is not None and match.key == sub:
+                portions.append(sub)
+        if portions and len(portions) == len(f.names):
+            return portions
+        if portions:
+            return [f.module, *portions]
+    return [f.module]
 
 
 def _names_in(folder: str, rels: Iterable[str]) -> set[str]:
@@ -640,12 +670,13 @@ def scan(settings: ScanSettings) -> ScanResult:
         for f in r.imports:
             if f.relative or not f.module:
                 continue
-            uses = by_module.setdefault(f.module, _Uses())
             lazy = (lazy_file or (f.in_function and package_code)) and not support and not f.optional
-            uses.required = uses.required or not (f.optional or support or lazy)
-            uses.lazy = uses.lazy or lazy
-            uses.locations.append(r.location(f.line))
-            uses.files.add(r.path)
+            for module in _modules_of(f, mapper):
+                uses = by_module.setdefault(module, _Uses())
+                uses.required = uses.required or not (f.optional or support or lazy)
+                uses.lazy = uses.lazy or lazy
+                uses.locations.append(r.location(f.line))
+                uses.files.add(r.path)
     beside = _visible_folders(results, sources, target[0] == 2)
 
     imports: list[Import] = []

@@ -485,3 +485,16 @@ def test_a_script_runs_from_its_own_folder_as_its_readme_says(built: tuple[Path,
     assert (result.bundle / "outputs" / "run" / "code" / "figure.txt").read_text() == "all 6\n"
     assert "(cd paper/code && ../../env/bin/python run.py all)" in (result.bundle / "README.md").read_text()
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_build_output_folders_are_named_when_left_out_and_kept_when_asked(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    index = built[2]
+    paper = write_tree(tmp_path / "with-build", {**PAPER, "build/figure.png": "figure", "dist/data.csv": "a\n1\n"})
+    with running(index) as url:
+        common = {"python": RUNNING, "offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True, "record_outputs": False}
+        left = archive(ArchiveSettings(paper=paper, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
+        (paper / "reprokit.toml").write_text('include = ["build"]\n')
+        kept = archive(ArchiveSettings(paper=paper, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
+    assert not (left.bundle / "paper" / "build").exists()
+    assert 'build/: left out of the bundle (build or tool output); if it is part of the paper, keep it with include = ["build"] in reprokit.toml' in left.notes
+    assert (kept.bundle / "paper" / "build" / "figure.png").read_text() == "figure" and not (kept.bundle / "paper" / "dist").exists()

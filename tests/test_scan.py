@@ -10,7 +10,7 @@ import pytest
 from reprokit import imports as imports_mod
 from reprokit.cli import main
 from reprokit.scan import ScanSettings, module_name, scan, scan_files
-from tests.conftest import notebook, write_tree
+from tests.conftest import RUNNING, notebook, write_tree
 
 
 def run(path: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
@@ -309,3 +309,17 @@ def test_the_standard_library_lists_hold_every_c_module_and_other_platforms(tmp_
     write_tree(tmp_path, {"a.py": "import pyexpat, _csv\nimport requests\n"})
     _, out = run(tmp_path, "--python", "3.9", capsys=capsys)
     assert {i["module"]: i["kind"] for i in out["imports"]} == {"pyexpat": "stdlib", "_csv": "stdlib", "requests": "third-party"}
+
+
+def test_a_namespace_portion_imported_with_from_maps_by_its_full_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {"a.py": "from google.cloud import storage\nfrom sphinxcontrib import bibtex\nfrom os import path\n"})
+    _, out = run(tmp_path, capsys=capsys)
+    dists = {i["module"]: i["distribution"] for i in out["imports"] if i["kind"] == "third-party"}
+    assert dists == {"google.cloud.storage": "google-cloud-storage", "sphinxcontrib.bibtex": "sphinxcontrib-bibtex"}
+
+
+def test_a_syntax_error_far_from_the_imports_is_worth_a_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {"a.py": "import json\n\n\ndef f(:\n    pass\n", "b.py": "import json\n"})
+    _, out = run(tmp_path, "--python", RUNNING, capsys=capsys)
+    assert [(w["path"], w["line"], w["message"].split(":")[0]) for w in out["warnings"]] == [("a.py", 4, f"not valid Python {RUNNING} (invalid syntax)")]
+    assert {i["module"] for i in out["imports"]} == {"json"}

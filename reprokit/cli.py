@@ -56,7 +56,7 @@ def _print_json(data: object) -> None:
 def cmd_scan(args: argparse.Namespace) -> int:
     from reprokit.scan import ScanSettings, render_table, scan
 
-    result = scan(ScanSettings(path=Path(args.path), python=args.python, use_installed=not args.no_installed, jobs=args.jobs))
+    result = scan(ScanSettings(path=Path(args.path), python=args.python, from_env=args.from_env, jobs=args.jobs))
     if args.json:
         _print_json(result.to_json())
     else:
@@ -135,7 +135,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
     choice, result, locked = choose_python(root, files, date, args.python, args.index_url)
     settings = LockSettings(date=date, python=choice.version, platform=args.platform, index_url=args.index_url,
                             with_optional=args.with_optional, from_env=args.from_env)
-    if (args.platform, args.with_optional, args.from_env) != ("x86_64-linux", False, False):
+    if (args.platform, args.with_optional, args.from_env) != ("x86_64-linux", False, None):
         from reprokit.resolve import lock
 
         locked = lock(result, settings, root=root)
@@ -308,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--python", metavar="X.Y", help="target Python version (default: the running one)")
     p.add_argument("--json", action="store_true", help="print the versioned JSON envelope instead of a table")
     p.add_argument("--strict", action="store_true", help="exit 1 when an import has no known distribution")
-    p.add_argument("--no-installed", action="store_true", help="ignore the distributions installed in this environment")
+    p.add_argument("--from-env", metavar="PYTHON", help="also map imports through the distributions installed in the environment "
+                   "of this Python (e.g. .venv/bin/python); by default none is consulted, reprokit's own never")
+    p.add_argument("--no-installed", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.add_argument("--jobs", type=_positive, metavar="N", help="worker processes for large trees (default: all cores)")
     p.set_defaults(func=cmd_scan)
 
@@ -355,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--platform", default="x86_64-linux", help="target platform (x86_64-linux or aarch64-linux)")
     p.add_argument("--index-url", metavar="URL", help="package index (default: $PIP_INDEX_URL or PyPI)")
     p.add_argument("--with-optional", action="store_true", help="also lock distributions imported only optionally (guarded imports, and lazy imports inside functions of a package that are neither declared nor installed)")
-    p.add_argument("--from-env", action="store_true", help="pin to the versions installed in this environment")
+    p.add_argument("--from-env", metavar="PYTHON", help="pin to the versions installed in the environment of this Python "
+                   "(e.g. .venv/bin/python), and map imports through it")
     p.add_argument("-o", "--output", default="reprokit.lock.yaml", metavar="FILE", help="lock file (default: reprokit.lock.yaml)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lock)

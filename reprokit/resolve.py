@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
-import importlib.metadata
 import json
 import logging
 import os
@@ -58,7 +57,7 @@ class LockSettings:
     platform: str = "x86_64-linux"
     index_url: str | None = None
     with_optional: bool = False
-    from_env: bool = False
+    from_env: str | None = None  # a Python whose installed versions pin the lock
     uv_cache: Path | None = None
     cache_dir: Path | None = None  # reprokit's artifact cache (pip wheels for older Pythons)
 
@@ -194,14 +193,12 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
     return sorted(dict.fromkeys(lines)), asked_by
 
 
-def env_pins(names: list[str]) -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for n in names:
-        try:
-            pins[str(canonicalize_name(n))] = importlib.metadata.version(n)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return pins
+def env_pins(names: list[str], python: str) -> dict[str, str]:
+    """Versions installed in the environment of ``python`` for ``names``."""
+    from reprokit.mapping import environment
+
+    versions = environment(python)[1]
+    return {str(canonicalize_name(n)): versions[str(canonicalize_name(n))] for n in names if str(canonicalize_name(n)) in versions}
 
 
 # --- uv --------------------------------------------------------------------------------
@@ -460,7 +457,7 @@ def distribution_of(module: str, settings: LockSettings, client: pypi.Client) ->
     the module's name when its files provide it."""
     from reprokit.mapping import Mapper
 
-    match = Mapper((), use_installed=False).lookup(module)
+    match = Mapper(()).lookup(module)
     if match is not None:
         return match.distribution
     top = module.split(".")[0]
@@ -507,7 +504,7 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         if lock_file:
             source = f"lock file {lock_file}"
     if not constraints and settings.from_env:
-        constraints = env_pins([Requirement(r).name for r in requirements])
+        constraints = env_pins([Requirement(r).name for r in requirements], settings.from_env)
         source = "installed environment"
     try:
         parsed = compile(requirements + tooling, constraints, settings)
@@ -558,7 +555,7 @@ def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str 
 
     stated = interpreter.PythonChoice(version=python, source="--python") if python else interpreter.infer(paper, files, date)
     if stated and not stated.alternatives:
-        scanned = scan(ScanSettings(path=paper, python=stated.version, use_installed=False))
+        scanned = scan(ScanSettings(path=paper, python=stated.version))
         return stated, scanned, lock(scanned, LockSettings(date=date, python=stated.version, index_url=index_url), root=paper)
     if stated:
         # A range: its versions best first, and the first whose locked packages all have
@@ -570,7 +567,7 @@ def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str 
     first: tuple[PythonChoice, ScanResult, Lock] | None = None
     failure: ResolutionFailed | None = None
     for choice in candidates:
-        scanned = scan(ScanSettings(path=paper, python=choice.version, use_installed=False))
+        scanned = scan(ScanSettings(path=paper, python=choice.version))
         try:
             locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
         except ResolutionFailed as exc:

@@ -147,7 +147,9 @@ class ScanResult:
 class ScanSettings:
     path: Path
     python: str | None = None
-    use_installed: bool = True
+    # An environment (its Python) whose installed distributions map imports too; never
+    # the one reprokit runs in, unless named: a lock must not depend on reprokit's machine.
+    from_env: str | None = None
     jobs: int | None = None
 
 
@@ -653,7 +655,7 @@ def scan(settings: ScanSettings) -> ScanResult:
     local = local_names(sources, root, decl.project_names)
     if path.is_dir() and (path / "src").is_dir():
         local |= local_names(tree.walk(path / "src").files, path / "src", ())
-    mapper = Mapper(declared_names, use_installed=settings.use_installed)
+    mapper = Mapper(declared_names, from_env=settings.from_env)
 
     # Group by module. A use is required unless it is guarded (optional), in support
     # code, or lazy: inside a function of an importable package (the idiom of libraries

@@ -422,7 +422,7 @@ def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = No
 
 
 def check_completeness(bundle: Path, data: dict) -> Check:  # type: ignore[type-arg]
-    result = scan(ScanSettings(path=bundle / "paper", python=data["python"]["version"], use_installed=False))
+    result = scan(ScanSettings(path=bundle / "paper", python=data["python"]["version"]))
     locked = {p["name"] for p in data["packages"]}
     problems = []
     for imp in result.imports:

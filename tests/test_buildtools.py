@@ -71,7 +71,7 @@ def locked(index: FakeIndex, base: str, tmp_path: Path) -> tuple[lock_mod.Lock, 
     paper = write_tree(tmp_path / "paper", {"run.py": "import oldpkg\nimport newpkg\n", "requirements.txt": "oldpkg\nnewpkg\n"})
     settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
     client = pypi.Client(settings.index_url)
-    found = lock(scan(ScanSettings(path=paper, python=RUNNING, use_installed=False)), settings, root=paper)
+    found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
     exe, _ = rerun.find_python(RUNNING)
     assert exe
     planned, _ = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))

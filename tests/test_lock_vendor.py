@@ -58,7 +58,7 @@ def paper(tmp_path: Path) -> Path:
 
 
 def do_lock(index: FakeIndex, base: str, root: Path, tmp_path: Path, date: str = "2024-01-15") -> lock_mod.Lock:
-    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    result = scan(ScanSettings(path=root, python="3.11"))
     settings = LockSettings(date=dt.date.fromisoformat(date), python="3.11", index_url=f"{base}/simple/", uv_cache=tmp_path / "uv-cache")
     return lock(result, settings, root=root)
 
@@ -213,7 +213,7 @@ def test_lazy_imports_are_locked_when_declared_or_installed(tmp_path: Path) -> N
         "paperlib/fig.py": "def load():\n    import yaml\n\ndef plot():\n    import matplotlib\n",
         "run.py": "import paperlib.fig\n",
     })
-    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    result = scan(ScanSettings(path=root, python="3.11"))
     assert {d.name: (d.lazy, d.how) for d in result.distributions} == {"pyyaml": (True, "declared"), "matplotlib": (True, "table")}
     settings = LockSettings(date=dt.date(2024, 1, 15), python="3.11")
     assert [line.split(";")[0] for line in requirements_for(result, settings)[0]] == ["pyyaml"]
@@ -231,7 +231,7 @@ def test_lazy_imports_of_modules_the_paper_runs_are_locked(tmp_path: Path) -> No
         "paperlib/experiment.py": "import tabulate\n\nif __name__ == '__main__':\n    print(tabulate.tabulate([[1]]))\n",
         "paperlib/extra.py": "import pyfiglet\n",  # nothing imports or runs it
     })
-    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    result = scan(ScanSettings(path=root, python="3.11"))
     assert {d.name: d.lazy for d in result.distributions} == {"tabulate": True, "pyfiglet": True}
     settings = LockSettings(date=dt.date(2024, 1, 15), python="3.11")
     assert [line.split(";")[0] for line in requirements_for(result, settings)[0]] == ["tabulate"]
@@ -266,3 +266,21 @@ def test_imports_no_table_knows_are_matched_by_the_files_on_the_index(tmp_path: 
     assert got.notes == ("zzpyper is provided by the PyPI project zzpyper (read from its files); declare it, as reprokit locks it now",)
     # Wheels are listed through two Range requests, not downloaded.
     assert any(p.endswith("zzpyper-1.1-py3-none-any.whl") for p, _ in idx.ranges)
+
+
+def test_the_lock_maps_through_no_installed_environment_unless_one_is_named(tmp_path: Path) -> None:
+    """reprokit needs requests itself: a lazy `import requests` must not be locked just
+    because reprokit's own environment has it; it is when the author names theirs."""
+    root = write_tree(tmp_path / "p", {"paperlib/__init__.py": "", "paperlib/net.py": "def fetch():\n    import requests\n",
+                                       "run.py": "import paperlib.net\n"})
+    plain = scan(ScanSettings(path=root, python="3.11"))
+    assert {d.name: d.how for d in plain.distributions} == {"requests": "table"}
+    assert requirements_for(plain, LockSettings(date=dt.date(2024, 1, 15), python="3.11"))[0] == []
+    named = scan(ScanSettings(path=root, python="3.11", from_env=sys.executable))
+    assert {d.name: d.how for d in named.distributions} == {"requests": "installed"}
+    assert requirements_for(named, LockSettings(date=dt.date(2024, 1, 15), python="3.11"))[0] == ["requests"]
+    from reprokit.resolve import env_pins
+
+    import requests
+
+    assert env_pins(["requests", "not-installed-here"], sys.executable) == {"requests": requests.__version__}

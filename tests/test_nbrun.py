@@ -53,7 +53,7 @@ def test_a_paper_pinning_its_jupyter_stack_locks_only_a_kernel_beside_it(tmp_pat
     paper = write_tree(tmp_path / "p", {"a.ipynb": notebook("import nbformat"), "requirements.txt": "nbformat==4.4.0\n"})
     with running(index) as base:
         settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv")
-        got = lock(scan(ScanSettings(path=paper, python=RUNNING, use_installed=False)), settings, root=paper)
+        got = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
     assert NOTEBOOK_TOOLING == ("ipykernel",)
     assert {p.name: p.version for p in got.packages} == {"nbformat": "4.4.0", "ipykernel": "6.25.0"}
     assert next(p for p in got.packages if p.name == "ipykernel").why == "tooling (runs the notebooks)"

@@ -124,7 +124,7 @@ def test_a_file_reprokit_fails_on_becomes_a_warning(tmp_path: Path, monkeypatch:
         return real(text, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(imports_mod, "extract", extract)
-    result = scan(ScanSettings(path=tmp_path, use_installed=False, jobs=1))
+    result = scan(ScanSettings(path=tmp_path, jobs=1))
     assert [d.name for d in result.distributions] == ["numpy"]
     assert result.files_failed == 1
     (w,) = result.warnings
@@ -132,7 +132,7 @@ def test_a_file_reprokit_fails_on_becomes_a_warning(tmp_path: Path, monkeypatch:
 
 
 def test_sample_paper(sample_paper: Path) -> None:
-    result = scan(ScanSettings(path=sample_paper, use_installed=False))
+    result = scan(ScanSettings(path=sample_paper))
     assert {d.name for d in result.distributions} == {"matplotlib", "numpy", "pandas", "pyyaml", "scipy"}
     assert not result.unresolved and not result.warnings
     undeclared = {d.name for d in result.distributions if not d.declared}
@@ -223,7 +223,7 @@ def test_modules_nothing_imports_are_plugins_and_their_imports_lazy(tmp_path: Pa
         "numpy": (False, False), "pyyaml": (False, False), "requests": (False, False), "click": (False, False),
         "wxpython": (True, True), "jinja2": (True, True),
     }
-    result = scan(ScanSettings(path=tmp_path, use_installed=False))
+    result = scan(ScanSettings(path=tmp_path))
     assert result.run_by_name == ("src/viz/tools/regen.py",)
 
 

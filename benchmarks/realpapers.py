@@ -43,13 +43,14 @@ DATES = {
 
 
 def reason(out: str) -> str:
-    """The line that says why a command failed."""
-    if "Traceback (most recent call last)" in out:
-        last = [ln for ln in out.splitlines() if ln.strip()][-1]
-        return f"TRACEBACK: {last.strip()}"
+    """The line that says why a command failed; a traceback of reprokit's own (no
+    ``error:`` line, a Python traceback) is reported as such."""
     errors = [ln[len("error: "):] for ln in out.splitlines() if ln.startswith("error: ")]
     if errors:
         return errors[0]
+    if "Traceback (most recent call last)" in out:
+        last = [ln for ln in out.splitlines() if ln.strip()][-1]
+        return f"TRACEBACK: {last.strip()}"
     failed = [ln.strip() for ln in out.splitlines() if re.match(r"^\s+\w[\w-]*: ", ln)]
     return "; ".join(failed[:2]) if failed else (out.strip().splitlines() or ["(no output)"])[-1]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from reprokit import pypi, resolve, toml, vendor
+from reprokit import pypi, resolve, sandbox, toml, vendor
 from reprokit.errors import InputError, ResolutionFailed
 from reprokit.lock import Lock, Package
 
@@ -63,7 +63,7 @@ def installer_requirement(python: str) -> str:
 
 def _pyproject_text(sdist: Path) -> str:
     """The text of the sdist's top-level ``pyproject.toml``, or "" when it has none."""
-    if sdist.name.endswith(".zip"):
+    if zipfile.is_zipfile(sdist):
         with zipfile.ZipFile(sdist) as zf:
             names = [n for n in zf.namelist() if re.fullmatch(r"[^/]+/pyproject\.toml", n)]
             return zf.read(names[0]).decode("utf-8", "replace") if names else ""
@@ -75,12 +75,13 @@ def _pyproject_text(sdist: Path) -> str:
     return ""
 
 
-def read_build_system(sdist: Path) -> BuildSystem:
-    """The build system of an sdist, read from its ``pyproject.toml`` without unpacking it."""
+def read_build_system(sdist: Path, label: str | None = None) -> BuildSystem:
+    """The build system of an sdist, read from its ``pyproject.toml`` without unpacking it
+    (``label``: the sdist's file name, where ``sdist`` is a cached copy named otherwise)."""
     try:
         text = _pyproject_text(sdist)
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InputError(f"{sdist.name}: not a readable sdist ({exc})") from None
+        raise InputError(f"{label or sdist.name}: not a readable sdist ({exc})") from None
     if not text:
         return BuildSystem(requires=LEGACY_REQUIRES, backend=LEGACY_BACKEND)
     try:
@@ -155,15 +156,16 @@ def _names(requirements: Iterable[str]) -> list[str]:
     return out
 
 
-def _unpack(sdist: Path, dest: Path) -> Path:
-    """Unpack an sdist (only regular files and folders, inside ``dest``); its top folder."""
+def _unpack(sdist: Path, dest: Path, label: str) -> Path:
+    """Unpack an sdist (only regular files and folders, inside ``dest``), writable as pip
+    leaves an unpacked sdist (setup.py often writes into its own tree); its top folder."""
     root = dest.resolve()
-    if sdist.name.endswith(".zip"):
+    if zipfile.is_zipfile(sdist):
         with zipfile.ZipFile(sdist) as zf:
             for name in zf.namelist():
                 target = (dest / name).resolve()
                 if not target.is_relative_to(root):
-                    raise InputError(f"{sdist.name}: member {name!r} leaves the archive")
+                    raise InputError(f"{label}: member {name!r} leaves the archive")
             zf.extractall(dest)
     else:
         with tarfile.open(sdist) as tf:
@@ -174,6 +176,11 @@ def _unpack(sdist: Path, dest: Path) -> Path:
                     continue  # links and devices are never needed to ask for requirements
                 members.append(m)
             tf.extractall(dest, members=members)  # members checked above
+    for p in [dest, *dest.rglob("*")]:
+        # Writable by whoever runs the backend: in the sandbox that is another user than
+        # the one who unpacked it (root has no override there). The folder around it is
+        # private to this run.
+        p.chmod(p.stat().st_mode | (0o777 if p.is_dir() else 0o666))
     tops = [p for p in dest.iterdir() if p.is_dir()]
     return tops[0] if len(tops) == 1 else dest
 
@@ -190,24 +197,34 @@ def _install_wheels(wheels: Iterable[Path], dest: Path) -> None:
             zf.extractall(dest)
 
 
-def dynamic_requires(sdist: Path, system: BuildSystem, tool_wheels: Sequence[Path], python_exe: str, timeout: int = 300) -> list[str]:
-    """What the sdist's backend asks for beyond its static requirements (setup_requires)."""
-    hook = resources.files("reprokit").joinpath("_buildhook.py")
-    with tempfile.TemporaryDirectory(prefix="reprokit-buildreq-") as tmp, resources.as_file(hook) as hook_path:
+def dynamic_requires(sdist: Path, system: BuildSystem, tool_wheels: Sequence[Path], python_exe: str, timeout: int = 300,
+                     policy: sandbox.Policy | None = None, label: str | None = None) -> list[str]:
+    """What the sdist's backend asks for beyond its static requirements (setup_requires).
+    The backend (the sdist's setup.py) runs in the sandbox, with no network: only its
+    unpacked source folder is writable."""
+    policy = policy or sandbox.Policy()
+    hook = resources.files("reprokit").joinpath("_buildhook.py").read_text("utf-8")
+    with tempfile.TemporaryDirectory(prefix="reprokit-buildreq-") as tmp:
+        hook_path = Path(tmp) / "_buildhook.py"
+        hook_path.write_text(hook, encoding="utf-8")
         tools = Path(tmp) / "tools"
         _install_wheels(tool_wheels, tools)
-        src = _unpack(sdist, Path(tmp) / "src")
+        label = label or sdist.name
+        src = _unpack(sdist, Path(tmp) / "src", label)
         cmd = [python_exe, "-S", str(hook_path), str(tools), str(src), system.backend, json.dumps(list(system.backend_path))]
+        prefix = Path(python_exe).resolve().parent.parent
+        (Path(tmp) / "home").mkdir(mode=0o777)
+        Path(tmp).chmod(0o777)  # the sandbox's user may be another than the one who made it
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=src,
-                                  env={"PATH": "/usr/bin:/bin", "HOME": tmp, "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
+            proc = policy.run(cmd, cwd=src, readonly=[prefix], writable=[Path(tmp)], timeout=timeout,
+                              env={"PYTHONDONTWRITEBYTECODE": "1", "HOME": str(Path(tmp) / "home")})
         except subprocess.TimeoutExpired:
-            raise InputError(f"{sdist.name}: its build backend did not answer within {timeout}s") from None
+            raise InputError(f"{label}: its build backend did not answer within {timeout}s") from None
     for line in proc.stdout.splitlines():
         if line.startswith("REPROKIT-REQUIRES "):
             return [str(r) for r in json.loads(line.split(" ", 1)[1])]
     tail = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()][-3:]
-    raise InputError(f"{sdist.name}: its build backend {system.backend} failed when asked what it needs: {' | '.join(tail) or f'exit {proc.returncode}'}")
+    raise InputError(f"{label}: its build backend {system.backend} failed when asked what it needs: {' | '.join(tail) or f'exit {proc.returncode}'}")
 
 
 def sdists_to_build(lock: Lock, every_sdist: bool) -> list[Package]:
@@ -222,7 +239,7 @@ def sdists_to_build(lock: Lock, every_sdist: bool) -> list[Package]:
 
 
 def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, client: pypi.Client, cache: Path,
-         every_sdist: bool = False) -> tuple[Lock, list[str]]:
+         every_sdist: bool = False, policy: sandbox.Policy | None = None) -> tuple[Lock, list[str]]:
     """``lock`` with its build tools: which sdists need what, and the exact wheels that
     build them. Also returns notes for people."""
     notes: list[str] = []
@@ -239,10 +256,12 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
         return dataclasses.replace(lock, build_tools=tuple(sorted(tools.values(), key=lambda p: p.name))), notes
     systems: dict[str, BuildSystem] = {}
     sdist_files: dict[str, Path] = {}
+    labels: dict[str, str] = {}
     for p in building:
         art = next(a for a in p.artifacts if a.kind == "sdist")
         sdist_files[p.name], _ = vendor.fetch(client, art, cache)
-        systems[p.name] = read_build_system(sdist_files[p.name])
+        labels[p.name] = art.filename
+        systems[p.name] = read_build_system(sdist_files[p.name], art.filename)
 
     requires: dict[str, list[str]] = {name: list(bs.requires) for name, bs in systems.items()}
     resolved, why_later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, cutoffs)
@@ -259,7 +278,8 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
                 wheel = next((a for a in pkg.artifacts if a.kind == "wheel"), None) if pkg else None
                 if wheel is not None:
                     wheels.append(vendor.fetch(client, wheel, cache)[0])
-            extra = [r for r in dynamic_requires(sdist_files[name], bs, wheels, python_exe) if r not in requires[name]]
+            extra = [r for r in dynamic_requires(sdist_files[name], bs, wheels, python_exe, policy=policy, label=labels[name])
+                     if r not in requires[name]]
             if extra:
                 requires[name] += extra
                 asked_more = True

@@ -26,17 +26,16 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, interpreter, manifest, nixpkgs, pypi, render, rerun, sandbox, secrets, tree
+from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, manifest, nixpkgs, pypi, render, rerun, resolve, sandbox, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit import outputs as outputs_mod
-from reprokit.errors import InputError, ReprokitError, UsageError
+from reprokit.errors import InputError, UsageError
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
 from reprokit.lock import Lock
 from reprokit.nixpkgs import cache_root
 from reprokit.outputs import config as outputs_config
-from reprokit.resolve import LockSettings, lazy_left_out, lock
-from reprokit.scan import ScanResult, ScanSettings, scan
+from reprokit.resolve import LockSettings, choose_python, lazy_left_out
 from reprokit.validate import check_integrity
 from reprokit.vendor import VendorSettings, vendor
 
@@ -116,7 +115,7 @@ def run_line(ep: EntryPoint, python: str) -> str:
 
 
 def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin | None, entry_points: Sequence[EntryPoint],
-           locked: Lock, nixpkgs_vendored: bool = False) -> str:
+           locked: Lock, nixpkgs_vendored: bool = False, python_path: Sequence[str] = ()) -> str:
     """The bundle's README: what it holds and the exact commands to check, rebuild and rerun it."""
     title = (cit.title if cit and cit.title else name)
     pip_tool = next((p for p in locked.build_tools if p.name == "pip"), None)
@@ -134,6 +133,8 @@ def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str,
                     f"env/bin/python -m pip install --no-index --require-hashes --use-pep517 \\\n    {links} -r requirements.lock")
         run_python = "env/bin/python"
     runs = "\n".join(run_line(e, run_python) for e in entry_points) or "# (no entry points were found)"
+    if python_path:  # the paper's own package, importable as if installed
+        runs = "export PYTHONPATH=" + ":".join(f"$PWD/paper/{p}" for p in python_path) + ("${PYTHONPATH:+:$PYTHONPATH}" if two else "") + "\n" + runs
     if any(e.kind == "notebook" for e in entry_points):
         kernel = f"PYTHONPATH=$PWD/env/site python{python}" if two else "env/bin/python"
         runs = f"{kernel} -m ipykernel install --user --name paper   # notebooks: any Jupyter, with this kernel\n" + runs
@@ -225,6 +226,9 @@ def _copy_paper(src: Path, dest: Path, walked: tree.Walk) -> tuple[list[str], li
             raise InputError(f"{where}: the {why}; rename it (bundles are read on every system)")
         if why.startswith(tree.LEAVES):
             notes.append(f"{where}: {why}; it is not in the bundle")
+        elif why == tree.BUILD_OUTPUT:
+            notes.append(f"{rel}/: left out of the bundle ({why}); if it is part of the paper, keep it with "
+                         f'include = ["{rel}"] in reprokit.toml')
     files = list(walked.files)
     for rel in files:
         target = dest / rel
@@ -341,49 +345,6 @@ def _write_members(bundle: Path, name: str, gz: gzip.GzipFile, mtime: int) -> No
                     tf.addfile(info, fh)
 
 
-def choose_python(paper: Path, files: Sequence[str], date: dt.date, settings: ArchiveSettings) -> tuple[interpreter.PythonChoice, ScanResult, Lock]:
-    """The paper's Python, its scan and its runtime lock. A Python the paper names wins;
-    when it names none, the newest CPython of its date for which every locked package
-    has a wheel (an old paper's pins have none for today's Python)."""
-    stated = interpreter.PythonChoice(version=settings.python, source="--python") if settings.python else interpreter.infer(paper, files, date)
-    candidates = [stated] if stated else [
-        interpreter.PythonChoice(version=v, source=f"the newest CPython of {date} with wheels for the locked packages")
-        for v in interpreter.current_at(date)[:3]
-    ]
-    first: tuple[interpreter.PythonChoice, ScanResult, Lock] | None = None
-    for choice in candidates:
-        scanned = scan(ScanSettings(path=paper, python=choice.version, use_installed=False))
-        locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=settings.index_url), root=paper)
-        if stated:
-            return choice, scanned, locked
-        first = first or (choice, scanned, locked)
-        lacking = lacks_wheels(locked, settings.index_url)
-        if not lacking:
-            return choice, scanned, locked
-        log.debug("Python %s: no wheel for %s", choice.version, ", ".join(lacking))
-    assert first is not None
-    choice, scanned, locked = first
-    return dataclasses.replace(choice, source=f"the newest CPython of {date} (no candidate had wheels for every locked package)"), scanned, locked
-
-
-def lacks_wheels(locked: Lock, index_url: str | None = None) -> list[str]:
-    """Packages with no wheel for the lock's Python although their release has compiled
-    wheels for others: building them needs compilers and system libraries."""
-    client = pypi.Client(index_url)
-    out = []
-    for p in locked.packages:
-        if any(a.kind == "wheel" for a in p.artifacts):
-            continue
-        try:
-            files = client.files(p.name)
-        except ReprokitError:
-            continue
-        prefix = re.sub(r"[-_.]+", "_", p.name).lower() + "-" + p.version + "-"
-        if any(f.filename.lower().startswith(prefix) and f.kind == "wheel" and "-none-any" not in f.filename for f in files):
-            out.append(p.pin)
-    return out
-
-
 def archive(settings: ArchiveSettings) -> ArchiveResult:
     paper = settings.paper
     if not paper.is_dir():
@@ -395,11 +356,12 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     cit = citation.read(paper)
     date, date_from = (settings.date, "--date") if settings.date else paper_date(paper, cit)
     notes.append(f"date {date} (from {date_from})")
-    walked = tree.walk(paper, suffixes=None)
+    walked = tree.walk(paper, suffixes=None, keep=entrypoints.kept_folders(paper))
     all_files = list(walked.files)
-    choice, scanned, locked = choose_python(paper, all_files, date, settings)
+    choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url)
     python = choice.version
     notes.append(f"Python {python} (from {choice.source})")
+    notes += locked.notes
     name = bundle_name(paper)
     lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
     left_out = lazy_left_out(scanned, lock_settings)
@@ -407,8 +369,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
 
     exe, no_python = rerun.find_python(python)
     client = pypi.Client(settings.index_url)
+    policy = sandbox.Policy(contained=settings.sandboxed)
     locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
-                                          every_sdist=not settings.wheels)
+                                          every_sdist=not settings.wheels, policy=policy)
     notes += build_notes
     pin = None
     if settings.nix:
@@ -417,6 +380,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             notes.append(f"nixpkgs: {pin.note}")
         flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
     native_inputs = flake.read_native_inputs(paper)
+    # A paper that is a package in a src/ layout runs as installed: src/ on sys.path.
+    python_path = ["src"] if any(re.fullmatch(r"src/[^/]+/__init__\.py", f) for f in all_files) else []
     detection = entrypoints.detect(paper, all_files)
     eps = detection.entry_points
     sources = {f.entry_point.name: f.source for f in detection.found}
@@ -441,20 +406,37 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
         # share these digests (the integrity check below reads everything again).
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
-        report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir), client,
-                        None if settings.quiet else render.Progress(sys.stderr))
-        atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
-        atomic_write_text(work / "pylock.toml", lock_mod.render_pylock(locked, {
-            v.artifact.sha256: v.path.relative_to(work).as_posix() for v in report.files if v.path.parent.name in ("sdist", "wheels")}))
-        if pin is not None and settings.vendor_nixpkgs:
-            vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
         outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}
-        if settings.record_outputs and eps:
+        needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
+        while True:
+            shutil.rmtree(work / "vendor", ignore_errors=True)
+            report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir), client,
+                            None if settings.quiet else render.Progress(sys.stderr))
+            atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
+            atomic_write_text(work / "pylock.toml", lock_mod.render_pylock(locked, {
+                v.artifact.sha256: v.path.relative_to(work).as_posix() for v in report.files if v.path.parent.name in ("sdist", "wheels")}))
+            if pin is not None and settings.vendor_nixpkgs:
+                vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
+            if not (settings.record_outputs and eps):
+                break
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
-            outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper),
-                                                      sandbox.Policy(contained=settings.sandboxed))
+            try:
+                outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
+                                                          python_path)
+            except NeedsModule as need:
+                dist = resolve.distribution_of(need.module, lock_settings, client)
+                if dist is None or need.module in needed or len(needed) >= 8:
+                    raise InputError(str(need) + ("; no PyPI project provides it: declare where it comes from" if dist is None else "")) from None
+                needed[need.module] = dist
+                notes.append(f"{need.where} needs {need.module} at run time ({need.message}), which no import of the paper names: "
+                             f"{dist} added to the lock; declare it in the paper's requirements")
+                locked = resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper)
+                locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy)
+                continue
             notes += recorded_notes
+            break
         choices: list[flake.Choice] = []
         if pin is not None:
             # After the outputs are recorded: the flake's checks compare a rerun with them.
@@ -464,7 +446,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:
             shutil.copyfile(paper / "CITATION.cff", work / "CITATION.cff")
-        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, locked, settings.vendor_nixpkgs))
+        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, locked, settings.vendor_nixpkgs, python_path))
         verify_src = resources.files("reprokit").joinpath("verify_template.py").read_text("utf-8")
         atomic_write_text(work / "verify.py", verify_src, mode=0o755)
         provider = {c.package: c.provider for c in choices}
@@ -496,6 +478,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             ],
             "build_tools": {"date": locked.build_tools_date, "note": locked.build_tools_note, "packages": [
                 {"name": p.name, "version": p.version, "why": _tool_why(p, locked), "artifacts": artifacts(p, "build")} for p in locked.build_tools]},
+            **({"python_path": python_path} if python_path else {}),
             "entry_points": [{"name": e.name, "kind": e.kind, "path": e.path, **({"args": list(e.args)} if e.args else {}),
                               **({"cwd": e.cwd} if e.cwd is not None and e.cwd != "" else {}), **({"cwd": "."} if e.cwd == "" else {}),
                               "source": sources.get(e.name, ""),
@@ -535,7 +518,7 @@ def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:
 
 def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
                    left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
-                   ) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
+                   python_path: Sequence[str] = ()) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -549,9 +532,13 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
         env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy)
         runs = []
         for i in range(config.runs):
-            results = rerun.run_entry_points(work / "paper", env, eps, policy=policy, collect=Path(envdir) / f"run{i}")
+            results = rerun.run_entry_points(work / "paper", env, eps, policy=policy, collect=Path(envdir) / f"run{i}", python_path=python_path)
             for r in results:
                 if not r.ok:
+                    module = missing_module(r.message)
+                    if module and module not in left_out and module.split(".")[0] not in left_out:
+                        raise NeedsModule(module=module, where=r.entry_point.path, message=r.message.split(": ", 1)[-1],
+                                          text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
                     raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})"
                                      + _failure_hint(r.message, left_out, airgap))
                 if i == 0:
@@ -571,6 +558,31 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
                              f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
     return outputs, notes
+
+
+class NeedsModule(InputError):
+    """An entry point failed for want of a module no import of the paper names (pandas
+    reads Excel files with xlrd, which it imports only then)."""
+
+    def __init__(self, *, module: str, where: str, message: str, text: str) -> None:
+        super().__init__(text)
+        self.module, self.where, self.message = module, where, message
+
+
+_MISSING = (
+    re.compile(r"No module named '([\w.]+)'"),
+    re.compile(r"Missing optional dependency '([\w.-]+)'"),  # pandas
+    re.compile(r"ImportError: ([\w.-]+) is required|requires the ([\w.-]+) (?:package|module)"),
+)
+
+
+def missing_module(message: str) -> str | None:
+    """The module an entry point's failure says it lacked, if that is what it says."""
+    for pat in _MISSING:
+        m = pat.search(message)
+        if m:
+            return next(g for g in m.groups() if g)
+    return None
 
 
 def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> str:

@@ -56,7 +56,7 @@ def _print_json(data: object) -> None:
 def cmd_scan(args: argparse.Namespace) -> int:
     from reprokit.scan import ScanSettings, render_table, scan
 
-    result = scan(ScanSettings(path=Path(args.path), python=args.python, use_installed=not args.no_installed, jobs=args.jobs))
+    result = scan(ScanSettings(path=Path(args.path), python=args.python, from_env=args.from_env, jobs=args.jobs))
     if args.json:
         _print_json(result.to_json())
     else:
@@ -123,19 +123,25 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
-    from reprokit import interpreter
     from reprokit import lock as lock_mod
-    from reprokit.resolve import LockSettings, lazy_left_out, lock
-    from reprokit.scan import ScanSettings, counted, scan
+    from reprokit import tree
+    from reprokit.resolve import LockSettings, choose_python, lazy_left_out
+    from reprokit.scan import counted
 
     path = Path(args.path)
-    python = args.python or interpreter.running()
-    result = scan(ScanSettings(path=path, python=python))
-    settings = LockSettings(
-        date=args.date or dt.date.today(), python=python, platform=args.platform, index_url=args.index_url,
-        with_optional=args.with_optional, from_env=args.from_env,
-    )
-    locked = lock(result, settings, root=path if path.is_dir() else path.parent)
+    root = path if path.is_dir() else path.parent
+    date = args.date or dt.date.today()
+    files = tree.walk(root, suffixes=None).files if path.is_dir() else (path.name,)
+    choice, result, locked = choose_python(root, files, date, args.python, args.index_url)
+    settings = LockSettings(date=date, python=choice.version, platform=args.platform, index_url=args.index_url,
+                            with_optional=args.with_optional, from_env=args.from_env)
+    if (args.platform, args.with_optional, args.from_env) != ("x86_64-linux", False, None):
+        from reprokit.resolve import lock
+
+        locked = lock(result, settings, root=root)
+    print(f"note: Python {choice.version} (from {choice.source})", file=sys.stderr)
+    for note in locked.notes:
+        print(f"note: {note}", file=sys.stderr)
     if not result.files:
         print(f"note: no .py or .ipynb files under {path}: the lock holds only what the paper declares", file=sys.stderr)
     for note in dict.fromkeys(lazy_left_out(result, settings).values()):
@@ -307,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", metavar="PATH", help="paper folder, or a single .py/.ipynb file")
     p.add_argument("--strict", action="store_true", help="exit 1 when an import has no known distribution")
-    p.add_argument("--no-installed", action="store_true", help="ignore the distributions installed in this environment")
+    p.add_argument("--from-env", metavar="PYTHON", help="also map imports through the distributions installed in the environment "
+                   "of this Python (e.g. .venv/bin/python); by default none is consulted, reprokit's own never")
+    p.add_argument("--no-installed", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.add_argument("--jobs", type=_positive, metavar="N", help="worker processes for large trees (default: all cores)")
     p.set_defaults(func=cmd_scan)
 
@@ -345,15 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Scan PATH, then resolve its distributions (and their dependencies) with uv to exact versions "
         "with sha256 hashes. Versions come from a lock file in the paper, else its declared pins and ranges, else "
         "(--from-env) this environment, else the newest releases uploaded on or before --date. Writes the lock as "
-        "YAML and, next to it, requirements.lock in pip's --require-hashes form. The target Python is --python, else the "
-        "running one.",
+        "YAML and, next to it, requirements.lock in pip's --require-hashes form. The target Python is --python, else what "
+        "the paper says, else the newest CPython of the date with wheels for the locked packages (as archive chooses).",
     )
     p.add_argument("path", metavar="PATH")
     p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="resolve as of this date (default: today, so "
                    "the lock changes from day to day; it records the date it used, and archive uses the paper's date)")
     p.add_argument("--platform", default="x86_64-linux", help="target platform (x86_64-linux or aarch64-linux)")
     p.add_argument("--with-optional", action="store_true", help="also lock distributions imported only optionally (guarded imports, and lazy imports inside functions of a package that are neither declared nor installed)")
-    p.add_argument("--from-env", action="store_true", help="pin to the versions installed in this environment")
+    p.add_argument("--from-env", metavar="PYTHON", help="pin to the versions installed in the environment of this Python "
+                   "(e.g. .venv/bin/python), and map imports through it")
     p.add_argument("-o", "--output", default="reprokit.lock.yaml", metavar="FILE", help="lock file (default: reprokit.lock.yaml)")
     p.set_defaults(func=cmd_lock)
 
@@ -490,7 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReprokitError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"error: {exc}\n")
+        # One line, whatever a tool underneath said: its details are behind -v/--debug.
+        text = " ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
+        sys.stderr.write(f"error: {text}\n")
         return exc.exit_code
     except Terminated:
         sys.stderr.write("terminated\n")

@@ -49,6 +49,8 @@ class Declared:
     # distribution behind an import, but is no PyPI requirement of its own (conda also
     # ships C libraries and tools), and a pip requirements file beside it wins.
     conda: bool = False
+    # Where the author installs it from instead of an index (git+https://…, a URL).
+    url: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -56,6 +58,17 @@ class Problem:
     path: str
     line: int | None
     message: str
+
+
+def is_requirement(text: str) -> bool:
+    """Whether ``text`` is a PEP 508 requirement."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        Requirement(text)
+    except InvalidRequirement:
+        return False
+    return True
 
 
 def _declared(text: str, source: str, optional: bool = False) -> Declared | None:
@@ -125,7 +138,8 @@ def parse_requirements_txt(text: str, path: str) -> tuple[list[Declared], list[P
             if egg:
                 d = _declared(egg.group(1), f"{path}:{lineno}")
                 if d:
-                    found.append(d)
+                    target = line.split(None, 1)[1] if " " in line else line[2:]
+                    found.append(dataclasses.replace(d, url=target.strip()) if re.match(r"^\w+\+|^https?://", target.strip()) else d)
             continue
         if line.startswith("-"):
             continue  # --index-url, --hash only lines, --find-links ...
@@ -136,7 +150,7 @@ def parse_requirements_txt(text: str, path: str) -> tuple[list[Declared], list[P
             egg = _EGG.search(line)
             d = _declared(egg.group(1), f"{path}:{lineno}") if egg else _archive_declared(line, f"{path}:{lineno}")
             if d:
-                found.append(d)
+                found.append(dataclasses.replace(d, url=line) if re.match(r"^(git\+|hg\+|svn\+|bzr\+|https?://)", line) else d)
             continue
         d = _declared(line, f"{path}:{lineno}")
         if d is None:
@@ -372,10 +386,13 @@ def read_declared(root: Path, rel_files: Iterable[str]) -> DeclaredSet:
             found += reqs
             problems += probs
             names += [name] if name else []
-        elif base in ("environment.yml", "environment.yaml"):
-            reqs, probs = parse_environment_yml(text, rel)
-            found += reqs
-            problems += probs
+        elif base.endswith((".yml", ".yaml")):
+            # A conda environment, whatever its file is called (env.yml, binder/…): one
+            # with a dependencies: list at its top.
+            if re.search(r"^dependencies\s*:", text, re.M):
+                reqs, probs = parse_environment_yml(text, rel)
+                found += reqs
+                problems += probs
         elif base == "Pipfile":
             reqs, probs = parse_pipfile(text, rel)
             found += reqs
@@ -384,6 +401,8 @@ def read_declared(root: Path, rel_files: Iterable[str]) -> DeclaredSet:
 
 
 def is_declaration_file(name: str) -> bool:
-    return bool(REQUIREMENT_FILE.match(name)) or name in (
-        "pyproject.toml", "setup.cfg", "setup.py", "environment.yml", "environment.yaml", "Pipfile",
+    """A file that may declare requirements (YAML files are read as conda environments
+    when they have a top-level dependencies: list)."""
+    return bool(REQUIREMENT_FILE.match(name)) or name.endswith((".yml", ".yaml")) or name in (
+        "pyproject.toml", "setup.cfg", "setup.py", "Pipfile",
     )

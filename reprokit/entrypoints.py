@@ -18,20 +18,16 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reprokit import toml
 from reprokit.errors import InputError
 from reprokit.flake import EntryPoint
 from reprokit.imports import has_main_guard
 from reprokit.scan import is_support_code
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # Folders of a paper that hold its article, not its computation.
 ARTICLE_DIRS = frozenset({"article", "manuscript", "latex", "tex", "paper-tex", "slides", "poster", "presentation"})
@@ -106,13 +102,42 @@ def _inside(rel: str) -> bool:
     return not (rel.startswith("/") or norm == ".." or norm.startswith("../"))
 
 
+def _config(paper: Path) -> tuple[Path, dict[str, object]] | None:
+    """The reprokit table of ``reprokit.toml`` or of ``[tool.reprokit]`` in pyproject.toml."""
+    for cfg, table in ((paper / "reprokit.toml", ()), (paper / "pyproject.toml", ("tool", "reprokit"))):
+        if not cfg.is_file():
+            continue
+        try:
+            data: object = toml.loads(cfg.read_text(encoding="utf-8"))
+        except toml.TOMLDecodeError as exc:
+            raise InputError(f"{cfg}: invalid TOML ({exc})") from None
+        for key in table:
+            data = data.get(key, {}) if isinstance(data, dict) else {}
+        if isinstance(data, dict) and data:
+            return cfg, data
+    return None
+
+
+def kept_folders(paper: Path) -> frozenset[str]:
+    """Folders the author keeps in the bundle although their names say build output:
+    ``include = ["build"]`` in reprokit.toml."""
+    found = _config(paper)
+    if found is None or "include" not in found[1]:
+        return frozenset()
+    cfg, data = found
+    include = data["include"]
+    if not isinstance(include, list) or not all(isinstance(i, str) and _inside(i) for i in include):
+        raise InputError(f"{cfg}: include must be a list of folders of the paper")
+    return frozenset(posixpath.normpath(i).rstrip("/") for i in include)
+
+
 def configured(paper: Path) -> list[Found] | None:
     for cfg, table in ((paper / "reprokit.toml", ()), (paper / "pyproject.toml", ("tool", "reprokit"))):
         if not cfg.is_file():
             continue
         try:
-            data = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+            data = toml.loads(cfg.read_text(encoding="utf-8"))
+        except toml.TOMLDecodeError as exc:
             raise InputError(f"{cfg}: invalid TOML ({exc})") from None
         for key in table:
             data = data.get(key, {}) if isinstance(data, dict) else {}

@@ -23,10 +23,7 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from reprokit import toml
 
 # First release of each CPython minor version (python.org release dates).
 RELEASED = {
@@ -53,28 +50,38 @@ def running() -> str:
 class PythonChoice:
     version: str  # "X.Y"
     source: str  # where it came from, for people: "code/environment.yml:5 (python=3.6.5)"
+    # Other versions the statement allows (a range), best first: tried when the locked
+    # packages have no wheels for ``version``.
+    alternatives: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, str]:
         return {"version": self.version, "source": self.source}
 
 
-def from_spec(spec: str, date: dt.date | None) -> str | None:
-    """One X.Y for a version range: the newest release that satisfies it and was out by
-    ``date`` (the paper's Python was one of those), else the oldest that satisfies it."""
+def versions_for(spec: str, date: dt.date | None) -> list[str]:
+    """The X.Y versions a version statement allows, best first: for a range, the releases
+    out by ``date`` newest first (the paper's Python was one of those), then later ones."""
     spec = spec.strip().strip("'\"")
     exact = re.fullmatch(r"=*\s*(\d+)\.(\d+)(?:\.[\d*]+)?\*?", spec)
     if exact:
-        return f"{exact.group(1)}.{exact.group(2)}"
+        return [f"{exact.group(1)}.{exact.group(2)}"]
     try:
         specs = SpecifierSet(_poetry_to_pep440(spec))
     except InvalidSpecifier:
-        return None
-    ok = [v for v in RELEASED if specs.contains(f"{v}.0", prereleases=True) or specs.contains(f"{v}.99")]
-    if not ok:
-        return None
-    ok.sort(key=key)
+        return []
+    ok = sorted((v for v in RELEASED if specs.contains(f"{v}.0", prereleases=True) or specs.contains(f"{v}.99")), key=key)
     dated = [v for v in ok if date is None or RELEASED[v] <= date]
-    return dated[-1] if dated else ok[0]
+    return list(reversed(dated)) + [v for v in ok if v not in dated]
+
+
+def from_spec(spec: str, date: dt.date | None) -> str | None:
+    """One X.Y for a version statement: the best of :func:`versions_for`."""
+    found = versions_for(spec, date)
+    return found[0] if found else None
+
+
+def _choice(versions: list[str], source: str) -> PythonChoice | None:
+    return PythonChoice(version=versions[0], source=source, alternatives=tuple(versions[1:4])) if versions else None
 
 
 def _poetry_to_pep440(spec: str) -> str:
@@ -113,17 +120,17 @@ def _from_lock_files(root: Path, files: list[str], date: dt.date | None) -> Pyth
         spec = None
         try:
             if base in ("poetry.lock", "uv.lock"):
-                data = tomllib.loads(text)
+                data = toml.loads(text)
                 spec = data.get("metadata", {}).get("python-versions") if base == "poetry.lock" else data.get("requires-python")
             elif base == "Pipfile.lock":
                 req = json.loads(text).get("_meta", {}).get("requires", {})
                 spec = req.get("python_full_version") or req.get("python_version")
-        except (ValueError, tomllib.TOMLDecodeError, AttributeError):
+        except (ValueError, toml.TOMLDecodeError, AttributeError):
             continue
         if isinstance(spec, str):
-            version = from_spec(spec, date)
-            if version:
-                return PythonChoice(version=version, source=f"{rel} (python {spec.strip()})")
+            choice = _choice(versions_for(spec, date), f"{rel} (python {spec.strip()})")
+            if choice:
+                return choice
     return None
 
 
@@ -141,9 +148,9 @@ def _from_env_files(root: Path, files: list[str], date: dt.date | None) -> Pytho
         op, ver = m.group(1) or "=", m.group(2)
         # conda spells an exact version "python=3.6.5" (or "=3.6" for 3.6.*); ranges as pip does.
         spec = ver if op.strip() in ("=", "==", "") else f"{op.strip()}{ver}{m.group(3).strip()}"
-        version = from_spec(spec, date)
-        if version:
-            return PythonChoice(version=version, source=f"{rel}:{_line(text, m.start(2))} (python{op.strip() or '='}{ver})")
+        choice = _choice(versions_for(spec, date), f"{rel}:{_line(text, m.start(2))} (python{op.strip() or '='}{ver})")
+        if choice:
+            return choice
     return None
 
 
@@ -202,9 +209,9 @@ def _from_requires_python(root: Path, files: list[str], date: dt.date | None) ->
         for pat in patterns:
             m = re.search(pat, text, re.M)
             if m:
-                version = from_spec(m.group(1), date)
-                if version:
-                    return PythonChoice(version=version, source=f"{rel}:{_line(text, m.start(1))} (python {m.group(1)})")
+                choice = _choice(versions_for(m.group(1), date), f"{rel}:{_line(text, m.start(1))} (python {m.group(1)})")
+                if choice:
+                    return choice
     return None
 
 

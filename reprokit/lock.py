@@ -117,6 +117,8 @@ class Lock:
     # ``date`` when it does (tools of the paper's date that cannot build for its Python).
     build_tools_date: str | None = None
     build_tools_note: str = ""
+    # What resolving found out for people (imports resolved from PyPI, ...); not written.
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"reprokit_lock": LOCK_VERSION, "python": self.python, "platform": self.platform, "date": self.date,

@@ -58,30 +58,74 @@ def _provides_from_table() -> Mapping[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in inverse.items()}
 
 
-def installed_table() -> dict[str, tuple[str, ...]]:
-    """Import names of the running environment's distributions, dotted below namespaces."""
-    import importlib.metadata  # here, not at the top: only scans that consult the environment need it
-
-    table: dict[str, list[str]] = {}
-    for top, dists in importlib.metadata.packages_distributions().items():
-        for d in dists:
-            table.setdefault(top, []).append(_canonical(d))
-    # Namespace tops shared by several distributions: look one and two levels deeper.
-    for top, dists in list(table.items()):
-        if len(set(dists)) < 2:
+# Run by the named environment's own Python (3.8 or later; pkg_resources before that):
+# its distributions, their versions and the top-level names they install, as JSON.
+_ENV_PROBE = r"""
+import json, sys
+out = {}
+try:
+    from importlib import metadata
+    for d in metadata.distributions():
+        name = d.metadata["Name"]
+        if not name:
             continue
-        for d in set(dists):
-            try:
-                files = importlib.metadata.distribution(d).files or []
-            except importlib.metadata.PackageNotFoundError:
+        tops = set()
+        text = d.read_text("top_level.txt")
+        if text:
+            tops.update(t.strip() for t in text.split())
+        for f in d.files or []:
+            parts = str(f).replace("\\", "/").split("/")
+            if parts[0].endswith((".dist-info", ".egg-info", ".data")) or parts[0] in ("..", "bin", "__pycache__"):
                 continue
-            for f in files:
-                parts = f.parts
-                if len(parts) >= 3 and parts[0] == top and re.fullmatch(r"[A-Za-z_]\w*", parts[1]):
-                    table.setdefault(f"{top}.{parts[1]}", []).append(d)
-                    if len(parts) >= 4 and re.fullmatch(r"[A-Za-z_]\w*", parts[2]):
-                        table.setdefault(f"{top}.{parts[1]}.{parts[2]}", []).append(d)
-    return {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
+            if len(parts) == 1:
+                if parts[0].endswith(".py"):
+                    tops.add(parts[0][:-3])
+                elif parts[0].endswith((".so", ".pyd")):
+                    tops.add(parts[0].split(".")[0])
+            else:
+                tops.add(parts[0])
+                if len(parts) >= 3:
+                    tops.add(parts[0] + "." + parts[1])
+        out[name] = [d.version, sorted(tops)]
+except ImportError:
+    import pkg_resources
+    for d in pkg_resources.working_set:
+        tops = []
+        if d.has_metadata("top_level.txt"):
+            tops = d.get_metadata("top_level.txt").split()
+        out[d.project_name] = [d.version, tops]
+sys.stdout.write(json.dumps(out))
+"""
+
+
+@functools.cache
+def environment(python: str) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """The distributions installed in the environment of ``python`` (a path): import name
+    -> distributions (dotted below namespaces), and distribution -> version. Never the
+    environment reprokit itself runs in, unless named."""
+    import json
+    import subprocess
+
+    from reprokit.errors import UsageError
+
+    try:
+        proc = subprocess.run([python, "-c", _ENV_PROBE], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"--from-env {python}: cannot run it ({exc})") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"--from-env {python}: not a Python whose distributions can be listed ({last})")
+    table: dict[str, list[str]] = {}
+    versions: dict[str, str] = {}
+    for name, (version, tops) in json.loads(proc.stdout).items():
+        dist = _canonical(name)
+        versions[dist] = version
+        for top in tops:
+            if re.fullmatch(r"[A-Za-z_][\w.]*", top):
+                table.setdefault(top, []).append(dist)
+    # A dotted name is only worth keeping below a top several distributions share.
+    shared = {t for t, ds in table.items() if "." not in t and len(set(ds)) > 1}
+    return ({k: tuple(dict.fromkeys(v)) for k, v in table.items() if "." not in k or k.split(".")[0] in shared}, versions)
 
 
 def _canonical(name: str) -> str:
@@ -99,10 +143,10 @@ def prefixes(module: str) -> list[str]:
 class Mapper:
     """Answers "which distribution provides this import?" for one paper."""
 
-    def __init__(self, declared: Iterable[str], *, use_installed: bool = True) -> None:
+    def __init__(self, declared: Iterable[str], *, from_env: str | None = None) -> None:
         self.declared = {_canonical(d) for d in declared}
         self.table = bundled_table()
-        self.installed = installed_table() if use_installed else {}
+        self.installed = environment(from_env)[0] if from_env else {}
         self._declared_provides = self._provides(self.declared)
 
     def _provides(self, dists: set[str]) -> dict[str, str]:

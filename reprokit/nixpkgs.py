@@ -135,25 +135,17 @@ def release_of_pin(channel: str, last_modified: int) -> str:
     return _release_after(RELEASES[-1][0])
 
 
-# The CPython interpreters (pythonXY attributes) each release's nixpkgs has.
-PYTHONS: dict[str, tuple[str, ...]] = {
-    "14.04": ("2.7", "3.3", "3.4"), "14.12": ("2.7", "3.3", "3.4"), "15.09": ("2.7", "3.3", "3.4", "3.5"),
-    "16.03": ("2.7", "3.3", "3.4", "3.5"), "16.09": ("2.7", "3.3", "3.4", "3.5"), "17.03": ("2.7", "3.3", "3.4", "3.5", "3.6"),
-    "17.09": ("2.7", "3.4", "3.5", "3.6"), "18.03": ("2.7", "3.4", "3.5", "3.6"), "18.09": ("2.7", "3.5", "3.6", "3.7"),
-    "19.03": ("2.7", "3.5", "3.6", "3.7"), "19.09": ("2.7", "3.5", "3.6", "3.7", "3.8"), "20.03": ("2.7", "3.5", "3.6", "3.7", "3.8"),
-    "20.09": ("2.7", "3.6", "3.7", "3.8", "3.9"), "21.05": ("2.7", "3.6", "3.7", "3.8", "3.9", "3.10"),
-    "21.11": ("2.7", "3.7", "3.8", "3.9", "3.10"), "22.05": ("2.7", "3.7", "3.8", "3.9", "3.10", "3.11"),
-    "22.11": ("2.7", "3.8", "3.9", "3.10", "3.11"), "23.05": ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12"),
-    "23.11": ("2.7", "3.8", "3.9", "3.10", "3.11", "3.12"), "24.05": ("2.7", "3.9", "3.10", "3.11", "3.12", "3.13"),
-    "24.11": ("2.7", "3.9", "3.10", "3.11", "3.12", "3.13"), "25.05": ("2.7", "3.10", "3.11", "3.12", "3.13", "3.14"),
-    "25.11": ("2.7", "3.10", "3.11", "3.12", "3.13", "3.14"), "26.05": ("2.7", "3.11", "3.12", "3.13", "3.14"),
-}
-
-
 def has_python(release: str, python: str) -> bool | None:
-    """Whether a release's nixpkgs has CPython ``python`` (None: reprokit does not know)."""
-    known = PYTHONS.get(release)
-    return None if known is None else python in known
+    """Whether a release's nixpkgs has a released CPython ``python`` (a prerelease, such
+    as python39 in 20.03, does not count); None when reprokit does not know the release."""
+    from reprokit.interpreter import RELEASED
+
+    rows = {r[0]: r for r in interpreter_table()}
+    if release not in rows:
+        return None
+    _, released_on, attrs = rows[release]
+    first = RELEASED.get(python)
+    return "python" + python.replace(".", "") in attrs and (first is None or python.startswith("2.") or first <= released_on)
 
 
 def _previous_stable(channel: str) -> str | None:
@@ -200,11 +192,18 @@ def pin_embedded(date: dt.date, channel: str, python: str | None = None, *, stri
     limit = _end_of(date)
     tried: list[str] = []
     current: str | None = channel
+    lacking: list[str] = []
     while current and len(tried) < 3:
         tried.append(current)
-        rows = [r for r in embedded_pins() if r[0] == current and r[2] <= limit and _fits(r, python)]
+        dated = [r for r in embedded_pins() if r[0] == current and r[2] <= limit]
+        rows = [r for r in dated if _fits(r, python)]
+        if dated and not rows:
+            lacking.append(current)
         if rows:
-            note = f"no embedded pin of {channel} at or before {date}; used {current}" if current != channel else ""
+            note = ""
+            if current != channel:
+                why = f"the nixpkgs of {' and '.join(lacking)} lacks Python {python}" if lacking else f"no embedded pin of {channel} at or before {date}"
+                note = f"{why}; used {current}"
             return _pin_from_row(max(rows, key=lambda r: r[2]), date, note)
         if strict:
             break
@@ -331,8 +330,8 @@ def interpreters_in_tarball(tarball: Path) -> frozenset[str]:
 
 @functools.cache
 def interpreter_table() -> tuple[tuple[str, dt.date, frozenset[str]], ...]:
-    """(release, release date, ``pythonXY`` attributes) of each NixOS release since 17.03,
-    oldest first: whether the attribute exists, prereleases included (:data:`PYTHONS`
+    """(release, release date, ``pythonXY`` attributes) of each NixOS release since 16.03,
+    oldest first: whether the attribute exists, prereleases included (:func:`has_python`
     says which interpreters a pin should be chosen for)."""
     released = dict(RELEASES)
     rows = data.load_json("nixpkgs_pythons.json")["releases"]

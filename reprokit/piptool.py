@@ -27,6 +27,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonica
 from packaging.version import InvalidVersion, Version
 
 from reprokit import datedindex, pypi, vendor
+from reprokit.declared import is_requirement
 from reprokit.errors import ResolutionFailed
 from reprokit.lock import Artifact
 
@@ -167,7 +168,7 @@ def compile(requirements: Sequence[str], constraints: Mapping[str, str], *, pyth
             for child in requires_of(path, env):
                 if child in found and child != name:
                     edges[child].append(name)
-    top = {str(canonicalize_name(Requirement(r).name)) for r in requirements if _valid(r)}
+    top = {str(canonicalize_name(Requirement(r).name)) for r in requirements if is_requirement(r)}
     out: Resolved = []
     for name in sorted(found):
         version = found[name][0]
@@ -176,10 +177,4 @@ def compile(requirements: Sequence[str], constraints: Mapping[str, str], *, pyth
     return out
 
 
-def _valid(text: str) -> bool:
-    try:
-        Requirement(text)
-    except InvalidRequirement:
-        return False
-    return True
 

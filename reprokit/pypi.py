@@ -7,8 +7,12 @@ relative ones).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import re
+import struct
+import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -130,3 +134,84 @@ class Client:
             for chunk in r.iter_content(1 << 16):
                 write(chunk)
                 yield len(chunk)
+
+    def _range(self, url: str, start: int | None, length: int) -> tuple[bytes, int | None]:
+        """``length`` bytes at ``start`` (None: the file's last ``length``), and the file's
+        size when the server says it; the whole file when it ignores Range."""
+        spec = f"bytes=-{length}" if start is None else f"bytes={start}-{start + length - 1}"
+        r = self.request(url, headers={"Range": spec})
+        with r:
+            if r.status_code not in (200, 206):
+                raise PackageIndexError(f"{redact(url)}: HTTP {r.status_code}")
+            data = r.content
+            total = None
+            m = re.search(r"/(\d+)$", r.headers.get("Content-Range", ""))
+            if m:
+                total = int(m.group(1))
+            if r.status_code == 200:
+                return data if start is None else data[start:start + length], len(data)
+        return data, total
+
+    def archive_names(self, f: File) -> list[str]:
+        """The member names of a wheel or sdist on the index. A wheel's come from its zip
+        central directory, read with two Range requests (no download); an sdist is read
+        whole (they are small), as pip would."""
+        if f.filename.endswith((".whl", ".zip")):
+            tail, total = self._range(f.url, None, 65536)
+            end = tail.rfind(b"PK\x05\x06")
+            if end < 0 or len(tail) - end < 22:
+                raise PackageIndexError(f"{f.filename}: not a zip archive")
+            cd_size, cd_offset = struct.unpack("<II", tail[end + 12:end + 20])
+            total = total or f.size or len(tail)
+            start_in_tail = cd_offset - (total - len(tail))
+            if start_in_tail >= 0:
+                directory = tail[start_in_tail:start_in_tail + cd_size]
+            else:
+                directory, _ = self._range(f.url, cd_offset, cd_size)
+            return _zip_names(directory)
+        buf = io.BytesIO()
+        for _ in self.download(f.url, buf.write):
+            pass
+        buf.seek(0)
+        try:
+            with tarfile.open(fileobj=buf) as tf:
+                return [m.name for m in tf.getmembers() if m.isfile()]
+        except tarfile.TarError as exc:
+            raise PackageIndexError(f"{f.filename}: not a readable sdist ({exc})") from None
+
+
+def _zip_names(directory: bytes) -> list[str]:
+    names = []
+    i = 0
+    while i + 46 <= len(directory) and directory[i:i + 4] == b"PK\x01\x02":
+        n, m, k = struct.unpack("<HHH", directory[i + 28:i + 34])
+        names.append(directory[i + 46:i + 46 + n].decode("utf-8", "replace"))
+        i += 46 + n + m + k
+    return names
+
+
+def top_level_modules(names: list[str]) -> set[str]:
+    """The importable top-level names in an archive's member list: packages, modules and
+    extension modules (an sdist's first folder and any src/ layout skipped)."""
+    out = set()
+    for name in names:
+        parts = name.split("/")
+        if not parts[-1]:
+            continue
+        if parts[0].endswith((".dist-info", ".data", ".egg-info")):
+            continue
+        if len(parts) > 1 and re.fullmatch(r"[\w.+-]+-\d[^/]*", parts[0]) and not name.endswith(".dist-info/RECORD"):
+            parts = parts[1:]  # the sdist's own top folder
+            if parts and parts[0] in ("src", "lib", "python") and len(parts) > 1:
+                parts = parts[1:]
+        if not parts or parts[0].endswith((".egg-info", ".dist-info")) or parts[0] in ("tests", "test", "docs", "doc", "examples", "benchmarks"):
+            continue
+        first = parts[0]
+        if len(parts) == 1:
+            if first.endswith(".py") and first not in ("setup.py", "conftest.py"):
+                out.add(first[:-3])
+            elif first.endswith((".so", ".pyd")):
+                out.add(first.split(".")[0])
+        elif parts[-1] == "__init__.py" or parts[-1].endswith((".py", ".so")):
+            out.add(first)
+    return {m for m in out if m.isidentifier()}

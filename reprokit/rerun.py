@@ -110,7 +110,15 @@ _CAUSES = (
     (re.compile(r"(\S+) requires Python ['\"]?([^'\"]+)"), "{0} needs Python {1}"),
 )
 _PACKAGE = re.compile(r"(?:Collecting|Processing|Building wheel for|Running setup\.py install for|Failed to build|Failed building wheel for|"
-                      r"Getting requirements to build wheel for|Preparing metadata \(pyproject\.toml\) for)\s+\S*?([A-Za-z0-9][\w.-]*?)(?:[-=]=?\d|[\s(]|\.tar|\.zip|$)")
+                      r"Getting requirements to build wheel for|Preparing metadata \(pyproject\.toml\) for)\s+(\S+)")
+
+
+def _package_name(token: str) -> str:
+    """``./vendor/sdist/numpy-1.13.3.zip``, ``numpy==1.13.3`` or ``numpy`` -> ``numpy``."""
+    base = token.rstrip("/").rsplit("/", 1)[-1]
+    base = re.sub(r"\.(tar\.gz|tar\.bz2|tgz|zip|whl)$", "", base)
+    m = re.match(r"([A-Za-z0-9][A-Za-z0-9._]*?(?:-[A-Za-z][A-Za-z0-9._]*)*)(?:-\d|[=<>!~\[(;]|$)", base)
+    return m.group(1) if m else base
 
 
 def explain_pip_failure(output: str) -> str:
@@ -122,7 +130,7 @@ def explain_pip_failure(output: str) -> str:
     for ln in lines[: error_at + 1]:
         m = _PACKAGE.search(ln)
         if m:
-            package = m.group(1)
+            package = _package_name(m.group(1))
     for ln in lines:
         m = re.search(r"Failed (?:to build|building wheel for) ([A-Za-z0-9][\w.-]*)", ln)
         if m:
@@ -245,7 +253,7 @@ def _snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
     return out
 
 
-def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path | None = None) -> tuple[list[str], Path]:
+def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path | None = None, pythonpath: str = "") -> tuple[list[str], Path]:
     """The command that runs ``ep`` in the working copy ``work``, and the folder it runs in:
     its own folder unless the entry point says otherwise."""
     target = work / ep.path
@@ -253,8 +261,8 @@ def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path |
     rel = os.path.relpath(target, cwd)
     if ep.kind == "notebook":
         cmd = [sys.executable, "-m", "reprokit._nbrun", rel, "--python", str(env.python), "--timeout", str(timeout)]
-        if env.pythonpath:
-            cmd += ["--pythonpath", env.pythonpath]
+        if pythonpath:
+            cmd += ["--pythonpath", pythonpath]
         if executed is not None:
             cmd += ["--output", str(executed)]
         return cmd, cwd
@@ -262,12 +270,13 @@ def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path |
 
 
 def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], *, policy: sandbox.Policy | None = None, timeout: int = 1800,
-                     collect: Path | None = None) -> list[RunResult]:
+                     collect: Path | None = None, python_path: Sequence[str] = ()) -> list[RunResult]:
     """Run the entry points in order in one fresh copy of ``paper``, as a person runs a
     paper's commands one after another. Each result holds the files that entry point
     wrote; a notebook counts as rewritten with the outputs of its run (as ``jupyter
     nbconvert --execute --inplace`` does). With ``collect``, the files each entry point
-    wrote are kept under ``collect/<entry point name>/``. Each runs in the sandbox: the
+    wrote are kept under ``collect/<entry point name>/``. ``python_path``: folders of
+    the paper on sys.path, as its own package is when installed (``src``). Each runs in the sandbox: the
     copy writable, the environment and its interpreter read-only (and for notebooks,
     reprokit's own interpreter, which drives the kernel)."""
     policy = policy or sandbox.Policy()
@@ -289,16 +298,17 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
         }
         executed_dir = Path(tmp) / "executed"
         executed_dir.mkdir()
+        pythonpath = os.pathsep.join([*(str(work / p) if p else str(work) for p in python_path), *([env.pythonpath] if env.pythonpath else [])])
         for ep in entry_points:
             before = _snapshot(work)
             executed = executed_dir / f"{ep.name}.ipynb" if ep.kind == "notebook" else None
-            cmd, cwd = command(ep, work, env, timeout, executed)
+            cmd, cwd = command(ep, work, env, timeout, executed, pythonpath)
             for arg in ep.args:  # a folder the command names for its output, as a reader would make it
                 if arg == f"{OUTPUT_DIR}/":
                     (cwd / OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
             run_env = clean_env(extra)
-            if env.pythonpath and ep.kind == "script":
-                run_env["PYTHONPATH"] = env.pythonpath
+            if pythonpath and ep.kind == "script":
+                run_env["PYTHONPATH"] = pythonpath
             started = time.monotonic()
             if not cwd.is_dir():
                 results.append(RunResult(entry_point=ep, ok=False, message=f"its folder {cwd.relative_to(work)} does not exist", outputs={}))

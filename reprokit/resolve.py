@@ -9,33 +9,34 @@ URL, size and upload time from the index.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime as dt
-import importlib.metadata
 import json
 import logging
 import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from reprokit import http, pypi, tree
-from reprokit.errors import ResolutionFailed, UnresolvedImports, UsageError
+from reprokit import http, pypi, toml, tree
+from reprokit.declared import is_requirement
+from reprokit.errors import ReprokitError, ResolutionFailed, UnresolvedImports, UsageError
 from reprokit.lock import Artifact, Lock, Package
 from reprokit.scan import Distribution, ScanResult
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from reprokit.interpreter import PythonChoice
+
 
 log = logging.getLogger(__name__)
 PLATFORMS = {"x86_64-linux": ("x86_64-unknown-linux-gnu", "x86_64"), "aarch64-linux": ("aarch64-unknown-linux-gnu", "aarch64")}
@@ -51,7 +52,7 @@ class LockSettings:
     platform: str = "x86_64-linux"
     index_url: str | None = None
     with_optional: bool = False
-    from_env: bool = False
+    from_env: str | None = None  # a Python whose installed versions pin the lock
     uv_cache: Path | None = None
     cache_dir: Path | None = None  # reprokit's artifact cache (pip wheels for older Pythons)
 
@@ -94,7 +95,7 @@ def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tupl
         path = root / rel
         try:
             if base in ("uv.lock", "poetry.lock"):
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                data = toml.loads(path.read_text(encoding="utf-8"))
                 pins = {str(canonicalize_name(p["name"])): str(p["version"]) for p in data.get("package", []) if "version" in p}
                 if pins:
                     return pins, rel
@@ -103,7 +104,7 @@ def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tupl
                 pins = {str(canonicalize_name(k)): v["version"].lstrip("=") for k, v in data.get("default", {}).items() if isinstance(v, dict) and "version" in v}
                 if pins:
                     return pins, rel
-        except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, ValueError, KeyError, toml.TOMLDecodeError) as exc:
             raise UsageError(f"{rel}: cannot read lock file ({exc})") from exc
     for rel in files:
         base = rel.rsplit("/", 1)[-1]
@@ -168,7 +169,7 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
     specs: dict[str, list[str]] = {}
     # A conda environment file and a pip requirements file are alternatives: where both
     # name a distribution, pip's line is the PyPI one and the conda line is left aside.
-    pip_named = {canonicalize_name(Requirement(d.requirement).name) for d in scan.declared if not d.conda and _valid(d.requirement)}
+    pip_named = {canonicalize_name(Requirement(d.requirement).name) for d in scan.declared if not d.conda and is_requirement(d.requirement)}
     for d in scan.declared:
         try:
             req = Requirement(d.requirement)
@@ -187,22 +188,12 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
     return sorted(dict.fromkeys(lines)), asked_by
 
 
-def _valid(text: str) -> bool:
-    try:
-        Requirement(text)
-    except InvalidRequirement:
-        return False
-    return True
+def env_pins(names: list[str], python: str) -> dict[str, str]:
+    """Versions installed in the environment of ``python`` for ``names``."""
+    from reprokit.mapping import environment
 
-
-def env_pins(names: list[str]) -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for n in names:
-        try:
-            pins[str(canonicalize_name(n))] = importlib.metadata.version(n)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return pins
+    versions = environment(python)[1]
+    return {str(canonicalize_name(n)): versions[str(canonicalize_name(n))] for n in names if str(canonicalize_name(n)) in versions}
 
 
 # --- uv --------------------------------------------------------------------------------
@@ -309,7 +300,19 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
                 caps[name] = newest_before(pypi.Client(settings.index_url), name, cutoff)
             later[name] = later.get(name, 0) + 6
         log.debug("building old sdists needs %s released after %s", ", ".join(tools), settings.date)
-    raise ResolutionFailed(http.redact(proc.stderr.strip()) or f"uv exited with status {proc.returncode}")
+    log.debug("%s", http.redact(proc.stderr))
+    raise ResolutionFailed(http.redact(uv_reason(proc.stderr)) or f"uv exited with status {proc.returncode}")
+
+
+def uv_reason(stderr: str) -> str:
+    """uv's failure in one line: what failed, the sentence that says why, and for a build
+    the exception it ended with."""
+    lines = [ln.strip().lstrip("╰─▶ ").strip() for ln in stderr.splitlines() if ln.strip()]
+    what = next((ln[len("error: "):] for ln in lines if ln.startswith("error: ")), lines[0] if lines else "")
+    why = next((ln[len("cause: "):] if ln.startswith("cause: ") else ln for ln in reversed(lines)
+                if "Because " in ln or "unsatisfiable" in ln), "")
+    exc = next((ln for ln in reversed(lines) if re.match(r"^[A-Za-z_][\w.]*(Error|Exception): ", ln)), "")
+    return "; ".join(dict.fromkeys(x for x in (what, why, exc) if x))
 
 
 def newest_before(client: pypi.Client, name: str, cutoff: dt.datetime) -> str | None:
@@ -367,7 +370,117 @@ def artifacts_for(client: pypi.Client, name: str, version: str, hashes: list[str
     return [Artifact.from_file(f) for f in chosen], bool(sdists)
 
 
+def _newest_file(client: pypi.Client, project: str, cutoff: dt.datetime) -> pypi.File | None:
+    """The newest release's file uploaded before ``cutoff`` (else the oldest at all): a
+    wheel where there is one."""
+    files = [f for f in client.files(project) if not f.yanked]
+    def when(f: pypi.File) -> dt.datetime:
+        try:
+            return dt.datetime.fromisoformat((f.upload_time or "").replace("Z", "+00:00"))
+        except ValueError:
+            return dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    before = [f for f in files if when(f) < cutoff] or sorted(files, key=when)[:3]
+    if not before:
+        return None
+    newest = max(before, key=when)
+    same_release = [f for f in before if abs((when(f) - when(newest)).days) < 30]
+    return next((f for f in same_release if f.kind == "wheel"), newest)
+
+
+def provided_modules(client: pypi.Client, project: str, cutoff: dt.datetime, cache: dict[str, set[str]]) -> set[str]:
+    """The top-level modules a project's files provide (read from a wheel's file list or an
+    sdist's members), never guessed from its name."""
+    key = str(canonicalize_name(project))
+    if key not in cache:
+        try:
+            f = _newest_file(client, project, cutoff)
+            cache[key] = pypi.top_level_modules(client.archive_names(f)) if f else set()
+        except ReprokitError:
+            cache[key] = set()
+    return cache[key]
+
+
+def resolve_unresolved(scan: ScanResult, settings: LockSettings, client: pypi.Client) -> tuple[ScanResult, list[str]]:
+    """Imports no table knows, matched from PyPI: first against the distributions the paper
+    declares (``nest-simulator`` provides ``nest``; ``econ-ark`` provides ``HARK``), then
+    against the PyPI project of the import's own name, when that project's files really
+    provide the module (``pyper`` is provided by PypeR). Each match from PyPI gets a note."""
+    required = {i.top for i in scan.imports if i.kind == "third-party" and i.distribution is None}
+    todo = sorted(m for m in scan.unresolved if m in required or m.split(".")[0] in required)
+    if not todo:
+        return scan, []
+    cutoff = dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    cache: dict[str, set[str]] = {}
+    declared = sorted({str(canonicalize_name(Requirement(d.requirement).name)) for d in scan.declared if is_requirement(d.requirement)})
+    found: dict[str, tuple[str, str]] = {}  # module -> (distribution, how)
+    for module in todo:
+        top = module.split(".")[0]
+        for dist in declared:
+            if top in provided_modules(client, dist, cutoff, cache):
+                found[module] = (dist, "declared")
+                break
+        else:
+            for name in dict.fromkeys([top, top.replace("_", "-")]):
+                try:
+                    if top in provided_modules(client, name, cutoff, cache):
+                        found[module] = (str(canonicalize_name(name)), "pypi")
+                        break
+                except ReprokitError:
+                    continue
+    if not found:
+        return scan, []
+    notes = [f"{m} is provided by the PyPI project {d} (read from its files); declare it, as reprokit locks it now"
+             for m, (d, how) in sorted(found.items()) if how == "pypi"]
+    by_top = {m.split(".")[0]: v for m, v in found.items()}
+    imports = tuple(dataclasses.replace(i, distribution=by_top[i.top][0]) if i.kind == "third-party" and i.distribution is None and i.top in by_top else i
+                    for i in scan.imports)
+    dists = {d.name: d for d in scan.distributions}
+    for top, (dist, how) in by_top.items():
+        mods = tuple(sorted({i.module for i in imports if i.top == top}))
+        optional = all(i.optional for i in imports if i.top == top)
+        old = dists.get(dist)
+        dists[dist] = Distribution(name=dist, imports=tuple(sorted(set(mods) | set(old.imports if old else ()))),
+                                   optional=optional and (old.optional if old else True), declared=how == "declared",
+                                   how="declared" if how == "declared" else "pypi")
+    unresolved = tuple(u for u in scan.unresolved if u not in found and u.split(".")[0] not in by_top)
+    return dataclasses.replace(scan, imports=imports, distributions=tuple(sorted(dists.values(), key=lambda d: d.name)),
+                               unresolved=unresolved), notes
+
+
+def distribution_of(module: str, settings: LockSettings, client: pypi.Client) -> str | None:
+    """The distribution that provides ``module``: reprokit's table, else the PyPI project of
+    the module's name when its files provide it."""
+    from reprokit.mapping import Mapper
+
+    match = Mapper(()).lookup(module)
+    if match is not None:
+        return match.distribution
+    top = module.split(".")[0]
+    cutoff = dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    for name in dict.fromkeys([top, top.replace("_", "-")]):
+        try:
+            if top in provided_modules(client, name, cutoff, {}):
+                return str(canonicalize_name(name))
+        except ReprokitError:
+            continue
+    return None
+
+
+def with_run_time_needs(scan: ScanResult, needed: dict[str, str]) -> ScanResult:
+    """``scan`` with the distributions a run showed it needs (module -> distribution), as
+    required distributions of their own."""
+    dists = {d.name: d for d in scan.distributions}
+    for module, dist in needed.items():
+        old = dists.get(dist)
+        dists[dist] = Distribution(name=dist, imports=tuple(sorted({module, *(old.imports if old else ())})), optional=False,
+                                   declared=old.declared if old else False, how=old.how if old else "needed at run time")
+    return dataclasses.replace(scan, distributions=tuple(sorted(dists.values(), key=lambda d: d.name)))
+
+
 def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> Lock:
+    found_notes: list[str] = []
+    if scan.unresolved:
+        scan, found_notes = resolve_unresolved(scan, settings, pypi.Client(settings.index_url))
     if scan.unresolved:
         locs = {i.top: i.locations for i in scan.imports if i.kind == "third-party" and i.distribution is None and not i.optional}
         missing = {n: locs[n] for n in scan.unresolved if n in locs}
@@ -386,7 +499,7 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         if lock_file:
             source = f"lock file {lock_file}"
     if not constraints and settings.from_env:
-        constraints = env_pins([Requirement(r).name for r in requirements])
+        constraints = env_pins([Requirement(r).name for r in requirements], settings.from_env)
         source = "installed environment"
     try:
         parsed = compile(requirements + tooling, constraints, settings)
@@ -414,8 +527,75 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
             name=name, version=version, requested=name in top, tooling=name in tooling and name not in top,
             via=via_clean, artifacts=tuple(artifacts), has_sdist=has_sdist, hashes=tuple(sorted(_hashes)),
         ))
+    locked_names = {p.name for p in packages}
+    for d in scan.declared:
+        if d.url and is_requirement(d.requirement) and canonicalize_name(Requirement(d.requirement).name) in locked_names:
+            found_notes.append(f"{d.source} installs {Requirement(d.requirement).name} from {http.redact(d.url)}; the bundle holds the release "
+                               f"of that name on the index instead (reprokit vendors no VCS checkout): check it is the same code")
     return Lock(
+        notes=tuple(found_notes),
         python=settings.python, platform=settings.platform, date=settings.date.isoformat(),
         index_url=http.scrub_url(pypi.index_url(settings.index_url)), versions_from=source,
         packages=tuple(sorted(packages, key=lambda p: p.name)),
     )
+
+
+def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str | None = None, index_url: str | None = None,
+                  ) -> tuple[PythonChoice, ScanResult, Lock]:
+    """The paper's Python, its scan and its runtime lock. A Python the paper names wins;
+    when it names none, the newest CPython of its date for which every locked package
+    has a wheel (an old paper's pins have none for today's Python)."""
+    from reprokit import interpreter
+    from reprokit.scan import ScanSettings, scan
+
+    stated = interpreter.PythonChoice(version=python, source="--python") if python else interpreter.infer(paper, files, date)
+    if stated and not stated.alternatives:
+        scanned = scan(ScanSettings(path=paper, python=stated.version))
+        return stated, scanned, lock(scanned, LockSettings(date=date, python=stated.version, index_url=index_url), root=paper)
+    if stated:
+        # A range: its versions best first, and the first whose locked packages all have
+        # wheels (a paper's pins may have none for the newest Python the range admits).
+        candidates = [dataclasses.replace(stated, version=v, alternatives=()) for v in (stated.version, *stated.alternatives)]
+    else:
+        candidates = [interpreter.PythonChoice(version=v, source=f"the newest CPython of {date} with wheels for the locked packages")
+                      for v in interpreter.current_at(date)[:3]]
+    first: tuple[PythonChoice, ScanResult, Lock] | None = None
+    failure: ResolutionFailed | None = None
+    for choice in candidates:
+        scanned = scan(ScanSettings(path=paper, python=choice.version))
+        try:
+            locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
+        except ResolutionFailed as exc:
+            failure = failure or exc
+            continue
+        first = first or (choice, scanned, locked)
+        lacking = lacks_wheels(locked, index_url)
+        if not lacking:
+            if choice is not candidates[0] and stated:
+                choice = dataclasses.replace(choice, source=f"{stated.source}, the newest version it allows for which the locked packages "
+                                                           f"have wheels ({candidates[0].version} has none for some)")
+            return choice, scanned, locked
+        log.debug("Python %s: no wheel for %s", choice.version, ", ".join(lacking))
+    if first is None:
+        assert failure is not None
+        raise failure
+    choice, scanned, locked = first
+    if not stated:
+        choice = dataclasses.replace(choice, source=f"the newest CPython of {date} (no candidate had wheels for every locked package)")
+    return choice, scanned, locked
+def lacks_wheels(locked: Lock, index_url: str | None = None) -> list[str]:
+    """Packages with no wheel for the lock's Python although their release has compiled
+    wheels for others: building them needs compilers and system libraries."""
+    client = pypi.Client(index_url)
+    out = []
+    for p in locked.packages:
+        if any(a.kind == "wheel" for a in p.artifacts):
+            continue
+        try:
+            files = client.files(p.name)
+        except ReprokitError:
+            continue
+        prefix = re.sub(r"[-_.]+", "_", p.name).lower() + "-" + p.version + "-"
+        if any(f.filename.lower().startswith(prefix) and f.kind == "wheel" and "-none-any" not in f.filename for f in files):
+            out.append(p.pin)
+    return out

@@ -7,9 +7,11 @@ and maps third-party ones to PyPI distributions. Unreadable files are warnings.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import os
+import posixpath
 import re
 import sys
 from collections.abc import Iterable
@@ -50,6 +52,8 @@ class FileImports:
     # Notebooks: for each line of the joined code, (cell number, line in that cell).
     origins: tuple[tuple[int, int], ...] = ()
     main_guard: bool = False  # has ``if __name__ == "__main__":``, so it is run by name
+    # Folders the file puts on sys.path, relative to its own ("..", "lib").
+    path_additions: tuple[str, ...] = ()
 
     def location(self, line: int) -> str:
         """``script.py:12``, or ``analysis.ipynb:cell 3:2`` for a notebook."""
@@ -89,6 +93,7 @@ class _Uses:
     required: bool = False
     lazy: bool = False
     locations: list[str] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,6 +102,7 @@ class DeclaredReq:
     source: str
     optional: bool = False
     conda: bool = False  # from a conda environment file (see declared.Declared.conda)
+    url: str | None = None  # installed from a VCS or URL by the author, not from an index
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -141,7 +147,9 @@ class ScanResult:
 class ScanSettings:
     path: Path
     python: str | None = None
-    use_installed: bool = True
+    # An environment (its Python) whose installed distributions map imports too; never
+    # the one reprokit runs in, unless named: a lock must not depend on reprokit's machine.
+    from_env: str | None = None
     jobs: int | None = None
 
 
@@ -290,10 +298,22 @@ def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) ->
         reason = getattr(exc, "msg", None) or exc.__class__.__name__
         msg = _not_valid(target, reason)
         return FileImports(path=rel, imports=tuple(found), warnings=(Warning_(path=rel, line=line, message=msg),))
+    warnings: tuple[Warning_, ...] = ()
+    # The skeleton parse reads only import statements: a file that cannot run is worth a
+    # line too (``def f(:`` far from any import). Only where this Python's parser reads
+    # the target's grammar (not for Python 2, nor a newer Python than the running one).
+    if (3, 0) <= target <= sys.version_info[:2]:
+        try:
+            ast.parse(text)
+        except SyntaxError as exc:
+            warnings = (Warning_(path=rel, line=exc.lineno, message=f"not valid Python {target[0]}.{target[1]} ({exc.msg}): the file cannot run as it is"),)
+        except (ValueError, RecursionError, MemoryError):
+            pass
     installs: tuple[notebook.Install, ...] = ()
     if "install" in text:  # os.system("pip install ...") and the like
         installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
-    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=imports_mod.has_main_guard(text))
+    return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=imports_mod.has_main_guard(text), warnings=warnings,
+                       path_additions=tuple(imports_mod.path_additions(text)) if "sys.path" in text else ())
 
 
 def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:
@@ -330,7 +350,8 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
                 warnings.append(Warning_(path=rel, line=None, message=f"{where}: {_not_valid(target, reason)}"))
                 found.extend(_shift(imp, offset) for imp in imports_mod.extract_loose(cell_src.text))
             offset += n_lines
-    return FileImports(path=rel, imports=tuple(found), installs=src.installs, warnings=tuple(warnings), origins=src.origins)
+    return FileImports(path=rel, imports=tuple(found), installs=src.installs, warnings=tuple(warnings), origins=src.origins,
+                       path_additions=tuple(imports_mod.path_additions(src.text)) if "sys.path" in src.text else ())
 
 
 def _shift(imp: imports_mod.FoundImport, offset: int) -> imports_mod.FoundImport:
@@ -455,6 +476,61 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
     return frozenset(n for n in names if n.isidentifier())
 
 
+def _modules_of(f: imports_mod.FoundImport, mapper: Mapper) -> list[str]:
+    """The modules an import statement uses. ``from google.cloud import storage`` uses
+    ``google.cloud.storage`` where that is a module some distribution provides on its own
+    (a namespace package's portion), not the namespace ``google.cloud``."""
+    if f.names and f.module:
+        portions = []
+        for name in f.names:
+            sub = f"{f.module}.{name}"
+            match = mapper.lookup(sub)
+            if match is not None and match.key == sub:
+                portions.append(sub)
+        if portions and len(portions) == len(f.names):
+            return portions
+        if portions:
+            return [f.module, *portions]
+    return [f.module]
+
+
+def _names_in(folder: str, rels: Iterable[str]) -> set[str]:
+    """Top-level module names a folder holds (``x.py``, ``x/``, ``x.so``)."""
+    prefix = folder + "/" if folder else ""
+    out = set()
+    for rel in rels:
+        if rel.startswith(prefix):
+            first = rel[len(prefix):].split("/", 1)[0]
+            out.add(first[:-3] if first.endswith(".py") and "/" not in rel[len(prefix):] else first.split(".")[0])
+    return {n for n in out if n.isidentifier()}
+
+
+def _visible_folders(results: list[FileImports], sources: Iterable[str], python2: bool) -> dict[str, frozenset[str]]:
+    """For each file, the module names it can import from the paper: its own folder's
+    where that folder is on sys.path when it runs (a script's folder; a package's only
+    for a script run by name, ``python pkg/`` or a main guard, or in Python 2, which
+    imports siblings implicitly) and those of the folders it adds to sys.path."""
+    rels = list(sources)
+    packages = package_dirs(rels)
+    cache: dict[str, set[str]] = {}
+    out: dict[str, frozenset[str]] = {}
+    for r in results:
+        own = posixpath.dirname(r.path)
+        sees_own = own not in packages or python2 or r.main_guard or posixpath.basename(r.path) == "__main__.py"
+        names: set[str] = set()
+        for extra in ("", *r.path_additions) if sees_own else r.path_additions:
+            folder = posixpath.normpath(posixpath.join(own, extra)) if (own or extra) else ""
+            folder = "" if folder == "." else folder
+            if folder.startswith(".."):
+                continue  # outside the paper: not the paper's code
+            if folder not in cache:
+                cache[folder] = _names_in(folder, rels)
+            names |= cache[folder]
+        names.discard(posixpath.basename(r.path).rsplit(".", 1)[0])  # a module does not import itself
+        out[r.path] = frozenset(names)
+    return out
+
+
 def module_name(rel: str, packages: frozenset[str], root_name: str) -> str | None:
     """The dotted module name of a ``.py`` file: its path below the outermost package
     folder that holds it (``src/pkg/sub/mod.py`` -> ``pkg.sub.mod``)."""
@@ -519,7 +595,7 @@ def _declarations(
 ) -> tuple[list[DeclaredReq], set[str], set[str]]:
     """Declared requirements (files and notebook installs), their names, and the names of
     the base ones (not optional, markers true for the target)."""
-    declared = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional, conda=d.conda) for d in decl.requirements]
+    declared = [DeclaredReq(requirement=d.requirement, source=d.source, optional=d.optional, conda=d.conda, url=d.url) for d in decl.requirements]
     installs = [(r, inst) for r in results for inst in r.installs]
     if not declared and not installs:
         return [], set(), set()
@@ -579,7 +655,7 @@ def scan(settings: ScanSettings) -> ScanResult:
     local = local_names(sources, root, decl.project_names)
     if path.is_dir() and (path / "src").is_dir():
         local |= local_names(tree.walk(path / "src").files, path / "src", ())
-    mapper = Mapper(declared_names, use_installed=settings.use_installed)
+    mapper = Mapper(declared_names, from_env=settings.from_env)
 
     # Group by module. A use is required unless it is guarded (optional), in support
     # code, or lazy: inside a function of an importable package (the idiom of libraries
@@ -596,11 +672,14 @@ def scan(settings: ScanSettings) -> ScanResult:
         for f in r.imports:
             if f.relative or not f.module:
                 continue
-            uses = by_module.setdefault(f.module, _Uses())
             lazy = (lazy_file or (f.in_function and package_code)) and not support and not f.optional
-            uses.required = uses.required or not (f.optional or support or lazy)
-            uses.lazy = uses.lazy or lazy
-            uses.locations.append(r.location(f.line))
+            for module in _modules_of(f, mapper):
+                uses = by_module.setdefault(module, _Uses())
+                uses.required = uses.required or not (f.optional or support or lazy)
+                uses.lazy = uses.lazy or lazy
+                uses.locations.append(r.location(f.line))
+                uses.files.add(r.path)
+    beside = _visible_folders(results, sources, target[0] == 2)
 
     imports: list[Import] = []
     dist_imports: dict[str, list[str]] = {}
@@ -619,7 +698,7 @@ def scan(settings: ScanSettings) -> ScanResult:
         dist: str | None = None
         if top in std:
             kind = "stdlib"
-        elif top in local:
+        elif top in local or any(top in beside.get(f, ()) for f in uses.files):
             kind = "local"
         else:
             kind = "third-party"

@@ -23,6 +23,10 @@ SKIP_DIRS = frozenset(
         ".direnv", ".idea", ".vscode", "__pypackages__", ".pixi", ".conda", "result",
     }
 )
+# Of those, the ones that may be a paper's own content (its build/ of figures, a dist/ of
+# data): left out like the others, but named in Walk.skipped so a person can keep them.
+OUTPUT_DIRS = frozenset({"build", "dist", "result", ".cache", ".eggs"})
+BUILD_OUTPUT = "build or tool output"
 SOURCE_SUFFIXES = (".py", ".ipynb")
 # Reasons in Walk.skipped that mean the listing is incomplete (archive refuses them) or
 # that a link was not followed (archive reports it).
@@ -79,10 +83,11 @@ def _read_ignore(dirpath: str) -> tuple[pathspec.PathSpec[Any] | None, list[tupl
     return (pathspec.PathSpec(patterns) if patterns else None), problems
 
 
-def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk:
+def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES, keep: frozenset[str] = frozenset()) -> Walk:
     """List files under ``root`` (or ``root`` itself when it is a file).
 
     ``suffixes=None`` lists every file (used when copying a paper into a bundle).
+    ``keep``: folders (relative) walked even though their name says build output.
     Paths are POSIX-style and relative to ``root``, sorted.
     """
     root = Path(root)
@@ -145,7 +150,11 @@ def walk(root: Path, suffixes: tuple[str, ...] | None = SOURCE_SUFFIXES) -> Walk
             if _ignored(specs, child_rel, is_dir):
                 continue
             if is_dir:
-                if name in SKIP_DIRS or name.endswith(".egg-info"):
+                if child_rel in keep:
+                    pass
+                elif name in SKIP_DIRS or name.endswith(".egg-info"):
+                    if name in OUTPUT_DIRS:
+                        skipped.append((child_rel, BUILD_OUTPUT))
                     continue
                 if _is_venv(entry.path):
                     skipped.append((child_rel, "virtual environment"))

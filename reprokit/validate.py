@@ -467,7 +467,7 @@ def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = No
 
 
 def check_completeness(bundle: Path, data: dict) -> Check:  # type: ignore[type-arg]
-    result = scan(ScanSettings(path=bundle / "paper", python=data["python"]["version"], use_installed=False))
+    result = scan(ScanSettings(path=bundle / "paper", python=data["python"]["version"]))
     locked = {p["name"] for p in data["packages"]}
     problems = []
     for imp in result.imports:
@@ -557,7 +557,7 @@ def rerun_check(bundle: Path, data: dict, env: rerun.Env, policy: sandbox.Policy
     ran: list[review.EntryPointResult] = []
     with tempfile.TemporaryDirectory(prefix="reprokit-outputs-") as tmp:
         written = Path(tmp)
-        results = rerun.run_entry_points(bundle / "paper", env, eps, policy=policy, collect=written)
+        results = rerun.run_entry_points(bundle / "paper", env, eps, policy=policy, collect=written, python_path=data.get("python_path", ()))
         for e, r in zip(data["entry_points"], results, strict=True):
             if not r.ok:
                 problems.append(Problem(path=f"paper/{e['path']}", message=r.message))

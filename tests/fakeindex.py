@@ -26,12 +26,15 @@ from tests.fakeservers import reply, serve
 DATA = Path(__file__).parent / "data"
 
 
-def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any") -> tuple[str, bytes]:  # type: ignore[assignment]
-    mod = name.replace("-", "_")
-    dist = f"{mod}-{version}.dist-info"
+def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any", module: str | None = None,  # type: ignore[assignment]
+                code: dict[str, str] | None = None) -> tuple[str, bytes]:
+    """A wheel of ``name`` holding ``module/__init__.py`` (or the files in ``code``)."""
+    dist_name = name.replace("-", "_")
+    mod = module or dist_name
+    dist = f"{dist_name}-{version}.dist-info"
     meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
-        f"{mod}/__init__.py": f"__version__ = {version!r}\n",
+        **(code or {f"{mod}/__init__.py": f"__version__ = {version!r}\n"}),
         f"{dist}/METADATA": meta,
         f"{dist}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
     }
@@ -42,17 +45,19 @@ def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "p
         for p, c in files.items():
             zi = zipfile.ZipInfo(p, date_time=(2024, 1, 1, 0, 0, 0))
             zf.writestr(zi, c)
-    return f"{mod}-{version}-{tag}.whl", buf.getvalue()
+    return f"{dist_name}-{version}-{tag}.whl", buf.getvalue()
 
 
-def build_sdist(name: str, version: str, requires: list[str] = ()) -> tuple[str, bytes]:  # type: ignore[assignment]
+def build_sdist(name: str, version: str, requires: list[str] = (), code: dict[str, str] | None = None) -> tuple[str, bytes]:  # type: ignore[assignment]
+    """An sdist of ``name`` built by setuptools from PEP 621 metadata (or holding the files
+    in ``code``, relative to its top folder)."""
     mod = name.replace("-", "_")
     root = f"{mod}-{version}"
-    files = {
-        f"{root}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
-        f"{root}/pyproject.toml": f'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "{name}"\nversion = "{version}"\ndependencies = {json.dumps(list(requires))}\n',
-        f"{root}/{mod}/__init__.py": f"__version__ = {version!r}\n",
-    }
+    files = {f"{root}/{k}": v for k, v in (code or {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        "pyproject.toml": f'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "{name}"\nversion = "{version}"\ndependencies = {json.dumps(list(requires))}\n',
+        f"{mod}/__init__.py": f"__version__ = {version!r}\n",
+    }).items()}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         for p, c in files.items():
@@ -85,10 +90,11 @@ class FakeIndex:
         if self.installer:
             self.add_installer()
 
-    def add(self, name: str, version: str, requires: list[str] = (), *, uploaded: str = "2023-06-01T00:00:00Z", sdist: bool = True, wheel: bool = True, yanked: bool = False) -> None:  # type: ignore[assignment]
+    def add(self, name: str, version: str, requires: list[str] = (), *, uploaded: str = "2023-06-01T00:00:00Z", sdist: bool = True, wheel: bool = True,  # type: ignore[assignment]
+            yanked: bool = False, module: str | None = None) -> None:
         files = self.projects.setdefault(name, [])
         if wheel:
-            files.append(Dist(*build_wheel(name, version, list(requires)), uploaded, yanked))
+            files.append(Dist(*build_wheel(name, version, list(requires), module=module), uploaded, yanked))
         if sdist:
             files.append(Dist(*build_sdist(name, version, list(requires)), uploaded, yanked))
 

@@ -465,3 +465,62 @@ def test_pylock_agrees_with_the_manifest_and_is_checked(built: tuple[Path, Path,
         assert not report.ok
         problems = [f"{p.path}: {p.message}" for p in report.checks[0].problems]
         assert any(p.startswith(why) for p in problems), problems
+
+
+def test_a_module_only_a_run_asks_for_is_added_to_the_lock(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """pandas imports xlrd only when a notebook reads an Excel file: no scan sees it, the
+    archive-time run does, and the bundle must then hold it."""
+    index = built[2]
+    index.add("zzdelta", "2.0", uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(tmp_path / "needs", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": "import importlib, json, os\nimport alpha\nif __name__ == '__main__':\n"
+                  "    delta = importlib.import_module(''.join(['zzdel', 'ta']))\n"
+                  "    os.makedirs('out', exist_ok=True)\n    json.dump({'zzdelta': delta.__version__}, open('out/b.json', 'w'))\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    assert "zzdelta" in {p["name"] for p in data["packages"]}
+    assert any(n.startswith("run.py needs zzdelta at run time (ModuleNotFoundError: No module named 'zzdelta')") for n in result.notes), result.notes
+    assert json.loads((result.bundle / "outputs" / "run" / "out" / "b.json").read_text()) == {"zzdelta": "2.0"}
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_a_script_runs_from_its_own_folder_as_its_readme_says(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """`cd code && python run.py all`: the script reads a file beside it and imports a
+    sibling module, which only works from its own folder."""
+    index = built[2]
+    paper = write_tree(tmp_path / "own-folder", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "README.md": "# A replication\n\nTo make every figure:\n\n    cd code && python run.py all\n",
+        "code/metadata.yaml": "scale: 3\n",
+        "code/ode_functions.py": "def rate(x):\n    return 2 * x\n",
+        "code/run.py": "import sys\nimport alpha\nfrom ode_functions import rate\n"
+                       "scale = int(open('metadata.yaml').read().split(':')[1])\n"
+                       "open('figure.txt', 'w').write(f'{sys.argv[1]} {rate(scale)}\\n')\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    (ep,) = data["entry_points"]
+    assert (ep["path"], ep["args"], ep["source"]) == ("code/run.py", ["all"], "README.md:5") and "cwd" not in ep
+    assert [o["path"] for o in ep["outputs"]] == ["code/figure.txt"]
+    assert (result.bundle / "outputs" / "run" / "code" / "figure.txt").read_text() == "all 6\n"
+    assert "(cd paper/code && ../../env/bin/python run.py all)" in (result.bundle / "README.md").read_text()
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_build_output_folders_are_named_when_left_out_and_kept_when_asked(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    index = built[2]
+    paper = write_tree(tmp_path / "with-build", {**PAPER, "build/figure.png": "figure", "dist/data.csv": "a\n1\n"})
+    with running(index) as url:
+        common = {"python": RUNNING, "offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True, "record_outputs": False}
+        left = archive(ArchiveSettings(paper=paper, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
+        (paper / "reprokit.toml").write_text('include = ["build"]\n')
+        kept = archive(ArchiveSettings(paper=paper, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
+    assert not (left.bundle / "paper" / "build").exists()
+    assert 'build/: left out of the bundle (build or tool output); if it is part of the paper, keep it with include = ["build"] in reprokit.toml' in left.notes
+    assert (kept.bundle / "paper" / "build" / "figure.png").read_text() == "figure" and not (kept.bundle / "paper" / "dist").exists()

@@ -103,3 +103,18 @@ def test_read_declared_reads_includes_whatever_their_name(tmp_path: Path) -> Non
         (2, "includes ../elsewhere.txt, outside the paper folder: not read"),
         (3, "includes gone.txt, which does not exist"),
     ]
+
+
+def test_conda_environments_are_read_whatever_their_name_and_git_requirements_keep_their_url(tmp_path: Path) -> None:
+    from reprokit.declared import read_declared
+
+    write_tree(tmp_path, {
+        "binder/env.yaml": "name: paper\nchannels: [conda-forge]\ndependencies:\n  - numpy=1.24\n  - python=3.11\n",
+        "model.yaml": "name: dolo model\nsymbols:\n  states: [k]\n",  # YAML, but no environment
+        "requirements.txt": "git+https://github.com/someone/tool.git@v1#egg=tool\n",
+    })
+    got = read_declared(tmp_path, ["binder/env.yaml", "model.yaml", "requirements.txt"])
+    by_name = {d.name: d for d in got.requirements}
+    assert set(by_name) == {"numpy", "tool"}
+    assert by_name["numpy"].conda and by_name["numpy"].source == "binder/env.yaml:4"
+    assert by_name["tool"].url == "git+https://github.com/someone/tool.git@v1#egg=tool" and not by_name["tool"].conda

@@ -11,11 +11,11 @@ import pytest
 
 from reprokit import lock as lock_mod
 from reprokit import pypi
-from reprokit.errors import HashMismatch, PackageIndexError, ResolutionFailed
+from reprokit.errors import HashMismatch, PackageIndexError, ResolutionFailed, UnresolvedImports
 from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, requirements_for
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, cache_path, vendor
-from tests.helpers import write_tree
+from tests.helpers import RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 
 
@@ -58,7 +58,7 @@ def paper(tmp_path: Path) -> Path:
 
 
 def do_lock(index: FakeIndex, base: str, root: Path, tmp_path: Path, date: str = "2024-01-15") -> lock_mod.Lock:
-    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    result = scan(ScanSettings(path=root, python="3.11"))
     settings = LockSettings(date=dt.date.fromisoformat(date), python="3.11", index_url=f"{base}/simple/", uv_cache=tmp_path / "uv-cache")
     return lock(result, settings, root=root)
 
@@ -215,7 +215,7 @@ def test_lazy_imports_are_locked_when_declared_or_installed(tmp_path: Path) -> N
         "paperlib/fig.py": "def load():\n    import yaml\n\ndef plot():\n    import matplotlib\n",
         "run.py": "import paperlib.fig\n",
     })
-    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    result = scan(ScanSettings(path=root, python="3.11"))
     assert {d.name: (d.lazy, d.how) for d in result.distributions} == {"pyyaml": (True, "declared"), "matplotlib": (True, "table")}
     settings = LockSettings(date=dt.date(2024, 1, 15), python="3.11")
     assert [line.split(";")[0] for line in requirements_for(result, settings)[0]] == ["pyyaml"]
@@ -233,7 +233,7 @@ def test_lazy_imports_of_modules_the_paper_runs_are_locked(tmp_path: Path) -> No
         "paperlib/experiment.py": "import tabulate\n\nif __name__ == '__main__':\n    print(tabulate.tabulate([[1]]))\n",
         "paperlib/extra.py": "import pyfiglet\n",  # nothing imports or runs it
     })
-    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    result = scan(ScanSettings(path=root, python="3.11"))
     assert {d.name: d.lazy for d in result.distributions} == {"tabulate": True, "pyfiglet": True}
     settings = LockSettings(date=dt.date(2024, 1, 15), python="3.11")
     assert [line.split(";")[0] for line in requirements_for(result, settings)[0]] == ["tabulate"]
@@ -267,8 +267,7 @@ def small_closure(bundle: Path) -> tuple[lock_mod.Lock, dict[str, str]]:
                                 upload_time="2023-06-01T00:00:00Z")
         packages.append(lock_mod.Package(name=name, version=version, requested=name == "alpha", via=("alpha",) if name == "beta" else (),
                                          artifacts=(art,), hashes=(sha,)))
-    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    return lock_mod.Lock(python=running, platform="x86_64-linux", date="2024-01-20", index_url="https://pypi.invalid/simple/",
+    return lock_mod.Lock(python=RUNNING, platform="x86_64-linux", date="2024-01-20", index_url="https://pypi.invalid/simple/",
                          versions_from="date", packages=tuple(packages)), paths
 
 
@@ -315,3 +314,39 @@ def test_uv_installs_the_closure_offline_from_pylock_and_vendor_alone(tmp_path: 
                    capture_output=True, check=True)
     refused = subprocess.run(install, cwd=bundle, env={**env, "UV_CACHE_DIR": str(tmp_path / "fresh-cache")}, capture_output=True, text=True)
     assert refused.returncode != 0 and "sha256:" in refused.stderr
+
+def test_imports_no_table_knows_are_matched_by_the_files_on_the_index(tmp_path: Path) -> None:
+    idx = FakeIndex()
+    idx.add("plot-label-lines", "0.5", uploaded="2023-01-10T00:00:00Z", sdist=False, module="labellines")  # declared, another name
+    idx.add("zzpyper", "1.1", uploaded="2023-01-10T00:00:00Z", sdist=False)  # undeclared: the project of the import's name
+    idx.add("zzfake", "1.0", uploaded="2023-01-10T00:00:00Z", sdist=False, module="other")  # named like the import, provides another
+    root = write_tree(tmp_path / "p", {
+        "run.py": "import labellines\nimport zzpyper\n", "fig.py": "import zzfake\n", "requirements.txt": "plot-label-lines\n",
+    })
+    with running(idx) as base:
+        with pytest.raises(UnresolvedImports, match=r"no known distribution for zzfake \(fig.py:1\)"):
+            do_lock(idx, base, root, tmp_path)
+        (root / "fig.py").unlink()
+        got = do_lock(idx, base, root, tmp_path)
+    assert {p.name for p in got.packages} == {"plot-label-lines", "zzpyper"}
+    assert got.notes == ("zzpyper is provided by the PyPI project zzpyper (read from its files); declare it, as reprokit locks it now",)
+    # Wheels are listed through two Range requests, not downloaded.
+    assert any(p.endswith("zzpyper-1.1-py3-none-any.whl") for p, _ in idx.ranges)
+
+
+def test_the_lock_maps_through_no_installed_environment_unless_one_is_named(tmp_path: Path) -> None:
+    """reprokit needs requests itself: a lazy `import requests` must not be locked just
+    because reprokit's own environment has it; it is when the author names theirs."""
+    root = write_tree(tmp_path / "p", {"paperlib/__init__.py": "", "paperlib/net.py": "def fetch():\n    import requests\n",
+                                       "run.py": "import paperlib.net\n"})
+    plain = scan(ScanSettings(path=root, python="3.11"))
+    assert {d.name: d.how for d in plain.distributions} == {"requests": "table"}
+    assert requirements_for(plain, LockSettings(date=dt.date(2024, 1, 15), python="3.11"))[0] == []
+    named = scan(ScanSettings(path=root, python="3.11", from_env=sys.executable))
+    assert {d.name: d.how for d in named.distributions} == {"requests": "installed"}
+    assert requirements_for(named, LockSettings(date=dt.date(2024, 1, 15), python="3.11"))[0] == ["requests"]
+    from reprokit.resolve import env_pins
+
+    import requests
+
+    assert env_pins(["requests", "not-installed-here"], sys.executable) == {"requests": requests.__version__}

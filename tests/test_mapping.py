@@ -29,7 +29,7 @@ TRICKY = {
 
 @pytest.fixture(scope="module")
 def mapper() -> Mapper:
-    return Mapper([], use_installed=False)
+    return Mapper([])
 
 
 @pytest.mark.parametrize(("module", "dist"), sorted(TRICKY.items()))
@@ -45,7 +45,7 @@ def test_unknown_names_are_not_guessed(mapper: Mapper) -> None:
 
 def test_declared_requirements_win_over_the_table() -> None:
     # A paper that declares the headless build of OpenCV gets that, not the most popular.
-    m = Mapper(["opencv-python-headless", "python-dateutil"], use_installed=False)
+    m = Mapper(["opencv-python-headless", "python-dateutil"])
     assert m.lookup("cv2").distribution == "opencv-python-headless"  # type: ignore[union-attr]
     assert m.lookup("dateutil.parser").how == "declared"  # type: ignore[union-attr]
 

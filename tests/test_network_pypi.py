@@ -22,7 +22,7 @@ pytestmark = pytest.mark.network
 
 def test_real_pypi_lock_vendor_and_offline_install(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "paper", {"analysis.py": "import requests\nimport attr\nfrom dateutil import parser\n"})
-    result = scan(ScanSettings(path=root, python="3.11", use_installed=False))
+    result = scan(ScanSettings(path=root, python="3.11"))
     settings = LockSettings(date=dt.date(2023, 6, 1), python="3.11", index_url=pypi.DEFAULT_INDEX)
     first = lock(result, settings, root=root)
     second = lock(result, settings, root=root)

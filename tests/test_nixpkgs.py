@@ -133,17 +133,17 @@ def test_unreachable_github_falls_back_to_embedded(capsys: pytest.CaptureFixture
 def test_interpreter_table_covers_every_release_in_order() -> None:
     table = nixpkgs.interpreter_table()
     releases = [r[0] for r in table]
-    assert releases == ["17.03", "17.09", "18.03", "18.09", "19.03", "19.09", "20.03", "20.09", "21.05", "21.11", "22.05", "22.11",
+    assert releases == ["16.03", "16.09", "17.03", "17.09", "18.03", "18.09", "19.03", "19.09", "20.03", "20.09", "21.05", "21.11", "22.05", "22.11",
                         "23.05", "23.11", "24.05", "24.11", "25.05", "25.11", "26.05"]
     assert [r[1] for r in table] == sorted(r[1] for r in table)
     assert all(a.startswith("python") and a[6:].isdigit() for r in table for a in r[2])
     by_release = {r[0]: r[2] for r in table}
     assert "python38" in by_release["20.09"] and "python38" not in by_release["24.05"]
     assert nixpkgs.releases_with("python311")[0] == "22.05"
-    # Every interpreter a pin is chosen for exists in that release's tree.
-    for release, versions in nixpkgs.PYTHONS.items():
-        if release in by_release:
-            assert {"python" + v.replace(".", "") for v in versions} <= by_release[release], release
+    # A prerelease interpreter exists in the tree, but no pin is chosen for it.
+    assert "python39" in by_release["20.03"] and nixpkgs.has_python("20.03", "3.9") is False and nixpkgs.has_python("20.09", "3.9")
+    assert "python36" in by_release["16.09"] and not nixpkgs.has_python("16.09", "3.6") and nixpkgs.has_python("17.03", "3.6")
+    assert nixpkgs.has_python("18.09", "3.4") and nixpkgs.has_python("13.10", "3.4") is None
 
 
 def interpreters_tarball(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from reprokit import imports as imports_mod
 from reprokit.cli import main
 from reprokit.scan import ScanSettings, module_name, scan, scan_files
-from tests.helpers import notebook, write_tree
+from tests.helpers import RUNNING, notebook, write_tree
 
 
 def run(path: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
@@ -124,7 +124,7 @@ def test_a_file_reprokit_fails_on_becomes_a_warning(tmp_path: Path, monkeypatch:
         return real(text, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(imports_mod, "extract", extract)
-    result = scan(ScanSettings(path=tmp_path, use_installed=False, jobs=1))
+    result = scan(ScanSettings(path=tmp_path, jobs=1))
     assert [d.name for d in result.distributions] == ["numpy"]
     assert result.files_failed == 1
     (w,) = result.warnings
@@ -132,7 +132,7 @@ def test_a_file_reprokit_fails_on_becomes_a_warning(tmp_path: Path, monkeypatch:
 
 
 def test_sample_paper(sample_paper: Path) -> None:
-    result = scan(ScanSettings(path=sample_paper, use_installed=False))
+    result = scan(ScanSettings(path=sample_paper))
     assert {d.name for d in result.distributions} == {"matplotlib", "numpy", "pandas", "pyyaml", "scipy"}
     assert not result.unresolved and not result.warnings
     undeclared = {d.name for d in result.distributions if not d.declared}
@@ -223,7 +223,7 @@ def test_modules_nothing_imports_are_plugins_and_their_imports_lazy(tmp_path: Pa
         "numpy": (False, False), "pyyaml": (False, False), "requests": (False, False), "click": (False, False),
         "wxpython": (True, True), "jinja2": (True, True),
     }
-    result = scan(ScanSettings(path=tmp_path, use_installed=False))
+    result = scan(ScanSettings(path=tmp_path))
     assert result.run_by_name == ("src/viz/tools/regen.py",)
 
 
@@ -265,7 +265,8 @@ def test_version_ranges_are_runs_of_known_versions() -> None:
     from reprokit.scan import _version_ranges
 
     assert _version_ranges(("2.7",)) == "2.7"
-    assert _version_ranges(("2.7", "3.6", "3.7", "3.9")) == "2.7 to 3.7 and 3.9"
+    assert _version_ranges(("2.7", "3.5", "3.6", "3.7", "3.9")) == "2.7 to 3.7 and 3.9"
+    assert _version_ranges(("2.7", "3.6", "3.7", "3.9")) == "2.7 and 3.6 to 3.7 and 3.9"  # not in 3.5
     assert _version_ranges(("3.10", "3.11", "3.12", "3.13", "3.14")) == "3.10 to 3.14"
 
 
@@ -279,3 +280,46 @@ def test_a_target_newer_than_the_running_python_is_not_blamed_on_the_code(tmp_pa
     running = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert w["message"].startswith(f"Python {running}, which runs reprokit, cannot parse it") and newer in w["message"]
     assert {i["module"] for i in out["imports"]} == {"json", "numpy"}
+
+
+def test_modules_beside_a_script_or_on_its_sys_path_are_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {
+        # A package run as `python simulation/ OUT/`: its __main__ imports a sibling.
+        "simulation/__init__.py": "", "simulation/__main__.py": "from simulate import main\n", "simulation/simulate.py": "import numpy\n",
+        # A script that puts its parent's folder on sys.path ("tools" is also a PyPI name).
+        "tools/__init__.py": "", "tools/io.py": "x = 1\n",
+        "analysis/run.py": "import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))\nimport tools.io\n",
+        # Inside a package, in Python 3, a sibling does not shadow a third-party name.
+        "lib/__init__.py": "", "lib/yaml.py": "import yaml\n",
+    })
+    _, out = run(tmp_path, capsys=capsys)
+    kinds = {i["module"]: i["kind"] for i in out["imports"]}
+    assert kinds["simulate"] == "local" and kinds["tools.io"] == "local" and kinds["yaml"] == "third-party"
+
+
+def test_the_standard_library_lists_hold_every_c_module_and_other_platforms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Read from real interpreters: 3.9 knows pyexpat and _csv, every version winreg."""
+    from reprokit.scan import stdlib_names
+
+    for version in ("2.7", "3.5", "3.6", "3.9", "3.12", "3.14"):
+        names = stdlib_names(version)
+        assert {"os", "json", "zlib"} <= names, version
+        assert "_sysconfigdata" not in " ".join(names)
+    assert {"pyexpat", "_csv", "winreg", "_socket"} <= stdlib_names("3.9")
+    write_tree(tmp_path, {"a.py": "import pyexpat, _csv\nimport requests\n"})
+    _, out = run(tmp_path, "--python", "3.9", capsys=capsys)
+    assert {i["module"]: i["kind"] for i in out["imports"]} == {"pyexpat": "stdlib", "_csv": "stdlib", "requests": "third-party"}
+
+
+def test_a_namespace_portion_imported_with_from_maps_by_its_full_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {"a.py": "from google.cloud import storage\nfrom sphinxcontrib import bibtex\nfrom os import path\n"})
+    _, out = run(tmp_path, capsys=capsys)
+    dists = {i["module"]: i["distribution"] for i in out["imports"] if i["kind"] == "third-party"}
+    assert dists == {"google.cloud.storage": "google-cloud-storage", "sphinxcontrib.bibtex": "sphinxcontrib-bibtex"}
+
+
+def test_a_syntax_error_far_from_the_imports_is_worth_a_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {"a.py": "import json\n\n\ndef f(:\n    pass\n", "b.py": "import json\n"})
+    _, out = run(tmp_path, "--python", RUNNING, capsys=capsys)
+    assert [(w["path"], w["line"], w["message"].split(":")[0]) for w in out["warnings"]] == [("a.py", 4, f"not valid Python {RUNNING} (invalid syntax)")]
+    assert {i["module"] for i in out["imports"]} == {"json"}

@@ -1,0 +1,126 @@
+"""The build tools of a lock's sdists: found (static and dynamic), resolved, vendored, and
+used by an offline rebuild in the sandbox, with no network."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reprokit import buildtools, pypi, rerun, sandbox
+from reprokit import lock as lock_mod
+from reprokit.nixpkgs import cache_root
+from reprokit.resolve import LockSettings, lock
+from reprokit.scan import ScanSettings, scan
+from reprokit.vendor import VendorSettings, vendor
+from reprokit.errors import RebuildFailed
+from tests.helpers import RUNNING, write_tree
+from tests.fakeindex import Dist, FakeIndex, build_sdist, build_wheel, running
+
+needs_sandbox = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
+
+LEGACY_SETUP = """\
+from setuptools import setup
+setup(name="oldpkg", version="1.0", packages=["oldpkg"], setup_requires=["zzhelper"])
+"""
+
+# A PEP 517 backend of its own, as flit-core or hatchling are: it asks for one more
+# package when asked what it needs, and builds a plain wheel.
+BACKEND = textwrap.dedent('''\
+    import base64, hashlib, os, zipfile
+
+    def get_requires_for_build_wheel(config_settings=None):
+        return ["zzdyn"]
+
+    def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+        import zzdyn  # the dynamic requirement is really installed for the build
+        name = "newpkg-1.0-py3-none-any.whl"
+        files = {"newpkg/__init__.py": "x = 1\\n",
+                 "newpkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: newpkg\\nVersion: 1.0\\n",
+                 "newpkg-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: zzbackend\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+        rows = []
+        for path, text in files.items():
+            data = text.encode()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            rows.append(f"{path},sha256={digest},{len(data)}")
+        files["newpkg-1.0.dist-info/RECORD"] = "\\n".join(rows + ["newpkg-1.0.dist-info/RECORD,,"]) + "\\n"
+        with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+            for path, text in files.items():
+                zf.writestr(path, text)
+        return name
+''')
+
+
+@pytest.fixture
+def index() -> FakeIndex:
+    idx = FakeIndex()
+    idx.add_build_tools()
+    idx.add("zzhelper", "1.0", uploaded="2023-01-01T00:00:00Z", sdist=False)
+    idx.add("zzdyn", "2.0", uploaded="2023-01-01T00:00:00Z", sdist=False)
+    when = "2023-02-01T00:00:00Z"
+    idx.projects["zzbackend"] = [Dist(*build_wheel("zzbackend", "0.3", code={"zzbackend.py": BACKEND}), when)]
+    idx.projects["oldpkg"] = [Dist(*build_sdist("oldpkg", "1.0", code={"setup.py": LEGACY_SETUP, "oldpkg/__init__.py": "x = 1\n"}), when)]
+    idx.projects["newpkg"] = [Dist(*build_sdist("newpkg", "1.0", code={
+        "pyproject.toml": '[build-system]\nrequires = ["zzbackend"]\nbuild-backend = "zzbackend"\n',
+        "PKG-INFO": "Metadata-Version: 2.1\nName: newpkg\nVersion: 1.0\n", "newpkg/__init__.py": "x = 1\n"}), when)]
+    return idx
+
+
+def locked(index: FakeIndex, base: str, tmp_path: Path) -> tuple[lock_mod.Lock, LockSettings, pypi.Client]:
+    paper = write_tree(tmp_path / "paper", {"run.py": "import oldpkg\nimport newpkg\n", "requirements.txt": "oldpkg\nnewpkg\n"})
+    settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
+    client = pypi.Client(settings.index_url)
+    found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+    exe, _ = rerun.find_python(RUNNING)
+    assert exe
+    planned, _ = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))
+    return planned, settings, client
+
+
+def test_static_and_dynamic_build_requirements_are_resolved(index: FakeIndex, tmp_path: Path) -> None:
+    with running(index) as base:
+        planned, _, _ = locked(index, base, tmp_path)
+    by_name = {p.name: p for p in planned.packages}
+    # A legacy setup.py: setuptools and wheel, and its setup_requires, which only its
+    # backend can tell (setuptools' get_requires_for_build_wheel).
+    assert by_name["oldpkg"].build_requires[:2] == buildtools.LEGACY_REQUIRES and "zzhelper" in by_name["oldpkg"].build_requires
+    assert {w.split("==")[0] for w in by_name["oldpkg"].build_with} >= {"setuptools", "wheel", "zzhelper"}
+    # A PEP 517 sdist: its [build-system] requires, and what its backend asks for.
+    assert by_name["newpkg"].build_requires == ("zzbackend", "zzdyn")
+    assert by_name["newpkg"].build_with == ("zzbackend==0.3", "zzdyn==2.0")
+    tools = {p.name for p in planned.build_tools}
+    assert tools >= {"pip", "setuptools", "wheel", "zzhelper", "zzbackend", "zzdyn"}
+    assert planned.build_tools_date == "2024-01-15" and planned.build_tools_note == ""
+
+
+@needs_sandbox
+def test_sdists_rebuild_offline_from_vendored_build_tools_with_no_network(index: FakeIndex, tmp_path: Path) -> None:
+    with running(index) as base:
+        planned, _, client = locked(index, base, tmp_path)
+        bundle = tmp_path / "bundle"
+        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
+    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
+    assert sorted(p.name for p in (bundle / "vendor" / "build").iterdir())[:1] != []
+    exe, _ = rerun.find_python(RUNNING)
+    assert exe
+    # The index is gone, and the sandbox has no network: everything comes from vendor/.
+    env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False))
+    out = sandbox.run([str(env.python), "-c", "import oldpkg, newpkg; print(oldpkg.x + newpkg.x)"], cwd=tmp_path / "env",
+                      readonly=list(env.readonly), writable=[tmp_path / "env"])
+    assert out.returncode == 0 and out.stdout.strip() == "2", out.stderr
+
+
+def test_without_its_build_tools_the_rebuild_fails_naming_the_package(index: FakeIndex, tmp_path: Path) -> None:
+    with running(index) as base:
+        planned, _, client = locked(index, base, tmp_path)
+        bundle = tmp_path / "bundle"
+        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
+    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
+    for w in (bundle / "vendor" / "build").glob("zzdyn-*"):
+        w.unlink()
+    exe, _ = rerun.find_python(RUNNING)
+    assert exe
+    with pytest.raises(RebuildFailed, match=r"newpkg.*zzdyn is not in the bundle's vendor/"):
+        rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(contained=sandbox.available() is None))

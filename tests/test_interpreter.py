@@ -1,0 +1,64 @@
+"""Which Python a paper needs, where that came from, and where an interpreter is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from reprokit import interpreter, nixpkgs, tree
+from tests.helpers import RUNNING, notebook, write_tree
+
+
+def infer(root: Path, date: str = "2018-08-03") -> interpreter.PythonChoice | None:
+    return interpreter.infer(root, tree.walk(root, suffixes=None).files, dt.date.fromisoformat(date))
+
+
+@pytest.mark.parametrize(("files", "version", "source"), [
+    ({"code/environment.yml": "name: x\ndependencies:\n  - numpy=1.13\n  - python=3.6.5\n"}, "3.6", "code/environment.yml:4 (python=3.6.5)"),
+    ({"poetry.lock": '[metadata]\npython-versions = "^3.10"\n', "code/environment.yml": "dependencies:\n  - python=3.6\n"}, "3.10",
+     "poetry.lock (python ^3.10)"),  # a lock file is the most exact statement; ^3.10 at 2018: its oldest
+    ({"runtime.txt": "python-3.7.5\n"}, "3.7", "runtime.txt (python-3.7.5)"),
+    ({"a.ipynb": json.dumps({"cells": [], "metadata": {"language_info": {"name": "python", "version": "3.5.2"}}, "nbformat": 4, "nbformat_minor": 2})},
+     "3.5", "a.ipynb metadata (language_info.version 3.5.2)"),
+    ({"code/README.md": "It requires at least python 2.7.3, numpy 1.8.0\n"}, "2.7", "code/README.md:1 (python 2.7.3)"),
+    ({"setup.py": "from setuptools import setup\nsetup(name='x', python_requires='>=3.5')\n"}, "3.7", "setup.py:2 (python >=3.5)"),
+    ({"old.py": "print 'hello'\n"}, "2.7", "old.py:1 (Python 2 syntax: Missing parentheses in call to 'print'. Did you mean print(...)?)"),
+])
+def test_the_paper_says_which_python(tmp_path: Path, files: dict[str, str], version: str, source: str) -> None:
+    got = infer(write_tree(tmp_path, files))
+    assert got is not None and (got.version, got.source) == (version, source)
+
+
+def test_a_paper_that_says_nothing_gets_the_pythons_of_its_date(tmp_path: Path) -> None:
+    assert infer(write_tree(tmp_path, {"run.py": "import numpy\n", "a.ipynb": notebook("x = 1")})) is None
+    assert interpreter.current_at(dt.date(2018, 8, 3))[:2] == ["3.7", "3.6"]
+    assert interpreter.current_at(dt.date(2017, 1, 20))[0] == "3.6"
+
+
+def test_a_2018_paper_gets_a_2018_pin_with_its_python(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {"code/environment.yml": "dependencies:\n  - python=3.6.5\n", "code/main.py": "import numpy\n"})
+    choice = infer(root)
+    assert choice is not None and choice.version == "3.6"
+    pin = nixpkgs.pin_embedded(dt.date(2018, 8, 3), nixpkgs.stable_channel(dt.date(2018, 8, 3)), choice.version)
+    assert pin.channel == "nixos-18.03" and pin.note == "" and 0 <= pin.days_before < 365
+    assert nixpkgs.has_python(nixpkgs.release_of_pin(pin.channel, pin.last_modified), "3.6")
+
+
+def test_an_interpreter_is_found_or_how_to_get_one_is_said() -> None:
+    exe, why = interpreter.find(RUNNING)
+    assert exe and why == "" and Path(exe).exists()
+    missing, how = interpreter.find("3.2")
+    assert missing is None and how.startswith("no Python 3.2 on this machine") and "pyenv install 3.2" in how
+    missing, how = interpreter.find("3.99")
+    assert missing is None and "uv python install 3.99" in how
+
+
+def test_ranges_pick_the_newest_release_of_the_date() -> None:
+    assert interpreter.from_spec(">=3.6,<3.9", dt.date(2021, 1, 1)) == "3.8"
+    assert interpreter.from_spec("^3.10", dt.date(2024, 1, 15)) == "3.12"
+    assert interpreter.from_spec("==3.12.*", None) == "3.12"
+    assert interpreter.from_spec("~3.8", dt.date(2024, 1, 1)) == "3.8"
+    assert interpreter.from_spec("nonsense", None) is None

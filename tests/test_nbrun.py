@@ -1,0 +1,59 @@
+"""Notebooks run by reprokit's own nbclient, with a kernel from the paper's environment:
+the paper may pin any Jupyter stack (nbformat 4.4.0) without meeting reprokit's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from reprokit.resolve import NOTEBOOK_TOOLING, LockSettings, lock
+from reprokit.scan import ScanSettings, scan
+from tests.helpers import RUNNING, notebook, write_tree
+from tests.fakeindex import FakeIndex, running
+
+
+def run_notebook(path: Path, pythonpath: Path | None = None) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    executed = path.with_name("executed.ipynb")
+    cmd = [sys.executable, "-m", "reprokit._nbrun", path.name, "--python", sys.executable, "--timeout", "120", "--output", str(executed)]
+    if pythonpath:
+        cmd += ["--pythonpath", str(pythonpath)]
+    proc = subprocess.run(cmd, cwd=path.parent, capture_output=True, text=True, timeout=300)
+    return proc, json.loads(executed.read_text())
+
+
+def test_the_kernel_sees_the_papers_pins_and_the_runner_its_own(tmp_path: Path) -> None:
+    # The paper's environment pins an nbformat too old for nbclient; the kernel sees it.
+    old = write_tree(tmp_path / "paper-site", {"nbformat/__init__.py": "__version__ = '4.4.0'\n"})
+    nb = write_tree(tmp_path / "paper", {"analysis.ipynb": notebook("import nbformat\nprint(nbformat.__version__)", "open('out.txt', 'w').write('ok')")})
+    proc, executed = run_notebook(nb / "analysis.ipynb", pythonpath=old)
+    assert proc.returncode == 0, proc.stderr
+    outputs = executed["cells"][0]["outputs"]  # type: ignore[index]
+    assert ["".join(o["text"]) for o in outputs] == ["4.4.0\n"]
+    assert (nb / "out.txt").read_text() == "ok"  # the kernel runs in the notebook's own folder
+
+
+def test_a_failing_cell_is_named_and_the_executed_notebook_is_kept(tmp_path: Path) -> None:
+    nb = write_tree(tmp_path, {"a.ipynb": notebook("x = 1", "print(x / 0)", "print('never')")})
+    proc, executed = run_notebook(nb / "a.ipynb")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == "a.ipynb: cell 2: ZeroDivisionError: division by zero"
+    assert executed["cells"][1]["outputs"][0]["ename"] == "ZeroDivisionError"  # type: ignore[index]
+    assert executed["cells"][2]["outputs"] == []  # type: ignore[index]
+
+
+def test_a_paper_pinning_its_jupyter_stack_locks_only_a_kernel_beside_it(tmp_path: Path) -> None:
+    index = FakeIndex()
+    index.add("nbformat", "4.4.0", uploaded="2017-08-01T00:00:00Z")
+    index.add("nbformat", "5.9.2", uploaded="2023-08-01T00:00:00Z")
+    index.add("ipykernel", "6.25.0", uploaded="2023-07-01T00:00:00Z")
+    index.add("nbclient", "0.8.0", ["nbformat>=5.1"], uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(tmp_path / "p", {"a.ipynb": notebook("import nbformat"), "requirements.txt": "nbformat==4.4.0\n"})
+    with running(index) as base:
+        settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv")
+        got = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+    assert NOTEBOOK_TOOLING == ("ipykernel",)
+    assert {p.name: p.version for p in got.packages} == {"nbformat": "4.4.0", "ipykernel": "6.25.0"}
+    assert next(p for p in got.packages if p.name == "ipykernel").why == "tooling (runs the notebooks)"

@@ -13,6 +13,7 @@ import os
 import re
 import struct
 import tarfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -64,6 +65,8 @@ class Client:
         self.backoff = backoff
         self.timeout = timeout
         self.requests_made = 0
+        self._pages: dict[str, tuple[File, ...]] = {}
+        self._lock = threading.Lock()
 
     def _auth_for(self, url: str) -> tuple[str, str] | None:
         """The index URL's credentials, for a file on the index's own host only (recorded
@@ -92,7 +95,19 @@ class Client:
         return r
 
     def files(self, project: str) -> list[File]:
-        """Every file of a project, from the PEP 691 JSON simple page."""
+        """Every file of a project, from the PEP 691 JSON simple page (asked once per
+        client: a lock asks for numpy's page many times, and it is megabytes)."""
+        key = str(canonicalize_name(project))
+        with self._lock:
+            cached = self._pages.get(key)
+        if cached is not None:
+            return list(cached)
+        found = self._files(project)
+        with self._lock:
+            self._pages[key] = tuple(found)
+        return found
+
+    def _files(self, project: str) -> list[File]:
         url = urljoin(self.index, canonicalize_name(project) + "/")
         r = self.request(url, headers={"Accept": f"{SIMPLE_JSON}, application/json;q=0.5"})
         if r.status_code == 404:

@@ -11,6 +11,7 @@ network, which also proves the bundle needs none.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -29,6 +30,8 @@ from reprokit.entrypoints import OUTPUT_DIR
 from reprokit.errors import RebuildFailed
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import sha256_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -231,6 +234,7 @@ def _pip(policy: sandbox.Policy, cmd: list[str], dest: Path, readonly: list[Path
         proc = policy.run(cmd, cwd=dest, readonly=readonly, writable=[dest], env=clean_env({"PATH": str(dest / "bin")}), timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RebuildFailed(f"{what} did not finish in {timeout:.0f}s") from None
+    log.debug("%s", proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise RebuildFailed(f"{what} failed: {explain_pip_failure(proc.stdout + chr(10) + proc.stderr)}")
 

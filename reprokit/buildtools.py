@@ -172,11 +172,21 @@ def _unpack(sdist: Path, dest: Path, label: str) -> Path:
             members = []
             for m in tf.getmembers():
                 target = (dest / m.name).resolve()
-                if not target.is_relative_to(root) or not (m.isfile() or m.isdir()):
-                    continue  # links and devices are never needed to ask for requirements
+                if not target.is_relative_to(root):
+                    continue
+                if m.issym() or m.islnk():
+                    # A link inside the sdist (README.rst -> README) is kept; one that
+                    # leaves it is not.
+                    linked = (target.parent / m.linkname).resolve() if m.issym() else (dest / m.linkname).resolve()
+                    if not linked.is_relative_to(root):
+                        continue
+                elif not (m.isfile() or m.isdir()):
+                    continue  # devices and FIFOs are never needed to ask for requirements
                 members.append(m)
             tf.extractall(dest, members=members)  # members checked above
     for p in [dest, *dest.rglob("*")]:
+        if p.is_symlink():
+            continue
         # Writable by whoever runs the backend: in the sandbox that is another user than
         # the one who unpacked it (root has no override there). The folder around it is
         # private to this run.

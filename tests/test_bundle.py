@@ -524,3 +524,37 @@ def test_build_output_folders_are_named_when_left_out_and_kept_when_asked(built:
     assert not (left.bundle / "paper" / "build").exists()
     assert 'build/: left out of the bundle (build or tool output); if it is part of the paper, keep it with include = ["build"] in reprokit.toml' in left.notes
     assert (kept.bundle / "paper" / "build" / "figure.png").read_text() == "figure" and not (kept.bundle / "paper" / "dist").exists()
+
+
+def test_an_entry_point_reprokit_found_that_fails_is_recorded_as_failing(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """A README names two commands; one needs a microphone. The one that runs is the
+    record, the other is recorded as failing with its error; listed by the author, or
+    alone, a failure stops the archive."""
+    index = built[2]
+    files = {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "README.md": "Run:\n\n    python figures.py\n    python record.py\n",
+        "figures.py": "import alpha\nopen('fig.txt', 'w').write('figure')\n",
+        "record.py": "import alpha\nraise OSError('no microphone found')\n",
+    }
+    with running(index) as url:
+        common = {"python": RUNNING, "offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
+        result = archive(ArchiveSettings(paper=write_tree(tmp_path / "p1", files), output=tmp_path / "b1", **common))  # type: ignore[arg-type]
+        listed = write_tree(tmp_path / "p2", {**files, "reprokit.toml": 'entry-points = ["figures.py", "record.py"]\n'})
+        with pytest.raises(InputError, match=r"record.py: the entry point failed in the rebuilt environment \(exited with status 1: OSError: no microphone found\)"):
+            archive(ArchiveSettings(paper=listed, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
+        alone = write_tree(tmp_path / "p3", {**files, "README.md": "Run:\n\n    python record.py\n"})
+        with pytest.raises(InputError, match=r"record.py: the entry point failed"):
+            archive(ArchiveSettings(paper=alone, output=tmp_path / "b3", **common))  # type: ignore[arg-type]
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    eps = {e["path"]: e for e in data["entry_points"]}
+    assert "status" not in eps["figures.py"] and [o["path"] for o in eps["figures.py"]["outputs"]] == ["fig.txt"]
+    assert eps["record.py"]["status"] == "failed" and eps["record.py"]["error"] == "exited with status 1: OSError: no microphone found"
+    assert any(n.startswith("record.py FAILED in the rebuilt environment") for n in result.notes)
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, report=True))
+    assert report.ok
+    rerun = next(c for c in report.checks if c.name == "rerun")
+    assert rerun.details.endswith("1 entry point(s) failed, as they did when the bundle was made")
+    assert report.review is not None
+    functional = next(b for b in report.review.badges if "Functional" in b.title)
+    assert not functional.earned

@@ -407,7 +407,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
         # share these digests (the integrity check below reads everything again).
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
-        outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}
+        outputs: dict[str, tuple[manifest.Output, ...]] = {e.name: () for e in eps}
         failed: dict[str, str] = {}
         needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
         while True:
@@ -446,7 +446,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             # An entry point recorded as failing is no check the flake could pass.
             choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name),
                                         entry_points=[e for e in eps if e.name not in failed], name=name,
-                                        outputs=outputs, native_inputs=native_inputs)
+                                        outputs={n: [o.to_dict() for o in outs] for n, outs in outputs.items()}, native_inputs=native_inputs)
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:
@@ -457,43 +457,38 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         provider = {c.package: c.provider for c in choices}
         vendored = {(v.artifact.sha256, v.path.parent.name): v for v in report.files}
 
-        def artifacts(p: lock_mod.Package, folder: str | None = None) -> list[dict[str, object]]:
+        def artifacts(p: lock_mod.Package, folder: str | None = None) -> tuple[manifest.Artifact, ...]:
             out_ = []
             for a in p.artifacts:
                 v = vendored.get((a.sha256, folder or ("sdist" if a.kind == "sdist" else "wheels")))
                 if v is not None:
-                    out_.append({"path": v.path.relative_to(work).as_posix(), "kind": a.kind, "url": a.url, "sha256": a.sha256,
-                                 "sri": a.sri, "nix32": a.nix32, "swhid": hashes.swhid(v.path), "size": v.path.stat().st_size})
-            return out_
+                    out_.append(manifest.Artifact(path=v.path.relative_to(work).as_posix(), kind=a.kind, url=a.url, sha256=a.sha256,
+                                                  sri=a.sri, nix32=a.nix32, swhid=hashes.swhid(v.path), size=v.path.stat().st_size))
+            return tuple(out_)
 
-        data: dict[str, object] = {
-            "reprokit_manifest": manifest.FORMAT,
-            "tool": {"name": "reprokit", "version": __version__},
-            "paper": {"name": name, "title": cit.title if cit else "", "authors": [a.display for a in cit.authors] if cit else [],
-                      "date": date.isoformat(), "doi": cit.doi if cit else ""},
-            "python": {"version": python, "platform": locked.platform, "source": choice.source},
-            "nixpkgs": ({"channel": pin.channel, "rev": pin.rev, "lastModified": pin.last_modified, "narHash": pin.nar_hash, "url": pin.url,
-                         "source": pin.source, **({"note": pin.note} if pin.note else {})} if pin else None),
-            "imports": [{"module": i.module, "kind": i.kind, "optional": i.optional, "lazy": i.lazy, "distribution": i.distribution, "files": sorted({loc.split(":")[0] for loc in i.locations})}
-                        for i in scanned.imports],
-            "packages": [
-                {"name": p.name, "version": p.version, "provider": provider.get(p.name, "wheel" if any(a.kind == "wheel" for a in p.artifacts) and settings.wheels else "sdist"),
-                 "why": p.why, **({"build_with": list(p.build_with)} if p.build_with else {}), "artifacts": artifacts(p)}
-                for p in locked.packages
-            ],
-            "build_tools": {"date": locked.build_tools_date, "note": locked.build_tools_note, "packages": [
-                {"name": p.name, "version": p.version, "why": _tool_why(p, locked), "artifacts": artifacts(p, "build")} for p in locked.build_tools]},
-            **({"python_path": python_path} if python_path else {}),
-            "entry_points": [{"name": e.name, "kind": e.kind, "path": e.path, **({"args": list(e.args)} if e.args else {}),
-                              **({"cwd": e.cwd} if e.cwd is not None and e.cwd != "" else {}), **({"cwd": "."} if e.cwd == "" else {}),
-                              "source": sources.get(e.name, ""),
-                              **({"status": "failed", "error": failed[e.name]} if e.name in failed else {}),
-                              "outputs": outputs[e.name]} for e in eps],
-            "paper_files": [{"path": rel, "sha256": paper_sha[rel]} for rel in files],
-        }
-        if pin is None:
-            del data["nixpkgs"]
-        atomic_write_text(work / "reprokit.yaml", manifest.render(data))
+        man = manifest.Manifest(
+            format=manifest.FORMAT,
+            tool_version=__version__,
+            paper=manifest.Paper(name=name, title=cit.title if cit else "", authors=tuple(a.display for a in cit.authors) if cit else (),
+                                 date=date, doi=cit.doi if cit else ""),
+            python=manifest.PythonTarget(version=python, platform=locked.platform, source=choice.source),
+            nixpkgs=pin,
+            imports=tuple(manifest.Import(module=i.module, kind=i.kind, optional=i.optional, lazy=i.lazy, distribution=i.distribution,
+                                          files=tuple(sorted({loc.split(":")[0] for loc in i.locations}))) for i in scanned.imports),
+            packages=tuple(
+                manifest.Package(name=p.name, version=p.version, why=p.why, build_with=p.build_with, artifacts=artifacts(p),
+                                 provider=provider.get(p.name, "wheel" if any(a.kind == "wheel" for a in p.artifacts) and settings.wheels else "sdist"))
+                for p in locked.packages),
+            build_tools=manifest.BuildTools(date=locked.build_tools_date, note=locked.build_tools_note, packages=tuple(
+                manifest.BuildTool(name=p.name, version=p.version, why=_tool_why(p, locked), artifacts=artifacts(p, "build"))
+                for p in locked.build_tools)),
+            python_path=tuple(python_path),
+            entry_points=tuple(manifest.RecordedEntryPoint(entry_point=e, source=sources.get(e.name, ""), outputs=outputs[e.name],
+                                                           status="failed" if e.name in failed else "ran", error=failed.get(e.name, ""))
+                               for e in eps),
+            paper_files=tuple(manifest.PaperFile(path=rel, sha256=paper_sha[rel]) for rel in files),
+        )
+        atomic_write_text(work / "reprokit.yaml", manifest.render(man))
         known = {f"paper/{rel}": sha for rel, sha in paper_sha.items()}
         known.update((v.path.relative_to(work).as_posix(), sha) for (sha, _), v in vendored.items())
         atomic_write_text(work / "SHA256SUMS", sums(work, known))
@@ -527,7 +522,7 @@ class Recorded:
     """What the archive-time runs recorded: each entry point's outputs, the entry points
     that failed (name -> their error), and notes for people."""
 
-    outputs: dict[str, list[dict[str, object]]]
+    outputs: dict[str, tuple[manifest.Output, ...]]
     failed: dict[str, str]
     notes: list[str]
 
@@ -547,7 +542,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     fails while others run is recorded as failing, with its error, for validate to
     compare, and a note says so."""
     notes: list[str] = []
-    outputs: dict[str, list[dict[str, object]]] = {}
+    outputs: dict[str, tuple[manifest.Output, ...]] = {}
     failed: dict[str, str] = {}
     airgap = not policy.network
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
@@ -571,14 +566,14 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                                  f"({failed[first_failure.entry_point.name]})")
         for j, ep in enumerate(eps):
             if ep.name in failed:
-                outputs[ep.name] = []
+                outputs[ep.name] = ()
                 notes.append(f"{ep.path} FAILED in the rebuilt environment ({failed[ep.name]}): recorded as failing, for validate to "
                              "compare; fix it, or list the entry points that run in reprokit.toml")
                 continue
             first = Path(envdir) / "run0" / ep.name
             learned = outputs_mod.learn([{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)], config)
             notes += [f"{ep.path}: {n}" for n in learned.notes]
-            outputs[ep.name] = [_keep(rec, paper_sha, work, first, ep.name) for rec in learned.outputs]
+            outputs[ep.name] = tuple(_keep(rec, paper_sha, work, first, ep.name) for rec in learned.outputs)
             differs = []
             for rec in learned.outputs:
                 if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
@@ -623,7 +618,7 @@ def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> st
     return hint
 
 
-def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: Path, run: Path, entry_point: str) -> dict[str, object]:
+def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: Path, run: Path, entry_point: str) -> manifest.Output:
     """Record one output and keep its bytes under ``outputs/<entry point>/`` (unless too
     large): the first archive-time run's, with the paper's own copy's sha256 beside them
     when that differs."""
@@ -631,10 +626,8 @@ def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: P
         dest = work / "outputs" / entry_point / rec.path
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run / rec.path, dest)
-    out = rec.to_dict()
-    if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
-        out["paper_sha256"] = paper_sha[rec.path]
-    return out
+    own = paper_sha.get(rec.path)
+    return manifest.Output(recorded=rec, paper_sha256=own if own is not None and own != rec.sha256 else None)
 
 
 def vendor_nixpkgs_tarball(pin: nixpkgs.NixpkgsPin, dest: Path, cache_dir: Path | None) -> Path:

@@ -35,6 +35,7 @@ from reprokit import __version__, citation, http, manifest, secrets, tarball
 from reprokit.bundle import epoch, write_tar
 from reprokit.errors import PublishRefused, RetriesExhausted, UsageError, ZenodoError
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
+from reprokit.manifest import Manifest
 from reprokit.validate import check_integrity, read_sums
 
 
@@ -79,7 +80,7 @@ def record_path(bundle: Path) -> Path:
 
 # --- metadata -----------------------------------------------------------------------
 
-def metadata(cit: citation.Citation, man: dict[str, Any], readme: str) -> dict[str, Any]:
+def metadata(cit: citation.Citation, man: Manifest, readme: str) -> dict[str, Any]:
     """Zenodo deposit metadata from CITATION.cff and the manifest."""
     creators = []
     for a in cit.authors:
@@ -95,16 +96,16 @@ def metadata(cit: citation.Citation, man: dict[str, Any], readme: str) -> dict[s
         related.append({"identifier": cit.doi, "relation": "isSupplementTo", "scheme": "doi", "resource_type": "publication-article"})
     if cit.repository_code:
         related.append({"identifier": cit.repository_code, "relation": "isDerivedFrom", "scheme": "url"})
-    pin = man["nixpkgs"]
-    notes = (f"Archived with reprokit {man['tool']['version']}: Python {man['python']['version']} on {man['python']['platform']}, "
-             f"{len(man['packages'])} packages vendored, nixpkgs {pin['channel']} rev {pin['rev']} ({pin['narHash']}). "
-             "Verify with `python3 verify.py` or `sha256sum -c SHA256SUMS` inside the archive.")
+    pin = man.nixpkgs
+    notes = (f"Archived with reprokit {man.tool_version}: Python {man.python.version} on {man.python.platform}, "
+             f"{len(man.packages)} packages vendored, " + (f"nixpkgs {pin.channel} rev {pin.rev} ({pin.nar_hash}). " if pin else "no Nix build. ")
+             + "Verify with `python3 verify.py` or `sha256sum -c SHA256SUMS` inside the archive.")
     md: dict[str, Any] = {
         "upload_type": "software",
         "title": cit.title,
         "creators": creators,
         "description": description,
-        "publication_date": (cit.date_released.isoformat() if cit.date_released else man["paper"]["date"]),
+        "publication_date": (cit.date_released or man.paper.date).isoformat(),
         "access_right": "open",
         "notes": notes,
     }
@@ -296,8 +297,8 @@ def prepare(settings: PublishSettings) -> tuple[dict[str, Any], list[tuple[str, 
         raise PublishRefused(f"{cit_path} is not valid CFF 1.2.0: " + "; ".join(problems))
     man = manifest.read(bundle / "reprokit.yaml")
     md = metadata(cit, man, (bundle / "README.md").read_text(encoding="utf-8"))
-    name = man["paper"]["name"]
-    note = fresh_tarball(bundle, name, dt.date.fromisoformat(man["paper"]["date"]))
+    name = man.paper.name
+    note = fresh_tarball(bundle, name, man.paper.date)
     packed = bundle.with_name(bundle.name + ".tar.gz")
     files = [(f"{name}.tar.gz", packed), ("README.md", bundle / "README.md"), ("CITATION.cff", cit_path)]
     return md, files, sha256_file(packed), (note,) if note else ()

@@ -33,9 +33,8 @@ from reprokit import lock as lock_mod
 from reprokit import report as review
 from reprokit.checks import CheckResult, Outcome, from_legacy, judge
 from reprokit.errors import InputError, InterpreterUnavailable, RebuildFailed
-from reprokit.flake import EntryPoint
 from reprokit.fsutil import files_under, sha256_file
-from reprokit.nixpkgs import NixpkgsPin
+from reprokit.manifest import Manifest
 from reprokit.outputs import RecordedOutput, Verdict, compare_outputs
 from reprokit.scan import ScanSettings, scan
 
@@ -150,13 +149,13 @@ def safe_relpath(text: str) -> str | None:
     return None
 
 
-def check_entry_points(bundle: Path, data: dict[str, Any]) -> list[Problem]:
+def check_entry_points(bundle: Path, man: Manifest) -> list[Problem]:
     """Entry points are files of paper/ (no options, no '..', no links out) of their kind."""
     problems = []
     paper = bundle / "paper"
-    recorded = {f["path"] for f in data["paper_files"]}
-    for e in data["entry_points"]:
-        rel = e["path"]
+    recorded = {f.path for f in man.paper_files}
+    for e in man.entry_points:
+        rel, kind = e.path, e.entry_point.kind
         why = safe_relpath(rel)
         if why is None and rel not in recorded:
             why = "not a file recorded in reprokit.yaml's paper_files"
@@ -166,18 +165,18 @@ def check_entry_points(bundle: Path, data: dict[str, Any]) -> list[Problem]:
                 why = "goes through a symlink"
             elif not target.is_file():
                 why = "not a file"
-            elif (e["kind"] == "notebook") != rel.endswith(".ipynb") or not rel.endswith((".py", ".ipynb")):
-                why = f"a {e['kind']} entry point must be a {'.ipynb' if e['kind'] == 'notebook' else '.py'} file"
+            elif (kind == "notebook") != rel.endswith(".ipynb") or not rel.endswith((".py", ".ipynb")):
+                why = f"a {kind} entry point must be a {'.ipynb' if kind == 'notebook' else '.py'} file"
         if why:
             problems.append(Problem(path="reprokit.yaml", message=f"entry point {rel!r}: {why}; entry points are files in paper/"))
-        for o in e["outputs"]:
-            owhy = safe_relpath(o["path"])
+        for o in e.outputs:
+            owhy = safe_relpath(o.recorded.path)
             if owhy:
-                problems.append(Problem(path="reprokit.yaml", message=f"output {o['path']!r} of {e['name']}: {owhy}"))
+                problems.append(Problem(path="reprokit.yaml", message=f"output {o.recorded.path!r} of {e.name}: {owhy}"))
     return problems
 
 
-def check_requirements(bundle: Path, data: dict[str, Any]) -> list[Problem]:
+def check_requirements(bundle: Path, man: Manifest) -> list[Problem]:
     """requirements.lock is exactly what reprokit writes, and pins what the manifest locks."""
     path = bundle / "requirements.lock"
     try:
@@ -187,22 +186,22 @@ def check_requirements(bundle: Path, data: dict[str, Any]) -> list[Problem]:
     pins, bad = lock_mod.parse_requirements(text)
     problems = [Problem(path="requirements.lock", message=f"line {n}: {why}") for n, why in bad]
     pinned = {p.name.lower().replace("_", "-"): p for p in pins}
-    for pkg in data["packages"]:
-        got = pinned.pop(pkg["name"].lower().replace("_", "-"), None)
+    for pkg in man.packages:
+        got = pinned.pop(pkg.name.lower().replace("_", "-"), None)
         if got is None:
-            problems.append(Problem(path="requirements.lock", message=f"does not pin {pkg['name']}, which reprokit.yaml locks"))
-        elif got.version != pkg["version"]:
-            problems.append(Problem(path="requirements.lock", message=f"line {got.line}: pins {got.name}=={got.version}, reprokit.yaml locks {pkg['version']}"))
+            problems.append(Problem(path="requirements.lock", message=f"does not pin {pkg.name}, which reprokit.yaml locks"))
+        elif got.version != pkg.version:
+            problems.append(Problem(path="requirements.lock", message=f"line {got.line}: pins {got.name}=={got.version}, reprokit.yaml locks {pkg.version}"))
         else:
-            for a in pkg["artifacts"]:
-                if a["sha256"] not in got.hashes:
-                    problems.append(Problem(path="requirements.lock", message=f"does not allow {a['path']} (sha256 {a['sha256'][:12]}…)"))
+            for a in pkg.artifacts:
+                if a.sha256 not in got.hashes:
+                    problems.append(Problem(path="requirements.lock", message=f"does not allow {a.path} (sha256 {a.sha256[:12]}…)"))
     for extra in pinned.values():
         problems.append(Problem(path="requirements.lock", message=f"line {extra.line}: pins {extra.name}, which reprokit.yaml does not lock"))
     return problems
 
 
-def check_pylock(bundle: Path, data: dict[str, Any]) -> list[Problem]:
+def check_pylock(bundle: Path, man: Manifest) -> list[Problem]:
     """pylock.toml is a PEP 751 lock (as ``packaging.pylock`` reads it) of what the manifest
     locks: the same Python, every package at its version, every vendored file by its
     path, sha256 and size. Bundles made before reprokit wrote it have none."""
@@ -216,25 +215,25 @@ def check_pylock(bundle: Path, data: dict[str, Any]) -> list[Problem]:
     except InputError as exc:
         return [Problem(path="pylock.toml", message=str(exc).split(": ", 1)[-1])]
     problems = []
-    python = data["python"]["version"]
+    python = man.python.version
     if locked.requires_python != SpecifierSet(f"=={python}.*"):
         problems.append(Problem(path="pylock.toml", message=f"requires-python is {locked.requires_python}, reprokit.yaml targets Python {python}"))
     listed = {p.name: p for p in locked.packages}
-    for pkg in data["packages"]:
-        got = listed.pop(canonicalize_name(pkg["name"]), None)
+    for pkg in man.packages:
+        got = listed.pop(canonicalize_name(pkg.name), None)
         if got is None:
-            problems.append(Problem(path="pylock.toml", message=f"does not lock {pkg['name']}, which reprokit.yaml locks"))
+            problems.append(Problem(path="pylock.toml", message=f"does not lock {pkg.name}, which reprokit.yaml locks"))
             continue
-        if got.version != Version(pkg["version"]):
-            problems.append(Problem(path="pylock.toml", message=f"locks {got.name} {got.version}, reprokit.yaml locks {pkg['version']}"))
+        if got.version != Version(pkg.version):
+            problems.append(Problem(path="pylock.toml", message=f"locks {got.name} {got.version}, reprokit.yaml locks {pkg.version}"))
             continue
         files = {f.path: f for f in [got.sdist, *(got.wheels or ())] if f is not None}
-        for a in pkg["artifacts"]:
-            f = files.pop(a["path"], None)
+        for a in pkg.artifacts:
+            f = files.pop(a.path, None)
             if f is None:
-                problems.append(Problem(path="pylock.toml", message=f"does not name {a['path']}, which reprokit.yaml vendors for {pkg['name']}"))
-            elif f.hashes.get("sha256") != a["sha256"] or f.size != a["size"]:
-                problems.append(Problem(path="pylock.toml", message=f"gives {a['path']} another sha256 or size than reprokit.yaml"))
+                problems.append(Problem(path="pylock.toml", message=f"does not name {a.path}, which reprokit.yaml vendors for {pkg.name}"))
+            elif f.hashes.get("sha256") != a.sha256 or f.size != a.size:
+                problems.append(Problem(path="pylock.toml", message=f"gives {a.path} another sha256 or size than reprokit.yaml"))
         for extra in files:
             problems.append(Problem(path="pylock.toml", message=f"names {extra} for {got.name}, which reprokit.yaml does not vendor"))
     for extra in listed:
@@ -242,10 +241,10 @@ def check_pylock(bundle: Path, data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def check_verify_py(bundle: Path, data: dict[str, Any]) -> list[Problem]:
-    template = VERIFY_TEMPLATES.get(data["reprokit_manifest"])
+def check_verify_py(bundle: Path, man: Manifest) -> list[Problem]:
+    template = VERIFY_TEMPLATES.get(man.format)
     if template is None:
-        return [Problem(path="verify.py", message=f"no verify.py template for manifest format {data['reprokit_manifest']}")]
+        return [Problem(path="verify.py", message=f"no verify.py template for manifest format {man.format}")]
     want = resources.files("reprokit").joinpath(template).read_bytes()
     try:
         path = bundle / "verify.py"
@@ -282,75 +281,75 @@ def check_integrity(bundle: Path) -> Check:
     for rel in regular:
         if digests[rel] != listed[rel]:
             problems.append(Problem(path=rel, message="sha256 differs from SHA256SUMS"))
-    data = None
+    man = None
     try:
-        data = manifest.read(bundle / "reprokit.yaml")
+        man = manifest.read(bundle / "reprokit.yaml")
     except InputError as exc:
         problems.append(Problem(path="reprokit.yaml", message=str(exc).split(": ", 1)[-1]))
-    if data is not None:
-        for f in data["paper_files"]:
-            rel = "paper/" + f["path"]
-            if listed.get(rel) not in (None, f["sha256"]):
+    if man is not None:
+        for f in man.paper_files:
+            rel = "paper/" + f.path
+            if listed.get(rel) not in (None, f.sha256):
                 problems.append(Problem(path=rel, message="sha256 in reprokit.yaml differs from SHA256SUMS"))
             if rel not in listed:
                 problems.append(Problem(path=rel, message="in reprokit.yaml but not in SHA256SUMS"))
-        for e in data["entry_points"]:
-            for o in e["outputs"]:
-                rel = f"outputs/{e['name']}/{o['path']}"
-                if o.get("kept") and listed.get(rel) != o["sha256"]:
+        for e in man.entry_points:
+            for o in e.outputs:
+                rel = f"outputs/{e.name}/{o.recorded.path}"
+                if o.recorded.kept and listed.get(rel) != o.recorded.sha256:
                     why = "in reprokit.yaml but not in SHA256SUMS" if rel not in listed else "sha256 in reprokit.yaml differs from SHA256SUMS"
                     problems.append(Problem(path=rel, message=why))
         paper_listed = {k[len("paper/"):] for k in listed if k.startswith("paper/")}
-        for rel in sorted(paper_listed - {f["path"] for f in data["paper_files"]}):
+        for rel in sorted(paper_listed - {f.path for f in man.paper_files}):
             problems.append(Problem(path="paper/" + rel, message="not recorded in reprokit.yaml"))
         try:
             lock_text = small_text(bundle / "requirements.lock")
         except (OSError, ValueError):
             lock_text = ""
-        problems += check_requirements(bundle, data)
-        problems += check_pylock(bundle, data)
-        problems += check_entry_points(bundle, data)
-        problems += check_verify_py(bundle, data)
+        problems += check_requirements(bundle, man)
+        problems += check_pylock(bundle, man)
+        problems += check_entry_points(bundle, man)
+        problems += check_verify_py(bundle, man)
         nix_doc: dict[str, Any] | None = None
-        if "nixpkgs" in data:
+        if man.nixpkgs is not None:
             nix_doc, nix_problems = read_nix_lock(bundle)
             # Bundles of earlier reprokit versions built from nix/python-packages.nix instead.
             if not (nix_doc is None and (bundle / "nix" / "python-packages.nix").is_file()):
                 problems += nix_problems
         built_from = {p["name"]: p["src"]["path"] for p in nix_doc["packages"] if "src" in p} if nix_doc else {}
-        tools = data.get("build_tools", {}).get("packages", [])
-        kept = {a["path"] for p in [*data["packages"], *tools] for a in p["artifacts"]}
+        tools = man.build_tools.packages if man.build_tools else ()
+        kept = {a.path for a in [*(a for p in man.packages for a in p.artifacts), *(a for t in tools for a in t.artifacts)]}
         for rel in sorted(k for k in listed if k.startswith("vendor/") and not k.startswith("vendor/nixpkgs/") and k not in kept):
             problems.append(Problem(path=rel, message="vendored but named by no package or build tool in reprokit.yaml"))
         for tool in tools:
-            for a in tool["artifacts"]:
-                if listed.get(a["path"]) not in (None, a["sha256"]):
-                    problems.append(Problem(path=a["path"], message="sha256 in reprokit.yaml differs from SHA256SUMS"))
-                if a["path"] not in listed:
-                    problems.append(Problem(path=a["path"], message="in reprokit.yaml but not in SHA256SUMS"))
-        for pkg in data["packages"]:
-            for a in pkg["artifacts"]:
-                if listed.get(a["path"]) not in (None, a["sha256"]):
-                    problems.append(Problem(path=a["path"], message="sha256 in reprokit.yaml differs from SHA256SUMS"))
-                if a["sha256"] not in lock_text:
-                    problems.append(Problem(path="requirements.lock", message=f"does not allow {a['path']} (sha256 {a['sha256'][:12]}…)"))
-                if nix_doc and pkg["provider"] == a["kind"] and built_from.get(pkg["name"]) != a["path"]:
-                    problems.append(Problem(path=flake.LOCK_JSON, message=f"does not build {pkg['name']} from {a['path']}"))
+            for a in tool.artifacts:
+                if listed.get(a.path) not in (None, a.sha256):
+                    problems.append(Problem(path=a.path, message="sha256 in reprokit.yaml differs from SHA256SUMS"))
+                if a.path not in listed:
+                    problems.append(Problem(path=a.path, message="in reprokit.yaml but not in SHA256SUMS"))
+        for pkg in man.packages:
+            for a in pkg.artifacts:
+                if listed.get(a.path) not in (None, a.sha256):
+                    problems.append(Problem(path=a.path, message="sha256 in reprokit.yaml differs from SHA256SUMS"))
+                if a.sha256 not in lock_text:
+                    problems.append(Problem(path="requirements.lock", message=f"does not allow {a.path} (sha256 {a.sha256[:12]}…)"))
+                if nix_doc and pkg.provider == a.kind and built_from.get(pkg.name) != a.path:
+                    problems.append(Problem(path=flake.LOCK_JSON, message=f"does not build {pkg.name} from {a.path}"))
         if nix_doc:
             problems += nix_source_problems(nix_doc, listed)
             # The flake's checks compare nothing reprokit.yaml does not record, byte for byte.
-            recorded = {e["name"]: {o["path"]: o["sha256"] for o in e["outputs"]} for e in data["entry_points"]}
+            recorded = {e.name: {o.recorded.path: o.recorded.sha256 for o in e.outputs} for e in man.entry_points}
             for e in nix_doc["entryPoints"]:
                 mine = recorded.get(e["name"], {})
                 if any(mine.get(o["path"]) != o["sha256"] for o in e["outputs"]) or any(o["path"] not in mine for o in e.get("ruled", [])):
                     problems.append(Problem(path=flake.LOCK_JSON, message=f"the outputs its check compares for {e['name']} are not those reprokit.yaml records"))
-        if "nixpkgs" in data:
+        if man.nixpkgs is not None:
+            pin = man.nixpkgs
             try:
                 node = json.loads(small_text(bundle / "flake.lock"))["nodes"]["nixpkgs"]["locked"]
-                pin = data["nixpkgs"]
-                for key in ("rev", "narHash", "lastModified"):
-                    if node.get(key) != pin[key]:
-                        problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {pin[key]!r}"))
+                for key, want in (("rev", pin.rev), ("narHash", pin.nar_hash), ("lastModified", pin.last_modified)):
+                    if node.get(key) != want:
+                        problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {want!r}"))
             except (OSError, ValueError, KeyError, TypeError):
                 problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
     return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files")
@@ -420,20 +419,18 @@ def nix_build_command(bundle: Path, nixpkgs: Path | None = None, *, sandboxed: b
     return cmd + [f"path:{bundle}"]
 
 
-def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = None, allow_unsandboxed: bool = False) -> Check:
+def rebuild_nix(bundle: Path, man: Manifest, *, nixpkgs: Path | None = None, allow_unsandboxed: bool = False) -> Check:
     """The bundle's flake builds: its sources are vendored, the pinned nixpkgs has the
     interpreter, and ``nix build`` succeeds with Nix's build sandbox on. Where Nix will
     not sandbox builds, nothing is built unless the user allowed it. Evaluation is pure
     (flakes), the environment allowlisted."""
-    if "nixpkgs" not in data:
+    if man.nixpkgs is None:
         return Check(name="rebuild-nix", ok=None, skipped="the bundle has no Nix build (it was archived without one)")
     doc, problems = read_nix_lock(bundle)
     if doc is not None:
         problems = [Problem(path=flake.LOCK_JSON, message=f"builds from {rel}, which is not in the bundle") for rel in flake.missing_sources(bundle, doc)]
-    pin = data["nixpkgs"]
     try:
-        flake.check_interpreter(NixpkgsPin(channel=pin["channel"], rev=pin["rev"], last_modified=pin["lastModified"], nar_hash=pin["narHash"],
-                                           url=pin["url"], source=pin["source"], requested=data["paper"]["date"]), data["python"]["version"])
+        flake.check_interpreter(man.nixpkgs, man.python.version)
     except InterpreterUnavailable as exc:
         problems.append(Problem(path="reprokit.yaml", message=str(exc)))
     if problems:
@@ -466,9 +463,9 @@ def rebuild_nix(bundle: Path, data: dict[str, Any], *, nixpkgs: Path | None = No
     return Check(name="rebuild-nix", ok=False, problems=(Problem(path="flake.nix", message=first_error(proc.stderr)),))
 
 
-def check_completeness(bundle: Path, data: dict) -> Check:  # type: ignore[type-arg]
-    result = scan(ScanSettings(path=bundle / "paper", python=data["python"]["version"]))
-    locked = {p["name"] for p in data["packages"]}
+def check_completeness(bundle: Path, man: Manifest) -> Check:
+    result = scan(ScanSettings(path=bundle / "paper", python=man.python.version))
+    locked = {p.name for p in man.packages}
     problems = []
     for imp in result.imports:
         if imp.kind != "third-party" or imp.optional:
@@ -491,24 +488,24 @@ def validate(settings: ValidateSettings) -> Report:
         integrity = check_integrity(bundle)
         checks = [integrity]
         try:
-            data = manifest.read(bundle / "reprokit.yaml")
+            man = manifest.read(bundle / "reprokit.yaml")
         except InputError:
             return Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip)
-        checks.append(check_completeness(bundle, data))
+        checks.append(check_completeness(bundle, man))
         ran: tuple[review.EntryPointResult, ...] = ()
         verdicts: tuple[Verdict, ...] = ()
         how = ""
         if settings.rebuild != "none" or settings.rerun:
-            more, ran, verdicts, how = run_bundle_code(settings, bundle, data, integrity, Path(tmp))
+            more, ran, verdicts, how = run_bundle_code(settings, bundle, man, integrity, Path(tmp))
             checks += more
         done = Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip, verdicts=verdicts, sandbox=how)
         if not settings.report:
             return done
         return Report(bundle=done.bundle, checks=done.checks, allow_skip=done.allow_skip, verdicts=verdicts, sandbox=done.sandbox,
-                      review=gather_review(settings.bundle, bundle, data, done.outcome, ran))
+                      review=gather_review(settings.bundle, bundle, man, done.outcome, ran))
 
 
-def run_bundle_code(settings: ValidateSettings, bundle: Path, data: dict[str, Any], integrity: Check, tmp: Path
+def run_bundle_code(settings: ValidateSettings, bundle: Path, man: Manifest, integrity: Check, tmp: Path
                     ) -> tuple[list[Check], tuple[review.EntryPointResult, ...], tuple[Verdict, ...], str]:
     """The checks that run the bundle's code: rebuild and rerun. They run only when the
     bundle is intact and the sandbox can be set up (or --no-sandbox was given)."""
@@ -524,7 +521,7 @@ def run_bundle_code(settings: ValidateSettings, bundle: Path, data: dict[str, An
     checks: list[Check] = []
     env = None
     if settings.rebuild == "pip":
-        exe, why_not = rerun.find_python(data["python"]["version"])
+        exe, why_not = rerun.find_python(man.python.version)
         if exe is None:
             checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path=None, message=why_not),)))
         else:
@@ -534,53 +531,53 @@ def run_bundle_code(settings: ValidateSettings, bundle: Path, data: dict[str, An
             except RebuildFailed as exc:
                 checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
     elif settings.rebuild == "nix":
-        checks.append(rebuild_nix(bundle, data, allow_unsandboxed=settings.nix_without_sandbox))
+        checks.append(rebuild_nix(bundle, man, allow_unsandboxed=settings.nix_without_sandbox))
     ran: tuple[review.EntryPointResult, ...] = ()
     verdicts: tuple[Verdict, ...] = ()
     if settings.rerun:
         if env is None:
             checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
         else:
-            check, ran, verdicts = rerun_check(bundle, data, env, policy, views=settings.report)
+            check, ran, verdicts = rerun_check(bundle, man, env, policy, views=settings.report)
             checks.append(check)
     return checks, ran, verdicts, policy.describe()
 
 
-def rerun_check(bundle: Path, data: dict, env: rerun.Env, policy: sandbox.Policy, *, views: bool = False  # type: ignore[type-arg]
+def rerun_check(bundle: Path, man: Manifest, env: rerun.Env, policy: sandbox.Policy, *, views: bool = False
                 ) -> tuple[Check, tuple[review.EntryPointResult, ...], tuple[Verdict, ...]]:
     """Rerun every entry point and compare what it wrote with its recorded outputs, each by
     its rule (format-1 manifests record sha256 only: compared by bytes)."""
-    eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"], args=tuple(e.get("args", ())),
-                      cwd="" if e.get("cwd") == "." else e.get("cwd")) for e in data["entry_points"]]
+    eps = [e.entry_point for e in man.entry_points]
     problems = []
     verdicts: list[Verdict] = []
     ran: list[review.EntryPointResult] = []
     with tempfile.TemporaryDirectory(prefix="reprokit-outputs-") as tmp:
         written = Path(tmp)
-        results = rerun.run_entry_points(bundle / "paper", env, eps, policy=policy, collect=written, python_path=data.get("python_path", ()))
+        results = rerun.run_entry_points(bundle / "paper", env, eps, policy=policy, collect=written, python_path=man.python_path)
         failed_as_recorded = 0
-        for e, r in zip(data["entry_points"], results, strict=True):
-            if e.get("status") == "failed":
+        for e, r in zip(man.entry_points, results, strict=True):
+            ep = e.entry_point
+            if e.status == "failed":
                 # It failed when the bundle was made: a rerun shows whether it still does.
                 failed_as_recorded += not r.ok
                 message = (f"failed, as when the bundle was made ({r.message})" if not r.ok
                            else "ran, although it failed when the bundle was made; its outputs were never recorded")
-                ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="failed", message=message))
+                ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="failed", message=message))
                 continue
             if not r.ok:
-                problems.append(Problem(path=f"paper/{e['path']}", message=r.message))
-                ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="failed", message=r.message))
+                problems.append(Problem(path=f"paper/{ep.path}", message=r.message))
+                ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="failed", message=r.message))
                 continue
-            recorded = [RecordedOutput.from_dict(o, f"reprokit.yaml: entry point {e['name']}") for o in e["outputs"]]
-            kept, rerun_dir = bundle / "outputs" / e["name"], written / e["name"]
+            recorded = [o.recorded for o in e.outputs]
+            kept, rerun_dir = bundle / "outputs" / ep.name, written / ep.name
             got = compare_outputs(recorded, kept, rerun_dir)
             for v in got:
                 if not v.ok:
-                    problems.append(Problem(path=f"paper/{v.path}", message=f"{v.summary} ({e['name']})"))
+                    problems.append(Problem(path=f"paper/{v.path}", message=f"{v.summary} ({ep.name})"))
             verdicts += got
-            shown = tuple(review.output_view(v, _recorded_bytes(bundle, e["name"], rec), _read(rerun_dir / v.path))
+            shown = tuple(review.output_view(v, _recorded_bytes(bundle, ep.name, rec), _read(rerun_dir / v.path))
                           for v, rec in zip(got, recorded, strict=True)) if views else ()
-            ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="ran", outputs=shown))
+            ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="ran", outputs=shown))
     same = sum(v.status == "identical" for v in verdicts)
     within = sum(v.status == "equivalent" for v in verdicts)
     details = f"{same + within} recorded outputs match" + (f" ({same} identical, {within} equivalent within their rules)" if within else "")
@@ -604,9 +601,9 @@ def _recorded_bytes(bundle: Path, entry_point: str, rec: RecordedOutput) -> byte
     return own if own is not None and hashlib.sha256(own).hexdigest() == rec.sha256 else None
 
 
-def gather_review(shown_as: Path, bundle: Path, data: dict, outcome: Outcome,  # type: ignore[type-arg]
+def gather_review(shown_as: Path, bundle: Path, man: Manifest, outcome: Outcome,
                   ran: tuple[review.EntryPointResult, ...]) -> review.Report:
-    paper = data["paper"]
+    paper = man.paper
     files = [p for p in bundle.rglob("*") if p.is_file()]
     record = ""
     published = shown_as.with_name(shown_as.name + ".zenodo.json")
@@ -616,14 +613,14 @@ def gather_review(shown_as: Path, bundle: Path, data: dict, outcome: Outcome,  #
         except (OSError, ValueError, AttributeError):
             record = ""
     holdings = review.Holdings(
-        files=len(data["paper_files"]), size_bytes=sum(p.stat().st_size for p in files), packages=len(data["packages"]),
-        python=data["python"]["version"], platform=data["python"]["platform"],
-        nixpkgs=f"{data['nixpkgs']['channel']} @ {data['nixpkgs']['rev'][:12]}", entry_points=len(data["entry_points"]),
-        recorded_outputs=sum(len(e["outputs"]) for e in data["entry_points"]), archive_record=record,
+        files=len(man.paper_files), size_bytes=sum(p.stat().st_size for p in files), packages=len(man.packages),
+        python=man.python.version, platform=man.python.platform,
+        nixpkgs=f"{man.nixpkgs.channel} @ {man.nixpkgs.rev[:12]}" if man.nixpkgs else "none (archived without Nix)", entry_points=len(man.entry_points),
+        recorded_outputs=sum(len(e.outputs) for e in man.entry_points), archive_record=record,
     )
     return review.build(
-        bundle=str(shown_as), paper=review.Paper(title=paper["title"], authors=tuple(paper["authors"]), doi=paper["doi"], date=paper["date"],
-                                                 name=paper["name"]),
+        bundle=str(shown_as), paper=review.Paper(title=paper.title, authors=paper.authors, doi=paper.doi, date=paper.date.isoformat(),
+                                                 name=paper.name),
         holdings=holdings, outcome=outcome, entry_points=ran, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         tool_version=__version__,
     )

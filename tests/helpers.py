@@ -3,10 +3,12 @@ the re-sealing of a tampered bundle. Tests import them from here, never from eac
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from reprokit import manifest
 from reprokit.bundle import sums
@@ -78,8 +80,15 @@ def resign(b: Path, manifest_text: str | None = None) -> None:
     """Seal a tampered bundle again, as a hostile author would: the manifest's paper
     digests and SHA256SUMS agree with the files, so only reprokit's rules stand."""
     if manifest_text is None:
-        data = manifest.read(b / "reprokit.yaml")
-        data["paper_files"] = [{"path": f["path"], "sha256": sha256_file(b / "paper" / f["path"])} for f in data["paper_files"]]
-        manifest_text = manifest.render(data)
+        man = manifest.read(b / "reprokit.yaml")
+        files = tuple(manifest.PaperFile(path=f.path, sha256=sha256_file(b / "paper" / f.path)) for f in man.paper_files)
+        manifest_text = manifest.render(dataclasses.replace(man, paper_files=files))
     (b / "reprokit.yaml").write_text(manifest_text)
     (b / "SHA256SUMS").write_text(sums(b))
+
+
+def as_format_1(doc: dict[str, Any]) -> dict[str, Any]:
+    """A manifest document as format 1 says the same: outputs recorded by path and sha256
+    alone (the rest of format 1 was what format 2 kept)."""
+    return {**doc, "reprokit_manifest": 1, "entry_points": [
+        {**e, "outputs": [{"path": o["path"], "sha256": o["sha256"]} for o in e["outputs"]]} for e in doc["entry_points"]]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
@@ -15,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import manifest
+from reprokit import manifest, schemas
 from reprokit.bundle import ArchiveSettings, archive
 from reprokit.errors import InputError
 from reprokit.cli import main
 from reprokit.validate import ValidateSettings, validate
-from tests.helpers import PAPER, REV, RUNNING, make_tarball, write_tree
+from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, write_tree
 from tests.fakeindex import FakeIndex, running
 
 @pytest.fixture(scope="module")
@@ -42,21 +43,21 @@ def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex])
     bundle, tarball, _ = built
     names = sorted(p.name for p in bundle.iterdir())
     assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "outputs", "paper", "pylock.toml", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
-    data = manifest.read(bundle / "reprokit.yaml")
-    assert data["paper"]["title"] == "Tiny study" and data["paper"]["date"] == "2024-01-20" and data["paper"]["authors"] == ["Doe, Jo"]
-    assert {p["name"]: p["provider"] for p in data["packages"]} == {"alpha": "wheel", "beta": "wheel"}
-    art = data["packages"][0]["artifacts"][0]
-    assert art["swhid"].startswith("swh:1:cnt:") and art["sri"].startswith("sha256-") and (bundle / art["path"]).is_file()
-    (ep,) = data["entry_points"]
-    assert ep["path"] == "run.py" and [o["path"] for o in ep["outputs"]] == ["out/result.json"]
-    (out,) = ep["outputs"]
+    man = manifest.read(bundle / "reprokit.yaml")
+    assert man.paper.title == "Tiny study" and man.paper.date == dt.date(2024, 1, 20) and man.paper.authors == ("Doe, Jo",)
+    assert {p.name: p.provider for p in man.packages} == {"alpha": "wheel", "beta": "wheel"}
+    art = man.packages[0].artifacts[0]
+    assert art.swhid.startswith("swh:1:cnt:") and art.sri.startswith("sha256-") and (bundle / art.path).is_file()
+    (ep,) = man.entry_points
+    assert ep.path == "run.py" and [o.recorded.path for o in ep.outputs] == ["out/result.json"]
+    (out,) = (o.recorded for o in ep.outputs)
     # Format 2: the output's rule and what two archive-time runs measured; its bytes kept.
-    assert data["reprokit_manifest"] == 2
-    assert (out["rule"], out["kept"], out["stable"], out["runs"], out["set_by"]) == ("json", True, True, 2, "default")
+    assert man.format == 2
+    assert (out.rule.kind, out.kept, out.stable, out.runs, out.set_by) == ("json", True, True, 2, "default")
     kept = bundle / "outputs" / "run" / "out" / "result.json"
-    assert hashlib.sha256(kept.read_bytes()).hexdigest() == out["sha256"]
-    assert {f["path"] for f in data["paper_files"]} == set(PAPER)
-    assert {i["module"]: (i["optional"], i["lazy"]) for i in data["imports"]} == {"alpha": (False, False), "json": (False, False), "os": (False, False)}
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == out.sha256
+    assert {f.path for f in man.paper_files} == set(PAPER)
+    assert {i.module: (i.optional, i.lazy) for i in man.imports} == {"alpha": (False, False), "json": (False, False), "os": (False, False)}
     with tarfile.open(tarball) as tf:
         members = tf.getmembers()
     assert {m.name.split("/")[0] for m in members} == {"tiny-paper"}
@@ -122,14 +123,14 @@ def mutate(bundle: Path, tmp_path: Path, how: str) -> tuple[Path, str]:
     shutil.copytree(bundle, b, symlinks=True)
     if how == "manifest-lies":
         text = (b / "reprokit.yaml").read_text()
-        data = manifest.read(b / "reprokit.yaml")
-        real = data["paper_files"][0]["sha256"]
+        first = manifest.read(b / "reprokit.yaml").paper_files[0]
+        real = first.sha256
         (b / "reprokit.yaml").write_text(text.replace(real, "ab" * 32, 1))
         # Even with SHA256SUMS updated to match the edited manifest, the lie shows.
         sums = [ln for ln in (b / "SHA256SUMS").read_text().splitlines() if not ln.endswith("  reprokit.yaml")]
         sums.append(f"{hashlib.sha256((b / 'reprokit.yaml').read_bytes()).hexdigest()}  reprokit.yaml")
         (b / "SHA256SUMS").write_text("\n".join(sorted(sums, key=lambda s: s[66:])) + "\n")
-        return b, "paper/" + data["paper_files"][0]["path"]
+        return b, "paper/" + first.path
     doc = json.loads((b / "flake.lock").read_text())
     key = "rev" if how == "flake-rev" else "narHash"
     doc["nodes"]["nixpkgs"]["locked"][key] = "1" * 40 if key == "rev" else "sha256-" + "A" * 43 + "="
@@ -197,11 +198,11 @@ def test_existing_output_is_not_overwritten(built: tuple[Path, Path, FakeIndex],
 def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     """The README's main job: archive the sample paper, then validate with rebuild, rerun and airgap."""
     result = archive(ArchiveSettings(python=RUNNING, paper=sample_paper, output=tmp_path / "bundle", offline=True, quiet=True))
-    data = manifest.read(result.bundle / "reprokit.yaml")
-    assert all(ep["outputs"] for ep in data["entry_points"]) and len(data["entry_points"]) == 2
+    man = manifest.read(result.bundle / "reprokit.yaml")
+    assert all(ep.outputs for ep in man.entry_points) and len(man.entry_points) == 2
     report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, report=True))
     assert report.ok, [(c.name, c.problems) for c in report.checks]
-    assert report.checks[-1].details.startswith(f"{sum(len(ep['outputs']) for ep in data['entry_points'])} recorded outputs match")
+    assert report.checks[-1].details.startswith(f"{sum(len(ep.outputs) for ep in man.entry_points)} recorded outputs match")
     # The reviewer's report of it: every badge but Available (the sample paper has no DOI).
     from reprokit import report as review
 
@@ -209,7 +210,7 @@ def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     page = review.render(report.review)
     assert "Leaf area and growth under supplemental light" in page and page.count('class="badge earned"') == 2
     assert page.count('src="data:image/png;base64,') >= 4  # Figures 1 and 2, recorded and rerun
-    assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)
+    assert man.paper.date == dt.date(2024, 2, 15)
 
 
 @pytest.mark.slow  # archives with two recording runs, then rebuilds and reruns again
@@ -218,10 +219,9 @@ def test_the_archive_run_is_the_record_and_a_differing_author_copy_is_reported(b
     paper = write_tree(tmp_path / "with-results", {**PAPER, "out/result.json": '{"alpha": "0.9"}'})  # not what run.py writes
     with running(index) as url:
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
-    data = manifest.read(result.bundle / "reprokit.yaml")
-    (out,) = data["entry_points"][0]["outputs"]
+    (out,) = manifest.read(result.bundle / "reprokit.yaml").entry_points[0].outputs
     written = json.dumps({"alpha": "1.0"}).encode()
-    assert (out["sha256"], out["paper_sha256"]) == (hashlib.sha256(written).hexdigest(), hashlib.sha256(b'{"alpha": "0.9"}').hexdigest())
+    assert (out.recorded.sha256, out.paper_sha256) == (hashlib.sha256(written).hexdigest(), hashlib.sha256(b'{"alpha": "0.9"}').hexdigest())
     assert (result.bundle / "outputs" / "run" / "out" / "result.json").read_bytes() == written
     assert any(n.startswith("run.py wrote other bytes than the paper's own copy of 1 file(s): out/result.json (different at $.alpha")
                for n in result.notes), result.notes
@@ -255,8 +255,8 @@ def test_vendor_nixpkgs_keeps_the_pinned_tarball(built: tuple[Path, Path, FakeIn
                                          index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
     kept = result.bundle / "vendor" / "nixpkgs" / f"{REV}.tar.gz"
     assert kept.read_bytes() == tarball
-    data = manifest.read(result.bundle / "reprokit.yaml")
-    assert data["nixpkgs"]["source"] == "github" and data["nixpkgs"]["rev"] == REV
+    pin = manifest.read(result.bundle / "reprokit.yaml").nixpkgs
+    assert pin is not None and pin.source == "github" and pin.rev == REV
     assert f"tar xzf vendor/nixpkgs/{REV}.tar.gz" in (result.bundle / "README.md").read_text()
     assert validate(ValidateSettings(bundle=result.bundle)).ok
 
@@ -320,11 +320,7 @@ def test_a_format_1_bundle_still_validates_and_reruns(built: tuple[Path, Path, F
     b = tmp_path / "old"
     shutil.copytree(built[0], b, symlinks=True)
     shutil.rmtree(b / "outputs")
-    data = manifest.read(b / "reprokit.yaml")
-    data["reprokit_manifest"] = 1
-    for ep in data["entry_points"]:
-        ep["outputs"] = [{"path": o["path"], "sha256": o["sha256"]} for o in ep["outputs"]]
-    (b / "reprokit.yaml").write_text(manifest.render(data), encoding="utf-8")
+    (b / "reprokit.yaml").write_text(schemas.dump(as_format_1(manifest.read(b / "reprokit.yaml").to_dict()), "format 1"), encoding="utf-8")
     (b / "SHA256SUMS").write_text(sums(b), encoding="utf-8")
     report = validate(ValidateSettings(bundle=b, rebuild="pip", rerun=True))
     assert report.ok, [(c.name, c.problems) for c in report.checks]
@@ -342,7 +338,7 @@ def resum(b: Path, rel: str) -> None:
 def test_the_nix_build_and_the_manifest_name_the_same_vendored_files(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     bundle = built[0]
     doc = json.loads((bundle / "nix" / "lock.json").read_text())
-    assert doc["interpreter"] == "python" + "".join(manifest.read(bundle / "reprokit.yaml")["python"]["version"].split("."))
+    assert doc["interpreter"] == "python" + "".join(manifest.read(bundle / "reprokit.yaml").python.version.split("."))
     assert {p["src"]["path"] for p in doc["packages"]} == {str(p.relative_to(bundle)) for p in (bundle / "vendor" / "wheels").iterdir()}
     b = tmp_path / "b"
     shutil.copytree(bundle, b, symlinks=True)
@@ -401,15 +397,16 @@ def test_nix_rebuild_runs_in_the_sandbox_and_checks_before_it_builds(built: tupl
     cmd = nix_build_command(bundle)
     assert cmd[:2] == ["nix", "build"] and "sandbox" in cmd and cmd[cmd.index("sandbox") + 1] == "true"
     assert cmd[cmd.index("sandbox-fallback") + 1] == "false" and cmd[-1] == f"path:{bundle}"
-    data = manifest.read(bundle / "reprokit.yaml")
+    man = manifest.read(bundle / "reprokit.yaml")
+    assert man.nixpkgs is not None
     # A pin without the interpreter is refused without running Nix.
-    too_new = {**data, "nixpkgs": {**data["nixpkgs"], "channel": "nixos-20.09", "lastModified": 1603921147}}
+    too_new = dataclasses.replace(man, nixpkgs=dataclasses.replace(man.nixpkgs, channel="nixos-20.09", last_modified=1603921147))
     check = rebuild_nix(bundle, too_new)
     assert check.ok is False and "nixos-20.09" in check.problems[0].message and "has no python" in check.problems[0].message
     b = tmp_path / "b"
     shutil.copytree(bundle, b, symlinks=True)
     next((b / "vendor" / "wheels").iterdir()).unlink()
-    check = rebuild_nix(b, data)
+    check = rebuild_nix(b, man)
     assert check.ok is False and check.problems[0].path == "nix/lock.json" and "not in the bundle" in check.problems[0].message
 
 
@@ -448,16 +445,16 @@ def test_pylock_agrees_with_the_manifest_and_is_checked(built: tuple[Path, Path,
     shutil.copytree(built[0], bundle)
     text = (bundle / "pylock.toml").read_text()
     locked = parse_pylock(text)
-    data = manifest.read(bundle / "reprokit.yaml")
-    assert [(p.name, str(p.version)) for p in locked.packages] == [(p["name"], p["version"]) for p in data["packages"]]
-    for p, pkg in zip(locked.packages, data["packages"], strict=True):
+    man = manifest.read(bundle / "reprokit.yaml")
+    assert [(p.name, str(p.version)) for p in locked.packages] == [(p.name, p.version) for p in man.packages]
+    for p, pkg in zip(locked.packages, man.packages, strict=True):
         assert [(w.path, w.size, w.hashes["sha256"], w.url) for w in p.wheels or ()] == [
-            (a["path"], a["size"], a["sha256"], a["url"]) for a in pkg["artifacts"] if a["kind"] == "wheel"]
+            (a.path, a.size, a.sha256, a.url) for a in pkg.artifacts if a.kind == "wheel"]
         assert all((bundle / (w.path or "")).is_file() and w.upload_time is not None for w in p.wheels or ())
     assert "  pylock.toml\n" in (bundle / "SHA256SUMS").read_text()
     # Re-signed, a pylock.toml that pins another version, or is no PEP 751 lock, fails integrity.
-    beta = data["packages"][1]["artifacts"][0]
-    for bad, why in ((text.replace(beta["sha256"], "0" * 64), f"pylock.toml: gives {beta['path']} another sha256 or size than reprokit.yaml"),
+    beta = man.packages[1].artifacts[0]
+    for bad, why in ((text.replace(beta.sha256, "0" * 64), f"pylock.toml: gives {beta.path} another sha256 or size than reprokit.yaml"),
                      (text.replace('lock-version = "1.0"', 'lock-version = "9.0"'), "pylock.toml: not a PEP 751 lock")):
         (bundle / "pylock.toml").write_text(bad)
         (bundle / "SHA256SUMS").write_text(sums(bundle))
@@ -481,8 +478,7 @@ def test_a_module_only_a_run_asks_for_is_added_to_the_lock(built: tuple[Path, Pa
     with running(index) as url:
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
                                          cache_dir=tmp_path / "cache", quiet=True))
-    data = manifest.read(result.bundle / "reprokit.yaml")
-    assert "zzdelta" in {p["name"] for p in data["packages"]}
+    assert "zzdelta" in {p.name for p in manifest.read(result.bundle / "reprokit.yaml").packages}
     assert any(n.startswith("run.py needs zzdelta at run time (ModuleNotFoundError: No module named 'zzdelta')") for n in result.notes), result.notes
     assert json.loads((result.bundle / "outputs" / "run" / "out" / "b.json").read_text()) == {"zzdelta": "2.0"}
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
@@ -504,10 +500,9 @@ def test_a_script_runs_from_its_own_folder_as_its_readme_says(built: tuple[Path,
     with running(index) as url:
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
                                          cache_dir=tmp_path / "cache", quiet=True))
-    data = manifest.read(result.bundle / "reprokit.yaml")
-    (ep,) = data["entry_points"]
-    assert (ep["path"], ep["args"], ep["source"]) == ("code/run.py", ["all"], "README.md:5") and "cwd" not in ep
-    assert [o["path"] for o in ep["outputs"]] == ["code/figure.txt"]
+    (ep,) = manifest.read(result.bundle / "reprokit.yaml").entry_points
+    assert (ep.path, ep.entry_point.args, ep.source, ep.entry_point.cwd) == ("code/run.py", ("all",), "README.md:5", None)
+    assert [o.recorded.path for o in ep.outputs] == ["code/figure.txt"]
     assert (result.bundle / "outputs" / "run" / "code" / "figure.txt").read_text() == "all 6\n"
     assert "(cd paper/code && ../../env/bin/python run.py all)" in (result.bundle / "README.md").read_text()
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
@@ -546,10 +541,9 @@ def test_an_entry_point_reprokit_found_that_fails_is_recorded_as_failing(built: 
         alone = write_tree(tmp_path / "p3", {**files, "README.md": "Run:\n\n    python record.py\n"})
         with pytest.raises(InputError, match=r"record.py: the entry point failed"):
             archive(ArchiveSettings(paper=alone, output=tmp_path / "b3", **common))  # type: ignore[arg-type]
-    data = manifest.read(result.bundle / "reprokit.yaml")
-    eps = {e["path"]: e for e in data["entry_points"]}
-    assert "status" not in eps["figures.py"] and [o["path"] for o in eps["figures.py"]["outputs"]] == ["fig.txt"]
-    assert eps["record.py"]["status"] == "failed" and eps["record.py"]["error"] == "exited with status 1: OSError: no microphone found"
+    eps = {e.path: e for e in manifest.read(result.bundle / "reprokit.yaml").entry_points}
+    assert eps["figures.py"].status == "ran" and [o.recorded.path for o in eps["figures.py"].outputs] == ["fig.txt"]
+    assert eps["record.py"].status == "failed" and eps["record.py"].error == "exited with status 1: OSError: no microphone found"
     assert any(n.startswith("record.py FAILED in the rebuilt environment") for n in result.notes)
     report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, report=True))
     assert report.ok

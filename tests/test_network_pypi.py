@@ -62,9 +62,9 @@ def test_a_python_2_paper_is_locked_by_its_own_pip_and_rebuilt_without_a_venv(tm
     result = archive(ArchiveSettings(paper=paper, output=tmp_path / "bundle", date=dt.date(2016, 2, 10), quiet=True, cache_dir=tmp_path / "cache"))
     from reprokit import manifest
 
-    data = manifest.read(result.bundle / "reprokit.yaml")
-    assert data["python"] == {"version": "2.7", "platform": "x86_64-linux", "source": "README.md:1 (python 2.7)"}
-    assert {p["name"]: p["version"] for p in data["packages"]} == {"six": "1.10.0"}  # six 1.10.0: 2015-10-07, 1.11.0: 2017-09
-    assert {p["name"] for p in data["build_tools"]["packages"]} == {"pip"}
+    man = manifest.read(result.bundle / "reprokit.yaml")
+    assert man.python == manifest.PythonTarget(version="2.7", platform="x86_64-linux", source="README.md:1 (python 2.7)")
+    assert {p.name: p.version for p in man.packages} == {"six": "1.10.0"}  # six 1.10.0: 2015-10-07, 1.11.0: 2017-09
+    assert man.build_tools is not None and {p.name for p in man.build_tools.packages} == {"pip"}
     assert (result.bundle / "outputs" / "run" / "version.txt").read_text() == "1.10.0"
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

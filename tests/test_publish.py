@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -13,10 +14,11 @@ from pathlib import Path
 import pytest
 from zenodo_mock.testing import spawn
 
+from reprokit import citation, manifest
 from reprokit.bundle import ArchiveSettings, archive
 from reprokit.cli import main
 from reprokit.errors import PublishRefused, ZenodoError
-from reprokit.publish import PublishSettings, publish
+from reprokit.publish import PublishSettings, metadata, publish
 from tests.helpers import PAPER, RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 from tests.fakeservers import serve
@@ -319,3 +321,11 @@ def test_no_token_anywhere_is_one_line_naming_where_to_put_it(bundle: Path, zeno
     assert main(["publish", str(bundle), "--zenodo-url", "http://127.0.0.1:9", "--draft"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no Zenodo token: set ZENODO_API_TOKEN") and "zenodo.ini" in err and err.count("\n") == 1
+
+
+def test_metadata_of_a_bundle_without_nix_says_so() -> None:
+    """A pip-only bundle (archive --no-nix) has no pin to name in the deposit's notes."""
+    man = dataclasses.replace(manifest.read(Path(__file__).parent / "golden" / "reprokit.yaml"), nixpkgs=None)
+    md = metadata(citation.parse(CFF), man, "# Tiny study\n")
+    assert md["notes"].startswith("Archived with reprokit 0.1.0: Python 3.11 on x86_64-linux, 2 packages vendored, no Nix build. Verify with")
+    assert md["publication_date"] == "2024-01-20"

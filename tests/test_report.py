@@ -149,3 +149,15 @@ def test_report_renders_in_headless_chromium(entry_points: list[EntryPointResult
     if keep:
         shutil.copyfile(shot, keep)
         shutil.copyfile(page, Path(keep).with_suffix(".html"))
+
+
+def test_the_report_of_a_bundle_without_nix_gathers_what_it_holds(tmp_path: Path) -> None:
+    """A pip-only bundle (archive --no-nix) has no pin: the report says so."""
+    from reprokit import manifest
+    from reprokit.validate import gather_review
+
+    man = dataclasses.replace(manifest.read(Path(__file__).parent / "golden" / "reprokit.yaml"), nixpkgs=None)
+    (tmp_path / "reprokit.yaml").write_text(manifest.render(man), encoding="utf-8")
+    report = gather_review(tmp_path, tmp_path, man, judge([]), ())
+    assert report.holdings.nixpkgs == "none (archived without Nix)" and report.holdings.recorded_outputs == 4
+    assert (report.paper.date, report.paper.authors) == ("2024-01-20", ("Doe, Jo", "The Consortium"))

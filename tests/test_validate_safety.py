@@ -3,6 +3,7 @@ run anything, and an unpacked tarball stays inside its folder and its caps."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import os
@@ -15,6 +16,7 @@ import pytest
 from reprokit import manifest, sandbox
 from reprokit.bundle import ArchiveSettings, archive
 from reprokit.cli import main
+from reprokit.flake import EntryPoint
 from reprokit.lock import parse_requirements
 from reprokit.validate import ValidateSettings, validate
 from tests.helpers import RUNNING, resign, write_tree
@@ -82,18 +84,17 @@ def test_anything_but_pins_with_hashes_in_requirements_lock_is_an_integrity_prob
 
 def test_requirements_lock_as_reprokit_writes_it_parses_back(bundle: Path) -> None:
     pins, bad = parse_requirements((bundle / "requirements.lock").read_text())
-    data = manifest.read(bundle / "reprokit.yaml")
+    man = manifest.read(bundle / "reprokit.yaml")
     assert bad == []
-    assert {(p.name, p.version) for p in pins} == {(p["name"], p["version"]) for p in data["packages"]}
+    assert {(p.name, p.version) for p in pins} == {(p.name, p.version) for p in man.packages}
 
 
 @pytest.mark.parametrize("path", ["-cimport os; os.system('touch /tmp/pwned')", "missing.py", "run.py/", "CITATION.cff"])
 def test_entry_points_must_be_files_of_the_paper(bundle: Path, tmp_path: Path, path: str) -> None:
     b = copy(bundle, tmp_path)
     text = (b / "reprokit.yaml").read_text()
-    data = manifest.read(b / "reprokit.yaml")
-    data["entry_points"] = [{"name": "evil", "kind": "script", "path": path, "outputs": []}]
-    resign(b, manifest.render(data))
+    evil = manifest.RecordedEntryPoint(entry_point=EntryPoint(name="evil", kind="script", path=path))
+    resign(b, manifest.render(dataclasses.replace(manifest.read(b / "reprokit.yaml"), entry_points=(evil,))))
     found = problems_of(b)
     assert any(p == "reprokit.yaml" and m.startswith(f"entry point {path!r}: ") for p, m in found), found
     assert text != (b / "reprokit.yaml").read_text()

@@ -551,7 +551,7 @@ def rerun_check(bundle: Path, data: dict, env: rerun.Env, policy: sandbox.Policy
     """Rerun every entry point and compare what it wrote with its recorded outputs, each by
     its rule (format-1 manifests record sha256 only: compared by bytes)."""
     eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"], args=tuple(e.get("args", ())),
-                      cwd="" if e.get("cwd") == "." else e.get("cwd")) for e in data["entry_points"]]
+                      cwd="" if e.get("cwd") == "." else e.get("cwd"), mkdirs=tuple(e.get("mkdirs", ()))) for e in data["entry_points"]]
     problems = []
     verdicts: list[Verdict] = []
     ran: list[review.EntryPointResult] = []
@@ -561,10 +561,12 @@ def rerun_check(bundle: Path, data: dict, env: rerun.Env, policy: sandbox.Policy
         failed_as_recorded = 0
         for e, r in zip(data["entry_points"], results, strict=True):
             if e.get("status") == "failed":
-                # It failed when the bundle was made: a rerun shows whether it still does.
+                # It failed when the bundle was made: a rerun shows whether it still does,
+                # and either way the paper does not rerun as a whole.
                 failed_as_recorded += not r.ok
                 message = (f"failed, as when the bundle was made ({r.message})" if not r.ok
                            else "ran, although it failed when the bundle was made; its outputs were never recorded")
+                problems.append(Problem(path=f"paper/{e['path']}", message=message))
                 ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="failed", message=message))
                 continue
             if not r.ok:

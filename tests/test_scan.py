@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import imports as imports_mod
 from reprokit.cli import main
+from reprokit.scan import _imports as imports_mod
 from reprokit.scan import ScanSettings, module_name, scan, scan_files
 from tests.conftest import RUNNING, notebook, write_tree
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reprokit.imports import _walk, extract, skeleton
+from reprokit.scan._imports import _walk, extract, skeleton
 
 
 def same(src: str) -> None:

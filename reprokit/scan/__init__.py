@@ -21,10 +21,19 @@ from typing import Literal
 
 from reprokit import data
 from reprokit import declared as declared_mod
-from reprokit import imports as imports_mod
 from reprokit import notebook, tree
 from reprokit.errors import UsageError
 from reprokit.mapping import Mapper, platform_only
+from reprokit.scan import _imports as imports_mod
+from reprokit.scan._imports import FoundImport, has_main_guard
+
+__all__ = [
+    "MAX_FILE_BYTES", "PARALLEL_BYTES", "PARALLEL_FILES", "SUPPORT_DIRS", "TYPE_CHECKER_ONLY", "VENDORED_DIRS",
+    "DeclaredReq", "Distribution", "FileImports", "FoundImport", "Import", "Kind", "ScanResult", "ScanSettings",
+    "Warning_", "counted", "has_main_guard", "in_package", "is_support_code", "is_vendored", "local_names",
+    "marker_environment", "module_name", "other_stdlib", "package_dirs", "parse_python", "render_table", "scan",
+    "scan_file", "scan_files", "stdlib_names", "unimported_modules",
+]
 
 Kind = Literal["stdlib", "local", "third-party"]
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -45,7 +54,7 @@ class FileImports:
     """What one file yielded: imports with their lines, installs, and problems."""
 
     path: str
-    imports: tuple[imports_mod.FoundImport, ...] = ()
+    imports: tuple[FoundImport, ...] = ()
     installs: tuple[notebook.Install, ...] = ()
     warnings: tuple[Warning_, ...] = ()
     failed: bool = False
@@ -354,7 +363,7 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
                        path_additions=tuple(imports_mod.path_additions(src.text)) if "sys.path" in src.text else ())
 
 
-def _shift(imp: imports_mod.FoundImport, offset: int) -> imports_mod.FoundImport:
+def _shift(imp: FoundImport, offset: int) -> FoundImport:
     return dataclasses.replace(imp, line=imp.line + offset)
 
 
@@ -476,7 +485,7 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
     return frozenset(n for n in names if n.isidentifier())
 
 
-def _modules_of(f: imports_mod.FoundImport, mapper: Mapper) -> list[str]:
+def _modules_of(f: FoundImport, mapper: Mapper) -> list[str]:
     """The modules an import statement uses. ``from google.cloud import storage`` uses
     ``google.cloud.storage`` where that is a module some distribution provides on its own
     (a namespace package's portion), not the namespace ``google.cloud``."""

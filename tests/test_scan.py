@@ -262,7 +262,7 @@ def test_another_pythons_standard_library(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_version_ranges_are_runs_of_known_versions() -> None:
-    from reprokit.scan import _version_ranges
+    from reprokit.scan._stdlib import _version_ranges
 
     assert _version_ranges(("2.7",)) == "2.7"
     assert _version_ranges(("2.7", "3.5", "3.6", "3.7", "3.9")) == "2.7 to 3.7 and 3.9"

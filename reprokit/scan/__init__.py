@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import functools
 import os
 import posixpath
 import re
@@ -19,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reprokit import data
 from reprokit import declared as declared_mod
 from reprokit import notebook, tree
 from reprokit.errors import UsageError
 from reprokit.mapping import Mapper, platform_only
 from reprokit.scan import _imports as imports_mod
 from reprokit.scan._imports import FoundImport, has_main_guard
+from reprokit.scan._stdlib import TYPE_CHECKER_ONLY, other_stdlib_message, other_stdlib, parse_python, stdlib_names
 
 __all__ = [
     "MAX_FILE_BYTES", "PARALLEL_BYTES", "PARALLEL_FILES", "SUPPORT_DIRS", "TYPE_CHECKER_ONLY", "VENDORED_DIRS",
@@ -178,59 +177,7 @@ def _in_cell(cell: int | str, line: int | str | None) -> str:
     return f"cell {cell}, line {line}" if line else f"cell {cell}"
 
 
-# --- stdlib -------------------------------------------------------------------------
-
-@functools.cache
-def stdlib_names(python: str) -> frozenset[str]:
-    """Top-level stdlib module names of Python ``X.Y``."""
-    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    if python == running:
-        return frozenset(sys.stdlib_module_names) | {"__main__", "__future__"}
-    versions = _stdlib_lists()
-    if python not in versions:
-        raise UsageError(f"no standard library list for Python {python} (known: {', '.join(versions)})")
-    return frozenset(versions[python])
-
-
-@functools.cache
-def _stdlib_lists() -> dict[str, list[str]]:
-    """The shipped standard library lists, by Python version, oldest first."""
-    versions: dict[str, list[str]] = data.load_json("stdlib.json")["versions"]
-    return {v: versions[v] for v in sorted(versions, key=parse_python)}
-
-
-# Modules only type checkers import (typeshed's private stub package).
-TYPE_CHECKER_ONLY = frozenset({"_typeshed"})
-
-
-@functools.cache
-def _stdlib_versions() -> dict[str, tuple[str, ...]]:
-    """Each module name of any known Python's standard library -> the versions that have it."""
-    out: dict[str, list[str]] = {}
-    for version, names in _stdlib_lists().items():
-        for name in names:
-            out.setdefault(name, []).append(version)
-    return {name: tuple(vs) for name, vs in out.items()}
-
-
-def other_stdlib(top: str, python: str) -> tuple[str, ...]:
-    """The Python versions whose standard library has ``top`` though ``python``'s does not
-    (``urllib2`` -> 2.7; ``imp`` -> 2.7 ... 3.11): empty for every other name."""
-    return tuple(v for v in _stdlib_versions().get(top, ()) if v != python)
-
-
-def _version_ranges(versions: tuple[str, ...]) -> str:
-    """``("2.7", "3.6", "3.7", "3.9")`` -> ``"2.7 to 3.7 and 3.9"``: runs of the known versions."""
-    known = list(_stdlib_lists())
-    runs: list[list[str]] = []
-    for i, v in enumerate(known):
-        if v in versions:
-            if runs and known[i - 1] == runs[-1][-1]:
-                runs[-1].append(v)
-            else:
-                runs.append([v])
-    return " and ".join(r[0] if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs)
-
+# --- the target Python ----------------------------------------------------------------
 
 def marker_environment(python: str, platform: str = "linux") -> dict[str, str]:
     """PEP 508 marker values for the target interpreter (CPython on x86_64 Linux)."""
@@ -239,13 +186,6 @@ def marker_environment(python: str, platform: str = "linux") -> dict[str, str]:
         "platform_system": "Linux", "os_name": "posix", "platform_machine": "x86_64",
         "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": "",
     }
-
-
-def parse_python(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d+)\.(\d+)", text.strip())
-    if not m:
-        raise UsageError(f"--python takes a version like 3.11, not {text!r}")
-    return int(m.group(1)), int(m.group(2))
 
 
 # --- one file ------------------------------------------------------------------------
@@ -720,14 +660,7 @@ def scan(settings: ScanSettings) -> ScanResult:
             elif match is None:
                 unresolved.add(top if top not in mapper.table else module)
                 if elsewhere:
-                    which = _version_ranges(elsewhere)
-                    if elsewhere[-1].startswith("2."):
-                        hint = "this is Python 2 code"
-                    elif all(parse_python(v) > target for v in elsewhere):
-                        hint = "choose one with --python, unless a version check the scan cannot read guards it"
-                    else:
-                        hint = "choose one with --python"
-                    stdlib_moved.append(_warning_at(locations[0], f"{top} is in the standard library of Python {which}, not {python}: {hint}"))
+                    stdlib_moved.append(_warning_at(locations[0], other_stdlib_message(top, python, elsewhere)))
             else:
                 dist = match.distribution
                 # A Windows- or macOS-only distribution cannot be part of a Linux

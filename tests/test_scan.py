@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from reprokit.cli import main
-from reprokit.scan import _imports as imports_mod
-from reprokit.scan import ScanSettings, module_name, scan, scan_files
+from reprokit.scan import ScanSettings, _imports, module_name, scan, scan_files
 from tests.conftest import RUNNING, notebook, write_tree
 
 
@@ -116,14 +115,14 @@ def test_parallel_scan_equals_serial(tmp_path: Path) -> None:
 
 def test_a_file_reprokit_fails_on_becomes_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_tree(tmp_path, {"good.py": "import numpy\n", "odd.py": "import scipy\n"})
-    real = imports_mod.extract
+    real = _imports.extract
 
     def extract(text: str, **kw: object) -> object:
         if "scipy" in text:
             raise RuntimeError("boom")
         return real(text, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(imports_mod, "extract", extract)
+    monkeypatch.setattr(_imports, "extract", extract)
     result = scan(ScanSettings(path=tmp_path, jobs=1))
     assert [d.name for d in result.distributions] == ["numpy"]
     assert result.files_failed == 1

@@ -59,16 +59,6 @@ class Distribution:
     lazy: bool = False
 
 
-@dataclass(kw_only=True, slots=True)
-class _Uses:
-    """How a module is used across the tree (mutable while the scan collects)."""
-
-    required: bool = False
-    lazy: bool = False
-    locations: list[str] = field(default_factory=list)
-    files: set[str] = field(default_factory=set)
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeclaredReq:
     requirement: str
@@ -190,6 +180,65 @@ def _declarations(
     return declared, names, base
 
 
+@dataclass(kw_only=True, slots=True)
+class _Uses:
+    """How a module is used across the tree."""
+
+    required: bool = False
+    lazy: bool = False
+    locations: list[str] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
+
+
+@dataclass(kw_only=True, slots=True)
+class _Provider:
+    """What a distribution provides the tree: optional until one of its modules is required."""
+
+    how: str
+    modules: list[str] = field(default_factory=list)
+    optional: bool = True
+    lazy: bool = False
+
+
+class _Tally:
+    """What a scan collects (mutable while it does): the uses of each module, then, as
+    modules are mapped, what each distribution provides."""
+
+    def __init__(self) -> None:
+        self.modules: dict[str, _Uses] = {}
+        self.providers: dict[str, _Provider] = {}
+
+    def use(self, module: str, location: str, path: str, *, required: bool, lazy: bool) -> None:
+        uses = self.modules.get(module)
+        if uses is None:
+            uses = self.modules[module] = _Uses()
+        uses.required = uses.required or required
+        uses.lazy = uses.lazy or lazy
+        uses.locations.append(location)
+        uses.files.add(path)
+
+    def provide(self, distribution: str, module: str, how: str, *, optional: bool, lazy: bool) -> None:
+        """``module`` comes from ``distribution``, found by ``how`` (the first module's way counts)."""
+        provider = self.providers.get(distribution)
+        if provider is None:
+            provider = self.providers[distribution] = _Provider(how=how)
+        provider.modules.append(module)
+        provider.optional = provider.optional and optional
+        provider.lazy = provider.lazy or lazy
+
+    def distributions(self, declared_names: set[str], base_declared: set[str]) -> tuple[Distribution, ...]:
+        """The distributions the tree imports, and the declared base requirements nobody
+        imports (plugins, kernels, CLI tools), which still count."""
+        out = [
+            Distribution(name=name, imports=tuple(sorted(p.modules)), optional=p.optional, lazy=p.optional and p.lazy,
+                         declared=name in declared_names, how=p.how)
+            for name, p in self.providers.items()
+        ]
+        out += [Distribution(name=name, imports=(), optional=False, declared=True, how="declared-only")
+                for name in base_declared - self.providers.keys()]
+        return tuple(sorted(out, key=lambda d: d.name))
+
+
 def scan(settings: ScanSettings) -> ScanResult:
     path = settings.path
     if not path.exists():
@@ -227,7 +276,7 @@ def scan(settings: ScanSettings) -> ScanResult:
     # required.
     packages = package_dirs(sources)
     unimported = unimported_modules(results, packages, root.name) if path.is_dir() else frozenset()
-    by_module: dict[str, _Uses] = {}
+    tally = _Tally()
     for r in results:
         support = is_support_code(r.path)
         package_code = in_package(r.path, packages)
@@ -236,23 +285,16 @@ def scan(settings: ScanSettings) -> ScanResult:
             if f.relative or not f.module:
                 continue
             lazy = (lazy_file or (f.in_function and package_code)) and not support and not f.optional
+            location = r.location(f.line)
             for module in _modules_of(f, mapper):
-                uses = by_module.setdefault(module, _Uses())
-                uses.required = uses.required or not (f.optional or support or lazy)
-                uses.lazy = uses.lazy or lazy
-                uses.locations.append(r.location(f.line))
-                uses.files.add(r.path)
+                tally.use(module, location, r.path, required=not (f.optional or support or lazy), lazy=lazy)
     beside = visible_folders(results, sources, target[0] == 2)
 
     imports: list[Import] = []
-    dist_imports: dict[str, list[str]] = {}
-    dist_optional: dict[str, bool] = {}
-    dist_lazy: dict[str, bool] = {}
-    dist_how: dict[str, str] = {}
     unresolved: set[str] = set()
     stdlib_moved: list[Warning_] = []  # required imports of another Python's standard library
-    for module in sorted(by_module):
-        uses = by_module[module]
+    for module in sorted(tally.modules):
+        uses = tally.modules[module]
         top = module.split(".")[0]
         optional = not uses.required
         lazy = optional and uses.lazy
@@ -281,23 +323,9 @@ def scan(settings: ScanSettings) -> ScanResult:
                 # environment: its imports sit behind platform checks in working code.
                 if platform_only().get(dist, "linux") != "linux":
                     optional, lazy = True, False
-                dist_imports.setdefault(dist, []).append(module)
-                dist_optional[dist] = dist_optional.get(dist, True) and optional
-                dist_lazy[dist] = dist_lazy.get(dist, False) or lazy
-                dist_how.setdefault(dist, match.how)
+                tally.provide(dist, module, match.how, optional=optional, lazy=lazy)
         imports.append(Import(module=module, top=top, kind=kind, optional=optional, lazy=lazy, distribution=dist, locations=locations))
 
-    distributions = [
-        Distribution(
-            name=d, imports=tuple(sorted(dist_imports[d])), optional=dist_optional[d],
-            lazy=dist_optional[d] and dist_lazy[d], declared=d in declared_names, how=dist_how[d],
-        )
-        for d in sorted(dist_imports)
-    ]
-    # Declared base requirements nobody imports (plugins, kernels, CLI tools) still count.
-    for d in sorted(base_declared - set(dist_imports)):
-        distributions.append(Distribution(name=d, imports=(), optional=False, declared=True, how="declared-only"))
-    distributions.sort(key=lambda d: d.name)
     return ScanResult(
         root=str(path),
         python=python,
@@ -305,7 +333,7 @@ def scan(settings: ScanSettings) -> ScanResult:
         files_failed=sum(1 for r in results if r.failed),
         files=sources,
         imports=tuple(imports),
-        distributions=tuple(distributions),
+        distributions=tally.distributions(declared_names, base_declared),
         unresolved=tuple(sorted(unresolved)),
         declared=tuple(declared),
         warnings=tuple(sorted(warnings + stdlib_moved, key=lambda w: (w.path, w.line or 0))),

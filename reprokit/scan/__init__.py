@@ -1,8 +1,11 @@
-"""``reprokit scan``: every import of a paper, classified and mapped to a distribution.
+"""``reprokit scan``: every import of a paper, classified as stdlib, local or third-party
+for the target Python, and third-party ones mapped to PyPI distributions.
 
-Reads each ``.py`` and ``.ipynb`` file (in parallel on large trees), extracts imports,
-classifies their top-level module as stdlib, local or third-party for the target Python,
-and maps third-party ones to PyPI distributions. Unreadable files are warnings.
+:func:`scan` walks the tree once and reads each ``.py`` and ``.ipynb`` file (in parallel on
+large trees: :mod:`._files`), whose imports :mod:`._imports` finds in the source's
+:mod:`._skeleton`; it classifies them by the standard library lists (:mod:`._stdlib`) and
+the paper's layout (:mod:`._layout`). Unreadable files are warnings; :mod:`._render`
+draws the table a person reads.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from reprokit import declared as declared_mod
 from reprokit import tree
 from reprokit.errors import UsageError
 from reprokit.mapping import Mapper, platform_only
-from reprokit.scan._files import MAX_FILE_BYTES, PARALLEL_BYTES, PARALLEL_FILES, FileImports, Warning_, scan_file, scan_files, warning_at
+from reprokit.scan._files import (
+    MAX_FILE_BYTES, PARALLEL_BYTES, PARALLEL_FILES, FileImports, Warning_, scan_file, scan_files, warning_at,
+)
 from reprokit.scan._imports import FoundImport, has_main_guard
 from reprokit.scan._layout import (
     SUPPORT_DIRS, VENDORED_DIRS, in_package, is_support_code, is_vendored, local_names, module_name, package_dirs,

@@ -5,10 +5,15 @@ Downloads the newest sdist of each package below from PyPI (cached in
 ``benchmarks/.work``), unpacks it, removes its declaration files (pyproject.toml,
 setup.cfg, setup.py, requirements*.txt ...) so that both tools see only code, and runs
 
-- ``reprokit scan --json --no-installed --python 3.11`` (the bundled table only), and
-- ``pipreqs --mode no-pin --print`` (its default mapping, PyPI look-ups on),
+- ``reprokit scan --json --no-installed --python 3.11`` (the bundled table only, offline),
+- ``pipreqs --mode no-pin --print`` (its default mapping, PyPI look-ups on), and
+- ``pipreqs --mode no-pin --print --use-local`` (offline: only what this environment has
+  installed names a distribution),
 
-on each tree. By default the tree is the library code the sdist installs (its import
+on each tree. Timing reprokit against pipreqs with look-ups measures reprokit against
+pipreqs waiting on PyPI; against ``--use-local`` both run offline, so that ratio is the
+like-for-like one. ``--use-local`` finds only distributions installed here, so its recall
+says more about this environment than about pipreqs. By default the tree is the library code the sdist installs (its import
 packages); ``--whole`` keeps tests, docs and examples too. Ground truth is the package's own metadata (PKG-INFO ``Requires-Dist``):
 recall is the share of its base requirements a tool finds; precision is the share of the
 tool's non-optional findings that are declared requirements or extras. Prints a table
@@ -132,10 +137,11 @@ def run_reprokit(tree: Path) -> tuple[set[str], float]:
     return {canonicalize_name(d["name"]) for d in data["distributions"] if not d["optional"]}, elapsed
 
 
-def run_pipreqs(tree: Path) -> tuple[set[str], float]:
+def run_pipreqs(tree: Path, local: bool = False) -> tuple[set[str], float]:
     exe = shutil.which("pipreqs") or str(Path(sys.executable).parent / "pipreqs")
+    where = ["--use-local"] if local else ["--pypi-server", "https://pypi.org/pypi/"]
     start = time.perf_counter()
-    out = subprocess.run([exe, "--mode", "no-pin", "--print", "--force", "--pypi-server", "https://pypi.org/pypi/", str(tree)], capture_output=True, text=True)
+    out = subprocess.run([exe, "--mode", "no-pin", "--print", "--force", *where, str(tree)], capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     found = set()
     for line in out.stdout.splitlines():
@@ -148,6 +154,16 @@ def run_pipreqs(tree: Path) -> tuple[set[str], float]:
     return found, elapsed
 
 
+def speed(totals: dict[str, list[float]]) -> list[str]:
+    """The wall-time ratios, each saying whether it compares like with like."""
+    ours = totals["reprokit"][4]
+    if not (ours and totals["pipreqs"][4]):
+        return []
+    return [f"reprokit is {totals['pipreqs-local'][4] / ours:.1f}x as fast as pipreqs --use-local: both offline, the like-for-like time",
+            f"reprokit is {totals['pipreqs'][4] / ours:.1f}x as fast as pipreqs with PyPI look-ups: most of that is pipreqs "
+            "waiting on the network, not a like-for-like time"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packages", default=",".join(PACKAGES))
@@ -155,15 +171,16 @@ def main() -> int:
     ap.add_argument("--whole", action="store_true", help="scan the whole sdist (tests, docs, examples too), not just the library")
     args = ap.parse_args()
     # hits, base, tp, found, time; "reprokit+lazy" reads lazy imports as required.
-    totals = {"reprokit": [0, 0, 0, 0, 0.0], "reprokit+lazy": [0, 0, 0, 0, 0.0], "pipreqs": [0, 0, 0, 0, 0.0]}
+    totals: dict[str, list[float]] = {"reprokit": [0, 0, 0, 0, 0.0], "reprokit+lazy": [0, 0, 0, 0, 0.0], "pipreqs": [0, 0, 0, 0, 0.0], "pipreqs-local": [0, 0, 0, 0, 0.0]}
     reported_hits = 0
     lazy_kinds = {"base": 0, "extra": 0, "undeclared": 0}  # reprokit's lazy distributions, by the metadata
-    print(f"{'package':<14} {'base':>4} | {'reprokit R':>10} {'P':>5} {'s':>6} | {'pipreqs R':>9} {'P':>5} {'s':>6}")
+    print(f"{'package':<14} {'base':>4} | {'reprokit R':>10} {'P':>5} {'s':>6} | {'pipreqs R':>9} {'P':>5} {'s':>6} | {'--use-local R':>13} {'P':>5} {'s':>6}")
     for name in args.packages.split(","):
         tree, pkg_info = unpack(fetch_sdist(name))
         base, extras = truth(pkg_info, canonicalize_name(name))
         row = [f"{name:<14} {len(base):>4}"]
-        tools = [("reprokit", run_reprokit)] + ([] if args.no_pipreqs else [("pipreqs", run_pipreqs)])
+        tools = [("reprokit", run_reprokit)] + ([] if args.no_pipreqs else [("pipreqs", run_pipreqs),
+                                                                              ("pipreqs-local", lambda t: run_pipreqs(t, local=True))])
         for tool, fn in tools:
             found, elapsed = fn(tree)
             found.discard(canonicalize_name(name))
@@ -189,7 +206,7 @@ def main() -> int:
             t[4] += elapsed
             recall = hits / len(base) if base else 1.0
             precision = tp / len(found) if found else 1.0
-            row.append(f"{recall:>10.2f} {precision:>5.2f} {elapsed:>6.2f}")
+            row.append(f"{recall:>{13 if tool == 'pipreqs-local' else 10}.2f} {precision:>5.2f} {elapsed:>6.2f}")
             missed = sorted(base - found)
             extra = sorted(found - base - extras)
             if missed or extra:
@@ -208,8 +225,8 @@ def main() -> int:
     budget = max(0, int((tp + good) / 0.85 - nfound - good))
     print(f"reprokit lazy distributions: {lazy_kinds['base']} base, {lazy_kinds['extra']} extras, {lazy_kinds['undeclared']} undeclared; "
           f"making lazy imports required keeps precision >= 0.85 only if at most {budget} undeclared ones come along")
-    if totals["pipreqs"][4]:
-        print(f"speed-up: {totals['pipreqs'][4] / totals['reprokit'][4]:.1f}x")
+    for line in speed(totals):
+        print(line)
     return 0
 
 

@@ -60,13 +60,13 @@ def main() -> int:
             cache = tmp / f"cache{r}"
             client = pypi.Client()
             start = time.perf_counter()
-            cold = vendor(locked, VendorSettings(output=tmp / f"cold{r}", cache_dir=cache, jobs=8, quiet=True), client)
+            cold = vendor(locked, VendorSettings(output=tmp / f"cold{r}", cache_dir=cache, jobs=8), client)
             cold_s = time.perf_counter() - start
             cold_rates.append(folder_bytes(tmp / f"cold{r}") / cold_s)
 
             client = pypi.Client()
             start = time.perf_counter()
-            warm = vendor(locked, VendorSettings(output=tmp / f"warm{r}", cache_dir=cache, jobs=8, quiet=True), client)
+            warm = vendor(locked, VendorSettings(output=tmp / f"warm{r}", cache_dir=cache, jobs=8), client)
             warm_s = time.perf_counter() - start
             assert warm.requests == 0, warm.requests
             warm_ratio.append(warm_s / cold_s)

@@ -24,18 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # The date of each paper, from the "paper's date" column of the papers' README: a full
-# date where it gives one; the end of the month or year it names otherwise (every
-# release the authors could have used).
+# date where it gives one; the middle of the month or year it names otherwise.
 DATES = {
     "ReScience-Archives__Viejo-Girard-Khamassi-2016": "2016-02-10",
     "ReScience-Archives__Shifman-2017": "2017-01-20",
     "ReScience-Archives__Hathway-Goodman-2018": "2018-08-03",
     "schackartk__t-junction_model_replication": "2023-04-14",
-    "briandesilva__discovery-of-physics-from-data": "2020-12-31",
+    "briandesilva__discovery-of-physics-from-data": "2020-07-01",
     "brian-team__brian2_paper_examples": "2019-07-11",
     "econ-ark__Aiyagari1994QJE": "2024-01-15",
     "anhornsby__coherent-representations": "2019-06-11",
-    "weecology__mete-energy": "2013-08-31",
+    "weecology__mete-energy": "2013-08-15",
     "ReScience-Archives__Stollmeier-2017": "2017-08-23",
     "michael-nagel__dhs": "2024-02-14",
     "engeir__code-to-radiative-forcing-by-super-volcano-eruptions": "2025-02-24",

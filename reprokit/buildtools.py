@@ -17,7 +17,6 @@ import json
 import logging
 import re
 import subprocess
-import sys
 import tarfile
 import tempfile
 import zipfile
@@ -29,14 +28,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from reprokit import pypi, resolve, sandbox, vendor
+from reprokit import pypi, resolve, sandbox, toml, vendor
 from reprokit.errors import InputError, ResolutionFailed
 from reprokit.lock import Lock, Package
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +85,8 @@ def read_build_system(sdist: Path, label: str | None = None) -> BuildSystem:
     if not text:
         return BuildSystem(requires=LEGACY_REQUIRES, backend=LEGACY_BACKEND)
     try:
-        table = tomllib.loads(text).get("build-system")
-    except tomllib.TOMLDecodeError:
+        table = toml.loads(text).get("build-system")
+    except toml.TOMLDecodeError:
         # pip refuses such an sdist too; the legacy path is what an older pip took.
         return BuildSystem(requires=LEGACY_REQUIRES, backend=LEGACY_BACKEND)
     if not isinstance(table, dict):
@@ -178,11 +172,21 @@ def _unpack(sdist: Path, dest: Path, label: str) -> Path:
             members = []
             for m in tf.getmembers():
                 target = (dest / m.name).resolve()
-                if not target.is_relative_to(root) or not (m.isfile() or m.isdir()):
-                    continue  # links and devices are never needed to ask for requirements
+                if not target.is_relative_to(root):
+                    continue
+                if m.issym() or m.islnk():
+                    # A link inside the sdist (README.rst -> README) is kept; one that
+                    # leaves it is not.
+                    linked = (target.parent / m.linkname).resolve() if m.issym() else (dest / m.linkname).resolve()
+                    if not linked.is_relative_to(root):
+                        continue
+                elif not (m.isfile() or m.isdir()):
+                    continue  # devices and FIFOs are never needed to ask for requirements
                 members.append(m)
             tf.extractall(dest, members=members)  # members checked above
     for p in [dest, *dest.rglob("*")]:
+        if p.is_symlink():
+            continue
         # Writable by whoever runs the backend: in the sandbox that is another user than
         # the one who unpacked it (root has no override there). The folder around it is
         # private to this run.

@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reprokit import __version__, buildtools, resolve, citation, entrypoints, flake, hashes, manifest, nixpkgs, pypi, rerun, sandbox, secrets, tree
+from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, manifest, nixpkgs, pypi, render, rerun, resolve, sandbox, secrets, tree
 from reprokit import lock as lock_mod
 from reprokit import outputs as outputs_mod
 from reprokit.errors import InputError, UsageError
@@ -74,6 +75,8 @@ class ArchiveResult:
 
 
 def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str]:
+    """The paper's own date and where it came from; never today's (a bundle holds no
+    wall-clock time, and it is the date versions are resolved as of)."""
     if cit and cit.date_released:
         return cit.date_released, "CITATION.cff date-released"
     try:
@@ -82,7 +85,8 @@ def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str
             return dt.date.fromisoformat(out.stdout.strip()), "newest git commit"
     except (OSError, subprocess.TimeoutExpired):
         pass
-    return dt.date.today(), "today"
+    raise UsageError(f"{paper}: no date to archive it as of (CITATION.cff has no date-released, and there is no git history); "
+                     "pass --date YYYY-MM-DD, the paper's date")
 
 
 def bundle_name(paper: Path) -> str:
@@ -201,6 +205,8 @@ reprokit validate . --rebuild pip --rerun
   sha256, SRI, Nix base32 and SWHID), the build tools, entry points and the outputs they
   wrote when the bundle was made, and every file of `paper/` with its sha256.
 {"- `flake.nix`, `flake.lock`, `nix/`: the Nix build; " if pin else "- "}`requirements.lock`: the pip lock.
+- `pylock.toml`: the same packages as a PEP 751 lock, naming the files in `vendor/`
+  (`uv pip install --python env/bin/python --offline -r pylock.toml` installs from it).
 - `SHA256SUMS`: every file's sha256; `verify.py`: checks them.
 
 Made by reprokit {__version__}.
@@ -404,8 +410,11 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
         while True:
             shutil.rmtree(work / "vendor", ignore_errors=True)
-            report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir, quiet=settings.quiet), client)
+            report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir), client,
+                            None if settings.quiet else render.Progress(sys.stderr))
             atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
+            atomic_write_text(work / "pylock.toml", lock_mod.render_pylock(locked, {
+                v.artifact.sha256: v.path.relative_to(work).as_posix() for v in report.files if v.path.parent.name in ("sdist", "wheels")}))
             if pin is not None and settings.vendor_nixpkgs:
                 vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
             if not (settings.record_outputs and eps):

@@ -1,22 +1,26 @@
 """The paper's CITATION.cff: what reprokit needs from it (title, authors, date, DOI).
 
 Parsing is tolerant (a bundle is still made from a paper with a broken CITATION.cff);
-:func:`problems` names what a CFF 1.2.0 validator would reject.
+:func:`problems` checks it against the official CFF 1.2.0 JSON Schema, shipped as
+``reprokit/data/cff-1.2.0.schema.json`` (CC-BY-4.0, see the NOTICE beside it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import functools
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from ruamel.yaml import YAML
 
+from reprokit import data as data_files
 from reprokit.errors import InputError
 
-ORCID = re.compile(r"^https://orcid\.org/\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
+SCHEMA = "cff-1.2.0.schema.json"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,23 +96,51 @@ def read(paper: Path) -> Citation | None:
     return parse(path.read_text(encoding="utf-8"), str(path))
 
 
+@functools.cache
+def _validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(data_files.load_json(SCHEMA), format_checker=jsonschema.FormatChecker())
+
+
+def _as_schema_sees_it(value: Any) -> Any:
+    """YAML dates as strings, as the schema asks of validators (its ``date`` ``$comment``)."""
+    if isinstance(value, dict):
+        return {k: _as_schema_sees_it(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_schema_sees_it(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _closest(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """For an ``anyOf``/``oneOf`` failure (a person or an entity; a license or a list of
+    them), the errors of the alternative it came nearest to: the one with fewest errors."""
+    if not error.context:
+        return [error]
+    branches: dict[object, list[jsonschema.ValidationError]] = defaultdict(list)
+    for sub in error.context:
+        branches[sub.relative_schema_path[0]].append(sub)
+    nearest = min(branches.values(), key=len)
+    return [leaf for sub in nearest for leaf in _closest(sub)]
+
+
+def _say(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+    if error.validator == "enum":
+        what = f"{error.instance!r} is not one of the {len(error.validator_value)} values CFF 1.2.0 allows"
+    else:
+        what = error.message
+    return f"{where}: {what if len(what) <= 200 else what[:197] + '...'}"
+
+
 def problems(c: Citation) -> list[str]:
-    """What CFF 1.2.0 requires and this file lacks, one message each."""
-    out = []
-    if c.raw.get("cff-version") != "1.2.0":
-        out.append(f"cff-version is {c.raw.get('cff-version')!r}, expected '1.2.0'")
-    if not c.raw.get("message"):
-        out.append("message is missing")
-    if not c.title:
-        out.append("title is missing")
-    if not c.authors:
-        out.append("authors are missing")
-    for i, a in enumerate(c.authors, 1):
-        if not (a.family or a.name):
-            out.append(f"author {i} has neither family-names nor name")
-        if a.orcid and not ORCID.match(a.orcid):
-            out.append(f"author {i}: orcid {a.orcid!r} is not a URL like https://orcid.org/0000-0000-0000-0000")
-    raw_date = c.raw.get("date-released")
-    if raw_date is not None and c.date_released is None:
-        out.append(f"date-released {raw_date!r} is not a YYYY-MM-DD date")
-    return out
+    """Where the file breaks the CFF 1.2.0 schema, each as ``path: what``
+    (``authors/0/orcid: … does not match …``), sorted by path."""
+    found: list[jsonschema.ValidationError] = []
+    for error in _validator().iter_errors(_as_schema_sees_it(c.raw)):
+        found += _closest(error)
+    found.sort(key=lambda e: [f"{p:08d}" if isinstance(p, int) else str(p) for p in e.absolute_path])
+    # A malformed date breaks both its pattern and its format: say it once.
+    dated = {tuple(e.absolute_path) for e in found if e.validator == "format"}
+    out = [_say(e) for e in found if not (e.validator == "pattern" and tuple(e.absolute_path) in dated)]
+    return list(dict.fromkeys(out))

@@ -108,7 +108,7 @@ def parse_date(text: str) -> dt.date:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    from reprokit import nixpkgs
+    from reprokit import nixpkgs, render
 
     settings = nixpkgs.PinSettings(
         date=args.date or dt.date.today(), channel=args.channel, offline=args.offline,
@@ -118,7 +118,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"reprokit_pin": 1, **result.to_json()})
     else:
-        sys.stdout.write(nixpkgs.render(result))
+        sys.stdout.write(render.pin(result))
     return 0
 
 
@@ -162,30 +162,28 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 def cmd_vendor(args: argparse.Namespace) -> int:
     from reprokit import lock as lock_mod
-    from reprokit import pypi
+    from reprokit import pypi, render
     from reprokit.vendor import VendorSettings, vendor
 
     locked = lock_mod.read_yaml(Path(args.lock))
     settings = VendorSettings(
         output=Path(args.output), sdists=args.sdists, wheels=args.wheels, jobs=args.jobs,
-        cache_dir=Path(args.cache_dir) if args.cache_dir else None, quiet=args.quiet,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
     )
-    report = vendor(locked, settings, pypi.Client(args.index_url))
-    fresh = sum(1 for v in report.files if v.downloaded)
+    report = vendor(locked, settings, pypi.Client(args.index_url), None if args.quiet else render.Progress(sys.stderr))
     if args.json:
         _print_json({"reprokit_vendor": 1, "output": str(settings.output), "requests": report.requests,
                      "bytes_downloaded": report.bytes_downloaded, "seconds": round(report.seconds, 3),
                      "files": [{"path": str(v.path), "sha256": v.artifact.sha256, "sri": v.artifact.sri,
                                 "nix32": v.artifact.nix32, "downloaded": v.downloaded} for v in report.files]})
     elif not args.quiet:
-        print(f"{len(report.files)} files in {settings.output} ({fresh} downloaded, {len(report.files) - fresh} from the cache, "
-              f"{report.bytes_downloaded / 1e6:.1f} MB, {report.requests} requests, {report.seconds:.1f}s)")
+        sys.stdout.write(render.vendored(report, settings.output))
     return 0
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
+    from reprokit import render
     from reprokit.bundle import ArchiveSettings, archive
-    from reprokit.scan import counted
 
     paper = Path(args.paper)
     out = Path(args.output) if args.output else Path(f"{paper.resolve().name}-bundle")
@@ -199,18 +197,13 @@ def cmd_archive(args: argparse.Namespace) -> int:
         _print_json({"reprokit_archive": 1, "bundle": str(result.bundle), "tarball": str(result.tarball) if result.tarball else None,
                      "packages": result.packages, "paper_files": result.files, "recorded_outputs": result.outputs, "notes": list(result.notes)})
     else:
-        for note in result.notes:
-            print(f"note: {note}")
-        print(f"wrote {result.bundle}: {counted(result.files, 'paper file')}, {counted(result.packages, 'package')}, "
-              f"{counted(result.outputs, 'recorded output')}"
-              + (f"; {result.tarball}" if result.tarball else ""))
-        print(f"check it:  python3 {result.bundle}/verify.py   or   reprokit validate {result.bundle} --rebuild pip --rerun")
+        sys.stdout.write(render.archived(result))
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from reprokit import sandbox, tarball
-    from reprokit.validate import ValidateSettings, render, validate
+    from reprokit import render, sandbox, tarball
+    from reprokit.validate import ValidateSettings, validate
 
     defaults = tarball.Caps()
     caps = tarball.Caps(size=args.max_extract_size or defaults.size, ratio=args.max_ratio or defaults.ratio,
@@ -224,7 +217,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        sys.stdout.write(render(report))
+        sys.stdout.write(render.report(report))
     if args.report is not None and report.review is not None:
         from reprokit import report as review
         from reprokit.fsutil import atomic_write_text
@@ -235,7 +228,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
-    from reprokit import secrets
+    from reprokit import render, secrets
     from reprokit.errors import UsageError
 
     path = Path(args.path)
@@ -246,11 +239,12 @@ def cmd_secrets(args: argparse.Namespace) -> int:
         _print_json({"reprokit_secrets": 1, "path": str(path), "findings": [
             {"path": f.path, "line": f.line, "kind": f.kind, "value": f.masked} for f in findings]})
     else:
-        sys.stdout.write(secrets.render(findings))
+        sys.stdout.write(render.findings(findings))
     return 1 if findings else 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from reprokit import render
     from reprokit.publish import PublishSettings, publish
 
     def confirm(question: str) -> bool:
@@ -266,47 +260,58 @@ def cmd_publish(args: argparse.Namespace) -> int:
     result = publish(settings, confirm if sys.stdin.isatty() and not args.yes else None)
     if args.json:
         _print_json(result.to_json())
-    elif result.state == "dry-run":
-        print("Would upload:")
-        for name, size, digest in result.files:
-            print(f"  {name}  {size} bytes  sha256 {digest}")
-        print("with this metadata:")
-        print(json.dumps(result.metadata, indent=2))
-        print("Nothing was sent.")
-    elif result.state == "unchanged":
-        print(f"Nothing changed since deposition {result.deposition_id}: DOI {result.doi}, {result.record_url}")
     else:
-        print(("Draft" if result.state == "draft" else "Published") + f" deposition {result.deposition_id}")
-        print(f"DOI          {result.doi}")
-        print(f"record       {result.record_url}")
-        print(f"concept DOI  {result.concept_doi or '(on publish)'}")
+        sys.stdout.write(render.published(result))
     return 0
+
+
+def _option(*flags: str, **kw: object) -> argparse.ArgumentParser:
+    """A parent parser holding one option, for every subcommand that takes it: defined
+    once, it reads and helps the same everywhere (pip-tools' ``options.py``)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(*flags, **kw)  # type: ignore[arg-type]
+    return parent
+
+
+def _logging(default: object) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("-v", "--verbose", action="store_true", default=default, help="log the commands reprokit runs and the requests it makes")
+    parent.add_argument("--debug", action="store_true", default=default, help="show tracebacks on errors")
+    return parent
+
+
+JSON = _option("--json", action="store_true", help="print the versioned JSON envelope instead of text")
+PYTHON = _option("--python", metavar="X.Y", help="the Python version to target, X.Y (default: see above)")
+INDEX_URL = _option("--index-url", metavar="URL", help="package index for look-ups (default: $PIP_INDEX_URL, else PyPI)")
+CACHE_DIR = _option("--cache-dir", metavar="DIR", help="reprokit's download cache: artifacts and nixpkgs tarballs "
+                    "(default: $XDG_CACHE_HOME/reprokit, else ~/.cache/reprokit)")
+QUIET = _option("-q", "--quiet", action="store_true", help="print nothing but errors")
+# After the subcommand the flags only set what is given (SUPPRESS), so that
+# 'reprokit -v scan' is not undone by the subcommand's own default.
+LOGGING = _logging(argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="reprokit",
+        prog="reprokit", parents=[_logging(False)],
         description="Archive a research paper's code so it can be rebuilt and rerun years later, and verify such archives.",
         epilog="Run 'reprokit COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"reprokit {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log the commands reprokit runs and the requests it makes")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
-        "scan",
+        "scan", parents=[LOGGING, JSON, PYTHON],
         help="list a paper's imports and the PyPI distributions that provide them",
         description="Find every import in the .py and .ipynb files under PATH, classify it as stdlib, local or "
         "third-party for the target Python, and map third-party imports to PyPI distributions "
         "(declared requirements first, then the installed environment, then reprokit's table). "
         "An import is optional when it is guarded (try/except ImportError, if TYPE_CHECKING, a dead "
         "version or platform branch), only in tests, docs or build scripts, or lazy: inside a function "
-        "of a package, in a package module nothing imports (a plugin), or in vendored code.",
+        "of a package, in a package module nothing imports (a plugin), or in vendored code. The target Python is "
+        "--python, else the running one.",
     )
     p.add_argument("path", metavar="PATH", help="paper folder, or a single .py/.ipynb file")
-    p.add_argument("--python", metavar="X.Y", help="target Python version (default: the running one)")
-    p.add_argument("--json", action="store_true", help="print the versioned JSON envelope instead of a table")
     p.add_argument("--strict", action="store_true", help="exit 1 when an import has no known distribution")
     p.add_argument("--from-env", metavar="PYTHON", help="also map imports through the distributions installed in the environment "
                    "of this Python (e.g. .venv/bin/python); by default none is consulted, reprokit's own never")
@@ -315,86 +320,81 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser(
-        "hash",
+        "hash", parents=[LOGGING, JSON],
         help="hash a file, folder or archive the way Nix does (narHash, nix-prefetch-url)",
         description="Print the sha256 that Nix computes: by default the NAR hash of PATH (as 'nix hash path'); "
-        "--flat hashes a file's bytes (as 'nix-prefetch-url URL'); --unpack hashes an archive's contents "
-        "after stripping a single top folder (as 'nix-prefetch-url --unpack URL').",
+        "--flat hashes a file's bytes (as 'nix-prefetch-url URL'); --unpack hashes a tar or zip archive's contents "
+        "after stripping a single top entry (as 'nix-prefetch-url --unpack URL'), read in memory: nothing is extracted. "
+        "--json prints every form, a file's SWHID and, with --unpack, lastModified.",
     )
     p.add_argument("path", metavar="PATH")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--flat", action="store_true", help="hash the file's bytes, not its NAR")
-    mode.add_argument("--unpack", action="store_true", help="unpack the archive and hash the tree")
+    mode.add_argument("--unpack", action="store_true", help="hash the tree the archive holds, as Nix unpacks it")
     p.add_argument("--format", choices=("sri", "nix32", "hex"), default="sri", help="how to print the hash (default: sri)")
-    p.add_argument("--json", action="store_true", help="print every form, the SWHID of a file, and lastModified")
     p.set_defaults(func=cmd_hash)
 
     p = sub.add_parser(
-        "pin",
+        "pin", parents=[LOGGING, JSON, CACHE_DIR],
         help="pin nixpkgs to the commit of a channel as of a date, with its narHash",
         description="Choose the nixpkgs commit of CHANNEL (default: the NixOS stable release current at DATE) "
         "as of DATE. Online, GitHub's API names the commit and reprokit hashes its tarball; offline, or when "
         "GitHub cannot be reached, a table of real published pins shipped with reprokit answers.",
     )
-    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="the date to pin to (default: today)")
+    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="the date to pin to (default: today, so the answer changes from day to day; "
+                   "archive pins to the paper's date)")
     p.add_argument("--channel", metavar="CH", help="e.g. nixos-23.11, nixos-unstable, nixpkgs-unstable")
     p.add_argument("--offline", action="store_true", help="use only the embedded pins")
-    p.add_argument("--cache-dir", metavar="DIR", help="where nixpkgs tarballs are kept (default: ~/.cache/reprokit)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_pin)
 
     p = sub.add_parser(
-        "lock",
+        "lock", parents=[LOGGING, JSON, PYTHON, INDEX_URL],
         help="resolve a paper's imports to an exact, hashed closure as of a date",
         description="Scan PATH, then resolve its distributions (and their dependencies) with uv to exact versions "
         "with sha256 hashes. Versions come from a lock file in the paper, else its declared pins and ranges, else "
         "(--from-env) this environment, else the newest releases uploaded on or before --date. Writes the lock as "
-        "YAML and, next to it, requirements.lock in pip's --require-hashes form.",
+        "YAML and, next to it, requirements.lock in pip's --require-hashes form. The target Python is --python, else what "
+        "the paper says, else the newest CPython of the date with wheels for the locked packages (as archive chooses).",
     )
     p.add_argument("path", metavar="PATH")
-    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="resolve as of this date (default: today)")
-    p.add_argument("--python", metavar="X.Y", help="target Python (default: the running one)")
+    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="resolve as of this date (default: today, so "
+                   "the lock changes from day to day; it records the date it used, and archive uses the paper's date)")
     p.add_argument("--platform", default="x86_64-linux", help="target platform (x86_64-linux or aarch64-linux)")
-    p.add_argument("--index-url", metavar="URL", help="package index (default: $PIP_INDEX_URL or PyPI)")
     p.add_argument("--with-optional", action="store_true", help="also lock distributions imported only optionally (guarded imports, and lazy imports inside functions of a package that are neither declared nor installed)")
     p.add_argument("--from-env", metavar="PYTHON", help="pin to the versions installed in the environment of this Python "
                    "(e.g. .venv/bin/python), and map imports through it")
     p.add_argument("-o", "--output", default="reprokit.lock.yaml", metavar="FILE", help="lock file (default: reprokit.lock.yaml)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lock)
 
     p = sub.add_parser(
-        "vendor",
+        "vendor", parents=[LOGGING, JSON, INDEX_URL, CACHE_DIR, QUIET],
         help="download and verify every artifact of a lock into a folder",
         description="Download the sdist (always) and the target wheel (by default) of every locked package into "
         "DIR/sdist and DIR/wheels, through a content-addressed cache. Every file is checked against the lock's "
-        "sha256 before use; interrupted downloads resume; a second run makes no network request.",
+        "sha256 before use; interrupted downloads resume; a second run makes no network request. Downloads use the "
+        "lock's URLs; --index-url is for look-ups.",
     )
     p.add_argument("lock", metavar="LOCK", help="a lock written by 'reprokit lock'")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--sdists", action=argparse.BooleanOptionalAction, default=True, help="keep source archives (default: yes)")
     p.add_argument("--wheels", action=argparse.BooleanOptionalAction, default=True, help="keep wheels for the target (default: yes)")
     p.add_argument("--jobs", type=_positive, default=4, metavar="N", help="concurrent downloads (default: 4)")
-    p.add_argument("--cache-dir", metavar="DIR", help="artifact cache (default: $XDG_CACHE_HOME/reprokit or ~/.cache/reprokit)")
-    p.add_argument("--index-url", metavar="URL", help="package index for look-ups (downloads use the lock's URLs)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_vendor)
 
     p = sub.add_parser(
-        "archive",
+        "archive", parents=[LOGGING, JSON, PYTHON, INDEX_URL, CACHE_DIR, QUIET],
         help="turn a paper folder into a self-contained, verifiable bundle",
         description="Scan, lock, pin nixpkgs, vendor every artifact, record the outputs of the entry points in the "
         "rebuilt environment, and write a bundle (README, CITATION.cff, reprokit.yaml, SHA256SUMS, verify.py, flake, "
-        "requirements.lock, paper/, vendor/). The date defaults to CITATION.cff's date-released, else the newest git "
-        "commit, else today.",
+        "requirements.lock, pylock.toml, paper/, vendor/). The date is --date, else CITATION.cff's date-released, else the newest git "
+        "commit; with none of these archive asks for --date (a bundle holds no wall-clock time). The target Python is "
+        "--python, else what the paper says (a lock or environment file, .python-version, notebook metadata, a README, "
+        "requires-python), else the newest CPython of the date with wheels for the locked packages.",
     )
     p.add_argument("paper", metavar="PAPER_DIR")
     p.add_argument("-o", "--output", metavar="OUT", help="bundle folder (default: PAPER_DIR's name + '-bundle')")
-    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD")
-    p.add_argument("--python", metavar="X.Y", help="target Python (default: what the paper says: a lock or environment file, "
-                   ".python-version, notebook metadata, a README, requires-python; else the newest CPython of the date with "
-                   "wheels for the locked packages)")
+    p.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD",
+                   help="the paper's date: packages and nixpkgs as of it (default: CITATION.cff's date-released, else the newest git commit)")
     p.add_argument("--channel", metavar="CH", help="nixpkgs channel (default: the stable release current at the date)")
     p.add_argument("--no-nix", action="store_true", help="write a pip-only bundle: no flake and no nixpkgs pin")
     p.add_argument("--offline", action="store_true", help="pin nixpkgs from the embedded table only")
@@ -405,14 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tar", action="store_true", help="also write OUT.tar.gz, byte-identical for identical inputs")
     p.add_argument("--force", action="store_true", help="replace an existing OUT")
     p.add_argument("--no-sandbox", action="store_true", help="record outputs without the sandbox (sdist builds and the paper run with your rights)")
-    p.add_argument("--index-url", metavar="URL")
-    p.add_argument("--cache-dir", metavar="DIR")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser(
-        "validate",
+        "validate", parents=[LOGGING, JSON],
         help="check a bundle: intact, complete, rebuildable, reruns to the same outputs",
         description="Check BUNDLE (a folder or .tar.gz): integrity (SHA256SUMS, manifest, flake.lock), completeness "
         "(every third-party import is locked), and on request a rebuild (pip offline from vendor/, or nix build) and a "
@@ -438,11 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("integrity", "completeness", "rebuild-pip", "rebuild-nix", "rerun"),
                    help="let CHECK be not run without failing (repeatable); by default a check that could not run fails")
     p.add_argument("--report", metavar="FILE.html", help="also write a reviewer's report: one self-contained HTML page with badges and figures")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(
-        "secrets",
+        "secrets", parents=[LOGGING, JSON],
         help="find credentials that must not be archived or published",
         description="Look for private keys, cloud and forge tokens, Zenodo tokens, literal password/api_key "
         "assignments and credential files (.env, .netrc, …) under PATH, notebook outputs included. Values are "
@@ -450,21 +445,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", metavar="PATH")
     p.add_argument("--allow-secret", action="append", default=[], metavar="PATH:LINE", help="accept one finding (repeatable)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_secrets)
 
     p = sub.add_parser(
-        "publish",
+        "publish", parents=[LOGGING, JSON],
         help="upload a bundle to Zenodo with metadata from its CITATION.cff",
         description="Check the bundle (integrity, CITATION.cff, secrets), then upload its deterministic .tar.gz, README.md and "
         "CITATION.cff to a Zenodo deposition with metadata from CITATION.cff and the manifest, and publish it. The token "
-        "comes from ZENODO_API_TOKEN (ZENODO_SANDBOX_API_TOKEN with --sandbox) or --token-env VAR and is never printed. "
+        "comes from --token-env VAR, else ZENODO_API_TOKEN (ZENODO_SANDBOX_API_TOKEN with --sandbox) or ~/.config/zenodo.ini "
+        "(where zenodo-client looks), and is never printed. "
         "What was published is remembered in BUNDLE.zenodo.json: a re-run of an unchanged bundle makes no duplicate, and "
         "a changed one becomes a new version.",
     )
     p.add_argument("bundle", metavar="BUNDLE")
     p.add_argument("--sandbox", action="store_true", help="use sandbox.zenodo.org")
-    p.add_argument("--zenodo-url", metavar="URL", help="another Zenodo (InvenioRDM) instance")
+    p.add_argument("--zenodo-url", metavar="URL", help="another Zenodo instance: its base URL (https://zenodo.example.org) or its API URL (…/api)")
     p.add_argument("--allow-http", action="store_true", help="accept a plain-http --zenodo-url (the token travels unencrypted)")
     p.add_argument("--new-version-of", metavar="ID", help="publish as a new version of this deposition")
     p.add_argument("--draft", action="store_true", help="upload and describe, but stop before publishing")
@@ -472,7 +467,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="publish without asking")
     p.add_argument("--token-env", metavar="VAR", help="read the token from this environment variable")
     p.add_argument("--allow-secret", action="append", default=[], metavar="PATH:LINE")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_publish)
     return parser
 

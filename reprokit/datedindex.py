@@ -22,7 +22,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from reprokit import pypi, vendor
-from reprokit.errors import IndexError_, ReprokitError
+from reprokit.errors import PackageIndexError, ReprokitError
 from reprokit.lock import Artifact
 
 
@@ -70,7 +70,7 @@ def serve(client: pypi.Client, cutoff: dt.datetime, cache: Path) -> Iterator[str
             name = str(canonicalize_name(parts[1]))
             try:
                 files = client.files(name)
-            except IndexError_:
+            except PackageIndexError:
                 self._reply(404, f"{name}: not on the index")
                 return
             with lock:

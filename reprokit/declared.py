@@ -11,16 +11,11 @@ import configparser
 import dataclasses
 import os
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from reprokit import toml
 
 # conda package names that differ from the PyPI distribution that provides the same code.
 CONDA_TO_PYPI = {
@@ -175,8 +170,8 @@ def _line_of(text: str, needle: str) -> int | None:
 def parse_pyproject(text: str, path: str) -> tuple[list[Declared], list[Problem], str | None]:
     """PEP 621, Poetry and dependency-group requirements; also the project's own name."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = toml.loads(text)
+    except toml.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         return [], [Problem(path=path, line=int(line.group(1)) if line else None, message=f"invalid TOML: {exc}")], None
     found: list[Declared] = []
@@ -315,8 +310,8 @@ def parse_environment_yml(text: str, path: str) -> tuple[list[Declared], list[Pr
 
 def parse_pipfile(text: str, path: str) -> tuple[list[Declared], list[Problem]]:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = toml.loads(text)
+    except toml.TOMLDecodeError as exc:
         return [], [Problem(path=path, line=None, message=f"invalid TOML: {exc}")]
     found: list[Declared] = []
     for section, optional in (("packages", False), ("dev-packages", True)):

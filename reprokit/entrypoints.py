@@ -18,19 +18,15 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reprokit import toml
 from reprokit.errors import InputError
 from reprokit.flake import EntryPoint
 from reprokit.scan import has_main_guard, is_support_code
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # Folders of a paper that hold its article, not its computation.
 ARTICLE_DIRS = frozenset({"article", "manuscript", "latex", "tex", "paper-tex", "slides", "poster", "presentation"})
@@ -111,8 +107,8 @@ def _config(paper: Path) -> tuple[Path, dict[str, object]] | None:
         if not cfg.is_file():
             continue
         try:
-            data: object = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+            data: object = toml.loads(cfg.read_text(encoding="utf-8"))
+        except toml.TOMLDecodeError as exc:
             raise InputError(f"{cfg}: invalid TOML ({exc})") from None
         for key in table:
             data = data.get(key, {}) if isinstance(data, dict) else {}
@@ -139,8 +135,8 @@ def configured(paper: Path) -> list[Found] | None:
         if not cfg.is_file():
             continue
         try:
-            data = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+            data = toml.loads(cfg.read_text(encoding="utf-8"))
+        except toml.TOMLDecodeError as exc:
             raise InputError(f"{cfg}: invalid TOML ({exc})") from None
         for key in table:
             data = data.get(key, {}) if isinstance(data, dict) else {}

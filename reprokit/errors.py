@@ -1,4 +1,4 @@
-"""The one exception family of reprokit.
+"""The one exception family of reprokit, every exception it raises in one place.
 
 Everything below the CLI raises a subclass of :class:`ReprokitError`; the CLI prints its
 message on one line and exits with :attr:`ReprokitError.exit_code`.
@@ -31,8 +31,22 @@ class ResolutionFailed(ReprokitError):
     """The resolver could not find a consistent set of versions."""
 
 
-class IndexError_(ReprokitError):
+class PackageIndexError(ReprokitError):
     """The package index answered with an error, or did not answer."""
+
+
+class RetriesExhausted(ReprokitError):
+    """A server did not answer: every try of :func:`reprokit.http.send` failed with a
+    condition worth retrying (no connection, a timeout, 429, 5xx). ``reason`` is the last.
+    Callers catch it and say which service it was."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TarballRefused(InputError):
+    """A member of a bundle's tarball that would be unsafe, or too much, to extract."""
 
 
 class HashMismatch(ReprokitError):
@@ -57,3 +71,15 @@ class SourceNotVendored(NixError):
 
 class SandboxUnavailable(ReprokitError):
     """Bundle code was to run contained, and the sandbox cannot be set up here."""
+
+
+class RebuildFailed(ReprokitError):
+    """pip could not install the bundle's lock from its vendored files."""
+
+
+class PublishRefused(ReprokitError):
+    """The bundle is not fit to publish (corrupt, secrets, bad CITATION.cff)."""
+
+
+class ZenodoError(ReprokitError):
+    """Zenodo answered with an error."""

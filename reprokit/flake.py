@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,16 +21,12 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from reprokit import data, nixpkgs
+from reprokit import data, nixpkgs, toml
 from reprokit.errors import InputError, InterpreterUnavailable, SourceNotVendored
 from reprokit.fsutil import atomic_write_text
 from reprokit.lock import BUILD_TOOLS_DIR, Artifact, Lock, Package
 from reprokit.nixpkgs import NixpkgsPin
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 Provider = Literal["nixpkgs", "sdist", "wheel"]
 LOCK_JSON = "nix/lock.json"
@@ -248,8 +243,8 @@ def read_native_inputs(paper: Path) -> dict[str, NativeInputs]:
         if not cfg.is_file():
             continue
         try:
-            doc: Any = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+            doc: Any = toml.loads(cfg.read_text(encoding="utf-8"))
+        except toml.TOMLDecodeError as exc:
             raise InputError(f"{cfg}: invalid TOML ({exc})") from None
         for key in keys:
             doc = doc.get(key, {}) if isinstance(doc, dict) else {}

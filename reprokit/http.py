@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
+from reprokit.errors import RetriesExhausted
+
 log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:access_token|token|api_key|key)=)[^&#\s]+")
@@ -51,14 +53,6 @@ def credentials(url: str) -> tuple[str, str] | None:
     return unquote(parts.username), unquote(parts.password or "")
 
 
-class GaveUp(Exception):
-    """Every try failed with a retryable condition; ``reason`` says the last one."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def send(session: requests.Session, method: str, url: str, *, retries: int = 4, backoff: float = 0.5,
          rewind: Callable[[], object] | None = None, on_try: Callable[[], object] | None = None, **kwargs: Any) -> requests.Response:
     """``session.request`` with retries. ``rewind()`` runs before a retry that re-sends a
@@ -85,4 +79,4 @@ def send(session: requests.Session, method: str, url: str, *, retries: int = 4, 
                 time.sleep(min(int(retry_after), 30))
             continue
         return r
-    raise GaveUp(last)
+    raise RetriesExhausted(f"{method} {redact(url)}: no answer after {retries + 1} tries ({last})", last)

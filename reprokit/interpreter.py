@@ -23,10 +23,7 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from reprokit import toml
 
 # First release of each CPython minor version (python.org release dates).
 RELEASED = {
@@ -123,12 +120,12 @@ def _from_lock_files(root: Path, files: list[str], date: dt.date | None) -> Pyth
         spec = None
         try:
             if base in ("poetry.lock", "uv.lock"):
-                data = tomllib.loads(text)
+                data = toml.loads(text)
                 spec = data.get("metadata", {}).get("python-versions") if base == "poetry.lock" else data.get("requires-python")
             elif base == "Pipfile.lock":
                 req = json.loads(text).get("_meta", {}).get("requires", {})
                 spec = req.get("python_full_version") or req.get("python_version")
-        except (ValueError, tomllib.TOMLDecodeError, AttributeError):
+        except (ValueError, toml.TOMLDecodeError, AttributeError):
             continue
         if isinstance(spec, str):
             choice = _choice(versions_for(spec, date), f"{rel} (python {spec.strip()})")

@@ -1,19 +1,27 @@
 """The Lock: an exact closure of distributions with every artifact's hashes.
 
-Written two ways: ``reprokit.lock.yaml`` (typed, validated against
-``schemas/lock.schema.json``) and ``requirements.lock`` (pip's ``--require-hashes`` form,
-for a rebuild with nothing but pip).
+Written three ways: ``reprokit.lock.yaml`` (typed, validated against
+``schemas/lock.schema.json``), ``requirements.lock`` (pip's ``--require-hashes`` form,
+for a rebuild with nothing but pip) and, in a bundle, ``pylock.toml`` (PEP 751, built and
+read back with ``packaging.pylock``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from packaging import pylock
+from packaging.markers import Marker
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
-from reprokit import hashes, schemas
+from reprokit import hashes, schemas, toml
 from reprokit.errors import InputError
 from reprokit.fsutil import atomic_write_text
 
@@ -169,6 +177,58 @@ def render_requirements(lock: Lock) -> str:
         lines.append(f"    --hash=sha256:{digests[-1]}" if digests else "")
         lines.append(f"    # {p.why}")
     return "\n".join(lines) + "\n"
+
+
+_MACHINES = {"x86_64-linux": ("x86_64", "linux"), "aarch64-linux": ("aarch64", "linux")}
+
+
+def _upload_time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
+def build_pylock(lock: Lock, paths: Mapping[str, str]) -> pylock.Pylock:
+    """The lock as PEP 751 sees it: one environment (the lock's Python and platform),
+    and per package the artifacts the bundle holds, each with its URL, its path in the
+    bundle (``paths``: sha256 -> path), size, sha256 and upload time."""
+    machine, system = _MACHINES.get(lock.platform, (lock.platform.split("-")[0], lock.platform.split("-")[-1]))
+    packages = []
+    for p in lock.packages:
+        kept = [a for a in p.artifacts if a.sha256 in paths]
+        sdist = next((pylock.PackageSdist(name=a.filename, upload_time=_upload_time(a.upload_time), url=a.url, path=paths[a.sha256],
+                                          size=a.size, hashes={"sha256": a.sha256}) for a in kept if a.kind == "sdist"), None)
+        wheels = [pylock.PackageWheel(name=a.filename, upload_time=_upload_time(a.upload_time), url=a.url, path=paths[a.sha256],
+                                      size=a.size, hashes={"sha256": a.sha256}) for a in kept if a.kind == "wheel"] or None
+        packages.append(pylock.Package(name=canonicalize_name(p.name), version=Version(p.version), index=lock.index_url,
+                                       sdist=sdist, wheels=wheels))
+    return pylock.Pylock(
+        lock_version=Version("1.0"), created_by="reprokit", requires_python=SpecifierSet(f"=={lock.python}.*"),
+        environments=[Marker(f"python_version == '{lock.python}' and sys_platform == '{system}' and platform_machine == '{machine}'")],
+        packages=packages,
+    )
+
+
+def render_pylock(lock: Lock, paths: Mapping[str, str]) -> str:
+    """``pylock.toml`` (PEP 751) of the closure; see :func:`build_pylock`. The text is
+    read back with ``packaging.pylock`` before it is returned: what it says is what was meant."""
+    built = build_pylock(lock, paths)
+    text = f"# PEP 751 lock of the paper's environment, for Python {lock.python} on {lock.platform}, as of {lock.date}.\n" \
+           "# Install offline into a venv:  uv pip install --python env/bin/python --offline -r pylock.toml\n" + toml.dumps(built.to_dict())
+    if parse_pylock(text) != built:
+        raise AssertionError("pylock.toml does not read back as written")
+    return text
+
+
+def parse_pylock(text: str, where: str = "pylock.toml") -> pylock.Pylock:
+    """A ``pylock.toml``, read and checked against PEP 751 by ``packaging.pylock``."""
+    try:
+        return pylock.Pylock.from_dict(toml.loads(text))
+    except toml.TOMLDecodeError as exc:
+        raise InputError(f"{where}: not valid TOML ({exc})") from None
+    except pylock.PylockValidationError as exc:
+        raise InputError(f"{where}: not a PEP 751 lock ({exc})") from None
 
 
 _PIN = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==([A-Za-z0-9][A-Za-z0-9.+!_-]*) \\")

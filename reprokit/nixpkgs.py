@@ -1,8 +1,9 @@
 """``reprokit pin``: the nixpkgs commit of a channel as of a date, with its narHash.
 
 Online, GitHub's commits API names the channel's newest commit before the date and
-reprokit hashes that commit's tarball itself. Offline (or when GitHub cannot be reached)
-an embedded table of real, published pins answers instead.
+reprokit hashes that commit's tarball itself; both requests go through
+:func:`reprokit.http.send`, which retries. Offline (or when GitHub cannot be reached
+after those retries) an embedded table of real, published pins answers instead.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Literal
 
 import requests
 
-from reprokit import data, hashes
-from reprokit.errors import PinError, UsageError
+from reprokit import data, hashes, http
+from reprokit.errors import PinError, RetriesExhausted, UsageError
 from reprokit.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class PinSettings:
     github_archive: str = dataclasses.field(default_factory=lambda: os.environ.get("REPROKIT_GITHUB_ARCHIVE", GITHUB_ARCHIVE))
     cache_dir: Path | None = None
     timeout: float = 10.0
+    # Few retries: an offline machine that forgot --offline falls back after about 1.5 s.
+    retries: int = 2
+    backoff: float = 0.5
     python: str | None = None  # a pin whose nixpkgs has this CPython
 
 
@@ -237,9 +241,9 @@ def pin_github(settings: PinSettings, channel: str, session: requests.Session | 
         headers["Authorization"] = f"Bearer {token}"
     url = f"{settings.github_api.rstrip('/')}/repos/NixOS/nixpkgs/commits"
     until = dt.datetime.fromtimestamp(_end_of(settings.date), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    log.debug("GET %s?sha=%s&until=%s", url, channel, until)
     params: dict[str, str | int] = {"sha": channel, "until": until, "per_page": 1}
-    r = session.get(url, params=params, headers=headers, timeout=settings.timeout)
+    r = http.send(session, "GET", url, retries=settings.retries, backoff=settings.backoff, params=params, headers=headers,
+                  timeout=settings.timeout)
     if r.status_code in (403, 429) and r.headers.get("X-RateLimit-Remaining") == "0":
         raise PinError("GitHub's API rate limit is used up; set GITHUB_TOKEN or pin with --offline")
     if r.status_code == 404 or r.status_code == 422:
@@ -266,8 +270,7 @@ def fetch_tarball(settings: PinSettings, rev: str, session: requests.Session) ->
     if dest.exists():
         return dest
     url = tarball_url(rev, settings.github_archive)
-    log.debug("GET %s", url)
-    with session.get(url, stream=True, timeout=settings.timeout) as r:
+    with http.send(session, "GET", url, retries=settings.retries, backoff=settings.backoff, stream=True, timeout=settings.timeout) as r:
         r.raise_for_status()
         data = b"".join(r.iter_content(1 << 20))
     atomic_write_bytes(dest, data)
@@ -283,27 +286,14 @@ def pin(settings: PinSettings) -> NixpkgsPin:
         return pin_embedded(settings.date, channel, settings.python, strict=strict)
     try:
         return pin_github(settings, channel)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        log.debug("GitHub unreachable (%s); using the embedded pins", exc.__class__.__name__)
+    except (RetriesExhausted, requests.ConnectionError, requests.Timeout) as exc:
+        # RetriesExhausted: no try reached GitHub; the others: the tarball's download broke off.
+        log.debug("GitHub unreachable (%s); using the embedded pins", exc.reason if isinstance(exc, RetriesExhausted) else exc.__class__.__name__)
         embedded = pin_embedded(settings.date, channel, settings.python, strict=strict)
         return dataclasses.replace(embedded, note=(embedded.note + "; " if embedded.note else "") + "GitHub unreachable: embedded pin")
     except requests.HTTPError as exc:
         resp = exc.response
         raise PinError(f"GitHub answered {resp.status_code if resp is not None else '?'} for {resp.url if resp is not None else 'a request'}; try --offline") from exc
-
-
-def render(p: NixpkgsPin) -> str:
-    lines = [
-        f"channel       {p.channel}",
-        f"rev           {p.rev}",
-        f"lastModified  {p.last_modified} ({p.date}, {p.days_before} days before {p.requested})",
-        f"narHash       {p.nar_hash}",
-        f"url           {p.url}",
-        f"source        {p.source}",
-    ]
-    if p.note:
-        lines.append(f"note          {p.note}")
-    return "\n".join(lines) + "\n"
 
 
 def cached_tarball(rev: str, cache_dir: Path | None = None) -> Path | None:

@@ -1,13 +1,18 @@
 """``reprokit publish``: a verified bundle on Zenodo, with a DOI and CITATION.cff metadata.
 
-The deposit flow rides on ``zenodo-client`` (its token lookup, sandbox switch and
-endpoint layout) through :class:`Deposits`, a subclass that fixes what it lacks for
-this job: the token goes in an ``Authorization`` header, never in a URL; every call
-retries timeouts, 429 and 5xx; uploads are named by reprokit, not by local basename; and
-metadata fields zenodo-client does not model are sent as raw deposit metadata.
+From ``zenodo-client``, the project's Zenodo client, publish takes what it does: the token
+lookup (``ZENODO_API_TOKEN``, ``ZENODO_SANDBOX_API_TOKEN`` or ``~/.config/zenodo.ini``,
+through pystow), the sandbox switch and the URLs of the deposit API. reprokit keeps the
+requests themselves (:class:`Deposits`), because zenodo-client's send the token as an
+``access_token`` query parameter (where proxies, logs and error messages show it), do not
+retry timeouts, 429 or 5xx, name each upload after its local file, sleep a second before
+every action, and set a new version's version and date to today's. Its ``Metadata``
+model is not used either: it wants a comma in every creator's name (an author that is a
+consortium has none), defaults the version to today and the license to CC0, and has no
+publication date or related identifiers.
 
 Before anything is sent the bundle's integrity is checked, its CITATION.cff is checked
-against CFF 1.2.0, and it is scanned for secrets. What was published is remembered in
+against the CFF 1.2.0 JSON Schema, and it is scanned for secrets. What was published is remembered in
 ``BUNDLE.zenodo.json`` so a re-run makes no duplicate and a changed bundle becomes a new
 version.
 """
@@ -26,19 +31,11 @@ from urllib.parse import urlsplit
 import requests
 import zenodo_client
 
-from reprokit import __version__, citation, http, manifest, secrets
+from reprokit import __version__, citation, http, manifest, secrets, tarball
 from reprokit.bundle import epoch, write_tar
-from reprokit.errors import ReprokitError, UsageError
-from reprokit.fsutil import atomic_write_text, sha256_file
-from reprokit.validate import check_integrity
-
-
-class PublishRefused(ReprokitError):
-    """The bundle is not fit to publish (corrupt, secrets, bad CITATION.cff)."""
-
-
-class ZenodoError(ReprokitError):
-    """Zenodo answered with an error."""
+from reprokit.errors import PublishRefused, RetriesExhausted, UsageError, ZenodoError
+from reprokit.fsutil import atomic_write_text, files_under, sha256_file
+from reprokit.validate import check_integrity, read_sums
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,11 +64,13 @@ class Published:
     state: str  # done | draft | unchanged | dry-run
     files: tuple[tuple[str, int, str], ...]  # name, size, sha256
     metadata: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"reprokit_publish": 1, "state": self.state, "deposition_id": self.deposition_id, "doi": self.doi,
                 "concept_doi": self.concept_doi, "record_url": self.record_url,
-                "files": [{"name": n, "size": s, "sha256": h} for n, s, h in self.files], "metadata": self.metadata}
+                "files": [{"name": n, "size": s, "sha256": h} for n, s, h in self.files], "metadata": self.metadata,
+                "notes": list(self.notes)}
 
 
 def record_path(bundle: Path) -> Path:
@@ -122,17 +121,19 @@ def metadata(cit: citation.Citation, man: dict[str, Any], readme: str) -> dict[s
 
 # --- Zenodo ---------------------------------------------------------------------------
 
-class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # untyped base class
-    """zenodo-client's deposit flow with a header token, retries and chosen file names."""
+class Deposits:
+    """The deposit API at zenodo-client's URLs (or the same layout on another instance),
+    called with the token in a header, with retries, and with upload names chosen here."""
 
-    def __init__(self, token: str, *, sandbox: bool, base_url: str | None, timeout: float, retries: int, backoff: float) -> None:
-        super().__init__(access_token=token, sandbox=sandbox)
+    def __init__(self, client: zenodo_client.Zenodo, *, base_url: str | None, timeout: float, retries: int, backoff: float) -> None:
+        self.sandbox: bool = client.sandbox
+        self.base: str = client.base
+        self.depositions_base: str = client.depositions_base
         if base_url:
-            self.base = base_url.rstrip("/")
-            self.api_base = self.base + "/api"
-            self.depositions_base = self.api_base + "/deposit/depositions"
+            self.base = instance_base(base_url)
+            self.depositions_base = self.base + client.depositions_base.removeprefix(client.base)
         self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {self.access_token}", "User-Agent": f"reprokit/{__version__}"})
+        self.session.headers.update({"Authorization": f"Bearer {client.access_token}", "User-Agent": f"reprokit/{__version__}"})
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
 
     def call(self, method: str, url: str, *, data: Any = None, json_body: Any = None, rewind: Callable[[], object] | None = None) -> dict[str, Any]:
@@ -144,7 +145,7 @@ class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # unt
         try:
             r = http.send(self.session, method, url, retries=self.retries, backoff=self.backoff, rewind=rewind,
                           data=data, json=json_body, timeout=self.timeout)
-        except http.GaveUp as exc:
+        except RetriesExhausted as exc:
             raise ZenodoError(f"{method} {http.redact(url)}: Zenodo did not answer after {self.retries + 1} tries ({exc.reason})") from None
         except requests.RequestException as exc:  # its message may quote the request's headers: not shown
             raise ZenodoError(f"{method} {http.redact(url)}: the request could not be sent ({exc.__class__.__name__})") from None
@@ -156,7 +157,7 @@ class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # unt
             body = {}
         return body if isinstance(body, dict) else {"items": body}
 
-    def create(self, data: Any = None, paths: Any = None) -> dict[str, Any]:  # type: ignore[override]
+    def create(self) -> dict[str, Any]:
         return self.call("POST", self.depositions_base, json_body={})
 
     def get(self, deposition_id: int | str) -> dict[str, Any]:
@@ -172,10 +173,10 @@ class Deposits(zenodo_client.Zenodo):  # type: ignore[misc,unused-ignore]  # unt
     def delete_file(self, deposition_id: int | str, file_id: str) -> None:
         self.call("DELETE", f"{self.depositions_base}/{deposition_id}/files/{file_id}")
 
-    def publish(self, deposition_id: int | str, sleep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+    def publish(self, deposition_id: int | str) -> dict[str, Any]:
         return self.call("POST", f"{self.depositions_base}/{deposition_id}/actions/publish")
 
-    def new_version(self, deposition_id: int | str, sleep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+    def new_version(self, deposition_id: int | str) -> dict[str, Any]:
         return self.call("POST", f"{self.depositions_base}/{deposition_id}/actions/newversion")
 
 
@@ -209,6 +210,13 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
+def instance_base(url: str) -> str:
+    """The instance's base URL from ``--zenodo-url``: ``https://host[/prefix]``, or its API
+    URL (ending in ``/api``), with or without a trailing slash."""
+    base = url.rstrip("/")
+    return base.removesuffix("/api")
+
+
 def check_zenodo_url(url: str, allow_http: bool) -> None:
     """https, or plain http only to this machine or with --allow-http: the token travels
     in a header that anyone on the way could read."""
@@ -223,27 +231,51 @@ def check_zenodo_url(url: str, allow_http: bool) -> None:
 
 
 def find_token(settings: PublishSettings) -> str:
+    """The token from ``--token-env VAR``, else where zenodo-client looks for it."""
     if settings.token_env:
-        var = settings.token_env
-        token = os.environ.get(var, "")
+        where = settings.token_env
+        token = os.environ.get(where, "")
         if not token:
-            raise UsageError(f"--token-env {var}: that variable is empty or unset")
+            raise UsageError(f"--token-env {where}: that variable is empty or unset")
     else:
-        var = "ZENODO_SANDBOX_API_TOKEN" if settings.sandbox else "ZENODO_API_TOKEN"
-        token = os.environ.get(var, "")
+        where = "ZENODO_SANDBOX_API_TOKEN" if settings.sandbox else "ZENODO_API_TOKEN"
+        try:
+            token = zenodo_client.Zenodo(sandbox=settings.sandbox).access_token or ""
+        except ValueError:  # pystow's ConfigError: nothing configured
+            token = ""
         if not token:
-            raise UsageError(f"no Zenodo token: set {var} (a personal access token with deposit:write and deposit:actions) or use --token-env VAR")
+            key = "sandbox_api_token" if settings.sandbox else "api_token"
+            raise UsageError(f"no Zenodo token: set {where} (a personal access token with deposit:write and deposit:actions), "
+                             f"or {key} in the [zenodo] section of ~/.config/zenodo.ini, or use --token-env VAR")
+        if where not in os.environ:
+            where = "the token in ~/.config/zenodo.ini"
     # Checked before any use: a stray newline or carriage return would end up in a header
     # error, and its message (with the token) in a traceback.
     if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
-        raise UsageError(f"{var}: the token holds a space or control character (a trailing newline or \\r?); remove it. Nothing was sent")
+        raise UsageError(f"{where}: the token holds a space or control character (a trailing newline or \\r?); remove it. Nothing was sent")
     return token
 
 
 # --- the job --------------------------------------------------------------------------
 
-def prepare(settings: PublishSettings) -> tuple[dict[str, Any], list[tuple[str, Path]], str]:
-    """Checks, metadata and the files to upload; sends nothing."""
+def fresh_tarball(bundle: Path, name: str, date: dt.date) -> str:
+    """Make ``BUNDLE.tar.gz`` hold what the (intact) folder holds: an existing one is kept
+    only when its contents are the folder's; otherwise it is written anew, byte for byte
+    what ``archive --tar`` writes. Returns a note when a stale one was replaced."""
+    path = bundle.with_name(bundle.name + ".tar.gz")
+    why = "it is missing"
+    if path.is_file():
+        listed, _ = read_sums(bundle)  # the integrity check just proved these are the files' digests
+        digests = {rel: listed.get(rel) or sha256_file(bundle / rel) for rel in files_under(bundle)}
+        why = tarball.differs(path, bundle, name, digests) or ""
+        if not why:
+            return ""
+    write_tar(bundle, name, path, epoch(date))
+    return "" if why == "it is missing" else f"{path} did not match the folder ({why}): wrote it anew from the folder"
+
+
+def prepare(settings: PublishSettings) -> tuple[dict[str, Any], list[tuple[str, Path]], str, tuple[str, ...]]:
+    """Checks, metadata, the files to upload and notes; sends nothing."""
     bundle = settings.bundle
     if not (bundle / "reprokit.yaml").is_file():
         raise UsageError(f"{bundle}: not a reprokit bundle (no reprokit.yaml)")
@@ -265,33 +297,32 @@ def prepare(settings: PublishSettings) -> tuple[dict[str, Any], list[tuple[str, 
     man = manifest.read(bundle / "reprokit.yaml")
     md = metadata(cit, man, (bundle / "README.md").read_text(encoding="utf-8"))
     name = man["paper"]["name"]
-    tarball = bundle.with_name(bundle.name + ".tar.gz")
-    if not tarball.is_file():
-        write_tar(bundle, name, tarball, epoch(dt.date.fromisoformat(man["paper"]["date"])))
-    files = [(f"{name}.tar.gz", tarball), ("README.md", bundle / "README.md"), ("CITATION.cff", cit_path)]
-    return md, files, sha256_file(tarball)
+    note = fresh_tarball(bundle, name, dt.date.fromisoformat(man["paper"]["date"]))
+    packed = bundle.with_name(bundle.name + ".tar.gz")
+    files = [(f"{name}.tar.gz", packed), ("README.md", bundle / "README.md"), ("CITATION.cff", cit_path)]
+    return md, files, sha256_file(packed), (note,) if note else ()
 
 
 def publish(settings: PublishSettings, confirm: Callable[[str], bool] | None = None) -> Published:
-    md, files, bundle_sha = prepare(settings)
+    md, files, bundle_sha, notes = prepare(settings)
     described = tuple((n, p.stat().st_size, sha256_file(p)) for n, p in files)
     if settings.dry_run:
-        return Published(deposition_id=0, doi="", concept_doi="", record_url="", state="dry-run", files=described, metadata=md)
+        return Published(deposition_id=0, doi="", concept_doi="", record_url="", state="dry-run", files=described, metadata=md, notes=notes)
     if not settings.draft and not settings.yes and confirm is None:
         raise UsageError("publishing cannot be undone: pass --yes (or --draft to stop before publishing)")
     record_file = record_path(settings.bundle)
     previous = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else None
     if previous and previous.get("bundle_sha256") == bundle_sha and previous.get("state") == "done" and not settings.new_version_of:
         return Published(deposition_id=previous["deposition_id"], doi=previous["doi"], concept_doi=previous["concept_doi"],
-                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md)
+                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md, notes=notes)
     parent = settings.new_version_of or (str(previous["deposition_id"]) if previous and previous.get("state") == "done" else None)
     if parent and previous and str(previous.get("deposition_id")) == str(parent) and previous.get("bundle_sha256") == bundle_sha:
         return Published(deposition_id=previous["deposition_id"], doi=previous["doi"], concept_doi=previous["concept_doi"],
-                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md)
+                         record_url=previous["record_url"], state="unchanged", files=described, metadata=md, notes=notes)
     if settings.zenodo_url:
         check_zenodo_url(settings.zenodo_url, settings.allow_http)
-    z = Deposits(find_token(settings), sandbox=settings.sandbox, base_url=settings.zenodo_url,
-                 timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff)
+    client = zenodo_client.Zenodo(access_token=find_token(settings), sandbox=settings.sandbox)
+    z = Deposits(client, base_url=settings.zenodo_url, timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff)
     if previous and previous.get("state") == "draft" and not parent:
         deposition = z.get(previous["deposition_id"])
     elif parent:
@@ -317,7 +348,7 @@ def publish(settings: PublishSettings, confirm: Callable[[str], bool] | None = N
     doi = done.get("doi") or (done.get("metadata", {}).get("prereserve_doi", {}) or {}).get("doi", "")
     result = Published(deposition_id=int(dep_id), doi=doi, concept_doi=done.get("conceptdoi", ""),
                        record_url=done.get("links", {}).get("record_html") or done.get("links", {}).get("html", ""),
-                       state=state, files=described, metadata=md)
+                       state=state, files=described, metadata=md, notes=notes)
     atomic_write_text(record_file, json.dumps({
         "deposition_id": result.deposition_id, "doi": result.doi, "concept_doi": result.concept_doi, "record_url": result.record_url,
         "state": state, "bundle_sha256": bundle_sha, "zenodo": z.base,

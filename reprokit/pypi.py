@@ -13,6 +13,7 @@ import os
 import re
 import struct
 import tarfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -21,8 +22,7 @@ import requests
 from packaging.utils import canonicalize_name
 
 from reprokit import http
-from reprokit.errors import IndexError_
-from reprokit.errors import IndexError_ as PackageIndexError
+from reprokit.errors import PackageIndexError, RetriesExhausted
 from reprokit.http import redact
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class Client:
         self.backoff = backoff
         self.timeout = timeout
         self.requests_made = 0
+        self._pages: dict[str, tuple[File, ...]] = {}
+        self._lock = threading.Lock()
 
     def _auth_for(self, url: str) -> tuple[str, str] | None:
         """The index URL's credentials, for a file on the index's own host only (recorded
@@ -85,28 +87,40 @@ class Client:
         try:
             r = http.send(self.session, "GET", url, retries=self.retries, backoff=self.backoff, on_try=count,
                           headers=headers, stream=stream, timeout=self.timeout, auth=auth)
-        except http.GaveUp as exc:
-            raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries ({exc.reason})") from None
+        except RetriesExhausted as exc:
+            raise PackageIndexError(f"{redact(url)}: no answer after {self.retries + 1} tries ({exc.reason})") from None
         if r.status_code in http.RETRY_STATUS:
             r.close()
-            raise IndexError_(f"{redact(url)}: no answer after {self.retries + 1} tries (HTTP {r.status_code})")
+            raise PackageIndexError(f"{redact(url)}: no answer after {self.retries + 1} tries (HTTP {r.status_code})")
         return r
 
     def files(self, project: str) -> list[File]:
-        """Every file of a project, from the PEP 691 JSON simple page."""
+        """Every file of a project, from the PEP 691 JSON simple page (asked once per
+        client: a lock asks for numpy's page many times, and it is megabytes)."""
+        key = str(canonicalize_name(project))
+        with self._lock:
+            cached = self._pages.get(key)
+        if cached is not None:
+            return list(cached)
+        found = self._files(project)
+        with self._lock:
+            self._pages[key] = tuple(found)
+        return found
+
+    def _files(self, project: str) -> list[File]:
         url = urljoin(self.index, canonicalize_name(project) + "/")
         r = self.request(url, headers={"Accept": f"{SIMPLE_JSON}, application/json;q=0.5"})
         if r.status_code == 404:
-            raise IndexError_(f"{project}: not on the index {redact(self.index)}")
+            raise PackageIndexError(f"{project}: not on the index {redact(self.index)}")
         if r.status_code != 200:
-            raise IndexError_(f"{redact(url)}: HTTP {r.status_code}")
+            raise PackageIndexError(f"{redact(url)}: HTTP {r.status_code}")
         ctype = r.headers.get("Content-Type", "")
         if "json" not in ctype:
-            raise IndexError_(f"{redact(url)}: the index does not speak PEP 691 JSON (Content-Type {ctype or 'missing'})")
+            raise PackageIndexError(f"{redact(url)}: the index does not speak PEP 691 JSON (Content-Type {ctype or 'missing'})")
         try:
             data = r.json()
         except ValueError as exc:
-            raise IndexError_(f"{redact(url)}: the index sent invalid JSON") from exc
+            raise PackageIndexError(f"{redact(url)}: the index sent invalid JSON") from exc
         base = r.url
         out = []
         for f in data.get("files", []):
@@ -129,7 +143,7 @@ class Client:
             if r.status_code == 416 and offset:
                 return
             if r.status_code not in (200, 206):
-                raise IndexError_(f"{redact(url)}: HTTP {r.status_code}")
+                raise PackageIndexError(f"{redact(url)}: HTTP {r.status_code}")
             if offset and r.status_code == 200:
                 yield -1  # server ignored the range: caller truncates
             for chunk in r.iter_content(1 << 16):

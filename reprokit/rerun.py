@@ -11,6 +11,7 @@ network, which also proves the bundle needs none.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -26,13 +27,11 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from reprokit import interpreter, sandbox
 from reprokit.entrypoints import OUTPUT_DIR
-from reprokit.errors import ReprokitError
+from reprokit.errors import RebuildFailed
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import sha256_file
 
-
-class RebuildFailed(ReprokitError):
-    """pip could not install the bundle's lock from its vendored files."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -153,6 +152,16 @@ def explain_pip_failure(output: str) -> str:
                     causes.append(cause)
     detail = "; ".join(causes[:2])
     if not detail:
+        # pip prints what the failed step said between "Complete output (N lines):" and a
+        # line of dashes: its last line says why.
+        for i, ln in enumerate(lines):
+            if "Complete output" in ln:
+                end = next((j for j, b in enumerate(lines[i + 1:]) if b.strip().startswith("---")), len(lines))
+                said = [b.strip() for b in lines[i + 1:i + 1 + end] if b.strip()]
+                if said:
+                    detail = said[-1]
+                    break
+    if not detail:
         errors = [ln.strip() for ln in lines if re.search(r"\berror\b|Error:", ln) and "subprocess" not in ln and "See above" not in ln]
         detail = errors[-1] if errors else (lines[-1].strip() if lines else "no output")
     head = f"{package}: " if package else ""
@@ -211,6 +220,7 @@ def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy
                  dest, readonly, timeout, "installing the bundle's pip")
         pip = [str(vpy), "-m", "pip"]
         target: list[str] = []
+        extra_env: dict[str, str] = {}
     else:
         if pip_wheel is None:
             raise RebuildFailed(f"{python} has no venv module and the bundle keeps no pip wheel in vendor/build/ to install with")
@@ -218,11 +228,17 @@ def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy
         site = dest / "site"
         env = Env(python=Path(python), bindir=site / "bin", pythonpath=str(site), readonly=(dest, prefix))
         readonly = [bundle, prefix]
-        pip = [python, str(pip_wheel / "pip")]
+        # pip runs build backends through a script of its own, which must be a file:
+        # the wheel installs pip into a folder first, and that pip does the rest.
+        tool = dest / "pip"
+        _pip(policy, [python, str(pip_wheel / "pip"), "install", "--no-index", "--target", str(tool), "--find-links", str(pip_wheel.parent),
+                      f"pip=={_version(pip_wheel)}"], dest, readonly, timeout, "installing the bundle's pip")
+        pip = [python, "-m", "pip"]
         target = ["--target", str(site)]
+        extra_env = {"PYTHONPATH": str(tool)}
     install = [*pip, "install", "--no-index", "--require-hashes", "--use-pep517", "--no-cache-dir", *target, *links,
                "-r", str(bundle / "requirements.lock")]
-    _pip(policy, install, dest, readonly, timeout, "pip install from vendor/")
+    _pip(policy, install, dest, readonly, timeout, "pip install from vendor/", extra_env)
     return env
 
 
@@ -230,11 +246,14 @@ def _version(wheel: Path) -> str:
     return str(parse_wheel_filename(wheel.name)[1])
 
 
-def _pip(policy: sandbox.Policy, cmd: list[str], dest: Path, readonly: list[Path], timeout: float, what: str) -> None:
+def _pip(policy: sandbox.Policy, cmd: list[str], dest: Path, readonly: list[Path], timeout: float, what: str,
+         extra_env: dict[str, str] | None = None) -> None:
     try:
-        proc = policy.run(cmd, cwd=dest, readonly=readonly, writable=[dest], env=clean_env({"PATH": str(dest / "bin")}), timeout=timeout)
+        proc = policy.run(cmd, cwd=dest, readonly=readonly, writable=[dest], env=clean_env({"PATH": str(dest / "bin"), **(extra_env or {})}),
+                          timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RebuildFailed(f"{what} did not finish in {timeout:.0f}s") from None
+    log.debug("%s", proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise RebuildFailed(f"{what} failed: {explain_pip_failure(proc.stdout + chr(10) + proc.stderr)}")
 

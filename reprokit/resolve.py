@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from reprokit import http, pypi, tree
+from reprokit import http, pypi, toml, tree
 from reprokit.declared import is_requirement
 from reprokit.errors import ReprokitError, ResolutionFailed, UnresolvedImports, UsageError
 from reprokit.lock import Artifact, Lock, Package
@@ -38,10 +37,6 @@ from reprokit.scan import Distribution, ScanResult
 if TYPE_CHECKING:
     from reprokit.interpreter import PythonChoice
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 PLATFORMS = {"x86_64-linux": ("x86_64-unknown-linux-gnu", "x86_64"), "aarch64-linux": ("aarch64-unknown-linux-gnu", "aarch64")}
@@ -100,7 +95,7 @@ def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tupl
         path = root / rel
         try:
             if base in ("uv.lock", "poetry.lock"):
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                data = toml.loads(path.read_text(encoding="utf-8"))
                 pins = {str(canonicalize_name(p["name"])): str(p["version"]) for p in data.get("package", []) if "version" in p}
                 if pins:
                     return pins, rel
@@ -109,7 +104,7 @@ def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tupl
                 pins = {str(canonicalize_name(k)): v["version"].lstrip("=") for k, v in data.get("default", {}).items() if isinstance(v, dict) and "version" in v}
                 if pins:
                     return pins, rel
-        except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, ValueError, KeyError, toml.TOMLDecodeError) as exc:
             raise UsageError(f"{rel}: cannot read lock file ({exc})") from exc
     for rel in files:
         base = rel.rsplit("/", 1)[-1]

@@ -139,10 +139,3 @@ def scan_path(root: Path, allow: Iterable[str] = ()) -> list[Finding]:
         found.extend(scan_notebook(text, rel) if rel.endswith(".ipynb") else scan_text(text, rel))
     return [f for f in found if f.where not in allowed and f.path not in allowed]
 
-
-def render(findings: list[Finding]) -> str:
-    if not findings:
-        return "No secrets found.\n"
-    lines = [f"{f.where}: {f.kind}: {f.masked}" for f in findings]
-    lines.append(f"\n{len(findings)} possible secret(s). Remove them, or allow one with --allow-secret PATH:LINE.")
-    return "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """``reprokit validate``: is a bundle intact, complete, rebuildable, and does it rerun?
 
 Levels, each a :class:`Check` with its problems: integrity (SHA256SUMS, manifest,
-flake.lock, lock and flake agree), completeness (every third-party import is locked),
+flake.lock; requirements.lock, pylock.toml and the flake agree with the manifest), completeness (every third-party import is locked),
 rebuild (pip offline from vendor/, or ``nix build`` in Nix's sandbox), rerun (entry points in the rebuilt
 environment, outputs compared by their rules, :mod:`reprokit.outputs`). A check that could
 not run fails the run unless allowed to be skipped (:mod:`reprokit.checks`); with
@@ -24,11 +24,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
 from reprokit import __version__, flake, manifest, rerun, sandbox, tarball
 from reprokit import lock as lock_mod
 from reprokit import report as review
 from reprokit.checks import CheckResult, Outcome, from_legacy, judge
-from reprokit.errors import InputError, InterpreterUnavailable
+from reprokit.errors import InputError, InterpreterUnavailable, RebuildFailed
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import files_under, sha256_file
 from reprokit.nixpkgs import NixpkgsPin
@@ -198,6 +202,46 @@ def check_requirements(bundle: Path, data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def check_pylock(bundle: Path, data: dict[str, Any]) -> list[Problem]:
+    """pylock.toml is a PEP 751 lock (as ``packaging.pylock`` reads it) of what the manifest
+    locks: the same Python, every package at its version, every vendored file by its
+    path, sha256 and size. Bundles made before reprokit wrote it have none."""
+    path = bundle / "pylock.toml"
+    if not path.is_file():
+        return []
+    try:
+        locked = lock_mod.parse_pylock(small_text(path))
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return [Problem(path="pylock.toml", message="too large or not UTF-8 text")]
+    except InputError as exc:
+        return [Problem(path="pylock.toml", message=str(exc).split(": ", 1)[-1])]
+    problems = []
+    python = data["python"]["version"]
+    if locked.requires_python != SpecifierSet(f"=={python}.*"):
+        problems.append(Problem(path="pylock.toml", message=f"requires-python is {locked.requires_python}, reprokit.yaml targets Python {python}"))
+    listed = {p.name: p for p in locked.packages}
+    for pkg in data["packages"]:
+        got = listed.pop(canonicalize_name(pkg["name"]), None)
+        if got is None:
+            problems.append(Problem(path="pylock.toml", message=f"does not lock {pkg['name']}, which reprokit.yaml locks"))
+            continue
+        if got.version != Version(pkg["version"]):
+            problems.append(Problem(path="pylock.toml", message=f"locks {got.name} {got.version}, reprokit.yaml locks {pkg['version']}"))
+            continue
+        files = {f.path: f for f in [got.sdist, *(got.wheels or ())] if f is not None}
+        for a in pkg["artifacts"]:
+            f = files.pop(a["path"], None)
+            if f is None:
+                problems.append(Problem(path="pylock.toml", message=f"does not name {a['path']}, which reprokit.yaml vendors for {pkg['name']}"))
+            elif f.hashes.get("sha256") != a["sha256"] or f.size != a["size"]:
+                problems.append(Problem(path="pylock.toml", message=f"gives {a['path']} another sha256 or size than reprokit.yaml"))
+        for extra in files:
+            problems.append(Problem(path="pylock.toml", message=f"names {extra} for {got.name}, which reprokit.yaml does not vendor"))
+    for extra in listed:
+        problems.append(Problem(path="pylock.toml", message=f"locks {extra}, which reprokit.yaml does not"))
+    return problems
+
+
 def check_verify_py(bundle: Path, data: dict[str, Any]) -> list[Problem]:
     template = VERIFY_TEMPLATES.get(data["reprokit_manifest"])
     if template is None:
@@ -264,6 +308,7 @@ def check_integrity(bundle: Path) -> Check:
         except (OSError, ValueError):
             lock_text = ""
         problems += check_requirements(bundle, data)
+        problems += check_pylock(bundle, data)
         problems += check_entry_points(bundle, data)
         problems += check_verify_py(bundle, data)
         nix_doc: dict[str, Any] | None = None
@@ -486,7 +531,7 @@ def run_bundle_code(settings: ValidateSettings, bundle: Path, data: dict[str, An
             try:
                 env = rerun.rebuild_pip(bundle, exe, tmp / "env", policy=policy)
                 checks.append(Check(name="rebuild-pip", ok=True, details="offline from vendor/, " + policy.describe()))
-            except rerun.RebuildFailed as exc:
+            except RebuildFailed as exc:
                 checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))
     elif settings.rebuild == "nix":
         checks.append(rebuild_nix(bundle, data, allow_unsandboxed=settings.nix_without_sandbox))
@@ -573,21 +618,3 @@ def gather_review(shown_as: Path, bundle: Path, data: dict, outcome: Outcome,  #
         tool_version=__version__,
     )
 
-
-def render(report: Report) -> str:
-    rows = [("CHECK", "RESULT", "DETAILS")]
-    words = {"passed": "pass", "failed": "FAIL", "not-run": "NOT RUN"}
-    for c in report.checks:
-        r = c.result()
-        result = words[r.status] + (" (allowed)" if r.status == "not-run" and c.name in report.allow_skip else "")
-        rows.append((c.name, result, c.skipped or c.details or (f"{len(c.problems)} problem(s)" if c.problems else "")))
-    w0, w1 = (max(len(r[i]) for r in rows) for i in range(2))
-    out = [f"{a:<{w0}}  {b:<{w1}}  {d}".rstrip() for a, b, d in rows]
-    for c in report.checks:
-        for p in c.problems:
-            out.append(f"  {c.name}: {p.path + ': ' if p.path else ''}{p.message}")
-    if report.sandbox:
-        out.append(f"bundle code ran {report.sandbox}")
-    out.append("")
-    out.append(report.outcome.verdict_line())
-    return "\n".join(out) + "\n"

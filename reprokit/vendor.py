@@ -12,17 +12,17 @@ import concurrent.futures
 import logging
 import os
 import shutil
-import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
 import requests
 
 from reprokit import pypi
-from reprokit.errors import HashMismatch, IndexError_
+from reprokit.errors import HashMismatch, PackageIndexError
 from reprokit.fsutil import sha256_file
 from reprokit.lock import Artifact, Lock
 from reprokit.nixpkgs import cache_root
@@ -37,7 +37,6 @@ class VendorSettings:
     wheels: bool = True
     jobs: int = 4
     cache_dir: Path | None = None
-    quiet: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -80,76 +79,23 @@ def selected(lock: Lock, settings: VendorSettings) -> list[tuple[Artifact, str]]
     return out
 
 
-class Progress:
-    """On a terminal: one bar per download in flight and one for the total, redrawn in
-    place. Otherwise one plain line per finished file; nothing with --quiet."""
+class ProgressHook(Protocol):
+    """Told about downloads as they go (:class:`reprokit.render.Progress` draws them)."""
 
-    WIDTH = 24
+    def start(self, files: Sequence[tuple[str, int]]) -> None: ...
 
-    def __init__(self, total_files: int, total_bytes: int, stream: TextIO, quiet: bool, sizes: dict[str, int] | None = None) -> None:
-        self.total_files, self.total_bytes = total_files, total_bytes
-        self.done_files = 0
-        self.done_bytes = 0
-        self.stream = stream
-        self.quiet = quiet
-        self.tty = stream.isatty() and not quiet
-        self.lock = threading.Lock()
-        self.sizes = sizes or {}
-        self.active: dict[str, int] = {}
-        self.drawn = 0  # lines drawn last time, to move the cursor back over them
-        self.last = 0.0
+    def advance(self, name: str, n: int) -> None: ...
 
-    @staticmethod
-    def bar(done: int, total: int, width: int) -> str:
-        frac = min(1.0, done / total) if total else 1.0
-        return "[" + "#" * int(frac * width) + "." * (width - int(frac * width)) + "]"
+    def finished(self, name: str, how: str) -> None: ...
 
-    def advance(self, name: str, n: int) -> None:
-        with self.lock:
-            self.done_bytes += n
-            self.active[name] = self.active.get(name, 0) + n
-            if self.tty and time.monotonic() - self.last > 0.1:
-                self._draw()
-
-    def _draw(self) -> None:
-        self.last = time.monotonic()
-        lines = [
-            f"{self.bar(done, self.sizes.get(name, 0), self.WIDTH)} {done / 1e6:7.1f} MB  {name[:60]}"
-            for name, done in sorted(self.active.items())
-        ]
-        lines.append(f"{self.bar(self.done_bytes, self.total_bytes, self.WIDTH)} {self.done_bytes / 1e6:7.1f}/{self.total_bytes / 1e6:.1f} MB  "
-                     f"{self.done_files}/{self.total_files} files")
-        out = ("\x1b[F" * self.drawn) + "".join(f"\x1b[2K{line}\n" for line in lines)
-        out += "\x1b[2K\n" * max(0, self.drawn - len(lines))
-        extra = max(0, self.drawn - len(lines))
-        out += "\x1b[F" * extra
-        self.drawn = len(lines)
-        self.stream.write(out)
-        self.stream.flush()
-
-    def finished(self, name: str, how: str) -> None:
-        with self.lock:
-            self.done_files += 1
-            self.active.pop(name, None)
-            if self.quiet:
-                return
-            if self.tty:
-                self._draw()
-            else:
-                self.stream.write(f"{how:<10} {name}\n")
-                self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            with self.lock:
-                self._draw()
+    def close(self) -> None: ...
 
 
 class Stopped(Exception):
     """The run is being interrupted: a download in flight gives up at its next chunk."""
 
 
-def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progress | None = None, attempts: int = 3,
+def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: ProgressHook | None = None, attempts: int = 3,
           stop: threading.Event | None = None) -> tuple[Path, bool]:
     """The cached file of ``artifact``, downloading (and resuming) it if needed."""
     final = cache_path(cache, artifact.sha256)
@@ -175,9 +121,9 @@ def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progre
                         continue
                     if progress:
                         progress.advance(artifact.filename, n)
-        except (requests.RequestException, IndexError_) as exc:
+        except (requests.RequestException, PackageIndexError) as exc:
             if attempt == attempts - 1:
-                raise IndexError_(f"{artifact.filename}: download failed ({exc})") from None
+                raise PackageIndexError(f"{artifact.filename}: download failed ({exc})") from None
             continue
         size = part.stat().st_size
         if artifact.size is not None and size < artifact.size:
@@ -188,7 +134,7 @@ def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: Progre
             raise HashMismatch(f"{artifact.filename}: sha256 is {got}, the lock says {artifact.sha256}; the file was not kept")
         os.replace(part, final)
         return final, True
-    raise IndexError_(f"{artifact.filename}: still incomplete after {attempts} tries")
+    raise PackageIndexError(f"{artifact.filename}: still incomplete after {attempts} tries")
 
 
 def _place(src: Path, dest: Path) -> None:
@@ -204,13 +150,14 @@ def _place(src: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = None, stream: TextIO = sys.stderr) -> VendorReport:
+def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = None, progress: ProgressHook | None = None) -> VendorReport:
+    """Vendor the lock's artifacts; ``progress`` (if given) hears of each download."""
     cache = cache_root(settings.cache_dir)
     chosen = selected(lock, settings)
-    artifacts = [a for a, _ in chosen]
     client = client or pypi.Client()
     started = time.monotonic()
-    progress = Progress(len(artifacts), sum(a.size or 0 for a in artifacts), stream, settings.quiet, {a.filename: a.size or 0 for a in artifacts})
+    if progress is not None:
+        progress.start([(a.filename, a.size or 0) for a, _ in chosen])
     for folder in ("sdist", "wheels", *(["build"] if lock.build_tools else [])):
         (settings.output / folder).mkdir(parents=True, exist_ok=True)
     results: list[Vendored] = []
@@ -224,7 +171,8 @@ def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = No
         cached, downloaded = fetch(client, a, cache, progress, stop=stop)
         dest = settings.output / folder / a.filename
         _place(cached, dest)
-        progress.finished(a.filename, "download" if downloaded else "cached")
+        if progress is not None:
+            progress.finished(a.filename, "download" if downloaded else "cached")
         return Vendored(artifact=a, path=dest, downloaded=downloaded)
 
     pool = concurrent.futures.ThreadPoolExecutor(max(1, settings.jobs))
@@ -241,7 +189,8 @@ def vendor(lock: Lock, settings: VendorSettings, client: pypi.Client | None = No
     else:
         pool.shutdown()
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
     results.sort(key=lambda v: v.path.name)
     return VendorReport(
         files=tuple(results), requests=client.requests_made,

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import write_tree
+from tests.helpers import write_tree
 
 # (a) Numbers that differ in the 12th digit from run to run, as BLAS reductions in another
 # order make them; the seed is unset on purpose. SCALE lets a test change the result.

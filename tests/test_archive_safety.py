@@ -3,6 +3,7 @@ credentials in the index URL; --force and killed runs; SIGTERM and Ctrl-C."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from reprokit import tree
 from reprokit.bundle import ArchiveSettings, archive, reap
 from reprokit.cli import main
 from reprokit.errors import InputError
-from tests.conftest import RUNNING, write_tree
+from tests.helpers import RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +43,7 @@ def index() -> FakeIndex:
 
 def make(index: FakeIndex, paper: Path, out: Path, tmp_path: Path, **kw: object) -> bundle_mod.ArchiveResult:
     with running(index) as url:
-        os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
-        settings = {"offline": True, "record_outputs": False, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True, **kw}
+        settings = {"date": dt.date(2024, 1, 20), "offline": True, "record_outputs": False, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True, **kw}
         return archive(ArchiveSettings(python=RUNNING, paper=paper, output=out, **settings))  # type: ignore[arg-type]
 
 
@@ -97,7 +97,7 @@ def test_a_name_that_is_not_utf8_is_one_line_naming_it(index: FakeIndex, tmp_pat
     with open(os.path.join(os.fsencode(paper), b"caf\xe9.py"), "w") as fh:
         fh.write("x = 1\n")
     with running(index) as url:
-        code = main(["archive", str(paper), "-o", str(tmp_path / "b"), "--offline", "--no-record-outputs", "-q",
+        code = main(["archive", str(paper), "-o", str(tmp_path / "b"), "--date", "2024-01-20", "--offline", "--no-record-outputs", "-q",
                      "--index-url", f"{url}/simple/", "--cache-dir", str(tmp_path / "cache")])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
@@ -110,8 +110,7 @@ def test_credentials_in_the_index_url_reach_no_file_and_no_log(index: FakeIndex,
     caplog.set_level(logging.DEBUG)
     with running(index) as url:
         secret_url = url.replace("http://", f"http://alice:{PASSWORD}@") + "/simple/"
-        os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
-        code = main(["-v", "archive", str(paper), "-o", str(tmp_path / "b"), "--offline", "--no-record-outputs", "-q",
+        code = main(["-v", "archive", str(paper), "-o", str(tmp_path / "b"), "--date", "2024-01-20", "--offline", "--no-record-outputs", "-q",
                      "--index-url", secret_url, "--cache-dir", str(tmp_path / "cache")])
         assert code == 0
         assert main(["-v", "lock", str(paper), "-o", str(tmp_path / "lock.yaml"), "--index-url", secret_url]) == 0

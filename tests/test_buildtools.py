@@ -15,7 +15,8 @@ from reprokit.nixpkgs import cache_root
 from reprokit.resolve import LockSettings, lock
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
-from tests.conftest import RUNNING, write_tree
+from reprokit.errors import RebuildFailed
+from tests.helpers import RUNNING, write_tree
 from tests.fakeindex import Dist, FakeIndex, build_sdist, build_wheel, running
 
 needs_sandbox = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
@@ -99,7 +100,7 @@ def test_sdists_rebuild_offline_from_vendored_build_tools_with_no_network(index:
     with running(index) as base:
         planned, _, client = locked(index, base, tmp_path)
         bundle = tmp_path / "bundle"
-        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache", quiet=True), client)
+        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
     lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
     assert sorted(p.name for p in (bundle / "vendor" / "build").iterdir())[:1] != []
     exe, _ = rerun.find_python(RUNNING)
@@ -115,11 +116,11 @@ def test_without_its_build_tools_the_rebuild_fails_naming_the_package(index: Fak
     with running(index) as base:
         planned, _, client = locked(index, base, tmp_path)
         bundle = tmp_path / "bundle"
-        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache", quiet=True), client)
+        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
     lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
     for w in (bundle / "vendor" / "build").glob("zzdyn-*"):
         w.unlink()
     exe, _ = rerun.find_python(RUNNING)
     assert exe
-    with pytest.raises(rerun.RebuildFailed, match=r"newpkg.*zzdyn is not in the bundle's vendor/"):
+    with pytest.raises(RebuildFailed, match=r"newpkg.*zzdyn is not in the bundle's vendor/"):
         rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(contained=sandbox.available() is None))

@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,17 +20,8 @@ from reprokit.bundle import ArchiveSettings, archive
 from reprokit.errors import InputError
 from reprokit.cli import main
 from reprokit.validate import ValidateSettings, validate
-from tests.conftest import RUNNING, write_tree
+from tests.helpers import PAPER, REV, RUNNING, make_tarball, write_tree
 from tests.fakeindex import FakeIndex, running
-
-PAPER = {
-    "CITATION.cff": 'cff-version: 1.2.0\nmessage: "cite"\ntitle: "Tiny study"\nauthors:\n  - family-names: Doe\n    given-names: Jo\ndate-released: "2024-01-20"\n',
-    "run.py": "import json, os\nimport alpha\nif __name__ == '__main__':\n    os.makedirs('out', exist_ok=True)\n"
-              "    json.dump({'alpha': alpha.__version__}, open('out/result.json', 'w'))\n",
-    "data/input.csv": "a,b\n1,2\n",
-    "requirements.txt": "alpha\n",
-}
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeIndex]:
@@ -41,7 +31,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
     index.add("beta", "2.0", uploaded="2023-06-01T00:00:00Z")
     paper = write_tree(base / "tiny-paper", PAPER)
     with running(index) as url:
-        os.environ["UV_CACHE_DIR"] = str(base / "uv")
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "out1", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
         again = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "elsewhere" / "out2", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
     assert result.tarball and again.tarball
@@ -52,7 +41,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
 def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex]) -> None:
     bundle, tarball, _ = built
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "outputs", "paper", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
+    assert names == ["CITATION.cff", "README.md", "SHA256SUMS", "flake.lock", "flake.nix", "nix", "outputs", "paper", "pylock.toml", "reprokit.yaml", "requirements.lock", "vendor", "verify.py"]
     data = manifest.read(bundle / "reprokit.yaml")
     assert data["paper"]["title"] == "Tiny study" and data["paper"]["date"] == "2024-01-20" and data["paper"]["authors"] == ["Doe, Jo"]
     assert {p["name"]: p["provider"] for p in data["packages"]} == {"alpha": "wheel", "beta": "wheel"}
@@ -223,6 +212,7 @@ def test_sample_paper_end_to_end(sample_paper: Path, tmp_path: Path) -> None:
     assert dt.date.fromisoformat(data["paper"]["date"]) == dt.date(2024, 2, 15)
 
 
+@pytest.mark.slow  # archives with two recording runs, then rebuilds and reruns again
 def test_the_archive_run_is_the_record_and_a_differing_author_copy_is_reported(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     index = built[2]
     paper = write_tree(tmp_path / "with-results", {**PAPER, "out/result.json": '{"alpha": "0.9"}'})  # not what run.py writes
@@ -245,7 +235,6 @@ def test_vendor_nixpkgs_keeps_the_pinned_tarball(built: tuple[Path, Path, FakeIn
     from urllib.parse import urlparse
 
     from tests.fakeservers import reply, serve
-    from tests.test_nixpkgs import REV, make_tarball
 
     tarball = make_tarball(tmp_path)
 
@@ -294,8 +283,7 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
         "run.py": "from figlib.banner import banner\nprint(banner('hi'))\n",
     })
     with running(index) as url:
-        os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
-        common = {"offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
+        common = {"date": dt.date(2024, 1, 20), "offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
         result = archive(ArchiveSettings(python=RUNNING, paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
         # The note names the top-level scripts nothing imports (util.py is a helper).
         assert any(n.startswith("no entry points found") and n.endswith('entry-points = ["analysis.py"]') for n in result.notes)
@@ -439,6 +427,44 @@ def test_nix_rebuild_cannot_reach_the_host_from_the_sandbox(built: tuple[Path, P
         assert check.skipped and "sandbox" in check.skipped
     else:
         assert check.ok is False and check.problems[0].message.endswith(": executing '/bin/sh': No such file or directory")
+
+
+def test_without_any_date_archive_asks_for_one(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # No --date, no date-released in CITATION.cff, no git history: the bundle would carry
+    # today's date (and resolve as of today), so archive asks instead.
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    paper = write_tree(tmp_path / "undated", {"run.py": "print(1)\n", "CITATION.cff": PAPER["CITATION.cff"].replace('date-released: "2024-01-20"\n', "")})
+    assert main(["archive", str(paper), "-o", str(tmp_path / "b"), "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {paper}: no date to archive it as of") and "--date YYYY-MM-DD" in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_pylock_agrees_with_the_manifest_and_is_checked(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    from reprokit.bundle import sums
+    from reprokit.lock import parse_pylock
+
+    bundle = tmp_path / "b"
+    shutil.copytree(built[0], bundle)
+    text = (bundle / "pylock.toml").read_text()
+    locked = parse_pylock(text)
+    data = manifest.read(bundle / "reprokit.yaml")
+    assert [(p.name, str(p.version)) for p in locked.packages] == [(p["name"], p["version"]) for p in data["packages"]]
+    for p, pkg in zip(locked.packages, data["packages"], strict=True):
+        assert [(w.path, w.size, w.hashes["sha256"], w.url) for w in p.wheels or ()] == [
+            (a["path"], a["size"], a["sha256"], a["url"]) for a in pkg["artifacts"] if a["kind"] == "wheel"]
+        assert all((bundle / (w.path or "")).is_file() and w.upload_time is not None for w in p.wheels or ())
+    assert "  pylock.toml\n" in (bundle / "SHA256SUMS").read_text()
+    # Re-signed, a pylock.toml that pins another version, or is no PEP 751 lock, fails integrity.
+    beta = data["packages"][1]["artifacts"][0]
+    for bad, why in ((text.replace(beta["sha256"], "0" * 64), f"pylock.toml: gives {beta['path']} another sha256 or size than reprokit.yaml"),
+                     (text.replace('lock-version = "1.0"', 'lock-version = "9.0"'), "pylock.toml: not a PEP 751 lock")):
+        (bundle / "pylock.toml").write_text(bad)
+        (bundle / "SHA256SUMS").write_text(sums(bundle))
+        report = validate(ValidateSettings(bundle=bundle))
+        assert not report.ok
+        problems = [f"{p.path}: {p.message}" for p in report.checks[0].problems]
+        assert any(p.startswith(why) for p in problems), problems
 
 
 def test_a_module_only_a_run_asks_for_is_added_to_the_lock(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:

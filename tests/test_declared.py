@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprokit import declared
-from tests.conftest import write_tree
+from tests.helpers import write_tree
 
 
 def names(found: list[declared.Declared]) -> list[tuple[str, bool]]:

@@ -7,7 +7,7 @@ import pytest
 
 from reprokit import entrypoints, tree
 from reprokit.errors import InputError
-from tests.conftest import notebook, write_tree
+from tests.helpers import notebook, write_tree
 
 
 def test_detected_notebooks_and_main_scripts(tmp_path: Path) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
+import stat
 import subprocess
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -101,6 +104,109 @@ def test_flat_and_unpacked_hashes_equal_nix_prefetch_url(tmp_path: Path) -> None
     unpacked = hashes.unpacked_nar_sha256(tgz)
     assert hashes.nix32_encode(unpacked.nar) == prefetch(f"file://{tgz}", "--unpack")
     assert unpacked.last_modified == int(src.stat().st_mtime)
+
+
+def _member(tf: tarfile.TarFile, name: str, data: bytes | None = None, *, kind: bytes = tarfile.REGTYPE, mode: int = 0o644,
+            link: str = "", mtime: int = 1_700_000_000) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime, info.linkname = kind, mode, mtime, link
+    if data is None:
+        tf.addfile(info)
+    else:
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+
+
+def awkward_tarball(path: Path, top: str = "top/") -> Path:
+    """Links Python's extraction filters refuse and Nix hashes: absolute, dangling and
+    upward symlinks; a hard link; a file given twice; folders only implied; odd modes."""
+    with tarfile.open(path, "w:gz") as tf:
+        _member(tf, top, kind=tarfile.DIRTYPE, mode=0o755)
+        _member(tf, f"{top}a.txt", b"hello\n")
+        _member(tf, f"{top}etc-passwd", kind=tarfile.SYMTYPE, link="/etc/passwd")
+        _member(tf, f"{top}dangling", kind=tarfile.SYMTYPE, link="nowhere/x")
+        _member(tf, f"{top}up", kind=tarfile.SYMTYPE, link="../../x")
+        _member(tf, f"{top}run.sh", b"#!/bin/sh\n", mode=0o744, mtime=1_710_000_000)
+        _member(tf, f"{top}group-exec-only", b"g\n", mode=0o654)
+        _member(tf, f"{top}hard", kind=tarfile.LNKTYPE, link=f"{top}run.sh")
+        _member(tf, f"{top}sub/deep/f", b"implied folders\n")
+        _member(tf, f"{top}empty/", kind=tarfile.DIRTYPE, mode=0o700)
+        _member(tf, f"{top}dup", b"first\n")
+        _member(tf, f"{top}dup", b"second\n")
+    return path
+
+
+def awkward_archives(tmp_path: Path) -> dict[str, Path]:
+    out = {"links-and-modes.tar.gz": awkward_tarball(tmp_path / "links-and-modes.tar.gz"),
+           "no-top-folder.tar.gz": awkward_tarball(tmp_path / "no-top-folder.tar.gz", top="")}
+    with tarfile.open(tmp_path / "one-file.tar", "w") as tf:  # a single file is the top itself
+        _member(tf, "only.txt", b"just a file\n", mode=0o755)
+    with tarfile.open(tmp_path / "one-link.tar", "w") as tf:
+        _member(tf, "top", kind=tarfile.SYMTYPE, link="/nix/store")
+    with tarfile.open(tmp_path / "two-tops.tar.xz", "w:xz") as tf:
+        _member(tf, "a/x", b"1")
+        _member(tf, "b", b"2")
+    with tarfile.open(tmp_path / "dot-slash.tar.bz2", "w:bz2") as tf:
+        _member(tf, "./", kind=tarfile.DIRTYPE, mode=0o755)
+        _member(tf, "./pkg/", kind=tarfile.DIRTYPE, mode=0o755)
+        _member(tf, "./pkg/f", b"f\n")
+    with zipfile.ZipFile(tmp_path / "pkg.zip", "w") as zf:
+        zf.writestr(zipfile.ZipInfo("pkg/"), b"")
+        run = zipfile.ZipInfo("pkg/bin/run", date_time=(2021, 3, 4, 5, 6, 8))
+        run.external_attr = (stat.S_IFREG | 0o755) << 16
+        zf.writestr(run, b"#!/bin/sh\n")
+        link = zipfile.ZipInfo("pkg/etc", date_time=(2020, 1, 1, 0, 0, 0))
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, b"/etc")
+        zf.writestr(zipfile.ZipInfo("pkg/README", date_time=(2019, 5, 6, 7, 8, 10)), b"readme\n")
+    for name in ("one-file.tar", "one-link.tar", "two-tops.tar.xz", "dot-slash.tar.bz2", "pkg.zip"):
+        out[name] = tmp_path / name
+    return out
+
+
+@needs_nix
+@pytest.mark.parametrize("name", ["links-and-modes.tar.gz", "no-top-folder.tar.gz", "one-file.tar", "one-link.tar", "two-tops.tar.xz",
+                                  "dot-slash.tar.bz2", "pkg.zip"])
+def test_unpacked_hash_of_awkward_archives_equals_nix_prefetch_url(tmp_path: Path, name: str) -> None:
+    archive = awkward_archives(tmp_path)[name]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert hashes.nix32_encode(hashes.unpacked_nar_sha256(archive).nar) == prefetch(f"file://{archive}", "--unpack")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_hash_unpack_takes_links_nix_takes_and_dates_a_zip_by_its_newest_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from reprokit.cli import main
+
+    archives = awkward_archives(tmp_path)
+    assert main(["hash", "--unpack", "--json", str(archives["links-and-modes.tar.gz"])]) == 0
+    assert json.loads(capsys.readouterr().out)["lastModified"] == 1_710_000_000
+    assert main(["hash", "--unpack", "--json", str(archives["pkg.zip"])]) == 0
+    assert json.loads(capsys.readouterr().out)["lastModified"] == 1_614_834_368  # 2021-03-04T05:06:08Z, pkg/bin/run
+
+
+@pytest.mark.parametrize(("members", "why"), [
+    ([("top/../x", b"x")], "'..'"),
+    ([("top/link", "/tmp"), ("top/link/f", b"x")], "through the symlink top/link"),
+    ([("top/f", b"x"), ("top/h", ("hard", "top/nowhere"))], "hard link to top/nowhere"),
+])
+def test_what_nix_refuses_to_unpack_is_one_line_naming_the_member(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  members: list[tuple[str, object]], why: str) -> None:
+    from reprokit.cli import main
+
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tf:
+        for name, what in members:
+            if isinstance(what, bytes):
+                _member(tf, name, what)
+            elif isinstance(what, tuple):
+                _member(tf, name, kind=tarfile.LNKTYPE, link=what[1])
+            else:
+                _member(tf, name, kind=tarfile.SYMTYPE, link=str(what))
+    assert main(["hash", "--unpack", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}: ") and why in err and err.count("\n") == 1
 
 
 def test_nar_refuses_special_files(tmp_path: Path) -> None:

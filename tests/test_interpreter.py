@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reprokit import interpreter, nixpkgs, tree
-from tests.conftest import RUNNING, notebook, write_tree
+from tests.helpers import RUNNING, notebook, write_tree
 
 
 def infer(root: Path, date: str = "2018-08-03") -> interpreter.PythonChoice | None:

@@ -11,11 +11,11 @@ import pytest
 
 from reprokit import lock as lock_mod
 from reprokit import pypi
-from reprokit.errors import HashMismatch, IndexError_, ResolutionFailed, UnresolvedImports
+from reprokit.errors import HashMismatch, PackageIndexError, ResolutionFailed, UnresolvedImports
 from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, requirements_for
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, cache_path, vendor
-from tests.conftest import write_tree
+from tests.helpers import RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 
 
@@ -46,10 +46,10 @@ def test_client_resolves_relative_urls_and_retries(index: FakeIndex) -> None:
         assert len(fast_client(base).files("beta")) == 6  # the stalled try timed out, the next one answered
         yanked = [f for f in fast_client(base).files("beta") if f.yanked]
         assert {f.filename for f in yanked} == {"beta-1.5-py3-none-any.whl", "beta-1.5.tar.gz"}
-        with pytest.raises(IndexError_, match="nosuch: not on the index"):
+        with pytest.raises(PackageIndexError, match="nosuch: not on the index"):
             fast_client(base).files("nosuch")
         index.fault("/simple/alpha/", 503, 503, 503, 503, 503)
-        with pytest.raises(IndexError_, match="no answer after 5 tries"):
+        with pytest.raises(PackageIndexError, match="no answer after 5 tries"):
             fast_client(base).files("alpha")
 
 
@@ -110,7 +110,7 @@ def test_vendor_cache_mismatch_truncation_and_resume(index: FakeIndex, tmp_path:
         index.fault("/files/beta-1.0.tar.gz", "truncate")
         index.log.clear()
         out = tmp_path / "vendor"
-        report = vendor(locked, VendorSettings(output=out, cache_dir=cache, quiet=True), fast_client(base))
+        report = vendor(locked, VendorSettings(output=out, cache_dir=cache), fast_client(base))
         assert sorted(p.name for p in out.rglob("*") if p.is_file()) == names
         for f in out.rglob("*"):
             if f.is_file():
@@ -120,12 +120,12 @@ def test_vendor_cache_mismatch_truncation_and_resume(index: FakeIndex, tmp_path:
         assert not list(cache.rglob("*.part"))
         # Second vendoring of the same lock: no request at all.
         index.log.clear()
-        report2 = vendor(locked, VendorSettings(output=tmp_path / "vendor2", cache_dir=cache, quiet=True), fast_client(base))
+        report2 = vendor(locked, VendorSettings(output=tmp_path / "vendor2", cache_dir=cache), fast_client(base))
         assert index.log == [] and report2.requests == 0 and all(not v.downloaded for v in report2.files)
         # Bytes that do not match the lock are refused and not kept.
         index.fault("/files/gamma-0.3-py3-none-any.whl", "corrupt")
         with pytest.raises(HashMismatch, match=r"gamma-0.3-py3-none-any.whl: sha256 is [0-9a-f]{64}, the lock says [0-9a-f]{64}"):
-            vendor(locked, VendorSettings(output=tmp_path / "v3", cache_dir=tmp_path / "cache3", quiet=True), fast_client(base))
+            vendor(locked, VendorSettings(output=tmp_path / "v3", cache_dir=tmp_path / "cache3"), fast_client(base))
         assert not (tmp_path / "v3" / "wheels" / "gamma-0.3-py3-none-any.whl").exists()
         assert not [p for p in (tmp_path / "cache3").rglob("*") if p.is_file() and p.stat().st_size and "gamma" in p.name]
 
@@ -134,7 +134,7 @@ def test_offline_pip_install_from_vendored_files(index: FakeIndex, tmp_path: Pat
     root = paper(tmp_path)
     with running(index) as base:
         locked = do_lock(index, base, root, tmp_path)
-        vendor(locked, VendorSettings(output=tmp_path / "vendor", cache_dir=tmp_path / "cache", quiet=True), fast_client(base))
+        vendor(locked, VendorSettings(output=tmp_path / "vendor", cache_dir=tmp_path / "cache"), fast_client(base))
     lock_mod.write(locked, tmp_path / "l.yaml", tmp_path / "requirements.lock")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -161,10 +161,11 @@ class FakeTTY:
 
 
 def test_progress_draws_a_bar_per_file_and_a_total_on_a_terminal() -> None:
-    from reprokit.vendor import Progress
+    from reprokit.render import Progress
 
     tty = FakeTTY()
-    p = Progress(2, 30_000_000, tty, quiet=False, sizes={"a.whl": 10_000_000, "b.tar.gz": 20_000_000})  # type: ignore[arg-type]
+    p = Progress(tty)  # type: ignore[arg-type]
+    p.start([("a.whl", 10_000_000), ("b.tar.gz", 20_000_000)])
     p.advance("a.whl", 5_000_000)
     p.last = 0
     p.advance("b.tar.gz", 20_000_000)
@@ -174,7 +175,8 @@ def test_progress_draws_a_bar_per_file_and_a_total_on_a_terminal() -> None:
     assert "25.0/30.0 MB  1/2 files\n" in tty.text and "\x1b[F" in tty.text  # redrawn in place
     plain = FakeTTY()
     plain.isatty = lambda: False  # type: ignore[method-assign]
-    q = Progress(1, 10, plain, quiet=False)  # type: ignore[arg-type]
+    q = Progress(plain)  # type: ignore[arg-type]
+    q.start([("c.whl", 10)])
     q.advance("c.whl", 10)
     q.finished("c.whl", "cached")
     assert plain.text == "cached     c.whl\n"
@@ -248,6 +250,70 @@ def test_lock_of_a_folder_without_code_says_so(tmp_path: Path, capsys: pytest.Ca
     assert f"note: no .py or .ipynb files under {tmp_path / 'paper'}" in captured.err
     assert "0 packages for Python" in captured.out and out.is_file()
 
+
+def small_closure(bundle: Path) -> tuple[lock_mod.Lock, dict[str, str]]:
+    """alpha (needs beta) and beta as wheels under bundle/vendor/wheels, their lock naming
+    download URLs on a host that does not exist, and sha256 -> path in the bundle."""
+    from tests.fakeindex import build_wheel
+
+    (bundle / "vendor" / "wheels").mkdir(parents=True)
+    packages, paths = [], {}
+    for name, version, requires in (("alpha", "1.0", ["beta"]), ("beta", "2.0", [])):
+        filename, data = build_wheel(name, version, requires)
+        (bundle / "vendor" / "wheels" / filename).write_bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        paths[sha] = f"vendor/wheels/{filename}"
+        art = lock_mod.Artifact(filename=filename, url=f"https://files.invalid/{filename}", sha256=sha, size=len(data), kind="wheel",
+                                upload_time="2023-06-01T00:00:00Z")
+        packages.append(lock_mod.Package(name=name, version=version, requested=name == "alpha", via=("alpha",) if name == "beta" else (),
+                                         artifacts=(art,), hashes=(sha,)))
+    return lock_mod.Lock(python=RUNNING, platform="x86_64-linux", date="2024-01-20", index_url="https://pypi.invalid/simple/",
+                         versions_from="date", packages=tuple(packages)), paths
+
+
+def test_pylock_is_pep_751_with_every_file_and_reads_back_with_packaging(tmp_path: Path) -> None:
+    from packaging.pylock import Pylock
+
+    from reprokit import toml
+
+    locked, paths = small_closure(tmp_path)
+    text = lock_mod.render_pylock(locked, paths)
+    parsed = Pylock.from_dict(toml.loads(text))
+    assert [(p.name, str(p.version)) for p in parsed.packages] == [("alpha", "1.0"), ("beta", "2.0")]
+    (wheel,) = parsed.packages[0].wheels or ()
+    assert (wheel.url, wheel.path, wheel.size, wheel.hashes, wheel.upload_time.isoformat() if wheel.upload_time else None) == (
+        f"https://files.invalid/{wheel.name}", f"vendor/wheels/{wheel.name}", (tmp_path / f"vendor/wheels/{wheel.name}").stat().st_size,
+        {"sha256": hashlib.sha256((tmp_path / f"vendor/wheels/{wheel.name}").read_bytes()).hexdigest()}, "2023-06-01T00:00:00+00:00")
+    assert parsed.requires_python is not None and str(parsed.requires_python) == f"=={locked.python}.*"
+    assert lock_mod.parse_pylock(text) == parsed
+
+
+@pytest.mark.skipif(not hasattr(__import__("uv"), "find_uv_bin"), reason="the uv wheel is not installed")
+def test_uv_installs_the_closure_offline_from_pylock_and_vendor_alone(tmp_path: Path) -> None:
+    import uv
+
+    bundle = tmp_path / "bundle"
+    locked, paths = small_closure(bundle)
+    (bundle / "pylock.toml").write_text(lock_mod.render_pylock(locked, paths))
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_CONFIG": "1"}
+    venv = tmp_path / "env"
+    subprocess.run([uv.find_uv_bin(), "venv", "--quiet", "--python", sys.executable, str(venv)], env=env, check=True)
+    install = [uv.find_uv_bin(), "pip", "install", "--preview-features", "pylock", "--offline", "--python", str(venv / "bin" / "python"),
+               "-r", "pylock.toml"]
+    done = subprocess.run(install, cwd=bundle, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ran = subprocess.run([str(venv / "bin" / "python"), "-c", "import alpha, beta; print(alpha.__version__, beta.__version__)"],
+                         capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["1.0", "2.0"]
+    # A vendored file that is not the one the lock names (another release's bytes, same
+    # size) is refused by its sha256.
+    from tests.fakeindex import build_wheel
+
+    (bundle / "vendor" / "wheels" / "beta-2.0-py3-none-any.whl").write_bytes(build_wheel("beta", "2.1")[1])
+    subprocess.run([uv.find_uv_bin(), "pip", "uninstall", "--python", str(venv / "bin" / "python"), "alpha", "beta"], env=env,
+                   capture_output=True, check=True)
+    refused = subprocess.run(install, cwd=bundle, env={**env, "UV_CACHE_DIR": str(tmp_path / "fresh-cache")}, capture_output=True, text=True)
+    assert refused.returncode != 0 and "sha256:" in refused.stderr
 
 def test_imports_no_table_knows_are_matched_by_the_files_on_the_index(tmp_path: Path) -> None:
     idx = FakeIndex()

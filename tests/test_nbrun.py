@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reprokit.resolve import NOTEBOOK_TOOLING, LockSettings, lock
 from reprokit.scan import ScanSettings, scan
-from tests.conftest import RUNNING, notebook, write_tree
+from tests.helpers import RUNNING, notebook, write_tree
 from tests.fakeindex import FakeIndex, running
 
 

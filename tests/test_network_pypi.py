@@ -15,7 +15,7 @@ from reprokit import pypi
 from reprokit.resolve import LockSettings, lock
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
-from tests.conftest import write_tree
+from tests.helpers import write_tree
 
 pytestmark = pytest.mark.network
 
@@ -35,7 +35,7 @@ def test_real_pypi_lock_vendor_and_offline_install(tmp_path: Path) -> None:
         assert p.artifacts and all((a.upload_time or "") < "2023-06-02" for a in p.artifacts)
     lock_mod.write(first, tmp_path / "lock.yaml", tmp_path / "requirements.lock")
     out = tmp_path / "vendor"
-    report = vendor(first, VendorSettings(output=out, cache_dir=tmp_path / "cache", quiet=True))
+    report = vendor(first, VendorSettings(output=out, cache_dir=tmp_path / "cache"))
     assert report.files and all(v.downloaded for v in report.files)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -44,3 +44,27 @@ def test_real_pypi_lock_vendor_and_offline_install(tmp_path: Path) -> None:
                     "--require-hashes", "-r", str(tmp_path / "requirements.lock")], check=True, env=env)
     got = subprocess.run([str(venv / "bin" / "python"), "-c", "import requests, attr; print(requests.__version__)"], capture_output=True, text=True, check=True)
     assert got.stdout.strip() == "2.31.0"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (Path.home() / ".pyenv" / "versions").is_dir() or not any(
+    p.name.startswith("2.7.") for p in (Path.home() / ".pyenv" / "versions").iterdir()), reason="no Python 2.7 under pyenv")
+def test_a_python_2_paper_is_locked_by_its_own_pip_and_rebuilt_without_a_venv(tmp_path: Path) -> None:
+    """uv does not target Python 2.7: its own pip resolves against an index of the paper's
+    date, and the rebuild installs with the bundle's pip into a folder (2.7 has no venv)."""
+    from reprokit.bundle import ArchiveSettings, archive
+    from reprokit.validate import ValidateSettings, validate
+
+    paper = write_tree(tmp_path / "old", {
+        "README.md": "Needs python 2.7.\n\n    python run.py\n",
+        "run.py": "import six\nprint 'six', six.__version__\nopen('version.txt', 'w').write(six.__version__)\n",
+    })
+    result = archive(ArchiveSettings(paper=paper, output=tmp_path / "bundle", date=dt.date(2016, 2, 10), quiet=True, cache_dir=tmp_path / "cache"))
+    from reprokit import manifest
+
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    assert data["python"] == {"version": "2.7", "platform": "x86_64-linux", "source": "README.md:1 (python 2.7)"}
+    assert {p["name"]: p["version"] for p in data["packages"]} == {"six": "1.10.0"}  # six 1.10.0: 2015-10-07, 1.11.0: 2017-09
+    assert {p["name"] for p in data["build_tools"]["packages"]} == {"pip"}
+    assert (result.bundle / "outputs" / "run" / "version.txt").read_text() == "1.10.0"
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

@@ -16,9 +16,8 @@ from reprokit import hashes, nixpkgs
 from reprokit.cli import main
 from reprokit.errors import PinError
 from tests.fakeservers import reply, serve
+from tests.helpers import COMMIT_TIME, REV, make_tarball
 
-REV = "0123456789abcdef0123456789abcdef01234567"
-COMMIT_TIME = 1707978831  # 2024-02-15T06:33:51Z
 
 
 @pytest.mark.parametrize(("date", "channel"), [("2024-02-15", "nixos-23.11"), ("2024-06-01", "nixos-24.05"), ("2024-12-01", "nixos-24.11"), ("2020-05-31", "nixos-20.03"), ("2017-01-20", "nixos-16.09"),
@@ -61,22 +60,6 @@ def test_a_pin_whose_nixpkgs_lacks_the_python_is_passed_over() -> None:
     assert got.channel != "nixos-23.11" and "lacks Python 3.7" in got.note
 
 
-def make_tarball(tmp_path: Path) -> bytes:
-    src = tmp_path / f"nixpkgs-{REV}"
-    (src / "pkgs").mkdir(parents=True)
-    (src / "default.nix").write_text("{ ... }: { }\n")
-    (src / "pkgs" / "hello.sh").write_text("#!/bin/sh\n")
-    (src / "pkgs" / "hello.sh").chmod(0o755)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for p in sorted([src, *src.rglob("*")]):
-            info = tf.gettarinfo(p, arcname=str(p.relative_to(tmp_path)))
-            info.mtime = COMMIT_TIME
-            with open(p, "rb") if p.is_file() else io.BytesIO() as fh:
-                tf.addfile(info, fh if p.is_file() else None)
-    return buf.getvalue()
-
-
 def test_online_pin_against_a_local_github(tmp_path: Path) -> None:
     tarball = make_tarball(tmp_path)
     asked: dict[str, list[str]] = {}
@@ -106,15 +89,38 @@ def test_online_pin_against_a_local_github(tmp_path: Path) -> None:
         assert hashes.sri(hashes.nix32_decode(out.stdout.split()[-1])) == got.nar_hash
 
 
+def test_github_is_asked_through_the_one_retrying_call(tmp_path: Path) -> None:
+    # A 503 and a 502 (GitHub under load) are retried, for the API and the tarball alike.
+    tarball = make_tarball(tmp_path)
+    failures = {"/repos/NixOS/nixpkgs/commits": 1, f"/NixOS/nixpkgs/archive/{REV}.tar.gz": 1}
+
+    def handle(h) -> None:  # type: ignore[no-untyped-def]
+        path = urlparse(h.path).path
+        if failures.get(path):
+            failures[path] -= 1
+            reply(h, 503 if "commits" in path else 502, b"{}")
+        elif path.endswith("/commits"):
+            reply(h, 200, json.dumps([{"sha": REV, "commit": {"committer": {"date": "2024-02-15T06:33:51Z"}}}]).encode())
+        else:
+            reply(h, 200, tarball, "application/gzip")
+
+    with serve(handle) as (base, log):
+        got = nixpkgs.pin(nixpkgs.PinSettings(date=dt.date(2024, 2, 15), github_api=base, github_archive=base,
+                                              cache_dir=tmp_path / "cache", backoff=0.01))
+    assert got.source == "github" and got.rev == REV and got.note == ""
+    assert len(log) == 4 and failures == dict.fromkeys(failures, 0)
+
+
 def test_online_pin_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     def handle(h) -> None:  # type: ignore[no-untyped-def]
         reply(h, 500, b"{}")
 
-    with serve(handle) as (base, _):
+    with serve(handle) as (base, log):
         monkeypatch.setenv("REPROKIT_GITHUB_API", base)
         assert main(["pin", "--date", "2024-02-15", "--cache-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: GitHub answered 500") and len(err.strip().splitlines()) == 1
+    assert len(log) == 3  # asked again twice before giving up
 
 
 def test_unreachable_github_falls_back_to_embedded(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from reprokit import notebook
-from tests.conftest import notebook as make_nb
+from tests.helpers import notebook as make_nb
 
 
 def test_magics_and_shell_lines_are_neutralised_keeping_line_numbers() -> None:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,11 @@ from zenodo_mock.testing import spawn
 
 from reprokit.bundle import ArchiveSettings, archive
 from reprokit.cli import main
-from reprokit.publish import PublishRefused, PublishSettings, ZenodoError, publish
-from tests.conftest import RUNNING, write_tree
+from reprokit.errors import PublishRefused, ZenodoError
+from reprokit.publish import PublishSettings, publish
+from tests.helpers import PAPER, RUNNING, write_tree
 from tests.fakeindex import FakeIndex, running
 from tests.fakeservers import serve
-from tests.test_bundle import PAPER
 
 TOKEN = "tok" + "e" * 50 + "n"  # looks like nothing else in the output
 CFF = PAPER["CITATION.cff"].replace('    given-names: Jo\n', '    given-names: Jo\n    orcid: "https://orcid.org/0000-0002-1825-0097"\n') + (
@@ -77,8 +78,8 @@ def test_round_trip_new_version_and_no_duplicate(bundle: Path, tmp_path: Path, m
         assert "Nothing changed since deposition" in capsys.readouterr().out
         assert sorted(p.name for p in storage.iterdir()) == [dep]
 
-        # A changed bundle becomes a new version of the recorded deposition.
-        bundle.with_name("bundle.tar.gz").unlink()
+        # A changed bundle becomes a new version of the recorded deposition (its stale
+        # tarball from the first publish is not reused).
         (bundle / "paper" / "data" / "input.csv").write_text("a,b\n1,3\n")
         from reprokit.bundle import sums
         (bundle / "reprokit.yaml").write_text((bundle / "reprokit.yaml").read_text().replace(
@@ -122,7 +123,27 @@ def test_corrupt_bundle_secret_and_bad_citation_are_refused(bundle: Path, tmp_pa
     with pytest.raises(PublishRefused) as info:
         publish(PublishSettings(bundle=bundle, dry_run=True, allow_secrets=("paper/run.py:1",)))
     msg = str(info.value)
-    assert "message is missing" in msg and "orcid '0000-0002-1825-0097' is not a URL" in msg and "date-released 'Feb 2024'" in msg
+    assert "(top): 'message' is a required property" in msg and "authors/0/orcid: '0000-0002-1825-0097' does not match" in msg
+    assert "date-released: 'Feb 2024' is not a 'date'" in msg and "\n" not in msg
+
+
+def test_citation_is_checked_against_the_cff_schema_path_by_path() -> None:
+    from reprokit import citation
+
+    # What six hand checks let through, the official CFF 1.2.0 schema does not.
+    bad = citation.parse('cff-version: 1.2.0\nmessage: "m"\ntitle: "t"\nauthors:\n  - family-names: Doe\n  - name: The consortium\n'
+                         '    email: nope\nlicense: MITX\nkeywords: [1, b]\ndate-released: 2024-01-20\ntitel: "typo"\n')
+    assert citation.problems(bad) == [
+        "(top): Additional properties are not allowed ('titel' was unexpected)",
+        r"authors/1/email: 'nope' does not match '^[\\S]+@[\\S]+\\.[\\S]{2,}$'",
+        "keywords/0: 1 is not of type 'string'",
+        "license: 'MITX' is not one of the 459 values CFF 1.2.0 allows",
+    ]
+    # An unquoted YAML date is a date, as the schema asks of validators; and the file
+    # archive writes for a paper without one is valid.
+    from reprokit.bundle import generated_citation
+
+    assert citation.problems(citation.parse(generated_citation("tiny", __import__("datetime").date(2024, 1, 20)))) == []
 
 
 class Script:
@@ -224,3 +245,77 @@ def test_plain_http_to_another_machine_needs_a_flag(bundle: Path, monkeypatch: p
 
     with pytest.raises(UsageError, match="use https://" if url.startswith("http:") else "not an http"):
         publish(PublishSettings(bundle=bundle, zenodo_url=url, yes=True))
+
+
+def test_a_tarball_older_than_the_folder_is_not_uploaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # The report: archive --tar, publish, edit the paper, archive --force without --tar,
+    # publish again. The tarball beside the folder is the first archive's.
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    index = FakeIndex()
+    index.add("alpha", "1.0", ["beta"], uploaded="2023-06-01T00:00:00Z")
+    index.add("beta", "2.0", uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(tmp_path / "tiny-paper", {**PAPER, "CITATION.cff": CFF})
+    out = tmp_path / "bundle"
+    storage = tmp_path / "zenodo"
+    with running(index) as url, spawn(storage) as base:
+        def make(**kw: bool) -> None:
+            archive(ArchiveSettings(python=RUNNING, paper=paper, output=out, offline=True, record_outputs=False, index_url=f"{url}/simple/",
+                                    cache_dir=tmp_path / "cache", quiet=True, **kw))
+
+        make(tar=True)
+        assert main(["publish", str(out), "--zenodo-url", base, "--yes", "--json"]) == 0
+        first = json.loads(capsys.readouterr().out)
+        (paper / "data" / "input.csv").write_text("a,b\n1,3\n")
+        make(force=True)
+        assert main(["publish", str(out), "--zenodo-url", base, "--yes", "--json"]) == 0
+        second = json.loads(capsys.readouterr().out)
+    assert second["state"] == "done" and second["deposition_id"] != first["deposition_id"]  # not "nothing changed"
+    with tarfile.open(storage / str(second["deposition_id"]) / "tiny-paper.tar.gz") as tf:
+        member = tf.extractfile("tiny-paper/paper/data/input.csv")
+        assert member is not None and member.read() == b"a,b\n1,3\n"
+    assert any("did not match the folder" in n for n in second["notes"])
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/api", "/api/"])
+def test_zenodo_url_is_the_base_url_and_its_api_url_works_too(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str], suffix: str) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", TOKEN)
+    with spawn(tmp_path / "zenodo") as base:
+        assert main(["publish", str(bundle), "--zenodo-url", base + suffix, "--draft", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["state"] == "draft" and (tmp_path / "zenodo" / str(got["deposition_id"]) / "tiny-paper.tar.gz").is_file()
+    assert json.loads(bundle.with_name("bundle.zenodo.json").read_text())["zenodo"] == base
+
+
+@pytest.fixture
+def zenodo_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """zenodo-client's configuration folder (pystow's), empty and private to the test."""
+    import pystow.config_api
+
+    home = tmp_path / "config"
+    home.mkdir()
+    monkeypatch.setenv("PYSTOW_CONFIG_HOME", str(home))
+    monkeypatch.delenv("ZENODO_API_TOKEN", raising=False)
+    monkeypatch.delenv("ZENODO_SANDBOX_API_TOKEN", raising=False)
+    pystow.config_api._get_cfp.cache_clear()  # pystow reads its files once per process
+    yield home
+    pystow.config_api._get_cfp.cache_clear()
+
+
+def test_the_token_is_found_where_zenodo_client_looks(bundle: Path, tmp_path: Path, zenodo_config: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # zenodo-client (through pystow) also reads the token from ~/.config/zenodo.ini.
+    (zenodo_config / "zenodo.ini").write_text(f"[zenodo]\napi_token = {TOKEN}\n")
+    script = Script((200, deposition()))
+    with serve(script) as (base, _):
+        script.answers[0] = (200, deposition(base))
+        assert main(["publish", str(bundle), "--zenodo-url", base, "--draft"]) == 0
+    assert script.seen and all(h.get("Authorization") == f"Bearer {TOKEN}" for _, _, h in script.seen)
+    assert TOKEN not in "".join(capsys.readouterr())
+
+
+def test_no_token_anywhere_is_one_line_naming_where_to_put_it(bundle: Path, zenodo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["publish", str(bundle), "--zenodo-url", "http://127.0.0.1:9", "--draft"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no Zenodo token: set ZENODO_API_TOKEN") and "zenodo.ini" in err and err.count("\n") == 1

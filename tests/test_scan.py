@@ -9,7 +9,7 @@ import pytest
 
 from reprokit.cli import main
 from reprokit.scan import ScanSettings, _imports, module_name, scan, scan_files
-from tests.conftest import RUNNING, notebook, write_tree
+from tests.helpers import RUNNING, notebook, write_tree
 
 
 def run(path: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:

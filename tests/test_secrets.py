@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import secrets
+from reprokit import render, secrets
 from reprokit.cli import main
-from tests.conftest import SAMPLE_PAPER, write_tree
+from tests.helpers import SAMPLE_PAPER, write_tree
 
 GH = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 AWS = "AKIA" + "IOSFODNN7EXAMPLQ"
@@ -35,7 +35,7 @@ def test_planted_secrets_are_found_masked(tmp_path: Path) -> None:
     assert any(p == "analysis.ipynb" and k == "Zenodo token" for p, _, k in found)
     assert (".env", None, "dotenv file") in found and (".netrc", None, "netrc credentials") in found
     assert ("config.yaml", 1, "Zenodo token") in found and ("config.yaml", 2, "Slack webhook") in found
-    rendered = secrets.render(secrets.scan_path(tmp_path))
+    rendered = render.findings(secrets.scan_path(tmp_path))
     assert GH not in rendered and AWS not in rendered and "ghp_" in rendered  # masked, but recognisable
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from reprokit import tree
 from reprokit.tree import walk
-from tests.conftest import write_tree
+from tests.helpers import write_tree
 
 
 def test_walk_honours_gitignore_and_skips_environments(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ paper whose entry point attack the reviewer. Their effects are looked for from o
 
 from __future__ import annotations
 
+import datetime as dt
 import contextlib
 import gzip
 import hashlib
@@ -21,10 +22,9 @@ import pytest
 from reprokit import sandbox
 from reprokit.bundle import ArchiveSettings, archive
 from reprokit.validate import ValidateSettings, validate
-from tests.conftest import RUNNING, write_tree
+from tests.helpers import RUNNING, resign, write_tree
 from tests.fakeindex import Dist, FakeIndex, running
-from tests.test_sandbox import ATTACK, KEY, TOKEN, Listener, arena
-from tests.test_validate_safety import resign
+from tests.hostile import ATTACK, KEY, TOKEN, Listener, arena
 
 
 def attack_source(cfg: dict[str, Any]) -> str:
@@ -70,9 +70,8 @@ def world() -> Iterator[dict[str, Any]]:
 
 def build(tmp_path: Path, paper: dict[str, str], index: FakeIndex) -> Path:
     with running(index) as url:
-        os.environ["UV_CACHE_DIR"] = str(tmp_path / "uv")
         return archive(ArchiveSettings(python=RUNNING, paper=write_tree(tmp_path / "paper", paper), output=tmp_path / "bundle", offline=True,
-                                       record_outputs=False, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True)).bundle
+                                       date=dt.date(2024, 1, 20), record_outputs=False, index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True)).bundle
 
 
 @contextlib.contextmanager
@@ -146,6 +145,7 @@ def test_a_hostile_build_backend_runs_contained(world: dict[str, Any], tmp_path:
     assert_no_trace(world, printed, json.dumps(report.to_json()), network)
 
 
+@pytest.mark.slow  # archives, then rebuilds with pip as the reviewer would
 def test_the_reviewers_pip_cache_and_home_stay_untouched(world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     index = FakeIndex()
     index.add_build_tools()

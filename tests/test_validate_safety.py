@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from reprokit import manifest, sandbox
-from reprokit.bundle import ArchiveSettings, archive, sums
+from reprokit.bundle import ArchiveSettings, archive
 from reprokit.cli import main
-from reprokit.fsutil import sha256_file
 from reprokit.lock import parse_requirements
 from reprokit.validate import ValidateSettings, validate
-from tests.conftest import RUNNING, write_tree
+from tests.helpers import RUNNING, resign, write_tree
 from tests.fakeindex import FakeIndex, running
 
 PAPER = {
@@ -35,7 +34,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     index.add("alpha", "1.0", uploaded="2023-06-01T00:00:00Z")
     paper = write_tree(base / "tiny", PAPER)
     with running(index) as url:
-        os.environ["UV_CACHE_DIR"] = str(base / "uv")
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "b", offline=True, record_outputs=False,
                                          index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
     return result.bundle
@@ -45,17 +43,6 @@ def copy(bundle: Path, tmp_path: Path) -> Path:
     b = tmp_path / "b"
     shutil.copytree(bundle, b, symlinks=True)
     return b
-
-
-def resign(b: Path, manifest_text: str | None = None) -> None:
-    """Seal a tampered bundle again, as a hostile author would: the manifest's paper
-    digests and SHA256SUMS agree with the files, so only reprokit's rules stand."""
-    if manifest_text is None:
-        data = manifest.read(b / "reprokit.yaml")
-        data["paper_files"] = [{"path": f["path"], "sha256": sha256_file(b / "paper" / f["path"])} for f in data["paper_files"]]
-        manifest_text = manifest.render(data)
-    (b / "reprokit.yaml").write_text(manifest_text)
-    (b / "SHA256SUMS").write_text(sums(b))
 
 
 def problems_of(b: Path, **kw: object) -> list[tuple[str | None, str]]:

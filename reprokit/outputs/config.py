@@ -17,18 +17,14 @@ A glob without ``/`` matches a file name in any folder; ``*`` stays within a fol
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from reprokit import toml
 from reprokit.errors import InputError
 from reprokit.outputs.rule import Rule, default_rule, kind_for
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 KEEP_MAX_BYTES = 50_000_000
 RUNS = 2
@@ -133,8 +129,8 @@ def read(paper: Path) -> OutputsConfig:
     if not cfg.is_file():
         return OutputsConfig()
     try:
-        data = tomllib.loads(cfg.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        data = toml.loads(cfg.read_text(encoding="utf-8"))
+    except toml.TOMLDecodeError as exc:
         raise InputError(f"{cfg}: invalid TOML ({exc})") from None
     table = data.get("outputs", {})
     if not isinstance(table, dict):

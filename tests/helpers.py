@@ -1,0 +1,85 @@
+"""Builders the tests share: small papers on disk, notebooks, a nixpkgs-like tarball, and
+the re-sealing of a tampered bundle. Tests import them from here, never from each other."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+from reprokit import manifest
+from reprokit.bundle import sums
+from reprokit.fsutil import sha256_file
+from reprokit.interpreter import running
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNING = running()  # the running Python, X.Y: the target of papers archived in tests
+SAMPLE_PAPER = ROOT / "sample_paper"
+
+# A tiny paper: one entry point importing alpha (which needs beta), a data file, a
+# CITATION.cff with its date.
+PAPER = {
+    "CITATION.cff": 'cff-version: 1.2.0\nmessage: "cite"\ntitle: "Tiny study"\nauthors:\n  - family-names: Doe\n    given-names: Jo\ndate-released: "2024-01-20"\n',
+    "run.py": "import json, os\nimport alpha\nif __name__ == '__main__':\n    os.makedirs('out', exist_ok=True)\n"
+              "    json.dump({'alpha': alpha.__version__}, open('out/result.json', 'w'))\n",
+    "data/input.csv": "a,b\n1,2\n",
+    "requirements.txt": "alpha\n",
+}
+
+# A nixpkgs revision and commit time for a stand-in GitHub.
+REV = "0123456789abcdef0123456789abcdef01234567"
+COMMIT_TIME = 1707978831  # 2024-02-15T06:33:51Z
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Create ``files`` (relative path -> text or bytes) under ``root``."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def notebook(*cells: str, nbformat: int = 4, language: str = "python") -> str:
+    """A minimal notebook JSON text with the given code cells."""
+    if nbformat == 3:
+        return json.dumps({
+            "nbformat": 3, "nbformat_minor": 0, "metadata": {"name": "old"},
+            "worksheets": [{"cells": [{"cell_type": "code", "input": c, "language": "python", "outputs": [], "metadata": {}} for c in cells], "metadata": {}}],
+        })
+    return json.dumps({
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "k", "display_name": "k", "language": language}},
+        "cells": [{"cell_type": "code", "id": f"c{i}", "source": c, "metadata": {}, "outputs": [], "execution_count": None} for i, c in enumerate(cells)],
+    })
+
+
+def make_tarball(tmp_path: Path) -> bytes:
+    src = tmp_path / f"nixpkgs-{REV}"
+    (src / "pkgs").mkdir(parents=True)
+    (src / "default.nix").write_text("{ ... }: { }\n")
+    (src / "pkgs" / "hello.sh").write_text("#!/bin/sh\n")
+    (src / "pkgs" / "hello.sh").chmod(0o755)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for p in sorted([src, *src.rglob("*")]):
+            info = tf.gettarinfo(p, arcname=str(p.relative_to(tmp_path)))
+            info.mtime = COMMIT_TIME
+            with open(p, "rb") if p.is_file() else io.BytesIO() as fh:
+                tf.addfile(info, fh if p.is_file() else None)
+    return buf.getvalue()
+
+
+def resign(b: Path, manifest_text: str | None = None) -> None:
+    """Seal a tampered bundle again, as a hostile author would: the manifest's paper
+    digests and SHA256SUMS agree with the files, so only reprokit's rules stand."""
+    if manifest_text is None:
+        data = manifest.read(b / "reprokit.yaml")
+        data["paper_files"] = [{"path": f["path"], "sha256": sha256_file(b / "paper" / f["path"])} for f in data["paper_files"]]
+        manifest_text = manifest.render(data)
+    (b / "reprokit.yaml").write_text(manifest_text)
+    (b / "SHA256SUMS").write_text(sums(b))

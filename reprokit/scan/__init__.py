@@ -19,6 +19,7 @@ from reprokit import declared as declared_mod
 from reprokit import tree
 from reprokit.errors import UsageError
 from reprokit.mapping import Mapper, platform_only
+from reprokit.render import counted
 from reprokit.scan._files import (
     MAX_FILE_BYTES, PARALLEL_BYTES, PARALLEL_FILES, FileImports, Warning_, scan_file, scan_files, warning_at,
 )
@@ -27,7 +28,7 @@ from reprokit.scan._layout import (
     SUPPORT_DIRS, VENDORED_DIRS, in_package, is_support_code, is_vendored, local_names, module_name, package_dirs,
     unimported_modules, visible_folders,
 )
-from reprokit.scan._render import counted, render_table
+from reprokit.scan._render import render_table
 from reprokit.scan._stdlib import TYPE_CHECKER_ONLY, other_stdlib_message, other_stdlib, parse_python, stdlib_names
 
 __all__ = [

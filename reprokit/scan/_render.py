@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reprokit.render import counted
+
 if TYPE_CHECKING:
     from reprokit.scan import ScanResult
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 file``, ``3 files``: a count as a person reads it."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def render_table(result: ScanResult) -> str:

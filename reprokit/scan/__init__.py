@@ -29,7 +29,7 @@ from reprokit.scan._layout import (
     unimported_modules, visible_folders,
 )
 from reprokit.scan._render import render_table
-from reprokit.scan._stdlib import TYPE_CHECKER_ONLY, other_stdlib_message, other_stdlib, parse_python, stdlib_names
+from reprokit.scan._stdlib import TYPE_CHECKER_ONLY, other_stdlib, other_stdlib_message, parse_python, stdlib_names
 
 __all__ = [
     "MAX_FILE_BYTES", "PARALLEL_BYTES", "PARALLEL_FILES", "SUPPORT_DIRS", "TYPE_CHECKER_ONLY", "VENDORED_DIRS",

@@ -30,6 +30,7 @@ from reprokit import __version__, buildtools, citation, entrypoints, flake, hash
 from reprokit import lock as lock_mod
 from reprokit import outputs as outputs_mod
 from reprokit.errors import InputError, UsageError
+from reprokit.entrypoints import CONFIGURED
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
 from reprokit.lock import Lock
@@ -109,9 +110,10 @@ def run_line(ep: EntryPoint, python: str) -> str:
     back = "../" * inside.count("/") + "../"
     exe = back + python if "/" in python else python
     rel = posixpath.relpath(ep.path, folder or ".")
+    made = "mkdir -p " + " ".join(shlex.quote(f"paper/{d}") for d in ep.mkdirs) + " && " if ep.mkdirs else ""
     if ep.kind == "notebook":
-        return f"(cd {inside} && jupyter nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=paper --output-dir /tmp {shlex.quote(rel)})"
-    return f"(cd {inside} && {exe} {shlex.join([rel, *ep.args])})"
+        return f"{made}(cd {inside} && jupyter nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=paper --output-dir /tmp {shlex.quote(rel)})"
+    return f"{made}(cd {inside} && {exe} {shlex.join([rel, *ep.args])})"
 
 
 def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin | None, entry_points: Sequence[EntryPoint],
@@ -407,6 +409,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         # share these digests (the integrity check below reads everything again).
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
         outputs: dict[str, list[dict[str, object]]] = {e.name: [] for e in eps}
+        failed: dict[str, str] = {}
         needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
         while True:
             shutil.rmtree(work / "vendor", ignore_errors=True)
@@ -422,8 +425,14 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             if exe is None:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
             try:
-                outputs, recorded_notes = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
-                                                          python_path)
+                recorded = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
+                                          python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED))
+                outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
+            except NeedsFolder as need:
+                eps = [dataclasses.replace(e, mkdirs=(*e.mkdirs, need.folder)) if e.name == need.entry_point else e for e in eps]
+                notes.append(f"{need.where} writes into {need.folder}/, which the paper does not hold (git keeps no empty folder): "
+                             "made before it runs, in every rerun too")
+                continue
             except NeedsModule as need:
                 dist = resolve.distribution_of(need.module, lock_settings, client)
                 if dist is None or need.module in needed or len(needed) >= 8:
@@ -440,7 +449,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         choices: list[flake.Choice] = []
         if pin is not None:
             # After the outputs are recorded: the flake's checks compare a rerun with them.
-            choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name), entry_points=eps, name=name,
+            # An entry point recorded as failing is no check the flake could pass.
+            choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name),
+                                        entry_points=[e for e in eps if e.name not in failed], name=name,
                                         outputs=outputs, native_inputs=native_inputs)
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
@@ -481,7 +492,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             **({"python_path": python_path} if python_path else {}),
             "entry_points": [{"name": e.name, "kind": e.kind, "path": e.path, **({"args": list(e.args)} if e.args else {}),
                               **({"cwd": e.cwd} if e.cwd is not None and e.cwd != "" else {}), **({"cwd": "."} if e.cwd == "" else {}),
-                              "source": sources.get(e.name, ""),
+                              "source": sources.get(e.name, ""), **({"mkdirs": list(e.mkdirs)} if e.mkdirs else {}),
+                              **({"status": "failed", "error": failed[e.name]} if e.name in failed else {}),
                               "outputs": outputs[e.name]} for e in eps],
             "paper_files": [{"path": rel, "sha256": paper_sha[rel]} for rel in files],
         }
@@ -516,17 +528,33 @@ def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:
     return "builds " + ", ".join(users) if users else "build tool"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Recorded:
+    """What the archive-time runs recorded: each entry point's outputs, the entry points
+    that failed (name -> their error), and notes for people."""
+
+    outputs: dict[str, list[dict[str, object]]]
+    failed: dict[str, str]
+    notes: list[str]
+
+
 def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
                    left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
-                   python_path: Sequence[str] = ()) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
+                   python_path: Sequence[str] = (), required: frozenset[str] = frozenset()) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
     The first run's files are the record, kept under ``outputs/<entry point>/``. Where
     the paper holds its own copy of a file the run rewrote with other bytes, both are
-    recorded and a note says how they differ."""
+    recorded and a note says how they differ.
+
+    An entry point that fails stops the archive when the author listed it (``required``)
+    or when none ran; one that reprokit found (a README command, a notebook) and that
+    fails while others run is recorded as failing, with its error, for validate to
+    compare, and a note says so."""
     notes: list[str] = []
     outputs: dict[str, list[dict[str, object]]] = {}
+    failed: dict[str, str] = {}
     airgap = not policy.network
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
         env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy)
@@ -539,12 +567,24 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     if module and module not in left_out and module.split(".")[0] not in left_out:
                         raise NeedsModule(module=module, where=r.entry_point.path, message=r.message.split(": ", 1)[-1],
                                           text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
-                    raise InputError(f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})"
-                                     + _failure_hint(r.message, left_out, airgap))
-                if i == 0:
+                    folder = rerun.missing_folder(r.entry_point, r.message)
+                    if folder and folder not in r.entry_point.mkdirs and not (work / "paper" / folder).exists():
+                        raise NeedsFolder(entry_point=r.entry_point.name, folder=folder, where=r.entry_point.path,
+                                          text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap))
+                elif i == 0:
                     notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
             runs.append(results)
+            first_failure = next((r for r in results if r.entry_point.name in failed), None)
+            if first_failure is not None and (first_failure.entry_point.name in required or len(failed) == len(eps)):
+                raise InputError(f"{paper / first_failure.entry_point.path}: the entry point failed in the rebuilt environment "
+                                 f"({failed[first_failure.entry_point.name]})")
         for j, ep in enumerate(eps):
+            if ep.name in failed:
+                outputs[ep.name] = []
+                notes.append(f"{ep.path} FAILED in the rebuilt environment ({failed[ep.name]}): recorded as failing, for validate to "
+                             "compare; fix it, or list the entry points that run in reprokit.toml")
+                continue
             first = Path(envdir) / "run0" / ep.name
             learned = outputs_mod.learn([{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)], config)
             notes += [f"{ep.path}: {n}" for n in learned.notes]
@@ -557,7 +597,16 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
             if differs:
                 notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
                              f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
-    return outputs, notes
+    return Recorded(outputs=outputs, failed=failed, notes=notes)
+
+
+class NeedsFolder(InputError):
+    """An entry point failed writing into a folder the paper does not hold (git keeps no
+    empty folder, so a paper's figures/ is often missing from its repository)."""
+
+    def __init__(self, *, entry_point: str, folder: str, where: str, text: str) -> None:
+        super().__init__(text)
+        self.entry_point, self.folder, self.where = entry_point, folder, where
 
 
 class NeedsModule(InputError):

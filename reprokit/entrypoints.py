@@ -34,6 +34,8 @@ ARTICLE_DIRS = frozenset({"article", "manuscript", "latex", "tex", "paper-tex", 
 HELPER_NAME = re.compile(r"^(publish|deploy|upload|release|setup|conf|fabfile|noxfile|tasks|manage|bump\w*|make_?release)\.py$")
 PLACEHOLDER = re.compile(r"^(/path/to\b|<[^>]+>$|\{[^}]+\}$|YOUR_|path/to/|/your/)", re.I)
 OUTPUT_DIR = "reprokit-output"
+# Where an entry point the author listed comes from (Found.source): those must run.
+CONFIGURED = frozenset({"reprokit.toml", "pyproject.toml"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

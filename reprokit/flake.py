@@ -49,6 +49,9 @@ class EntryPoint:
     path: str  # inside paper/
     args: tuple[str, ...] = ()  # command-line arguments of a script
     cwd: str | None = None  # the folder it runs in, inside paper/ (default: its own)
+    # Empty folders it writes into, made before it runs (git keeps no empty folder, so a
+    # paper's figures/ is often missing from its repository), inside paper/.
+    mkdirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -477,6 +478,51 @@ def with_run_time_needs(scan: ScanResult, needed: dict[str, str]) -> ScanResult:
     return dataclasses.replace(scan, distributions=tuple(sorted(dists.values(), key=lambda d: d.name)))
 
 
+def snapshot_date(scan: ScanResult, settings: LockSettings, client: pypi.Client) -> dt.date | None:
+    """When every base requirement the paper declares is pinned to one release (an
+    environment file listing ``brian2=2.1.2``, ``numpy=1.13.3`` …), the day the newest of
+    those releases was out for Linux: the environment was made then, or soon after."""
+    pins: dict[str, SpecifierSet] = {}
+    for d in scan.declared:
+        if d.optional or not is_requirement(d.requirement):
+            continue
+        req = Requirement(d.requirement)
+        exact = [sp for sp in req.specifier if sp.operator in ("==", "===")]
+        if req.marker is not None and not req.marker.evaluate({"python_version": settings.python, "sys_platform": "linux",
+                                                               "platform_system": "Linux", "os_name": "posix", "extra": ""}):
+            continue
+        name = str(canonicalize_name(req.name))
+        if not exact:
+            return None  # a range: the paper's date decides
+        pins[name] = req.specifier
+    if len(pins) < 2:
+        return None
+    cutoff = dt.datetime.combine(settings.date + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    newest = None
+    for name, spec in pins.items():
+        try:
+            files = client.files(name)
+        except ReprokitError:
+            return None
+        released: dict[Version, dt.datetime] = {}
+        for f in files:
+            try:
+                version = parse_wheel_filename(f.filename)[1] if f.kind == "wheel" else parse_sdist_filename(f.filename)[1]
+                when = dt.datetime.fromisoformat((f.upload_time or "").replace("Z", "+00:00"))
+            except (ValueError, InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+                continue
+            # A release's files arrive over hours, and some projects add wheels years
+            # later: it counts as out with its first file a Linux machine could use.
+            usable = f.kind == "sdist" or "linux" in f.filename or f.filename.endswith("-none-any.whl")
+            if usable and when < cutoff and spec.contains(version, prereleases=True):
+                released[version] = min(when, released.get(version, when))
+        if not released:
+            return None
+        day = released[max(released)].date() + dt.timedelta(days=1)
+        newest = day if newest is None else max(newest, day)
+    return newest
+
+
 def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> Lock:
     found_notes: list[str] = []
     if scan.unresolved:
@@ -501,12 +547,20 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
     if not constraints and settings.from_env:
         constraints = env_pins([Requirement(r).name for r in requirements], settings.from_env)
         source = "installed environment"
+    resolve_settings = settings
+    if not constraints and not settings.from_env:
+        snapshot = snapshot_date(scan, settings, pypi.Client(settings.index_url))
+        if snapshot is not None and snapshot < settings.date:
+            # A fully pinned declaration is a snapshot of the authors' environment: what
+            # it leaves unpinned came from the releases of that moment, not the paper's.
+            resolve_settings = dataclasses.replace(settings, date=snapshot)
+            source = f"date: the paper pins every requirement it declares, the newest of them released {snapshot}"
     try:
-        parsed = compile(requirements + tooling, constraints, settings)
+        parsed = compile(requirements + tooling, constraints, resolve_settings)
     except ResolutionFailed as exc:
         if tooling:
             try:
-                compile(requirements, constraints, settings)
+                compile(requirements, constraints, resolve_settings)
             except ResolutionFailed:
                 pass
             else:

@@ -551,14 +551,24 @@ def rerun_check(bundle: Path, data: dict, env: rerun.Env, policy: sandbox.Policy
     """Rerun every entry point and compare what it wrote with its recorded outputs, each by
     its rule (format-1 manifests record sha256 only: compared by bytes)."""
     eps = [EntryPoint(name=e["name"], kind=e["kind"], path=e["path"], args=tuple(e.get("args", ())),
-                      cwd="" if e.get("cwd") == "." else e.get("cwd")) for e in data["entry_points"]]
+                      cwd="" if e.get("cwd") == "." else e.get("cwd"), mkdirs=tuple(e.get("mkdirs", ()))) for e in data["entry_points"]]
     problems = []
     verdicts: list[Verdict] = []
     ran: list[review.EntryPointResult] = []
     with tempfile.TemporaryDirectory(prefix="reprokit-outputs-") as tmp:
         written = Path(tmp)
         results = rerun.run_entry_points(bundle / "paper", env, eps, policy=policy, collect=written, python_path=data.get("python_path", ()))
+        failed_as_recorded = 0
         for e, r in zip(data["entry_points"], results, strict=True):
+            if e.get("status") == "failed":
+                # It failed when the bundle was made: a rerun shows whether it still does,
+                # and either way the paper does not rerun as a whole.
+                failed_as_recorded += not r.ok
+                message = (f"failed, as when the bundle was made ({r.message})" if not r.ok
+                           else "ran, although it failed when the bundle was made; its outputs were never recorded")
+                problems.append(Problem(path=f"paper/{e['path']}", message=message))
+                ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="failed", message=message))
+                continue
             if not r.ok:
                 problems.append(Problem(path=f"paper/{e['path']}", message=r.message))
                 ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="failed", message=r.message))
@@ -575,8 +585,10 @@ def rerun_check(bundle: Path, data: dict, env: rerun.Env, policy: sandbox.Policy
             ran.append(review.EntryPointResult(name=e["name"], path=e["path"], kind=e["kind"], status="ran", outputs=shown))
     same = sum(v.status == "identical" for v in verdicts)
     within = sum(v.status == "equivalent" for v in verdicts)
-    check = Check(name="rerun", ok=not problems, problems=tuple(problems),
-                  details=f"{same + within} recorded outputs match" + (f" ({same} identical, {within} equivalent within their rules)" if within else ""))
+    details = f"{same + within} recorded outputs match" + (f" ({same} identical, {within} equivalent within their rules)" if within else "")
+    if failed_as_recorded:
+        details += f"; {failed_as_recorded} entry point(s) failed, as they did when the bundle was made"
+    check = Check(name="rerun", ok=not problems, problems=tuple(problems), details=details)
     return check, tuple(ran), tuple(verdicts)
 
 

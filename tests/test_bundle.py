@@ -524,3 +524,57 @@ def test_build_output_folders_are_named_when_left_out_and_kept_when_asked(built:
     assert not (left.bundle / "paper" / "build").exists()
     assert 'build/: left out of the bundle (build or tool output); if it is part of the paper, keep it with include = ["build"] in reprokit.toml' in left.notes
     assert (kept.bundle / "paper" / "build" / "figure.png").read_text() == "figure" and not (kept.bundle / "paper" / "dist").exists()
+
+
+def test_an_entry_point_reprokit_found_that_fails_is_recorded_as_failing(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """A README names two commands; one needs a microphone. The one that runs is the
+    record, the other is recorded as failing with its error; listed by the author, or
+    alone, a failure stops the archive."""
+    index = built[2]
+    files = {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "README.md": "Run:\n\n    python figures.py\n    python record.py\n",
+        "figures.py": "import alpha\nopen('fig.txt', 'w').write('figure')\n",
+        "record.py": "import alpha\nraise OSError('no microphone found')\n",
+    }
+    with running(index) as url:
+        common = {"python": RUNNING, "offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
+        result = archive(ArchiveSettings(paper=write_tree(tmp_path / "p1", files), output=tmp_path / "b1", **common))  # type: ignore[arg-type]
+        listed = write_tree(tmp_path / "p2", {**files, "reprokit.toml": 'entry-points = ["figures.py", "record.py"]\n'})
+        with pytest.raises(InputError, match=r"record.py: the entry point failed in the rebuilt environment \(exited with status 1: OSError: no microphone found\)"):
+            archive(ArchiveSettings(paper=listed, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
+        alone = write_tree(tmp_path / "p3", {**files, "README.md": "Run:\n\n    python record.py\n"})
+        with pytest.raises(InputError, match=r"record.py: the entry point failed"):
+            archive(ArchiveSettings(paper=alone, output=tmp_path / "b3", **common))  # type: ignore[arg-type]
+    data = manifest.read(result.bundle / "reprokit.yaml")
+    eps = {e["path"]: e for e in data["entry_points"]}
+    assert "status" not in eps["figures.py"] and [o["path"] for o in eps["figures.py"]["outputs"]] == ["fig.txt"]
+    assert eps["record.py"]["status"] == "failed" and eps["record.py"]["error"] == "exited with status 1: OSError: no microphone found"
+    assert any(n.startswith("record.py FAILED in the rebuilt environment") for n in result.notes)
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, report=True))
+    assert not report.ok  # the paper does not rerun as a whole: validate says so
+    rerun = next(c for c in report.checks if c.name == "rerun")
+    assert rerun.details.endswith("1 entry point(s) failed, as they did when the bundle was made")
+    assert [(p.path, p.message) for p in rerun.problems] == [
+        ("paper/record.py", "failed, as when the bundle was made (exited with status 1: OSError: no microphone found)")]
+    assert report.review is not None
+    functional = next(b for b in report.review.badges if "Functional" in b.title)
+    assert not functional.earned
+
+
+def test_an_output_folder_git_could_not_keep_is_made_before_the_run(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """git keeps no empty folder: a script writing into figures/ fails on a fresh clone.
+    The folder is made, recorded, and made again by validate and the bundle's README."""
+    index = built[2]
+    paper = write_tree(tmp_path / "figs", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "code/plot.py": "import alpha\nif __name__ == '__main__':\n    open('figures/fig1.txt', 'w').write('figure')\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    (ep,) = manifest.read(result.bundle / "reprokit.yaml")["entry_points"]
+    assert ep["mkdirs"] == ["code/figures"] and [o["path"] for o in ep["outputs"]] == ["code/figures/fig1.txt"]
+    assert any(n.startswith("code/plot.py writes into code/figures/, which the paper does not hold") for n in result.notes)
+    assert "mkdir -p paper/code/figures && (cd paper/code && ../../env/bin/python plot.py)" in (result.bundle / "README.md").read_text()
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

@@ -350,3 +350,22 @@ def test_the_lock_maps_through_no_installed_environment_unless_one_is_named(tmp_
     import requests
 
     assert env_pins(["requests", "not-installed-here"], sys.executable) == {"requests": requests.__version__}
+
+
+def test_a_fully_pinned_declaration_resolves_what_it_leaves_open_as_of_its_newest_pin(tmp_path: Path) -> None:
+    """An environment file pinning every package is a snapshot: their dependencies come
+    from that moment, not from the paper's (later) date."""
+    idx = FakeIndex()
+    idx.add("alpha", "1.0", ["beta"], uploaded="2023-01-10T00:00:00Z")
+    idx.add("gamma", "2.0", uploaded="2023-02-01T00:00:00Z")
+    idx.add("beta", "1.0", uploaded="2022-06-01T00:00:00Z")
+    idx.add("beta", "1.5", uploaded="2023-08-01T00:00:00Z")  # after the snapshot, before the paper's date
+    root = write_tree(tmp_path / "p", {"run.py": "import alpha, gamma\n",
+                                       "environment.yml": "dependencies:\n  - alpha=1.0\n  - gamma=2.0\n"})
+    with running(idx) as base:
+        got = do_lock(idx, base, root, tmp_path, date="2024-01-15")
+        (root / "environment.yml").write_text("dependencies:\n  - alpha=1.0\n  - gamma\n")  # not every one pinned
+        open_ = do_lock(idx, base, root, tmp_path, date="2024-01-15")
+    assert {p.name: p.version for p in got.packages}["beta"] == "1.0"
+    assert got.versions_from == "date: the paper pins every requirement it declares, the newest of them released 2023-02-02"
+    assert {p.name: p.version for p in open_.packages}["beta"] == "1.5" and open_.versions_from == "date"

@@ -25,8 +25,7 @@ from pathlib import Path
 from reprokit import toml
 from reprokit.errors import InputError
 from reprokit.flake import EntryPoint
-from reprokit.imports import has_main_guard
-from reprokit.scan import is_support_code
+from reprokit.scan import has_main_guard, is_support_code
 
 
 # Folders of a paper that hold its article, not its computation.

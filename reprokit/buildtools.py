@@ -111,14 +111,29 @@ def _months_later(date: dt.date, months: int) -> dt.date:
     return dt.date(date.year + y, m + 1, min(date.day, 28))
 
 
-def _resolve(requirements: Sequence[str], settings: resolve.LockSettings, client: pypi.Client, cutoffs: Iterable[dt.date]) -> tuple[_Resolved, str]:
+# Build requirements that are tools: their version does not enter what they build. Any
+# other build requirement (numpy, scipy) is a library the sdist is compiled against, and
+# must be the paper's own version of it (built against a newer numpy, an extension does
+# not import with an older one).
+BUILD_INFRASTRUCTURE = frozenset({
+    "setuptools", "wheel", "pip", "cython", "setuptools-scm", "setuptools-scm-git-archive", "hatchling", "hatch-vcs",
+    "hatch-fancy-pypi-readme", "flit-core", "flit", "poetry-core", "pdm-backend", "pdm-pep517", "maturin", "scikit-build",
+    "scikit-build-core", "meson-python", "meson", "ninja", "cmake", "packaging", "pyproject-metadata", "tomli", "toml",
+    "setuptools-rust", "versioneer", "pbr", "certifi", "extension-helpers", "oldest-supported-numpy", "pybind11",
+})
+
+
+def _resolve(requirements: Sequence[str], settings: resolve.LockSettings, client: pypi.Client, cutoffs: Iterable[dt.date],
+             runtime: dict[str, str] | None = None) -> tuple[_Resolved, str]:
     """Resolve ``requirements`` at the first cutoff that works; the first failure's
-    reason when that is not the first cutoff."""
+    reason when that is not the first cutoff. ``runtime``: the paper's own versions,
+    which build requirements that are libraries (not tools) must keep."""
     first_error = ""
     tags = resolve.target_tags(settings.python, settings.platform)
+    constraints = {n: v for n, v in (runtime or {}).items() if n not in BUILD_INFRASTRUCTURE}
     for cutoff in cutoffs:
         try:
-            parsed = resolve.compile(list(requirements), {}, dataclasses.replace(settings, date=cutoff))
+            parsed = resolve.compile(list(requirements), constraints, dataclasses.replace(settings, date=cutoff))
         except ResolutionFailed as exc:
             first_error = first_error or next((ln.strip(" ╰─▶") for ln in str(exc).splitlines() if ln.strip()), str(exc))
             continue
@@ -274,7 +289,8 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
         systems[p.name] = read_build_system(sdist_files[p.name], art.filename)
 
     requires: dict[str, list[str]] = {name: list(bs.requires) for name, bs in systems.items()}
-    resolved, why_later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, cutoffs)
+    runtime = {p.name: p.version for p in lock.packages}
+    resolved, why_later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, cutoffs, runtime)
     if python_exe is None:
         notes.append(f"setup_requires of the sdists not read: no Python {lock.python} on this machine to ask their build backends")
     else:
@@ -295,7 +311,7 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
                 asked_more = True
         if asked_more:
             at = [c for c in cutoffs if resolved.cutoff is None or c >= resolved.cutoff]
-            resolved, later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, at)
+            resolved, later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, at, runtime)
             why_later = why_later or later
     for p in resolved.packages:
         tools.setdefault(p.pin, p)

@@ -110,9 +110,10 @@ def run_line(ep: EntryPoint, python: str) -> str:
     back = "../" * inside.count("/") + "../"
     exe = back + python if "/" in python else python
     rel = posixpath.relpath(ep.path, folder or ".")
+    made = "mkdir -p " + " ".join(shlex.quote(f"paper/{d}") for d in ep.mkdirs) + " && " if ep.mkdirs else ""
     if ep.kind == "notebook":
-        return f"(cd {inside} && jupyter nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=paper --output-dir /tmp {shlex.quote(rel)})"
-    return f"(cd {inside} && {exe} {shlex.join([rel, *ep.args])})"
+        return f"{made}(cd {inside} && jupyter nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=paper --output-dir /tmp {shlex.quote(rel)})"
+    return f"{made}(cd {inside} && {exe} {shlex.join([rel, *ep.args])})"
 
 
 def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str, pin: nixpkgs.NixpkgsPin | None, entry_points: Sequence[EntryPoint],
@@ -427,6 +428,11 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 recorded = record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
                                           python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED))
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
+            except NeedsFolder as need:
+                eps = [dataclasses.replace(e, mkdirs=(*e.mkdirs, need.folder)) if e.name == need.entry_point else e for e in eps]
+                notes.append(f"{need.where} writes into {need.folder}/, which the paper does not hold (git keeps no empty folder): "
+                             "made before it runs, in every rerun too")
+                continue
             except NeedsModule as need:
                 dist = resolve.distribution_of(need.module, lock_settings, client)
                 if dist is None or need.module in needed or len(needed) >= 8:
@@ -556,6 +562,10 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     if module and module not in left_out and module.split(".")[0] not in left_out:
                         raise NeedsModule(module=module, where=r.entry_point.path, message=r.message.split(": ", 1)[-1],
                                           text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    folder = rerun.missing_folder(r.entry_point, r.message)
+                    if folder and folder not in r.entry_point.mkdirs and not (work / "paper" / folder).exists():
+                        raise NeedsFolder(entry_point=r.entry_point.name, folder=folder, where=r.entry_point.path,
+                                          text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
                     failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap))
                 elif i == 0:
                     notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
@@ -583,6 +593,15 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
                              f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
     return Recorded(outputs=outputs, failed=failed, notes=notes)
+
+
+class NeedsFolder(InputError):
+    """An entry point failed writing into a folder the paper does not hold (git keeps no
+    empty folder, so a paper's figures/ is often missing from its repository)."""
+
+    def __init__(self, *, entry_point: str, folder: str, where: str, text: str) -> None:
+        super().__init__(text)
+        self.entry_point, self.folder, self.where = entry_point, folder, where
 
 
 class NeedsModule(InputError):

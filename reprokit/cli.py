@@ -126,7 +126,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
     from reprokit import lock as lock_mod
     from reprokit import tree
     from reprokit.resolve import LockSettings, choose_python, lazy_left_out
-    from reprokit.scan import counted
+    from reprokit.render import counted
 
     path = Path(args.path)
     root = path if path.is_dir() else path.parent

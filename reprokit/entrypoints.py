@@ -22,11 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprokit import toml
+from reprokit import paperconfig
 from reprokit.errors import InputError
 from reprokit.flake import EntryPoint
-from reprokit.imports import has_main_guard
-from reprokit.scan import is_support_code
+from reprokit.scan import has_main_guard, is_support_code
 
 
 # Folders of a paper that hold its article, not its computation.
@@ -104,57 +103,29 @@ def _inside(rel: str) -> bool:
     return not (rel.startswith("/") or norm == ".." or norm.startswith("../"))
 
 
-def _config(paper: Path) -> tuple[Path, dict[str, object]] | None:
-    """The reprokit table of ``reprokit.toml`` or of ``[tool.reprokit]`` in pyproject.toml."""
-    for cfg, table in ((paper / "reprokit.toml", ()), (paper / "pyproject.toml", ("tool", "reprokit"))):
-        if not cfg.is_file():
-            continue
-        try:
-            data: object = toml.loads(cfg.read_text(encoding="utf-8"))
-        except toml.TOMLDecodeError as exc:
-            raise InputError(f"{cfg}: invalid TOML ({exc})") from None
-        for key in table:
-            data = data.get(key, {}) if isinstance(data, dict) else {}
-        if isinstance(data, dict) and data:
-            return cfg, data
-    return None
-
-
 def kept_folders(paper: Path) -> frozenset[str]:
     """Folders the author keeps in the bundle although their names say build output:
     ``include = ["build"]`` in reprokit.toml."""
-    found = _config(paper)
-    if found is None or "include" not in found[1]:
-        return frozenset()
-    cfg, data = found
-    include = data["include"]
+    cfg = paperconfig.read(paper)
+    include = cfg.table.get("include", [])
     if not isinstance(include, list) or not all(isinstance(i, str) and _inside(i) for i in include):
-        raise InputError(f"{cfg}: include must be a list of folders of the paper")
+        raise InputError(f"{cfg.where}: include must be a list of folders of the paper")
     return frozenset(posixpath.normpath(i).rstrip("/") for i in include)
 
 
 def configured(paper: Path) -> list[Found] | None:
-    for cfg, table in ((paper / "reprokit.toml", ()), (paper / "pyproject.toml", ("tool", "reprokit"))):
-        if not cfg.is_file():
-            continue
-        try:
-            data = toml.loads(cfg.read_text(encoding="utf-8"))
-        except toml.TOMLDecodeError as exc:
-            raise InputError(f"{cfg}: invalid TOML ({exc})") from None
-        for key in table:
-            data = data.get(key, {}) if isinstance(data, dict) else {}
-        eps = data.get("entry-points") if isinstance(data, dict) else None
-        if eps is None:
-            continue
-        if not isinstance(eps, list):
-            raise InputError(f"{cfg}: entry-points must be a list")
-        out = []
-        for item in eps:
-            path, args, cwd = _config_entry(item, cfg, paper)
-            out.append(Found(entry_point=EntryPoint(name=name_for(path), kind=_kind(path), path=path, args=args, cwd=cwd),  # type: ignore[arg-type]
-                             source=cfg.name))
-        return out
-    return None
+    cfg = paperconfig.read(paper)
+    eps = cfg.table.get("entry-points")
+    if eps is None or cfg.path is None:
+        return None
+    if not isinstance(eps, list):
+        raise InputError(f"{cfg.where}: entry-points must be a list")
+    out = []
+    for item in eps:
+        path, args, cwd = _config_entry(item, cfg.path, paper)
+        out.append(Found(entry_point=EntryPoint(name=name_for(path), kind=_kind(path), path=path, args=args, cwd=cwd),  # type: ignore[arg-type]
+                         source=cfg.path.name))
+    return out
 
 
 # --- commands in READMEs and Makefiles ---------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from reprokit import data, nixpkgs, toml
+from reprokit import data, nixpkgs, paperconfig
 from reprokit.errors import InputError, InterpreterUnavailable, SourceNotVendored
 from reprokit.fsutil import atomic_write_text
 from reprokit.lock import BUILD_TOOLS_DIR, Artifact, Lock, Package
@@ -49,6 +49,9 @@ class EntryPoint:
     path: str  # inside paper/
     args: tuple[str, ...] = ()  # command-line arguments of a script
     cwd: str | None = None  # the folder it runs in, inside paper/ (default: its own)
+    # Empty folders it writes into, made before it runs (git keeps no empty folder, so a
+    # paper's figures/ is often missing from its repository), inside paper/.
+    mkdirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -239,21 +242,13 @@ def parse_native_inputs(table: Mapping[str, Any], where: str) -> dict[str, Nativ
 
 def read_native_inputs(paper: Path) -> dict[str, NativeInputs]:
     """The paper's own ``[native-inputs]``, from reprokit.toml or pyproject's [tool.reprokit]."""
-    for cfg, keys in ((paper / "reprokit.toml", ()), (paper / "pyproject.toml", ("tool", "reprokit"))):
-        if not cfg.is_file():
-            continue
-        try:
-            doc: Any = toml.loads(cfg.read_text(encoding="utf-8"))
-        except toml.TOMLDecodeError as exc:
-            raise InputError(f"{cfg}: invalid TOML ({exc})") from None
-        for key in keys:
-            doc = doc.get(key, {}) if isinstance(doc, dict) else {}
-        table = doc.get("native-inputs") if isinstance(doc, dict) else None
-        if table is not None:
-            if not isinstance(table, dict):
-                raise InputError(f"{cfg}: native-inputs must be a table")
-            return parse_native_inputs(table, str(cfg))
-    return {}
+    cfg = paperconfig.read(paper)
+    table = cfg.table.get("native-inputs")
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise InputError(f"{cfg.where}: native-inputs must be a table")
+    return parse_native_inputs(table, cfg.where)
 
 
 # --- the data Nix reads ------------------------------------------------------------------

@@ -236,7 +236,8 @@ def _artifacts_dicts(artifacts: tuple[Artifact, ...]) -> list[dict[str, Any]]:
 def _entry_point(e: Mapping[str, Any], where: str) -> RecordedEntryPoint:
     cwd = e.get("cwd")
     # The paper's top folder is written "."; EntryPoint says it with "" (None: its own folder).
-    ep = EntryPoint(name=e["name"], kind=e["kind"], path=e["path"], args=tuple(e.get("args", ())), cwd="" if cwd == "." else cwd)
+    ep = EntryPoint(name=e["name"], kind=e["kind"], path=e["path"], args=tuple(e.get("args", ())), cwd="" if cwd == "." else cwd,
+                    mkdirs=tuple(e.get("mkdirs", ())))
     outputs = tuple(Output(recorded=RecordedOutput.from_dict(o, f"{where}/outputs/{n}"), paper_sha256=o.get("paper_sha256"))
                     for n, o in enumerate(e["outputs"]))
     return RecordedEntryPoint(entry_point=ep, source=e.get("source", ""), status=e.get("status", "ran"), error=e.get("error", ""),
@@ -252,6 +253,8 @@ def _entry_point_dict(e: RecordedEntryPoint, format: Format) -> dict[str, Any]:
         out["cwd"] = ep.cwd or "."
     if e.source:
         out["source"] = e.source
+    if ep.mkdirs:
+        out["mkdirs"] = list(ep.mkdirs)
     if e.status == "failed":
         out["status"] = "failed"
     if e.status == "failed" or e.error:

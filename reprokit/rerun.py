@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -329,6 +330,10 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
             for arg in ep.args:  # a folder the command names for its output, as a reader would make it
                 if arg == f"{OUTPUT_DIR}/":
                     (cwd / OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
+            for folder in ep.mkdirs:
+                target = (work / folder).resolve()
+                if target.is_relative_to(work.resolve()):
+                    target.mkdir(parents=True, exist_ok=True)
             run_env = clean_env(extra)
             if pythonpath and ep.kind == "script":
                 run_env["PYTHONPATH"] = pythonpath
@@ -355,6 +360,23 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
             message = "" if proc.returncode == 0 else _failure(proc)
             results.append(RunResult(entry_point=ep, ok=proc.returncode == 0, message=message, outputs=changed, seconds=seconds))
     return results
+
+
+_NO_SUCH = re.compile(r"No such file or directory: '([^']+)'")
+
+
+def missing_folder(ep: EntryPoint, message: str, work_root: str = "") -> str | None:
+    """The folder (inside the paper) a failed run wanted to write into and did not find,
+    when that is what its error says; None otherwise. Whether it was a write is not known
+    from the message: the caller makes the folder once and runs again."""
+    m = _NO_SUCH.search(message)
+    if not m or m.group(1).startswith("/"):
+        return None
+    base = ep.cwd if ep.cwd is not None else posixpath.dirname(ep.path)
+    folder = posixpath.normpath(posixpath.join(base or ".", posixpath.dirname(m.group(1))))
+    if folder in (".", "") or folder.startswith(".."):
+        return None
+    return folder
 
 
 def _failure(proc: subprocess.CompletedProcess[str]) -> str:

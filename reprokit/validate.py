@@ -558,10 +558,12 @@ def rerun_check(bundle: Path, man: Manifest, env: rerun.Env, policy: sandbox.Pol
         for e, r in zip(man.entry_points, results, strict=True):
             ep = e.entry_point
             if e.status == "failed":
-                # It failed when the bundle was made: a rerun shows whether it still does.
+                # It failed when the bundle was made: a rerun shows whether it still does,
+                # and either way the paper does not rerun as a whole.
                 failed_as_recorded += not r.ok
                 message = (f"failed, as when the bundle was made ({r.message})" if not r.ok
                            else "ran, although it failed when the bundle was made; its outputs were never recorded")
+                problems.append(Problem(path=f"paper/{ep.path}", message=message))
                 ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="failed", message=message))
                 continue
             if not r.ok:

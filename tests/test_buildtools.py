@@ -124,3 +124,19 @@ def test_without_its_build_tools_the_rebuild_fails_naming_the_package(index: Fak
     assert exe
     with pytest.raises(RebuildFailed, match=r"newpkg.*zzdyn is not in the bundle's vendor/"):
         rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(contained=sandbox.available() is None))
+
+
+def test_a_library_an_sdist_is_compiled_against_is_the_papers_own_version(index: FakeIndex, tmp_path: Path) -> None:
+    """Built against a newer numpy, an extension does not import with the paper's older
+    one: a build requirement that is also one of the paper's packages keeps its version."""
+    index.add("zzhelper", "0.9", uploaded="2022-01-01T00:00:00Z", sdist=False)
+    paper = write_tree(tmp_path / "paper", {"run.py": "import oldpkg, zzhelper\n", "requirements.txt": "oldpkg\nzzhelper==0.9\n"})
+    with running(index) as base:
+        settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
+        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+        exe, _ = rerun.find_python(RUNNING)
+        assert exe
+        planned, _ = buildtools.plan(found, settings, python_exe=exe, client=pypi.Client(settings.index_url), cache=cache_root(settings.cache_dir))
+    oldpkg = next(p for p in planned.packages if p.name == "oldpkg")
+    assert "zzhelper==0.9" in oldpkg.build_with  # not 1.0, the newest
+    assert "setuptools" in {w.split("==")[0] for w in oldpkg.build_with}  # tools are free to be newer

@@ -546,9 +546,29 @@ def test_an_entry_point_reprokit_found_that_fails_is_recorded_as_failing(built: 
     assert eps["record.py"].status == "failed" and eps["record.py"].error == "exited with status 1: OSError: no microphone found"
     assert any(n.startswith("record.py FAILED in the rebuilt environment") for n in result.notes)
     report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, report=True))
-    assert report.ok
+    assert not report.ok  # the paper does not rerun as a whole: validate says so
     rerun = next(c for c in report.checks if c.name == "rerun")
     assert rerun.details.endswith("1 entry point(s) failed, as they did when the bundle was made")
+    assert [(p.path, p.message) for p in rerun.problems] == [
+        ("paper/record.py", "failed, as when the bundle was made (exited with status 1: OSError: no microphone found)")]
     assert report.review is not None
     functional = next(b for b in report.review.badges if "Functional" in b.title)
     assert not functional.earned
+
+
+def test_an_output_folder_git_could_not_keep_is_made_before_the_run(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """git keeps no empty folder: a script writing into figures/ fails on a fresh clone.
+    The folder is made, recorded, and made again by validate and the bundle's README."""
+    index = built[2]
+    paper = write_tree(tmp_path / "figs", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "code/plot.py": "import alpha\nif __name__ == '__main__':\n    open('figures/fig1.txt', 'w').write('figure')\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    (ep,) = manifest.read(result.bundle / "reprokit.yaml").entry_points
+    assert ep.entry_point.mkdirs == ("code/figures",) and [o.recorded.path for o in ep.outputs] == ["code/figures/fig1.txt"]
+    assert any(n.startswith("code/plot.py writes into code/figures/, which the paper does not hold") for n in result.notes)
+    assert "mkdir -p paper/code/figures && (cd paper/code && ../../env/bin/python plot.py)" in (result.bundle / "README.md").read_text()
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from reprokit.imports import extract, extract_loose
+from reprokit.scan._imports import extract, extract_loose
 
 
 def found(src: str, **kw: object) -> dict[str, bool]:

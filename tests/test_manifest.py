@@ -20,8 +20,8 @@ from reprokit.outputs.rule import Rule
 
 GOLDEN = Path(__file__).parent / "golden"
 # Written by the dict-based manifest writer this module replaced, from a real bundle's
-# manifest with every optional part set: args, cwd (its own folder and "."), a failed
-# entry point, an output kept by sha256 only, the paper's own copy of an output, sdists
+# manifest with every optional part set: args, cwd (its own folder and "."), folders made
+# before a run, a failed entry point, an output kept by sha256 only, the paper's own copy of an output, sdists
 # built with build tools, a pin with a note, python_path.
 FORMAT_2 = GOLDEN / "reprokit.yaml"
 # As reprokit wrote format 1: no Python source, pin note, build tools or python_path;
@@ -51,7 +51,7 @@ def test_format_2_reads_into_its_parts() -> None:
     assert (alpha.provider, alpha.build_with) == ("sdist", ("setuptools==68.0.0", "wheel==0.40.0"))
     assert man.build_tools is not None and [t.name for t in man.build_tools.packages] == ["pip"]
     run, other, record = man.entry_points
-    assert run.entry_point == EntryPoint(name="run", kind="script", path="code/run.py", args=("all", "--fast"), cwd="code")
+    assert run.entry_point == EntryPoint(name="run", kind="script", path="code/run.py", args=("all", "--fast"), cwd="code", mkdirs=("out",))
     assert [(o.recorded.path, o.recorded.kept, o.recorded.rule.kind) for o in run.outputs] == [
         ("out/big.bin", False, "exact"), ("out/fig.png", True, "image"), ("out/v.txt", True, "text")]
     assert run.outputs[2].recorded.set_by == "reprokit.toml" and run.outputs[2].recorded.rule.rel == 1e-3

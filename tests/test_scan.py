@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import imports as imports_mod
 from reprokit.cli import main
-from reprokit.scan import ScanSettings, module_name, scan, scan_files
+from reprokit.scan import ScanSettings, _imports, module_name, scan, scan_files
 from tests.helpers import RUNNING, notebook, write_tree
 
 
@@ -116,14 +115,14 @@ def test_parallel_scan_equals_serial(tmp_path: Path) -> None:
 
 def test_a_file_reprokit_fails_on_becomes_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_tree(tmp_path, {"good.py": "import numpy\n", "odd.py": "import scipy\n"})
-    real = imports_mod.extract
+    real = _imports.extract
 
     def extract(text: str, **kw: object) -> object:
         if "scipy" in text:
             raise RuntimeError("boom")
         return real(text, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(imports_mod, "extract", extract)
+    monkeypatch.setattr(_imports, "extract", extract)
     result = scan(ScanSettings(path=tmp_path, jobs=1))
     assert [d.name for d in result.distributions] == ["numpy"]
     assert result.files_failed == 1
@@ -262,7 +261,7 @@ def test_another_pythons_standard_library(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_version_ranges_are_runs_of_known_versions() -> None:
-    from reprokit.scan import _version_ranges
+    from reprokit.scan._stdlib import _version_ranges
 
     assert _version_ranges(("2.7",)) == "2.7"
     assert _version_ranges(("2.7", "3.5", "3.6", "3.7", "3.9")) == "2.7 to 3.7 and 3.9"

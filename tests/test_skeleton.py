@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reprokit.imports import _walk, extract, skeleton
+from reprokit.scan._imports import _walk, extract
+from reprokit.scan._skeleton import skeleton
 
 
 def same(src: str) -> None:

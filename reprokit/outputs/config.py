@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprokit import toml
 from reprokit.errors import InputError
 from reprokit.outputs.rule import Rule, default_rule, kind_for
 
@@ -124,15 +123,12 @@ def parse(data: Mapping[str, object], where: str = "reprokit.toml") -> OutputsCo
 
 
 def read(paper: Path) -> OutputsConfig:
-    """The paper's ``reprokit.toml`` ``[outputs]`` table, or the defaults."""
-    cfg = paper / "reprokit.toml"
-    if not cfg.is_file():
-        return OutputsConfig()
-    try:
-        data = toml.loads(cfg.read_text(encoding="utf-8"))
-    except toml.TOMLDecodeError as exc:
-        raise InputError(f"{cfg}: invalid TOML ({exc})") from None
-    table = data.get("outputs", {})
+    """The paper's ``[outputs]`` table (reprokit.toml, or pyproject's [tool.reprokit]), or
+    the defaults."""
+    from reprokit import paperconfig
+
+    cfg = paperconfig.read(paper)
+    table = cfg.table.get("outputs", {})
     if not isinstance(table, dict):
-        raise InputError(f"{cfg}: outputs must be a table ([outputs])")
-    return parse(table, str(cfg))
+        raise InputError(f"{cfg.where}: outputs must be a table ([outputs])")
+    return parse(table, cfg.where) if table or cfg.path else OutputsConfig()

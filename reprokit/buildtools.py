@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from reprokit import pypi, resolve, sandbox, toml, vendor
@@ -123,6 +124,18 @@ BUILD_INFRASTRUCTURE = frozenset({
 })
 
 
+def _with_pin(text: str, pinned: dict[str, str]) -> str:
+    try:
+        req = Requirement(text)
+    except InvalidRequirement:
+        return text
+    version = pinned.get(str(canonicalize_name(req.name)))
+    if version is None:
+        return text
+    req.specifier &= SpecifierSet(f"=={version}")
+    return str(req)
+
+
 def _resolve(requirements: Sequence[str], settings: resolve.LockSettings, client: pypi.Client, cutoffs: Iterable[dt.date],
              runtime: dict[str, str] | None = None) -> tuple[_Resolved, str]:
     """Resolve ``requirements`` at the first cutoff that works; the first failure's
@@ -130,10 +143,13 @@ def _resolve(requirements: Sequence[str], settings: resolve.LockSettings, client
     which build requirements that are libraries (not tools) must keep."""
     first_error = ""
     tags = resolve.target_tags(settings.python, settings.platform)
-    constraints = {n: v for n, v in (runtime or {}).items() if n not in BUILD_INFRASTRUCTURE}
+    pinned = {n: v for n, v in (runtime or {}).items() if n not in BUILD_INFRASTRUCTURE}
+    # The paper's version joins the requirement itself (numpy>=1.6 -> numpy==1.10.4,>=1.6):
+    # old pips fail on constraints for names they are not asked for.
+    asked = [_with_pin(r, pinned) for r in requirements]
     for cutoff in cutoffs:
         try:
-            parsed = resolve.compile(list(requirements), constraints, dataclasses.replace(settings, date=cutoff))
+            parsed = resolve.compile(asked, {}, dataclasses.replace(settings, date=cutoff))
         except ResolutionFailed as exc:
             first_error = first_error or next((ln.strip(" ╰─▶") for ln in str(exc).splitlines() if ln.strip()), str(exc))
             continue

@@ -157,7 +157,7 @@ def compile(requirements: Sequence[str], constraints: Mapping[str, str], *, pyth
             from reprokit.rerun import explain_pip_failure
 
             raise ResolutionFailed(f"pip (for Python {python}) could not resolve the closure as of {cutoff.date()}: "
-                                   f"{explain_pip_failure(proc.stdout + chr(10) + proc.stderr)}")
+                                   f"{explain_pip_failure(proc.stdout + chr(10) + proc.stderr, source=f'the index as of {cutoff.date()}')}")
         found: dict[str, tuple[str, Path]] = {}
         for f in sorted(dest.iterdir()):
             nv = _name_version(f.name)

@@ -106,7 +106,7 @@ _CAUSES = (
     (re.compile(r"error: command '([^']+)' failed"), "the compiler `{0}` failed"),
     (re.compile(r"cannot find -l(\w+)"), "missing system library lib{0} (linker)"),
     (re.compile(r"(?:Could not find a version that satisfies the requirement|No matching distribution found for) ([^\s(]+)"),
-     "{0} is not in the bundle's vendor/ (pip looked there only)"),
+     "{0} is not in {source}"),
     (re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'|ImportError: No module named '?([\w.]+)"), "its build imports {0}, which its build tools lack"),
     (re.compile(r"Failed to establish a new connection|Network is unreachable|Temporary failure in name resolution|Could not fetch URL"),
      "it tried to reach the network (the rebuild is offline)"),
@@ -125,8 +125,9 @@ def _package_name(token: str) -> str:
     return m.group(1) if m else base
 
 
-def explain_pip_failure(output: str) -> str:
-    """One line from pip's output: which package, at which step, and why."""
+def explain_pip_failure(output: str, source: str = "the bundle's vendor/ (pip looked there only)") -> str:
+    """One line from pip's output: which package, at which step, and why. ``source``:
+    where pip looked for distributions, for "X is not in …"."""
     lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
     package = ""
     step = ""
@@ -148,7 +149,7 @@ def explain_pip_failure(output: str) -> str:
         for pat, what in _CAUSES:
             m = pat.search(ln)
             if m:
-                cause = what.format(*[g for g in m.groups() if g is not None])
+                cause = what.format(*[g for g in m.groups() if g is not None], source=source)
                 if cause not in causes:
                     causes.append(cause)
     detail = "; ".join(causes[:2])

@@ -113,7 +113,10 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
     if need_abs and "abs" not in set_keys:
         changes["abs"] = max(rule.abs, _round_up(need_abs * config.headroom))
     if pixels and "max-pixels" not in set_keys and pixels <= MAX_NOISE_PIXELS:
-        changes["max_pixels"] = max(rule.max_pixels, _round_up(pixels * config.headroom))
+        # A fraction of pixels is no float: ten times the noise of a figure drawn from
+        # unseeded random data would let a real change through. Twice the noise, at most
+        # twice the most noise reprokit takes for noise.
+        changes["max_pixels"] = max(rule.max_pixels, min(_round_up(pixels * 2), 2 * MAX_NOISE_PIXELS))
     learned = dataclasses.replace(rule, **changes)  # type: ignore[arg-type]
     if learned != base:
         set_by = "learned"

@@ -83,3 +83,21 @@ class PublishRefused(ReprokitError):
 
 class ZenodoError(ReprokitError):
     """Zenodo answered with an error."""
+
+
+class NeedsFolder(InputError):
+    """An entry point failed writing into a folder the paper does not hold (git keeps no
+    empty folder, so a paper's figures/ is often missing from its repository)."""
+
+    def __init__(self, *, entry_point: str, folder: str, where: str, text: str) -> None:
+        super().__init__(text)
+        self.entry_point, self.folder, self.where = entry_point, folder, where
+
+
+class NeedsModule(InputError):
+    """An entry point failed for want of a module no import of the paper names (pandas
+    reads Excel files with xlrd, which it imports only then)."""
+
+    def __init__(self, *, module: str, where: str, message: str, text: str) -> None:
+        super().__init__(text)
+        self.module, self.where, self.message = module, where, message

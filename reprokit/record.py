@@ -1,0 +1,130 @@
+"""What the archive-time runs of a paper record: each entry point's outputs with the
+rule a rerun is compared by, learned from several runs, and the entry points that fail.
+
+The archive rebuilds the new bundle's environment offline and runs the paper in the
+sandbox, as validate will; a failure that can be mended (a module no import names, a
+folder git could not keep) is raised for the archive to mend and run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprokit import manifest, rerun, sandbox
+from reprokit import outputs as outputs_mod
+from reprokit.errors import InputError, NeedsFolder, NeedsModule
+from reprokit.flake import EntryPoint
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Recorded:
+    """What the archive-time runs recorded: each entry point's outputs, the entry points
+    that failed (name -> their error), and notes for people."""
+
+    outputs: dict[str, tuple[manifest.Output, ...]]
+    failed: dict[str, str]
+    notes: list[str]
+
+
+def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
+                   left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
+                   python_path: Sequence[str] = (), required: frozenset[str] = frozenset()) -> Recorded:
+    """Rebuild the new bundle's environment offline and run every entry point
+    ``config.runs`` times, each time in a fresh copy of its paper: what differs between
+    runs of the same code is the paper's own noise, learned into each output's rule.
+    The first run's files are the record, kept under ``outputs/<entry point>/``. Where
+    the paper holds its own copy of a file the run rewrote with other bytes, both are
+    recorded and a note says how they differ.
+
+    An entry point that fails stops the archive when the author listed it (``required``)
+    or when none ran; one that reprokit found (a README command, a notebook) and that
+    fails while others run is recorded as failing, with its error, for validate to
+    compare, and a note says so."""
+    notes: list[str] = []
+    outputs: dict[str, tuple[manifest.Output, ...]] = {}
+    failed: dict[str, str] = {}
+    airgap = not policy.network
+    with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
+        env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy)
+        runs = []
+        for i in range(config.runs):
+            results = rerun.run_entry_points(work / "paper", env, eps, policy=policy, collect=Path(envdir) / f"run{i}", python_path=python_path)
+            for r in results:
+                if not r.ok:
+                    module = missing_module(r.message)
+                    if module and module not in left_out and module.split(".")[0] not in left_out:
+                        raise NeedsModule(module=module, where=r.entry_point.path, message=r.message.split(": ", 1)[-1],
+                                          text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    folder = rerun.missing_folder(r.entry_point, r.message)
+                    if folder and folder not in r.entry_point.mkdirs and not (work / "paper" / folder).exists():
+                        raise NeedsFolder(entry_point=r.entry_point.name, folder=folder, where=r.entry_point.path,
+                                          text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap))
+                elif i == 0:
+                    notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
+            runs.append(results)
+            first_failure = next((r for r in results if r.entry_point.name in failed), None)
+            if first_failure is not None and (first_failure.entry_point.name in required or len(failed) == len(eps)):
+                raise InputError(f"{paper / first_failure.entry_point.path}: the entry point failed in the rebuilt environment "
+                                 f"({failed[first_failure.entry_point.name]})")
+        for j, ep in enumerate(eps):
+            if ep.name in failed:
+                outputs[ep.name] = ()
+                notes.append(f"{ep.path} FAILED in the rebuilt environment ({failed[ep.name]}): recorded as failing, for validate to "
+                             "compare; fix it, or list the entry points that run in reprokit.toml")
+                continue
+            first = Path(envdir) / "run0" / ep.name
+            learned = outputs_mod.learn([{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)], config)
+            notes += [f"{ep.path}: {n}" for n in learned.notes]
+            outputs[ep.name] = tuple(_keep(rec, paper_sha, work, first, ep.name) for rec in learned.outputs)
+            differs = []
+            for rec in learned.outputs:
+                if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
+                    (verdict,) = outputs_mod.compare_outputs([dataclasses.replace(rec, kept=True)], work / "paper", first)
+                    differs.append(f"{rec.path} ({verdict.summary})")
+            if differs:
+                notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
+                             f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
+    return Recorded(outputs=outputs, failed=failed, notes=notes)
+
+
+_MISSING = (
+    re.compile(r"No module named '([\w.]+)'"),
+    re.compile(r"Missing optional dependency '([\w.-]+)'"),  # pandas
+    re.compile(r"ImportError: ([\w.-]+) is required|requires the ([\w.-]+) (?:package|module)"),
+)
+
+
+def missing_module(message: str) -> str | None:
+    """The module an entry point's failure says it lacked, if that is what it says."""
+    for pat in _MISSING:
+        m = pat.search(message)
+        if m:
+            return next(g for g in m.groups() if g)
+    return None
+
+
+def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> str:
+    missing = re.search(r"No module named '([\w.]+)'", message)
+    hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
+    if airgap and re.search(r"URLError|ConnectionError|Name or service not known|name resolution|Network is unreachable|HTTPError|socket\.gaierror", message):
+        hint += "; it tried to reach the network, and a bundle must hold what its paper reads"
+    return hint
+
+
+def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: Path, run: Path, entry_point: str) -> manifest.Output:
+    """Record one output and keep its bytes under ``outputs/<entry point>/`` (unless too
+    large): the first archive-time run's, with the paper's own copy's sha256 beside them
+    when that differs."""
+    if rec.kept:
+        dest = work / "outputs" / entry_point / rec.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run / rec.path, dest)
+    own = paper_sha.get(rec.path)
+    return manifest.Output(recorded=rec, paper_sha256=own if own is not None and own != rec.sha256 else None)

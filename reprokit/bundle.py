@@ -347,12 +347,12 @@ def _write_members(bundle: Path, name: str, gz: gzip.GzipFile, mtime: int) -> No
 
 
 def archive(settings: ArchiveSettings) -> ArchiveResult:
-    paper = settings.paper
-    if not paper.is_dir():
-        raise UsageError(f"{paper}: not a folder")
-    out = settings.output
-    if out.exists() and not settings.force:
-        raise UsageError(f"{out} exists; choose another -o or pass --force to replace it")
+    if not settings.paper.is_dir():
+        raise UsageError(f"{settings.paper}: not a folder")
+    if settings.output.exists() and not settings.force:
+        raise UsageError(f"{settings.output} exists; choose another -o or pass --force to replace it")
+    # Absolute from here on: the sandbox, uv and pip are given paths that outlive a chdir.
+    paper, out = settings.paper.absolute(), settings.output.absolute()
     notes: list[str] = []
     cit = citation.read(paper)
     date, date_from = (settings.date, "--date") if settings.date else paper_date(paper, cit)

@@ -484,7 +484,7 @@ def open_bundle(path: Path, tmp: Path, caps: tarball.Caps | None = None) -> Path
 
 def validate(settings: ValidateSettings) -> Report:
     with tempfile.TemporaryDirectory(prefix="reprokit-validate-") as tmp:
-        bundle = open_bundle(settings.bundle, Path(tmp), settings.caps)
+        bundle = open_bundle(settings.bundle, Path(tmp), settings.caps).absolute()
         integrity = check_integrity(bundle)
         checks = [integrity]
         try:

@@ -572,3 +572,18 @@ def test_an_output_folder_git_could_not_keep_is_made_before_the_run(built: tuple
     assert any(n.startswith("code/plot.py writes into code/figures/, which the paper does not hold") for n in result.notes)
     assert "mkdir -p paper/code/figures && (cd paper/code && ../../env/bin/python plot.py)" in (result.bundle / "README.md").read_text()
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_relative_paths_as_a_person_types_them(built: tuple[Path, Path, FakeIndex], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`reprokit archive paper/ -o bundle && reprokit validate bundle --rebuild pip --rerun`
+    from the folder that holds them: every tool underneath is given absolute paths."""
+    index = built[2]
+    write_tree(tmp_path / "paper", PAPER)
+    monkeypatch.chdir(tmp_path)
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=Path("paper"), output=Path("bundle"), offline=True, tar=True,
+                                         index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
+    assert result.bundle == tmp_path / "bundle"
+    assert validate(ValidateSettings(bundle=Path("bundle.tar.gz"), rebuild="pip", rerun=True)).ok
+    monkeypatch.chdir(tmp_path / "bundle")  # as the bundle's README says: reprokit validate . …
+    assert validate(ValidateSettings(bundle=Path("."), rebuild="pip", rerun=True)).ok

@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             kernel["env"] = {"PYTHONPATH": args.pythonpath}
         (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
         os.environ["JUPYTER_PATH"] = tmp
-        client = NotebookClient(nb, timeout=args.timeout, kernel_name="reprokit-paper", allow_errors=False,
+        # No timing metadata: an executed notebook should differ between runs only where
+        # its outputs do.
+        client = NotebookClient(nb, timeout=args.timeout, kernel_name="reprokit-paper", allow_errors=False, record_timing=False,
                                 resources={"metadata": {"path": str(path.parent)}})
         failed = ""
         try:

@@ -81,7 +81,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 continue
             first = Path(envdir) / "run0" / ep.name
             learned = outputs_mod.learn([{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)], config)
-            notes += [f"{ep.path}: {n}" for n in learned.notes]
+            notes += [n if n.startswith(f"{ep.path}:") else f"{ep.path}: {n}" for n in learned.notes]
             outputs[ep.name] = tuple(_keep(rec, paper_sha, work, first, ep.name) for rec in learned.outputs)
             differs = []
             for rec in learned.outputs:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from packaging import pylock
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
 from reprokit import hashes, schemas, toml
@@ -189,20 +189,50 @@ def _upload_time(text: str | None) -> dt.datetime | None:
     return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
 
 
+def _standard_name(a: Artifact, name: str, version: Version) -> bool:
+    """Whether PEP 751 (as ``packaging.pylock`` checks it) takes ``a`` as an sdist or wheel
+    of ``name`` ``version``. Old releases often do not: a ``.tar.bz2`` or ``.egg`` sdist,
+    a file name under another spelling of the project or version."""
+    try:
+        if a.kind == "wheel":
+            got_name, got_version, _, _ = parse_wheel_filename(a.filename)
+        else:
+            got_name, got_version = parse_sdist_filename(a.filename)
+    except ValueError:  # InvalidSdistFilename, InvalidWheelFilename, InvalidVersion
+        return False
+    return got_name == name and got_version == version
+
+
 def build_pylock(lock: Lock, paths: Mapping[str, str]) -> pylock.Pylock:
     """The lock as PEP 751 sees it: one environment (the lock's Python and platform),
     and per package the artifacts the bundle holds, each with its URL, its path in the
-    bundle (``paths``: sha256 -> path), size, sha256 and upload time."""
+    bundle (``paths``: sha256 -> path), size, sha256 and upload time.
+
+    A file PEP 751 does not take as an sdist or wheel of its package (an old
+    ``.tar.bz2`` sdist) is the package's ``archive`` when it has no other file, and is
+    otherwise listed under ``[packages.tool.reprokit] files``: every vendored file is named."""
     machine, system = _MACHINES.get(lock.platform, (lock.platform.split("-")[0], lock.platform.split("-")[-1]))
     packages = []
     for p in lock.packages:
+        name, version = canonicalize_name(p.name), Version(p.version)
         kept = [a for a in p.artifacts if a.sha256 in paths]
+        standard = [a for a in kept if _standard_name(a, name, version)]
+        other = [a for a in kept if a not in standard]
         sdist = next((pylock.PackageSdist(name=a.filename, upload_time=_upload_time(a.upload_time), url=a.url, path=paths[a.sha256],
-                                          size=a.size, hashes={"sha256": a.sha256}) for a in kept if a.kind == "sdist"), None)
+                                          size=a.size, hashes={"sha256": a.sha256}) for a in standard if a.kind == "sdist"), None)
         wheels = [pylock.PackageWheel(name=a.filename, upload_time=_upload_time(a.upload_time), url=a.url, path=paths[a.sha256],
-                                      size=a.size, hashes={"sha256": a.sha256}) for a in kept if a.kind == "wheel"] or None
-        packages.append(pylock.Package(name=canonicalize_name(p.name), version=Version(p.version), index=lock.index_url,
-                                       sdist=sdist, wheels=wheels))
+                                      size=a.size, hashes={"sha256": a.sha256}) for a in standard if a.kind == "wheel"] or None
+        archive, tool = None, None
+        if other and sdist is None and wheels is None:
+            a = other.pop(0)
+            archive = pylock.PackageArchive(url=a.url, path=paths[a.sha256], size=a.size, upload_time=_upload_time(a.upload_time),
+                                            hashes={"sha256": a.sha256})
+        if other:
+            tool = {"reprokit": {"files": [{"name": a.filename, "url": a.url, "path": paths[a.sha256],
+                                            **({"size": a.size} if a.size is not None else {}), "hashes": {"sha256": a.sha256}}
+                                           for a in other]}}
+        packages.append(pylock.Package(name=name, version=version, index=lock.index_url, sdist=sdist, wheels=wheels,
+                                       archive=archive, tool=tool))
     return pylock.Pylock(
         lock_version=Version("1.0"), created_by="reprokit", requires_python=SpecifierSet(f"=={lock.python}.*"),
         environments=[Marker(f"python_version == '{lock.python}' and sys_platform == '{system}' and platform_machine == '{machine}'")],
@@ -210,12 +240,28 @@ def build_pylock(lock: Lock, paths: Mapping[str, str]) -> pylock.Pylock:
     )
 
 
+def pylock_files(package: pylock.Package) -> dict[str, tuple[str | None, int | None]]:
+    """Every file a ``pylock.toml`` package names (see :func:`build_pylock`): path ->
+    (sha256, size)."""
+    named: list[Any] = [package.sdist, *(package.wheels or ()), package.archive]
+    files = {f.path: (f.hashes.get("sha256"), f.size) for f in named if f is not None and f.path}
+    extra = ((package.tool or {}).get("reprokit") or {}).get("files") or ()
+    for f in extra if isinstance(extra, list) else ():
+        if isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("hashes"), dict):
+            files[f["path"]] = (f["hashes"].get("sha256"), f.get("size"))
+    return files
+
+
 def render_pylock(lock: Lock, paths: Mapping[str, str]) -> str:
     """``pylock.toml`` (PEP 751) of the closure; see :func:`build_pylock`. The text is
     read back with ``packaging.pylock`` before it is returned: what it says is what was meant."""
     built = build_pylock(lock, paths)
     text = f"# PEP 751 lock of the paper's environment, for Python {lock.python} on {lock.platform}, as of {lock.date}.\n" \
-           "# Install offline into a venv:  uv pip install --python env/bin/python --offline -r pylock.toml\n" + toml.dumps(built.to_dict())
+           "# Install offline into a venv:  uv pip install --python env/bin/python --offline -r pylock.toml\n"
+    if any(p.archive or p.tool for p in built.packages):
+        text += "# Some vendored files are no PEP 751 sdists or wheels (an old .tar.bz2 sdist: a package's archive, or under\n" \
+                "# tool.reprokit beside its wheels); an installer that refuses them installs from requirements.lock with pip.\n"
+    text += toml.dumps(built.to_dict())
     if parse_pylock(text) != built:
         raise AssertionError("pylock.toml does not read back as written")
     return text

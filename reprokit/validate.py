@@ -227,12 +227,12 @@ def check_pylock(bundle: Path, man: Manifest) -> list[Problem]:
         if got.version != Version(pkg.version):
             problems.append(Problem(path="pylock.toml", message=f"locks {got.name} {got.version}, reprokit.yaml locks {pkg.version}"))
             continue
-        files = {f.path: f for f in [got.sdist, *(got.wheels or ())] if f is not None}
+        files = lock_mod.pylock_files(got)
         for a in pkg.artifacts:
             f = files.pop(a.path, None)
             if f is None:
                 problems.append(Problem(path="pylock.toml", message=f"does not name {a.path}, which reprokit.yaml vendors for {pkg.name}"))
-            elif f.hashes.get("sha256") != a.sha256 or f.size != a.size:
+            elif f != (a.sha256, a.size):
                 problems.append(Problem(path="pylock.toml", message=f"gives {a.path} another sha256 or size than reprokit.yaml"))
         for extra in files:
             problems.append(Problem(path="pylock.toml", message=f"names {extra} for {got.name}, which reprokit.yaml does not vendor"))

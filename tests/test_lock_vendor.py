@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -286,6 +287,33 @@ def test_pylock_is_pep_751_with_every_file_and_reads_back_with_packaging(tmp_pat
         {"sha256": hashlib.sha256((tmp_path / f"vendor/wheels/{wheel.name}").read_bytes()).hexdigest()}, "2023-06-01T00:00:00+00:00")
     assert parsed.requires_python is not None and str(parsed.requires_python) == f"=={locked.python}.*"
     assert lock_mod.parse_pylock(text) == parsed
+
+
+def test_pylock_names_old_sdists_pep_751_does_not_take_as_sdists(tmp_path: Path) -> None:
+    """An old release's ``.tar.bz2`` sdist is no PEP 751 sdist: alone, it is the package's
+    archive; beside a wheel, it is listed under tool.reprokit. Either way the lock reads
+    back with packaging and names every vendored file with its sha256 and size."""
+    from tests.fakeindex import build_wheel
+
+    def art(filename: str, data: bytes, kind: Literal["sdist", "wheel"]) -> lock_mod.Artifact:
+        return lock_mod.Artifact(filename=filename, url=f"https://files.invalid/{filename}", sha256=hashlib.sha256(data).hexdigest(),
+                                 size=len(data), kind=kind, upload_time="2016-12-01T00:00:00Z")
+
+    wheel_name, wheel = build_wheel("delta", "2016.10")
+    files = {"gamma": [art("gamma-1.0.tar.bz2", b"gamma sdist", "sdist")],
+             "delta": [art("delta-2016.10.tar.bz2", b"delta sdist", "sdist"), art(wheel_name, wheel, "wheel")]}
+    paths = {a.sha256: f"vendor/{a.kind}/{a.filename}" for arts in files.values() for a in arts}
+    packages = tuple(lock_mod.Package(name=n, version=arts[0].filename.split("-")[1].removesuffix(".tar.bz2"), requested=True, via=(),
+                                      artifacts=tuple(arts), hashes=tuple(a.sha256 for a in arts)) for n, arts in files.items())
+    locked = lock_mod.Lock(python="3.6", platform="x86_64-linux", date="2017-01-01", index_url="https://pypi.invalid/simple/",
+                           versions_from="date", packages=packages)
+    parsed = lock_mod.parse_pylock(lock_mod.render_pylock(locked, paths))
+    gamma, delta = parsed.packages
+    assert gamma.sdist is None and gamma.wheels is None and gamma.archive is not None
+    assert (gamma.archive.path, gamma.archive.url) == ("vendor/sdist/gamma-1.0.tar.bz2", "https://files.invalid/gamma-1.0.tar.bz2")
+    assert delta.archive is None and delta.sdist is None and [w.name for w in delta.wheels or ()] == [wheel_name]
+    for pkg, arts in ((gamma, files["gamma"]), (delta, files["delta"])):
+        assert lock_mod.pylock_files(pkg) == {paths[a.sha256]: (a.sha256, a.size) for a in arts}
 
 
 @pytest.mark.skipif(not hasattr(__import__("uv"), "find_uv_bin"), reason="the uv wheel is not installed")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, manifest, nixpkgs, pypi, record, render, rerun, resolve, sandbox, secrets, tree
 from reprokit import lock as lock_mod
-from reprokit.errors import InputError, NeedsFolder, NeedsModule, UsageError
+from reprokit.errors import InputError, NeedsFolder, NeedsModule, NeedsSourceBuild, UsageError
 from reprokit.entrypoints import CONFIGURED
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
@@ -410,6 +410,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         outputs: dict[str, tuple[manifest.Output, ...]] = {e.name: () for e in eps}
         failed: dict[str, str] = {}
         needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
+        built: frozenset[str] = frozenset()  # distributions the runs showed must be built from source
         while True:
             shutil.rmtree(work / "vendor", ignore_errors=True)
             report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir), client,
@@ -425,12 +426,22 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
             try:
                 recorded = record.record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
-                                          python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED))
+                                          python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED),
+                                          buildable=lock_mod.wheel_installed(locked))
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
             except NeedsFolder as need:
                 eps = [dataclasses.replace(e, mkdirs=(*e.mkdirs, need.folder)) if e.name == need.entry_point else e for e in eps]
                 notes.append(f"{need.where} writes into {need.folder}/, which the paper does not hold (git keeps no empty folder): "
                              "made before it runs, in every rerun too")
+                continue
+            except NeedsSourceBuild as need:
+                if len(built) >= 4:
+                    raise InputError(str(need)) from None
+                built |= {record.canonical(need.distribution)}
+                notes.append(f"{need.where} crashed in the compiled code of {need.distribution} ({need.message.removeprefix('crashed: ')}): "
+                             f"its wheel was built for another release of Python {python}; {need.distribution} is built from its sdist instead")
+                locked, build_notes = buildtools.plan(lock_mod.from_source(locked, built), lock_settings, python_exe=exe, client=client,
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy)
                 continue
             except NeedsModule as need:
                 dist = resolve.distribution_of(need.module, lock_settings, client)
@@ -439,7 +450,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 needed[need.module] = dist
                 notes.append(f"{need.where} needs {need.module} at run time ({need.message}), which no import of the paper names: "
                              f"{dist} added to the lock; declare it in the paper's requirements")
-                locked = resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper)
+                locked = lock_mod.from_source(resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper), built)
                 locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
                                                       cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy)
                 continue

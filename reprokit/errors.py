@@ -101,3 +101,14 @@ class NeedsModule(InputError):
     def __init__(self, *, module: str, where: str, message: str, text: str) -> None:
         super().__init__(text)
         self.module, self.where, self.message = module, where, message
+
+
+class NeedsSourceBuild(InputError):
+    """An entry point crashed in the compiled code of a distribution installed from its
+    wheel (a wheel built years ago against another patch release of CPython can crash
+    under today's: numba 0.38's under CPython 3.6.15). Built from its sdist against the
+    interpreter that runs it, it may not."""
+
+    def __init__(self, *, distribution: str, where: str, message: str, text: str) -> None:
+        super().__init__(text)
+        self.distribution, self.where, self.message = distribution, where, message

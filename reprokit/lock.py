@@ -8,6 +8,7 @@ read back with ``packaging.pylock``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -143,6 +144,24 @@ class Lock:
             if p.pin == pin:
                 return p
         raise KeyError(pin)
+
+
+def from_source(lock: Lock, names: frozenset[str]) -> Lock:
+    """``lock`` with the packages ``names`` (canonical names) built from their sdists: their
+    wheels are no longer among the artifacts, so the bundle keeps and installs the sdist."""
+    if not names:
+        return lock
+    return dataclasses.replace(lock, packages=tuple(
+        dataclasses.replace(p, artifacts=tuple(a for a in p.artifacts if a.kind == "sdist"))
+        if canonicalize_name(p.name) in names and any(a.kind == "sdist" for a in p.artifacts) else p
+        for p in lock.packages))
+
+
+def wheel_installed(lock: Lock) -> frozenset[str]:
+    """The packages (canonical names) a rebuild installs from a wheel though it could build
+    them from their sdist."""
+    return frozenset(canonicalize_name(p.name) for p in lock.packages
+                     if {a.kind for a in p.artifacts} == {"sdist", "wheel"})
 
 
 def validate(data: dict[str, Any], where: str = "lock") -> None:

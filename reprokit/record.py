@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reprokit import manifest, rerun, sandbox
 from reprokit import outputs as outputs_mod
-from reprokit.errors import InputError, NeedsFolder, NeedsModule
+from reprokit.errors import InputError, NeedsFolder, NeedsModule, NeedsSourceBuild
 from reprokit.flake import EntryPoint
 
 
@@ -34,7 +34,8 @@ class Recorded:
 
 def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
                    left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
-                   python_path: Sequence[str] = (), required: frozenset[str] = frozenset()) -> Recorded:
+                   python_path: Sequence[str] = (), required: frozenset[str] = frozenset(),
+                   buildable: frozenset[str] = frozenset()) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -45,7 +46,12 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     An entry point that fails stops the archive when the author listed it (``required``)
     or when none ran; one that reprokit found (a README command, a notebook) and that
     fails while others run is recorded as failing, with its error, for validate to
-    compare, and a note says so."""
+    compare, and a note says so.
+
+    Failures archive can mend are raised: a module no import names (:class:`NeedsModule`),
+    a folder the paper lacks (:class:`NeedsFolder`), and a crash in the compiled code of a
+    distribution installed from its wheel that could be built from its sdist (one of
+    ``buildable``: :class:`NeedsSourceBuild`)."""
     notes: list[str] = []
     outputs: dict[str, tuple[manifest.Output, ...]] = {}
     failed: dict[str, str] = {}
@@ -65,6 +71,10 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     if folder and folder not in r.entry_point.mkdirs and not (work / "paper" / folder).exists():
                         raise NeedsFolder(entry_point=r.entry_point.name, folder=folder, where=r.entry_point.path,
                                           text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    crashed_in = compiled_distribution(Path(envdir) / "env", r.message)
+                    if crashed_in and canonical(crashed_in) in buildable:
+                        raise NeedsSourceBuild(distribution=crashed_in, where=r.entry_point.path, message=r.message,
+                                               text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
                     failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap))
                 elif i == 0:
                     notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
@@ -107,6 +117,37 @@ def missing_module(message: str) -> str | None:
         m = pat.search(message)
         if m:
             return next(g for g in m.groups() if g)
+    return None
+
+
+_CRASH_FRAME = re.compile(r"^crashed: .+ in (\S+), line \d+")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def compiled_distribution(env: Path, message: str) -> str | None:
+    """The distribution in ``env`` whose file the innermost Python frame of a crash is
+    (``crashed: Segmentation fault in numba/lowering.py, line 709``, see
+    :func:`reprokit.rerun.crash`), when it was installed from a wheel of compiled code
+    (``Root-Is-Purelib: false``)."""
+    m = _CRASH_FRAME.match(message)
+    if not m:
+        return None
+    for record_file in env.glob("**/site-packages/*.dist-info/RECORD"):
+        info = record_file.parent
+        try:
+            listed = {line.split(",", 1)[0] for line in record_file.read_text("utf-8", "replace").splitlines()}
+            wheel = (info / "WHEEL").read_text("utf-8", "replace")
+        except OSError:
+            continue
+        if m.group(1) in listed:
+            if re.search(r"^Root-Is-Purelib:\s*false", wheel, re.M | re.I):
+                meta = (info / "METADATA").read_text("utf-8", "replace") if (info / "METADATA").is_file() else ""
+                name = re.search(r"^Name:\s*(\S+)", meta, re.M)
+                return name.group(1) if name else info.name.split("-")[0]
+            return None
     return None
 
 

@@ -320,6 +320,8 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
             "PATH": str(env.bindir), "HOME": str(home), "TMPDIR": str(home),
             "JUPYTER_DATA_DIR": str(jupyter), "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
             "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".matplotlib"),
+            # A crash in compiled code prints the Python frames it happened under.
+            "PYTHONFAULTHANDLER": "1",
         }
         executed_dir = Path(tmp) / "executed"
         executed_dir.mkdir()
@@ -380,8 +382,33 @@ def missing_folder(ep: EntryPoint, message: str, work_root: str = "") -> str | N
     return folder
 
 
+_FATAL = re.compile(r"^Fatal Python error: (Segmentation fault|Bus error|Illegal instruction|Floating point exception|Aborted)", re.M)
+_FRAME = re.compile(r'^\s+File "([^"]+)", line (\d+)', re.M)
+_SIGNALS = {4: "Illegal instruction", 6: "Aborted", 7: "Bus error", 8: "Floating point exception", 11: "Segmentation fault"}
+
+
+def crash(returncode: int, stderr: str) -> str | None:
+    """How a run crashed in compiled code, when it did: the fatal signal, and the innermost
+    Python frame ``faulthandler`` printed (a path inside an environment is shortened to
+    what follows ``site-packages/``): ``Segmentation fault in numba/lowering.py, line 709``."""
+    fatal = _FATAL.search(stderr)
+    signal_no = -returncode if returncode < 0 else returncode - 128 if 128 < returncode < 160 else 0
+    what = fatal.group(1) if fatal else _SIGNALS.get(signal_no)
+    if what is None:
+        return None
+    frame = _FRAME.search(stderr, fatal.end()) if fatal else None
+    if frame is None:
+        return what
+    path = frame.group(1).split("/site-packages/", 1)[-1]
+    return f"{what} in {path}, line {frame.group(2)}"
+
+
 def _failure(proc: subprocess.CompletedProcess[str]) -> str:
-    """The line that says why a run failed: the exception at the end of a traceback."""
+    """The line that says why a run failed: the exception at the end of a traceback, or
+    the crash of compiled code (see :func:`crash`)."""
+    crashed = crash(proc.returncode, proc.stderr)
+    if crashed:
+        return f"crashed: {crashed}"
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     exc = next((ln.strip() for ln in reversed(lines) if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", ln.strip())), None)
     tail = exc or (lines[-1].strip() if lines else f"exit {proc.returncode}")

@@ -27,8 +27,9 @@ DATA = Path(__file__).parent / "data"
 
 
 def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any", module: str | None = None,  # type: ignore[assignment]
-                code: dict[str, str] | None = None) -> tuple[str, bytes]:
-    """A wheel of ``name`` holding ``module/__init__.py`` (or the files in ``code``)."""
+                code: dict[str, str] | None = None, purelib: bool = True) -> tuple[str, bytes]:
+    """A wheel of ``name`` holding ``module/__init__.py`` (or the files in ``code``);
+    ``purelib=False`` marks it a wheel of compiled code (``Root-Is-Purelib: false``)."""
     dist_name = name.replace("-", "_")
     mod = module or dist_name
     dist = f"{dist_name}-{version}.dist-info"
@@ -36,7 +37,7 @@ def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "p
     files = {
         **(code or {f"{mod}/__init__.py": f"__version__ = {version!r}\n"}),
         f"{dist}/METADATA": meta,
-        f"{dist}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
+        f"{dist}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: {str(purelib).lower()}\nTag: {tag}\n",
     }
     record = "".join(f"{p},sha256={hashlib.sha256(c.encode()).hexdigest()},{len(c)}\n" for p, c in files.items()) + f"{dist}/RECORD,,\n"
     files[f"{dist}/RECORD"] = record

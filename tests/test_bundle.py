@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import manifest, schemas
+from reprokit import manifest, rerun, schemas
 from reprokit.bundle import ArchiveSettings, archive
 from reprokit.errors import InputError
+from reprokit.flake import EntryPoint
 from reprokit.cli import main
 from reprokit.validate import ValidateSettings, validate
 from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, write_tree
@@ -482,6 +483,60 @@ def test_a_module_only_a_run_asks_for_is_added_to_the_lock(built: tuple[Path, Pa
     assert any(n.startswith("run.py needs zzdelta at run time (ModuleNotFoundError: No module named 'zzdelta')") for n in result.notes), result.notes
     assert json.loads((result.bundle / "outputs" / "run" / "out" / "b.json").read_text()) == {"zzdelta": "2.0"}
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_a_crash_in_a_wheels_compiled_code_builds_it_from_its_sdist(tmp_path: Path) -> None:
+    """A wheel built years ago against another patch release of CPython can crash under
+    today's (numba 0.38's under 3.6.15): the archive-time run crashes in its code, and the
+    archive builds that distribution from its sdist instead, with a note; the bundle holds
+    the sdist, not the wheel, and its rerun passes."""
+    from tests.fakeindex import build_sdist, build_wheel
+
+    index = FakeIndex()
+    index.add_build_tools()
+    crashing = "import ctypes\n\ndef compute():\n    return ctypes.CDLL(None).strlen(None)\n"  # reads address 0
+    index.add_file("zzcrash", *build_wheel("zzcrash", "1.0", tag="py3-none-manylinux2014_x86_64", purelib=False,
+                                           code={"zzcrash/__init__.py": crashing}), uploaded="2023-06-01T00:00:00Z")
+    index.add_file("zzcrash", *build_sdist("zzcrash", "1.0", code={
+        "PKG-INFO": "Metadata-Version: 2.1\nName: zzcrash\nVersion: 1.0\n",
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+                          '[project]\nname = "zzcrash"\nversion = "1.0"\n',
+        "zzcrash/__init__.py": "def compute():\n    return 42\n"}), uploaded="2023-06-01T00:00:00Z")
+    paper = write_tree(tmp_path / "crash", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "zzcrash\n",
+        "run.py": "import zzcrash\nif __name__ == '__main__':\n    open('answer.txt', 'w').write(str(zzcrash.compute()))\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    assert any(n.startswith("run.py crashed in the compiled code of zzcrash (Segmentation fault in zzcrash/__init__.py, line 4): "
+                            "its wheel was built for another release") for n in result.notes), result.notes
+    (pkg,) = [p for p in manifest.read(result.bundle / "reprokit.yaml").packages if p.name == "zzcrash"]
+    assert [a.kind for a in pkg.artifacts] == ["sdist"] and pkg.provider == "sdist"
+    assert (result.bundle / "outputs" / "run" / "answer.txt").read_text() == "42"
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_a_crash_names_the_python_frame_it_happened_under(tmp_path: Path) -> None:
+    """faulthandler's frames make a crash in compiled code a one-line error that says where."""
+    paper = write_tree(tmp_path / "p", {"lib.py": "import ctypes\n\ndef boom():\n    ctypes.CDLL(None).strlen(None)\n",
+                                        "run.py": "import lib\nlib.boom()\n"})
+    env = rerun.Env(python=Path(sys.executable), bindir=Path(sys.executable).parent)
+    (res,) = rerun.run_entry_points(paper, env, [EntryPoint(name="run", kind="script", path="run.py")])
+    assert not res.ok
+    assert res.message.startswith("crashed: Segmentation fault in /") and res.message.endswith("/paper/lib.py, line 4"), res.message
+    assert rerun.crash(-11, "") == "Segmentation fault" and rerun.crash(1, "Traceback ...\nValueError: x") is None
+    # The frame's file names its distribution; only a wheel of compiled code is one to build from source.
+    from reprokit.record import compiled_distribution
+
+    site = tmp_path / "env" / "lib" / "python3.6" / "site-packages"
+    for name, purelib in (("numba", "false"), ("brian2", "true")):
+        info = write_tree(site / f"{name}-1.0.dist-info", {"RECORD": f"{name}/core.py,sha256=x,1\n", "METADATA": f"Name: {name}\n",
+                                                            "WHEEL": f"Wheel-Version: 1.0\nRoot-Is-Purelib: {purelib}\n"})
+        assert info.is_dir()
+    assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault in numba/core.py, line 9") == "numba"
+    assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault in brian2/core.py, line 9") is None
+    assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault") is None
 
 
 def test_a_script_runs_from_its_own_folder_as_its_readme_says(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from reprokit.errors import InputError
 from reprokit.flake import EntryPoint
 from reprokit.cli import main
 from reprokit.validate import ValidateSettings, validate
-from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, write_tree
+from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, resign, write_tree
 from tests.fakeindex import FakeIndex, running
 
 @pytest.fixture(scope="module")
@@ -609,6 +609,36 @@ def test_an_entry_point_reprokit_found_that_fails_is_recorded_as_failing(built: 
     assert report.review is not None
     functional = next(b for b in report.review.badges if "Functional" in b.title)
     assert not functional.earned
+
+
+def test_a_result_the_papers_own_runs_disagree_on_varies_and_is_not_reproduced(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """An unseeded simulation: the archive's two runs already disagree on it, so a rerun
+    that differs again is no evidence either way. validate reports it as varying (the
+    rerun check passes on what is stable), and Results Reproduced is not earned."""
+    index = built[2]
+    paper = write_tree(tmp_path / "unseeded", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": "import json, random\nimport alpha\nif __name__ == '__main__':\n"
+                  "    json.dump({'mean': random.random()}, open('sim.json', 'w'))\n    json.dump({'n': 3}, open('fixed.json', 'w'))\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    outs = {o.recorded.path: o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs}
+    assert outs["sim.json"].varies and not outs["fixed.json"].varies
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, report=True))
+    rerun = next(c for c in report.checks if c.name == "rerun")
+    assert report.ok and rerun.details.startswith("1 recorded outputs match; 1 vary between runs"), rerun.details
+    assert report.review is not None
+    badge = next(b for b in report.review.badges if b.key == "reproduced")
+    assert not badge.earned and badge.reason.startswith("1 output of 2 not reproduced; first: sim.json: varies between runs"), badge.reason
+    # The output the runs agreed on is still judged: changed, it fails.
+    script = result.bundle / "paper" / "run.py"
+    script.chmod(0o644)
+    script.write_text(script.read_text().replace("{'n': 3}", "{'n': 4}"))
+    resign(result.bundle)
+    changed = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    assert not changed.ok and any(p.path == "paper/fixed.json" for c in changed.checks for p in c.problems)
 
 
 def test_an_output_folder_git_could_not_keep_is_made_before_the_run(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:

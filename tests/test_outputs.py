@@ -7,12 +7,13 @@ import base64
 import io
 import json
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from reprokit.errors import InputError
-from reprokit.outputs import comparison, renderer
+from reprokit.outputs import compare_outputs, comparison, renderer
 from reprokit.outputs.config import parse as parse_config
 from reprokit.outputs.learn import SEED_HINT, learn_output
 from reprokit.outputs.config import OutputsConfig
@@ -317,10 +318,22 @@ def test_learning_widens_tolerance_to_the_measured_noise_with_headroom() -> None
     assert comparison.compare("r/a.json", b'{"a": 1.0}', b'{"a": 1.00001}', rec.rule).status == "different"
 
 
-def test_learning_does_not_absorb_results_that_change_and_hints_at_a_seed() -> None:
+def test_learning_does_not_absorb_results_that_change_and_hints_at_a_seed(tmp_path: Path) -> None:
     rec = learn_output("r/a.json", [b'{"acc": 0.91}', b'{"acc": 0.87}'], OutputsConfig())
     assert rec.rule.rel == defaults("json").rel
-    assert SEED_HINT in rec.hint and "will likely be judged different" in rec.hint
+    assert SEED_HINT in rec.hint and "reported as varying, not judged" in rec.hint and rec.varies
+    assert RecordedOutput.from_dict(rec.to_dict(), "reprokit.yaml") == rec
+    # A rerun of it that differs again varies; an output the runs agreed on that differs is different.
+    steady = learn_output("r/b.json", [b'{"n": 3}', b'{"n": 3}'], OutputsConfig())
+    assert not steady.varies
+    for folder, acc, n in (("recorded", 0.91, 3), ("rerun", 0.89, 4)):
+        (tmp_path / folder / "r").mkdir(parents=True)
+        (tmp_path / folder / "r" / "a.json").write_text(f'{{"acc": {acc}}}')
+        (tmp_path / folder / "r" / "b.json").write_text(f'{{"n": {n}}}')
+    varies, different = compare_outputs([rec, steady], tmp_path / "recorded", tmp_path / "rerun")
+    assert (varies.status, different.status) == ("varies", "different") and not varies.ok
+    assert varies.summary.startswith("varies between runs, as between the archive's own (numbers differ between runs by up to rel")
+    assert "recorded 0.91, rerun 0.89" in varies.summary
 
 
 def test_learning_finds_the_sanitizer_a_log_needs() -> None:

@@ -76,16 +76,16 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
     partial = f"written by only {len(present)} of {len(runs)} runs" if len(present) < len(runs) else ""
     digests = {sha256(d) for d in present}
     if len(digests) == 1:
-        return RecordedOutput(rule=base, set_by=set_by, stable=not partial, hint=partial, **common)  # type: ignore[arg-type]
+        return RecordedOutput(rule=base, set_by=set_by, stable=not partial, hint=partial, varies=bool(partial), **common)  # type: ignore[arg-type]
     if not common["kept"]:
         return RecordedOutput(rule=base, set_by=set_by, stable=False, noise="the bytes differ between runs",
                               hint=_join(partial, f"larger than outputs.keep-max-bytes ({config.keep_max_bytes}) so kept by sha256 only, "
                                          "and not byte-stable: a rerun cannot match it; make it deterministic or raise keep-max-bytes"),
-                              **common)  # type: ignore[arg-type]
+                              varies=True, **common)  # type: ignore[arg-type]
     if base.kind == "exact":
         return RecordedOutput(rule=base, set_by=set_by, stable=False, noise="the bytes differ between runs",
                               hint=_join(partial, "compared by sha256 but not byte-stable: make it deterministic (seeds, time stamps), "
-                                         "or give it a rule in reprokit.toml [outputs.rules]"), **common)  # type: ignore[arg-type]
+                                         "or give it a rule in reprokit.toml [outputs.rules]"), varies=True, **common)  # type: ignore[arg-type]
 
     others = present[1:]
     rule = base
@@ -136,8 +136,9 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
         tight = [k for k in ("rel", "abs", "max-pixels", "sanitize") if k in set_keys]
         why = (f"the runs differ by more than reprokit.toml's {', '.join(tight)} allows" if tight
                else "the runs differ beyond what is learned as noise")
-        hints.append(f"{why}: a rerun will likely be judged different; set seeds, or a rule in reprokit.toml [outputs.rules]")
-    return RecordedOutput(rule=learned, set_by=set_by, stable=False, noise=noise, hint=_join(partial, *hints), **common)  # type: ignore[arg-type]
+        hints.append(f"{why}: a rerun that differs is reported as varying, not judged; set seeds, or a rule in reprokit.toml [outputs.rules]")
+    return RecordedOutput(rule=learned, set_by=set_by, stable=False, noise=noise, hint=_join(partial, *hints), varies=bool(partial) or not ok,
+                          **common)  # type: ignore[arg-type]
 
 
 def _noise(measured: list[Verdict]) -> str:
@@ -186,6 +187,7 @@ def learn(runs: Sequence[Mapping[str, Path]], config: OutputsConfig) -> Learned:
                 noise="" if stable else "the bytes differ between runs",
                 hint="" if stable else (f"larger than outputs.keep-max-bytes ({config.keep_max_bytes}) so kept by sha256 only, and not "
                                         "byte-stable: a rerun cannot match it; make it deterministic or raise keep-max-bytes"),
+                varies=not stable,
             )
         else:
             rec = learn_output(path, [run[path].read_bytes() if path in run else None for run in runs], config)

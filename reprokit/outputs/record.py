@@ -31,6 +31,9 @@ class RecordedOutput:
     runs: int  # archive-time runs it was learned from
     noise: str = ""  # the difference measured between those runs, in words
     hint: str = ""  # what makes it change between runs, when it does
+    # The archive-time runs differ beyond the rule: the paper does not reproduce it itself,
+    # and a rerun that differs too is reported as varying, not judged different.
+    varies: bool = False
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"path": self.path, "sha256": self.sha256, "size": self.size, "kept": self.kept,
@@ -39,6 +42,8 @@ class RecordedOutput:
             out["noise"] = self.noise
         if self.hint:
             out["hint"] = self.hint
+        if self.varies:
+            out["varies"] = True
         return out
 
     @classmethod
@@ -57,14 +62,15 @@ class RecordedOutput:
         rule_keys = {"rule", "rel", "abs", "sanitize", "pixel-threshold", "max-pixels", "shift", "streams", "render"}
         rule = Rule.from_dict({k: v for k, v in data.items() if k in rule_keys}, f"{where}: output {path!r}")
         size, kept, stable, runs = data.get("size", 0), data.get("kept", False), data.get("stable", True), data.get("runs", 1)
+        varies = data.get("varies", False)
         set_by = data.get("set_by", "default")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InputError(f"{where}: output {path!r}: size must be a whole number of bytes")
-        if not isinstance(kept, bool) or not isinstance(stable, bool):
-            raise InputError(f"{where}: output {path!r}: kept and stable must be true or false")
+        if not isinstance(kept, bool) or not isinstance(stable, bool) or not isinstance(varies, bool):
+            raise InputError(f"{where}: output {path!r}: kept, stable and varies must be true or false")
         if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
             raise InputError(f"{where}: output {path!r}: runs must be a whole number of at least 1")
         if set_by not in SET_BY:
             raise InputError(f"{where}: output {path!r}: set_by must be one of {', '.join(SET_BY)}")
         return cls(path=path, sha256=sha, size=size, kept=kept, rule=rule, set_by=set_by, stable=stable, runs=runs,
-                   noise=str(data.get("noise", "")), hint=str(data.get("hint", "")))
+                   noise=str(data.get("noise", "")), hint=str(data.get("hint", "")), varies=varies and not stable)

@@ -13,7 +13,9 @@ from typing import Literal
 
 from reprokit.outputs.rule import Rule
 
-Status = Literal["identical", "equivalent", "different", "missing"]
+# "varies": different (or missing) from the record, for an output the archive-time runs
+# already disagreed on beyond its rule: no evidence either way, and not reproduced.
+Status = Literal["identical", "equivalent", "different", "missing", "varies"]
 
 # A verdict names this many failing places; the rest are counted.
 MAX_FAILURES = 20

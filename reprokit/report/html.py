@@ -13,11 +13,11 @@ from reprokit.outputs.verdict import Difference, Verdict
 from reprokit.report.model import Badge, EntryPointResult, OutputView, Report
 
 _ICONS = {"passed": "✓", "failed": "✗", "not-run": "–", "identical": "✓", "equivalent": "≈", "different": "✗", "missing": "✗",
-          "ran": "✓", "earned": "✓", "not-earned": "✗"}
+          "varies": "~", "ran": "✓", "earned": "✓", "not-earned": "✗"}
 _WORDS = {"passed": "Passed", "failed": "Failed", "not-run": "Not run", "identical": "Identical", "equivalent": "Equivalent",
-          "different": "Different", "missing": "Missing", "ran": "Ran"}
+          "different": "Different", "missing": "Missing", "varies": "Varies", "ran": "Ran"}
 _TONE = {"passed": "good", "identical": "good", "equivalent": "good", "ran": "good", "failed": "bad", "different": "bad",
-         "missing": "bad", "not-run": "warn"}
+         "missing": "bad", "not-run": "warn", "varies": "warn"}
 
 CSS = """
 :root {
@@ -147,7 +147,7 @@ def _measured(v: Verdict) -> str:
         return "none (same bytes)"
     if v.status == "missing":
         return "—"
-    if v.status == "different" and v.failures:
+    if v.status in ("different", "varies") and v.failures:
         return e(v.failures[0].describe())
     w = v.worst_rel or v.worst_abs
     if w is not None and w.rel is not None:
@@ -198,7 +198,7 @@ def _output_detail(o: OutputView) -> str:
     for note in v.notes:
         parts.append(f'<p class="how">{e(note)}</p>')
     if diffs:
-        title = "Where it differs" if v.status == "different" else "Largest differences measured"
+        title = "Where it differs" if v.status in ("different", "varies") else "Largest differences measured"
         more = f" ({v.failed} places in all, the first {len(v.failures)} shown)" if v.failed > len(v.failures) else ""
         table = _numbers_table(diffs, f"{title} in {v.path}")
         parts.append(f"<details{' open' if v.status == 'different' else ''}><summary>{title}{e(more)}</summary>{table}</details>")
@@ -208,7 +208,7 @@ def _output_detail(o: OutputView) -> str:
 
 def _entry(ep: EntryPointResult) -> str:
     counts: Counter[str] = Counter(o.verdict.status for o in ep.outputs)
-    order = ("identical", "equivalent", "different", "missing")
+    order = ("identical", "equivalent", "varies", "different", "missing")
     count_text = " · ".join(f"{counts[s]} {s}" for s in order if counts[s]) or "no recorded outputs"
     rows = "".join(
         f"<tr><td><code>{e(o.path)}</code></td><td>{e(o.verdict.rule.describe())}</td><td>{pill(o.verdict.status)}</td><td>{_measured(o.verdict)}</td></tr>"

@@ -134,7 +134,7 @@ def reproduced(entry_points: Sequence[EntryPointResult]) -> Badge:
     verdicts = [o.verdict for e in entry_points for o in e.outputs]
     if not verdicts:
         return Badge(key="reproduced", title=title, earned=False, reason="the bundle records no outputs to compare a rerun with")
-    bad = [v for v in verdicts if not v.ok]
+    bad = sorted((v for v in verdicts if not v.ok), key=lambda v: v.status == "varies")  # a difference first, then what varies
     if bad:
         v = bad[0]
         return Badge(key="reproduced", title=title, earned=False,

@@ -361,3 +361,14 @@ def test_large_outputs_are_kept_by_hash_only() -> None:
 def test_output_written_by_some_runs_only() -> None:
     rec = learn_output("r/a.json", [b"{}", None], OutputsConfig())
     assert not rec.stable and "written by only 1 of 2 runs" in rec.hint
+
+
+def test_learning_finds_random_element_ids_a_plotting_library_writes() -> None:
+    """plotly gives every figure a uuid4 div id: the text differs on every run, the figure does not."""
+    runs = [f'<div id="{u}" class="plotly-graph-div"></div>\nr2 0.93\n'.encode() for u in
+            ("b5ab7daf-e9c8-4f27-81f5-1141c453c707", "3bb84a60-8fd8-4a0e-ad51-f63352f20a78")]
+    rec = learn_output("fig.html", runs, OutputsConfig())
+    assert rec.rule.sanitize == ("uuids",) and not rec.varies and "random ids" in rec.hint
+    assert sanitize(runs[0].decode(), ["uuids"]) == '<div id="UUID" class="plotly-graph-div"></div>\nr2 0.93\n'
+    changed = runs[1].replace(b"0.93", b"0.95")
+    assert comparison.compare("fig.html", runs[0], changed, rec.rule).status == "different"

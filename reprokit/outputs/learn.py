@@ -17,7 +17,7 @@ from reprokit.fsutil import sha256_file
 from reprokit.outputs.comparison import compare, sha256
 from reprokit.outputs.config import OutputsConfig
 from reprokit.outputs.record import RecordedOutput, SetBy
-from reprokit.outputs.rule import Rule, Sanitizer, default_rule
+from reprokit.outputs.rule import SANITIZERS, Rule, Sanitizer, default_rule
 from reprokit.outputs.sanitize import which_change
 from reprokit.outputs.verdict import Verdict
 
@@ -34,6 +34,7 @@ _SANITIZER_HINTS: dict[Sanitizer, str] = {
     "addresses": "memory addresses in the output (object reprs)",
     "paths": "absolute paths in the output",
     "durations": "timings in the output",
+    "uuids": "random ids in the output (a plotting library's element ids)",
 }
 THREADS_HINT = "float noise in the last digits, typical of thread count (BLAS/OpenMP threads: OMP_NUM_THREADS=1) or CPU features"
 SEED_HINT = "results change from run to run: an unset random seed? (random.seed, numpy.random.default_rng(seed), torch.manual_seed)"
@@ -92,7 +93,7 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
     hints: list[str] = []
     measured = [compare(path, first, d, _measuring(rule)) for d in others]
     if rule.kind in ("text", "notebook") and any(not v.ok for v in measured) and "sanitize" not in set_keys:
-        added = [s for d in others for s in which_change(_text(first), _text(d), ("addresses", "timestamps", "paths", "durations"))
+        added = [s for d in others for s in which_change(_text(first), _text(d), SANITIZERS)
                  if s not in rule.sanitize]
         if added:
             # Kept only when they remove differences: a time stamp, not a number that moved.

@@ -15,7 +15,7 @@ from typing import Literal, get_args
 from reprokit.errors import InputError
 
 Kind = Literal["exact", "text", "json", "table", "image", "svg", "pdf", "notebook", "npy", "hdf5", "netcdf"]
-Sanitizer = Literal["addresses", "timestamps", "paths", "durations"]
+Sanitizer = Literal["addresses", "timestamps", "paths", "durations", "uuids"]
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
 SANITIZERS: tuple[Sanitizer, ...] = get_args(Sanitizer)

@@ -1,5 +1,5 @@
 """Sanitizers: rewrite what changes on every run without being a result (memory
-addresses, time stamps, absolute paths, durations) into fixed placeholders.
+addresses, time stamps, absolute paths, durations, random ids) into fixed placeholders.
 
 As nbval does with regexes, but by name, so a rule can list the ones it applies.
 """
@@ -31,6 +31,8 @@ _PATTERNS: dict[Sanitizer, tuple[tuple[re.Pattern[str], str], ...]] = {
         (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ns|µs|us|ms|s|sec|seconds|min)\b(?: ± [\d.]+\s?(?:ns|µs|us|ms|s))?"), "DURATION"),
         (re.compile(r"\b\d+(?:\.\d+)?\s?(?:it/s|s/it)\b"), "RATE"),
     ),
+    # uuid4 ids, as plotly and bokeh give the elements of every figure they draw
+    "uuids": ((re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "UUID"),),
 }
 
 

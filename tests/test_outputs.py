@@ -336,6 +336,16 @@ def test_learning_does_not_absorb_results_that_change_and_hints_at_a_seed(tmp_pa
     assert "recorded 0.91, rerun 0.89" in varies.summary
 
 
+def test_learning_takes_a_zero_crossing_for_noise_but_not_two_far_apart_draws() -> None:
+    """Relative difference is 1 or more across zero: taken as absolute noise only when it is
+    small beside the output's own numbers."""
+    crossing = learn_output("r/a.json", [b'{"w": [100.0, 1e-9]}', b'{"w": [100.0, -2e-9]}'], OutputsConfig())
+    assert crossing.set_by == "learned" and crossing.rule.abs >= 3e-9 and not crossing.varies
+    draws = learn_output("r/b.json", [b'{"mean": 0.1}', b'{"mean": 0.8}'], OutputsConfig())
+    assert draws.rule.abs == defaults("json").abs and draws.varies and SEED_HINT in draws.hint
+    assert comparison.compare("r/b.json", b'{"mean": 0.1}', b'{"mean": 0.5}', draws.rule).status == "different"
+
+
 def test_learning_finds_the_sanitizer_a_log_needs() -> None:
     rec = learn_output("run.log", [b"started 2024-02-15 10:11:12\nloss 0.25\n", b"started 2024-02-15 10:11:19\nloss 0.25\n"], OutputsConfig())
     assert rec.rule.sanitize == ("timestamps",)

@@ -105,7 +105,12 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
 
     rels = [f.rel for v in measured for f in v.failures if f.rel is not None and f.rel < _ZERO_CROSSING]
     rels += [v.worst_rel.rel for v in measured if v.worst_rel and v.worst_rel.rel is not None and v.worst_rel.rel < _ZERO_CROSSING]
-    abss = [f.abs for v in measured for f in v.failures if f.rel is not None and f.rel >= _ZERO_CROSSING and f.abs is not None]
+    # A zero crossing is noise only next to the output's own numbers: 1e-17 vs -2e-17 in a
+    # table of ones. Two unseeded draws, 0.1 and 0.8, are no crossing, whatever their rel.
+    abss = [f.abs for v in measured for f in v.failures if f.rel is not None and f.rel >= _ZERO_CROSSING and f.abs is not None
+            and f.abs <= MAX_NOISE_REL * v.magnitude]
+    beyond = any(f.rel is not None and f.rel >= _ZERO_CROSSING and f.abs is not None and f.abs > MAX_NOISE_REL * v.magnitude
+                 for v in measured for f in v.failures)
     pixels = max((v.changed_pixels for v in measured), default=0.0)
     need_rel, need_abs = max(rels, default=0.0), max(abss, default=0.0)
     changes: dict[str, float] = {}
@@ -124,11 +129,11 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
 
     noise = _noise(measured)
     structural = any(_structural(v) for v in measured)
-    if not structural and not need_rel and not need_abs and not pixels:
+    if not structural and not need_rel and not need_abs and not pixels and not beyond:
         hints.append(METADATA_HINT if rule.kind in ("image", "pdf", "svg") else LAYOUT_HINT if not hints else "")
     elif need_rel and need_rel <= 1e-6 and not structural:
         hints.append(THREADS_HINT)
-    elif need_rel or need_abs or structural:
+    elif need_rel or need_abs or structural or beyond:
         hints.append(SEED_HINT)
     elif pixels:
         hints.append("figure pixels change between runs (values with float noise drawn across pixel edges, or random data)")

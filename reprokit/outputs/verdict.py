@@ -61,6 +61,7 @@ class Verdict:
     failed: int = 0  # how many places failed (failures lists the first MAX_FAILURES)
     notes: tuple[str, ...] = ()
     changed_pixels: float = 0.0  # largest fraction of an image's pixels that changed beyond anti-aliasing
+    magnitude: float = 0.0  # the largest finite |number| compared: the scale a zero crossing is measured against
     diff_image: bytes | None = field(default=None, repr=False)  # PNG: where pixels differ
 
     @property
@@ -110,10 +111,14 @@ class Tally:
         self.failed = 0
         self.notes: list[str] = []
         self.changed_pixels = 0.0
+        self.magnitude = 0.0
 
     def number(self, recorded: float, rerun: float, where: str, shown: tuple[str, str] | None = None) -> bool:
         """Compare two numbers under the rule; True when they agree."""
         self.compared += 1
+        for x in (recorded, rerun):
+            if math.isfinite(x) and abs(x) > self.magnitude:
+                self.magnitude = abs(x)
         if recorded == rerun or (math.isnan(recorded) and math.isnan(rerun)):
             return True
         both_finite = math.isfinite(recorded) and math.isfinite(rerun)
@@ -144,7 +149,8 @@ class Tally:
                 summary: str | None = None) -> Verdict:
         notes = tuple(self.notes)
         common = {"path": path, "rule": self.rule, "method": method, "compared": self.compared, "worst_abs": self.worst_abs,
-                  "worst_rel": self.worst_rel, "notes": notes, "diff_image": diff_image, "changed_pixels": self.changed_pixels}
+                  "worst_rel": self.worst_rel, "notes": notes, "diff_image": diff_image, "changed_pixels": self.changed_pixels,
+                  "magnitude": self.magnitude}
         if identical_bytes:
             return Verdict(status="identical", summary="identical bytes", **common)  # type: ignore[arg-type]
         if self.failed:

@@ -195,6 +195,29 @@ class Client:
             raise PackageIndexError(f"{f.filename}: not a readable sdist ({exc})") from None
 
 
+def file_names(path: os.PathLike[str] | str, max_members: int = 50_000) -> list[str]:
+    """The member names of a wheel or sdist on disk, as :meth:`Client.archive_names` gives
+    them for one on the index. A bundle's file is hostile input: a zip's names come from its
+    central directory alone, and a tar is read no further than ``max_members`` entries."""
+    import zipfile
+
+    name = os.fspath(path)
+    try:
+        if name.endswith((".whl", ".zip")):
+            with zipfile.ZipFile(name) as zf:
+                return zf.namelist()[:max_members]
+        names: list[str] = []
+        with tarfile.open(name) as tf:
+            for member in tf:
+                if len(names) >= max_members:
+                    break
+                if member.isfile():
+                    names.append(member.name)
+        return names
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        raise PackageIndexError(f"{name}: not a readable distribution file ({exc})") from None
+
+
 def _zip_names(directory: bytes) -> list[str]:
     names = []
     i = 0

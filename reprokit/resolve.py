@@ -524,6 +524,14 @@ def snapshot_date(scan: ScanResult, settings: LockSettings, client: pypi.Client)
 
 
 def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> Lock:
+    """The exact, hashed closure of what ``scan`` imports and declares (see :func:`lock_scan`)."""
+    return lock_scan(scan, settings, root)[1]
+
+
+def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> tuple[ScanResult, Lock]:
+    """The scan with the imports no table knows matched from PyPI (see
+    :func:`resolve_unresolved`), and the lock of it: versions from the paper's own lock
+    files (``root``), else as of the date."""
     found_notes: list[str] = []
     if scan.unresolved:
         scan, found_notes = resolve_unresolved(scan, settings, pypi.Client(settings.index_url))
@@ -586,7 +594,7 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
         if d.url and is_requirement(d.requirement) and canonicalize_name(Requirement(d.requirement).name) in locked_names:
             found_notes.append(f"{d.source} installs {Requirement(d.requirement).name} from {http.redact(d.url)}; the bundle holds the release "
                                f"of that name on the index instead (reprokit vendors no VCS checkout): check it is the same code")
-    return Lock(
+    return scan, Lock(
         notes=tuple(found_notes),
         python=settings.python, platform=settings.platform, date=settings.date.isoformat(),
         index_url=http.scrub_url(pypi.index_url(settings.index_url)), versions_from=source,
@@ -596,7 +604,8 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
 
 def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str | None = None, index_url: str | None = None,
                   ) -> tuple[PythonChoice, ScanResult, Lock]:
-    """The paper's Python, its scan and its runtime lock. A Python the paper names wins;
+    """The paper's Python, its scan (imports matched from PyPI included) and its runtime
+    lock. A Python the paper names wins;
     when it names none, the newest CPython of its date for which every locked package
     has a wheel (an old paper's pins have none for today's Python)."""
     from reprokit import interpreter
@@ -604,8 +613,9 @@ def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str 
 
     stated = interpreter.PythonChoice(version=python, source="--python") if python else interpreter.infer(paper, files, date)
     if stated and not stated.alternatives:
-        scanned = scan(ScanSettings(path=paper, python=stated.version))
-        return stated, scanned, lock(scanned, LockSettings(date=date, python=stated.version, index_url=index_url), root=paper)
+        scanned, locked = lock_scan(scan(ScanSettings(path=paper, python=stated.version)),
+                                    LockSettings(date=date, python=stated.version, index_url=index_url), root=paper)
+        return stated, scanned, locked
     if stated:
         # A range: its versions best first, and the first whose locked packages all have
         # wheels (a paper's pins may have none for the newest Python the range admits).
@@ -616,9 +626,9 @@ def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str 
     first: tuple[PythonChoice, ScanResult, Lock] | None = None
     failure: ResolutionFailed | None = None
     for choice in candidates:
-        scanned = scan(ScanSettings(path=paper, python=choice.version))
         try:
-            locked = lock(scanned, LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
+            scanned, locked = lock_scan(scan(ScanSettings(path=paper, python=choice.version)),
+                                        LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
         except ResolutionFailed as exc:
             failure = failure or exc
             continue

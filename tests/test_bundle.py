@@ -21,7 +21,7 @@ from reprokit.bundle import ArchiveSettings, archive
 from reprokit.errors import InputError
 from reprokit.flake import EntryPoint
 from reprokit.cli import main
-from reprokit.validate import ValidateSettings, validate
+from reprokit.validate import ValidateSettings, check_completeness, validate
 from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, resign, write_tree
 from tests.fakeindex import FakeIndex, running
 
@@ -537,6 +537,30 @@ def test_a_crash_names_the_python_frame_it_happened_under(tmp_path: Path) -> Non
     assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault in numba/core.py, line 9") == "numba"
     assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault in brian2/core.py, line 9") is None
     assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault") is None
+
+
+def test_an_import_matched_by_a_declared_distributions_files_is_complete(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """``import labellines`` is provided by the declared matplotlib-label-lines, which only
+    its files tell: the manifest records that, and the bundle passes its completeness check."""
+    index = built[2]
+    index.add("zz-label-lines", "0.7", uploaded="2023-06-01T00:00:00Z", module="zzlabellines")
+    paper = write_tree(tmp_path / "labels", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "zz-label-lines\n",
+        "run.py": "import zzlabellines\nif __name__ == '__main__':\n    open('v.txt', 'w').write(zzlabellines.__version__)\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    man = manifest.read(result.bundle / "reprokit.yaml")
+    imports = {i.module: i.distribution for i in man.imports}
+    assert imports["zzlabellines"] == "zz-label-lines"
+    report = validate(ValidateSettings(bundle=result.bundle))
+    assert report.ok, [p.message for c in report.checks for p in c.problems]
+    # A manifest's word is not enough: the distribution's vendored files must hold the module.
+    (result.bundle / "paper" / "more.py").write_text("import zzother\n")
+    claimed = dataclasses.replace(man, imports=(*man.imports, dataclasses.replace(man.imports[0], module="zzother", distribution="zz-label-lines")))
+    check = check_completeness(result.bundle, claimed)
+    assert not check.ok and [p.message for p in check.problems] == ["imports zzother (no known distribution), which is not locked"]
 
 
 def test_a_script_runs_from_its_own_folder_as_its_readme_says(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:

@@ -360,7 +360,7 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
                     dest = collect / ep.name / rel
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(work / rel, dest)
-            message = "" if proc.returncode == 0 else _failure(proc)
+            message = "" if proc.returncode == 0 else failure(proc.returncode, proc.stderr, work)
             results.append(RunResult(entry_point=ep, ok=proc.returncode == 0, message=message, outputs=changed, seconds=seconds))
     return results
 
@@ -387,7 +387,7 @@ _FRAME = re.compile(r'^\s+File "([^"]+)", line (\d+)', re.M)
 _SIGNALS = {4: "Illegal instruction", 6: "Aborted", 7: "Bus error", 8: "Floating point exception", 11: "Segmentation fault"}
 
 
-def crash(returncode: int, stderr: str) -> str | None:
+def crash(returncode: int, stderr: str, work: Path | None = None) -> str | None:
     """How a run crashed in compiled code, when it did: the fatal signal, and the innermost
     Python frame ``faulthandler`` printed (a path inside an environment is shortened to
     what follows ``site-packages/``): ``Segmentation fault in numba/lowering.py, line 709``."""
@@ -399,18 +399,37 @@ def crash(returncode: int, stderr: str) -> str | None:
     frame = _FRAME.search(stderr, fatal.end()) if fatal else None
     if frame is None:
         return what
-    path = frame.group(1).split("/site-packages/", 1)[-1]
-    return f"{what} in {path}, line {frame.group(2)}"
+    return f"{what} in {_short(frame.group(1), work)}, line {frame.group(2)}"
 
 
-def _failure(proc: subprocess.CompletedProcess[str]) -> str:
-    """The line that says why a run failed: the exception at the end of a traceback, or
-    the crash of compiled code (see :func:`crash`)."""
-    crashed = crash(proc.returncode, proc.stderr)
+def _short(path: str, work: Path | None) -> str:
+    """A traceback's file as a person finds it: inside an environment, what follows
+    ``site-packages/``; inside the paper's run folder, its path in the paper."""
+    if "/site-packages/" in path:
+        return path.split("/site-packages/", 1)[1]
+    if work is not None and path.startswith(f"{work}/"):
+        return path[len(str(work)) + 1:]
+    return path
+
+
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))\b.*$", re.M)
+_NO_INPUT = ("it asked for keyboard input (input()), and entry points run with nothing on stdin: "
+             "make it take its answer from an argument or a file")
+
+
+def failure(returncode: int, stderr: str, work: Path | None = None) -> str:
+    """The line that says why a run failed: the exception at the end of a traceback with
+    the innermost frame it was raised in (``EOFError: EOF when reading a line (in
+    volcano_base/config.py, line 25)``), or the crash of compiled code (see :func:`crash`)."""
+    crashed = crash(returncode, stderr, work)
     if crashed:
         return f"crashed: {crashed}"
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    exc = next((ln.strip() for ln in reversed(lines) if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", ln.strip())), None)
-    tail = exc or (lines[-1].strip() if lines else f"exit {proc.returncode}")
-    return f"exited with status {proc.returncode}: {tail}"
+    exc = next(reversed(list(_EXCEPTION.finditer(stderr))), None)
+    if exc is None:
+        lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+        return f"exited with status {returncode}: {lines[-1].strip() if lines else f'exit {returncode}'}"
+    frames = list(_FRAME.finditer(stderr, 0, exc.start()))
+    where = f" (in {_short(frames[-1].group(1), work)}, line {frames[-1].group(2)})" if frames else ""
+    hint = f"; {_NO_INPUT}" if exc.group(0).startswith("EOFError: EOF when reading a line") else ""
+    return f"exited with status {returncode}: {exc.group(0).strip()}{where}{hint}"
 

@@ -540,7 +540,9 @@ def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None
         missing = {n: locs[n] for n in scan.unresolved if n in locs}
         if missing:
             detail = "; ".join(f"{n} ({', '.join(v[:2])})" for n, v in sorted(missing.items()))
-            raise UnresolvedImports(f"no known distribution for {detail}: declare it in requirements.txt")
+            raise UnresolvedImports(f"no known distribution for {detail}: neither the paper's declared distributions nor an index project "
+                                      f"of that name provides it; declare the one that does in requirements.txt, or put the module's "
+                                      f"source in the paper when no package index has it")
     requirements, asked_by = requirements_for(scan, settings)
     has_notebooks = any(f.endswith(".ipynb") for f in scan.files)
     tooling = [t for t in NOTEBOOK_TOOLING if has_notebooks]

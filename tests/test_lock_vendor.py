@@ -352,7 +352,7 @@ def test_imports_no_table_knows_are_matched_by_the_files_on_the_index(tmp_path: 
         "run.py": "import labellines\nimport zzpyper\n", "fig.py": "import zzfake\n", "requirements.txt": "plot-label-lines\n",
     })
     with running(idx) as base:
-        with pytest.raises(UnresolvedImports, match=r"no known distribution for zzfake \(fig.py:1\)"):
+        with pytest.raises(UnresolvedImports, match=r"no known distribution for zzfake \(fig.py:1\): neither the paper.s declared distributions nor an index project of that name"):
             do_lock(idx, base, root, tmp_path)
         (root / "fig.py").unlink()
         got = do_lock(idx, base, root, tmp_path)

@@ -658,7 +658,7 @@ def test_a_result_the_papers_own_runs_disagree_on_varies_and_is_not_reproduced(b
     paper = write_tree(tmp_path / "unseeded", {
         "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
         "run.py": "import json, random\nimport alpha\nif __name__ == '__main__':\n"
-                  "    json.dump({'mean': random.random()}, open('sim.json', 'w'))\n    json.dump({'n': 3}, open('fixed.json', 'w'))\n",
+                  "    json.dump({'draws': [random.random() for _ in range(10)]}, open('sim.json', 'w'))\n    json.dump({'n': 3}, open('fixed.json', 'w'))\n",
     })
     with running(index) as url:
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",

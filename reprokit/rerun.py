@@ -412,7 +412,8 @@ def _short(path: str, work: Path | None) -> str:
     return path
 
 
-_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))\b.*$", re.M)
+_STDLIB = re.compile(r"^<frozen |/lib/python\d+\.\d+/(?!.*/(site|dist)-packages/)")
+_EXCEPTION = re.compile(r"^[ \t]*([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))\b.*$", re.M)
 _NO_INPUT = ("it asked for keyboard input (input()), and entry points run with nothing on stdin: "
              "make it take its answer from an argument or a file")
 
@@ -428,8 +429,11 @@ def failure(returncode: int, stderr: str, work: Path | None = None) -> str:
     if exc is None:
         lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
         return f"exited with status {returncode}: {lines[-1].strip() if lines else f'exit {returncode}'}"
+    # The innermost frame of the paper's or a library's code: the standard library's own
+    # (importlib, json.decoder) says less about where it went wrong than its caller.
     frames = list(_FRAME.finditer(stderr, 0, exc.start()))
-    where = f" (in {_short(frames[-1].group(1), work)}, line {frames[-1].group(2)})" if frames else ""
-    hint = f"; {_NO_INPUT}" if exc.group(0).startswith("EOFError: EOF when reading a line") else ""
+    frame = next((f for f in reversed(frames) if not _STDLIB.search(f.group(1))), frames[-1] if frames else None)
+    where = f" (in {_short(frame.group(1), work)}, line {frame.group(2)})" if frame else ""
+    hint = f"; {_NO_INPUT}" if exc.group(0).strip().startswith("EOFError: EOF when reading a line") else ""
     return f"exited with status {returncode}: {exc.group(0).strip()}{where}{hint}"
 

@@ -36,6 +36,7 @@ from reprokit.lock import Lock
 from reprokit.nixpkgs import cache_root
 from reprokit.outputs import config as outputs_config
 from reprokit.resolve import LockSettings, choose_python, lazy_left_out
+from reprokit.scan import ScanResult
 from reprokit.validate import check_integrity
 from reprokit.vendor import VendorSettings, vendor
 
@@ -346,6 +347,23 @@ def _write_members(bundle: Path, name: str, gz: gzip.GzipFile, mtime: int) -> No
                     tf.addfile(info, fh)
 
 
+def unbuilt_extensions(scanned: ScanResult, files: Sequence[str]) -> dict[str, str]:
+    """The paper's own extension modules that exist only as Cython source (``x.pyx``, no
+    built ``x.*.so`` beside it): module -> a line saying so. No index provides them, and
+    reprokit runs no build step: a run that imports one fails, and must not be mended
+    by locking a PyPI project that happens to share the name."""
+    local = {i.top for i in scanned.imports if i.kind == "local"}
+    built = {posixpath.basename(f).split(".")[0] for f in files if f.endswith((".so", ".pyd"))}
+    out = {}
+    for f in files:
+        module = posixpath.basename(f)[:-len(".pyx")] if f.endswith(".pyx") else None
+        if module in local and module not in built:
+            out[module] = (f"{module} is the paper's own extension module, compiled from {f}, and the paper holds no build of it: "
+                           "runs that import it fail unless it is built first (often `python setup.py build_ext --inplace`), "
+                           "a step reprokit does not run")
+    return out
+
+
 def archive(settings: ArchiveSettings) -> ArchiveResult:
     if not settings.paper.is_dir():
         raise UsageError(f"{settings.paper}: not a folder")
@@ -365,7 +383,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes += locked.notes
     name = bundle_name(paper)
     lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
-    left_out = lazy_left_out(scanned, lock_settings)
+    left_out = lazy_left_out(scanned, lock_settings) | unbuilt_extensions(scanned, all_files)
     notes += dict.fromkeys(left_out.values())
 
     exe, no_python = rerun.find_python(python)

@@ -554,6 +554,22 @@ def test_a_failure_names_the_frame_it_was_raised_in_and_a_prompt_says_so(tmp_pat
     assert bad.message.endswith("(in bad.py, line 2)"), bad.message  # the paper's line, not json.decoder's
 
 
+def test_an_extension_the_paper_builds_from_cython_is_never_taken_from_the_index(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """``from zzfast import *`` with zzfast.pyx beside: the paper's own module, which it
+    builds in place. Unbuilt, the run fails saying so; the index's zzfast is not locked."""
+    index = built[2]
+    index.add("zzfast", "1.0", uploaded="2023-06-01T00:00:00Z", module="zzfast")
+    paper = write_tree(tmp_path / "cy", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n", "zzfast.pyx": "def f():\n    return 1\n",
+        "run.py": "import alpha\nfrom zzfast import f\nif __name__ == '__main__':\n    open('f.txt', 'w').write(str(f()))\n",
+    })
+    with running(index) as url, pytest.raises(InputError) as err:
+        archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                cache_dir=tmp_path / "cache", quiet=True))
+    assert "No module named 'zzfast'" in str(err.value) and "zzfast is the paper's own extension module, compiled from zzfast.pyx" in str(err.value)
+    assert not (tmp_path / "b").exists()
+
+
 def test_an_import_matched_by_a_declared_distributions_files_is_complete(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     """``import labellines`` is provided by the declared matplotlib-label-lines, which only
     its files tell: the manifest records that, and the bundle passes its completeness check."""

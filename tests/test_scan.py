@@ -290,10 +290,13 @@ def test_modules_beside_a_script_or_on_its_sys_path_are_local(tmp_path: Path, ca
         "analysis/run.py": "import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))\nimport tools.io\n",
         # Inside a package, in Python 3, a sibling does not shadow a third-party name.
         "lib/__init__.py": "", "lib/yaml.py": "import yaml\n",
+        # An extension module the paper compiles in place from Cython ("algorithms" is a PyPI name too).
+        "code/algorithms.pyx": "def f(): pass\n", "code/algorithms.cpp": "", "code/run.py": "from algorithms import *\n",
     })
     _, out = run(tmp_path, capsys=capsys)
     kinds = {i["module"]: i["kind"] for i in out["imports"]}
     assert kinds["simulate"] == "local" and kinds["tools.io"] == "local" and kinds["yaml"] == "third-party"
+    assert kinds["algorithms"] == "local"
 
 
 def test_the_standard_library_lists_hold_every_c_module_and_other_platforms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -82,11 +82,12 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
     for n in project_names:
         names.add(re.sub(r"[-.]+", "_", n))
         names.add(re.sub(r"[-.]+", "_", n).lower())
-    # Compiled extension modules next to the code.
+    # Compiled extension modules next to the code, built or still Cython source (a paper's
+    # ``setup.py build_ext --inplace`` makes ``algorithms.*.so`` from ``algorithms.pyx``).
     for folder in folders:
         try:
             for entry in os.scandir(root / folder):
-                if entry.name.endswith((".so", ".pyd")):
+                if entry.name.endswith((".so", ".pyd", ".pyx")):
                     names.add(entry.name.split(".")[0])
         except OSError:
             continue

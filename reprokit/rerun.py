@@ -26,6 +26,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+import reprokit
 from reprokit import interpreter, sandbox
 from reprokit.entrypoints import OUTPUT_DIR
 from reprokit.errors import RebuildFailed
@@ -278,6 +279,11 @@ def _snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
     return out
 
 
+# The notebook runner is this reprokit's own module, imported from where this one was
+# (a source checkout on PYTHONPATH, or run from its folder, is not on the sandbox's path).
+_RUNNER = "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('reprokit._nbrun', run_name='__main__', alter_sys=True)"
+
+
 def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path | None = None, pythonpath: str = "") -> tuple[list[str], Path]:
     """The command that runs ``ep`` in the working copy ``work``, and the folder it runs in:
     its own folder unless the entry point says otherwise."""
@@ -285,7 +291,8 @@ def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path |
     cwd = work / ep.cwd if ep.cwd is not None else target.parent
     rel = os.path.relpath(target, cwd)
     if ep.kind == "notebook":
-        cmd = [sys.executable, "-m", "reprokit._nbrun", rel, "--python", str(env.python), "--timeout", str(timeout)]
+        cmd = [sys.executable, "-c", _RUNNER, str(Path(reprokit.__file__).resolve().parent.parent), rel,
+               "--python", str(env.python), "--timeout", str(timeout)]
         if pythonpath:
             cmd += ["--pythonpath", pythonpath]
         if executed is not None:

@@ -57,3 +57,26 @@ def test_a_paper_pinning_its_jupyter_stack_locks_only_a_kernel_beside_it(tmp_pat
     assert NOTEBOOK_TOOLING == ("ipykernel",)
     assert {p.name: p.version for p in got.packages} == {"nbformat": "4.4.0", "ipykernel": "6.25.0"}
     assert next(p for p in got.packages if p.name == "ipykernel").why == "tooling (runs the notebooks)"
+
+
+def test_the_runner_is_the_reprokit_that_runs_not_another_on_the_path(tmp_path: Path) -> None:
+    """A reprokit imported from a source checkout (PYTHONPATH, or its own folder) runs its
+    own notebook runner, not an installed reprokit the child would find first."""
+    import shutil
+
+    import reprokit
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(reprokit.__file__).parent, checkout / "reprokit", ignore=shutil.ignore_patterns("__pycache__"))
+    runner = checkout / "reprokit" / "_nbrun.py"
+    text = runner.read_text()
+    runner.write_text(text.replace("from __future__ import annotations\n", "from __future__ import annotations\nopen('runner-was-here', 'w').write(__file__)\n", 1))
+    nb = write_tree(tmp_path / "paper", {"a.ipynb": notebook("x = 1")})
+    script = ("import sys, subprocess\nsys.path.insert(0, sys.argv[1])\nimport reprokit\nfrom pathlib import Path\n"
+              "from reprokit import rerun\nfrom reprokit.flake import EntryPoint\n"
+              "env = rerun.Env(python=Path(sys.executable), bindir=Path(sys.executable).parent)\n"
+              "cmd, cwd = rerun.command(EntryPoint(name='a', kind='notebook', path='a.ipynb'), Path(sys.argv[2]), env, 120)\n"
+              "sys.exit(subprocess.run(cmd, cwd=cwd).returncode)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(checkout), str(nb)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (nb / "runner-was-here").read_text().startswith(str(checkout)), "the child ran another reprokit's runner"

@@ -89,14 +89,17 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 notes.append(f"{ep.path} FAILED in the rebuilt environment ({failed[ep.name]}): recorded as failing, for validate to "
                              "compare; fix it, or list the entry points that run in reprokit.toml")
                 continue
-            first = Path(envdir) / "run0" / ep.name
-            learned = outputs_mod.learn([{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)], config)
+            written = [{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)]
+            learned = outputs_mod.learn(written, config)
             notes += [n if n.startswith(f"{ep.path}:") else f"{ep.path}: {n}" for n in learned.notes]
-            outputs[ep.name] = tuple(_keep(rec, paper_sha, work, first, ep.name) for rec in learned.outputs)
+            # The record of an output is the first run's that wrote it (a folder named at
+            # random, as Brian's standalone builds are, is written by one run only).
+            source = {rec.path: next(Path(envdir) / f"run{i}" / ep.name for i, w in enumerate(written) if rec.path in w) for rec in learned.outputs}
+            outputs[ep.name] = tuple(_keep(rec, paper_sha, work, source[rec.path], ep.name) for rec in learned.outputs)
             differs = []
             for rec in learned.outputs:
                 if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
-                    (verdict,) = outputs_mod.compare_outputs([dataclasses.replace(rec, kept=True)], work / "paper", first)
+                    (verdict,) = outputs_mod.compare_outputs([dataclasses.replace(rec, kept=True)], work / "paper", source[rec.path])
                     differs.append(f"{rec.path} ({verdict.summary})")
             if differs:
                 notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "

@@ -570,6 +570,29 @@ def test_an_extension_the_paper_builds_from_cython_is_never_taken_from_the_index
     assert not (tmp_path / "b").exists()
 
 
+def test_an_output_only_one_run_writes_is_kept_from_that_run(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """Brian's standalone mode builds into a folder named at random on every run: each
+    archive-time run writes files the others do not. Each is kept from the run that wrote
+    it, recorded as varying, and a rerun that writes yet others still passes."""
+    index = built[2]
+    paper = write_tree(tmp_path / "standalone", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": "import os, uuid\nimport alpha\nif __name__ == '__main__':\n    d = 'build_' + uuid.uuid4().hex[:6]\n    os.makedirs(d)\n"
+                  "    open(d + '/code.cpp', 'w').write(d)\n    open('result.txt', 'w').write('42')\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    outs = [o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs]
+    built_files = [o for o in outs if o.path.endswith("/code.cpp")]
+    assert len(built_files) == 2 and all(o.varies and not o.stable for o in built_files)
+    for o in built_files:  # each kept from the run that wrote it
+        assert (result.bundle / "outputs" / "run" / o.path).read_text() == o.path.split("/")[0]
+    assert next(o for o in outs if o.path == "result.txt").stable
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    assert report.ok, [p.message for c in report.checks for p in c.problems]
+
+
 def test_an_import_matched_by_a_declared_distributions_files_is_complete(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     """``import labellines`` is provided by the declared matplotlib-label-lines, which only
     its files tell: the manifest records that, and the bundle passes its completeness check."""

@@ -419,7 +419,7 @@ def _short(path: str, work: Path | None) -> str:
     return path
 
 
-_STDLIB = re.compile(r"^<frozen |/lib/python\d+\.\d+/(?!.*/(site|dist)-packages/)")
+_STDLIB = re.compile(r"^<frozen |/lib/python\d+\.\d+/(?!(.*/)?(site|dist)-packages/)")
 _EXCEPTION = re.compile(r"^[ \t]*([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))\b.*$", re.M)
 _NO_INPUT = ("it asked for keyboard input (input()), and entry points run with nothing on stdin: "
              "make it take its answer from an argument or a file")

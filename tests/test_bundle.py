@@ -552,6 +552,11 @@ def test_a_failure_names_the_frame_it_was_raised_in_and_a_prompt_says_so(tmp_pat
                                     "it asked for keyboard input"), asked.message
     assert bad.message.startswith("exited with status 1: json.decoder.JSONDecodeError: Expecting property name"), bad.message
     assert bad.message.endswith("(in bad.py, line 2)"), bad.message  # the paper's line, not json.decoder's
+    # A library's frame in an environment is named from site-packages/ on.
+    stderr = ('Traceback (most recent call last):\n  File "/w/paper/run.py", line 3, in <module>\n'
+              '  File "/w/env/lib/python3.6/site-packages/volcano/config.py", line 25, in ask\n'
+              '  File "/usr/lib/python3.6/json/decoder.py", line 355, in raw_decode\nValueError: bad\n')
+    assert rerun.failure(1, stderr, Path("/w/paper")) == "exited with status 1: ValueError: bad (in volcano/config.py, line 25)"
 
 
 def test_an_extension_the_paper_builds_from_cython_is_never_taken_from_the_index(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:

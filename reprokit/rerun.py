@@ -41,10 +41,11 @@ class Env:
     """A rebuilt environment: the interpreter to run the paper with, where its scripts
     are, and (for Python 2.7, which has no venv) the folder the packages went to."""
 
-    python: Path
+    python: Path  # as a run sees it (see sandbox.ENV_AT)
     bindir: Path
     pythonpath: str | None = None
     readonly: tuple[Path, ...] = ()  # what a sandboxed run of it must be able to read
+    mounts: tuple[sandbox.Mount, ...] = ()  # the environment's folder, shown read-only where it was built
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -208,40 +209,44 @@ def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy
     pip_wheel = installer_wheel(bundle)
     links = [x for sub in ("wheels", "sdist", "build") if (bundle / "vendor" / sub).is_dir() for x in ("--find-links", str(bundle / "vendor" / sub))]
     prefix = install_prefix(python)
+    dest.mkdir(parents=True, exist_ok=True)
+    # Built where every run will see it (sandbox.ENV_AT), so the paths that enter what
+    # pip writes (scripts' first lines) and what the paper writes are the same each time.
+    building = sandbox.Mount(source=dest, at=sandbox.ENV_AT, writable=True)
+    root = policy.at(building)
+    shown = (sandbox.Mount(source=dest, at=sandbox.ENV_AT),)
     if _has_venv(python):
-        cmd = [python, "-m", "venv", *(["--without-pip"] if pip_wheel else []), str(dest)]
-        with tempfile.TemporaryDirectory(prefix="reprokit-home-") as home:
-            # The reviewer's own interpreter, but not the reviewer's HOME or variables.
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=sandbox.environment(None, home=home))
+        cmd = [python, "-m", "venv", *(["--without-pip"] if pip_wheel else []), str(root)]
+        # The reviewer's own interpreter, but not the reviewer's HOME or variables.
+        proc = policy.run(cmd, cwd=root, readonly=[prefix], mounts=[building], env=clean_env({}), timeout=timeout)
         if proc.returncode != 0:
             raise RebuildFailed(f"cannot make a venv with {python}: {explain_pip_failure(proc.stderr + proc.stdout)}")
-        vpy = dest / "bin" / "python"
-        env = Env(python=vpy, bindir=dest / "bin", readonly=(dest, prefix, *base_prefix(dest)))
+        vpy = root / "bin" / "python"
+        env = Env(python=vpy, bindir=root / "bin", readonly=(prefix, *base_prefix(dest)), mounts=shown)
         readonly = [bundle, prefix, *base_prefix(dest)]
         if pip_wheel:
             _pip(policy, [str(vpy), str(pip_wheel / "pip"), "install", "--no-index", "--find-links", str(pip_wheel.parent), f"pip=={_version(pip_wheel)}"],
-                 dest, readonly, timeout, "installing the bundle's pip")
+                 building, readonly, timeout, "installing the bundle's pip")
         pip = [str(vpy), "-m", "pip"]
         target: list[str] = []
         extra_env: dict[str, str] = {}
     else:
         if pip_wheel is None:
             raise RebuildFailed(f"{python} has no venv module and the bundle keeps no pip wheel in vendor/build/ to install with")
-        dest.mkdir(parents=True, exist_ok=True)
-        site = dest / "site"
-        env = Env(python=Path(python), bindir=site / "bin", pythonpath=str(site), readonly=(dest, prefix))
+        site = root / "site"
+        env = Env(python=Path(python), bindir=site / "bin", pythonpath=str(site), readonly=(prefix,), mounts=shown)
         readonly = [bundle, prefix]
         # pip runs build backends through a script of its own, which must be a file:
         # the wheel installs pip into a folder first, and that pip does the rest.
-        tool = dest / "pip"
+        tool = root / "pip"
         _pip(policy, [python, str(pip_wheel / "pip"), "install", "--no-index", "--target", str(tool), "--find-links", str(pip_wheel.parent),
-                      f"pip=={_version(pip_wheel)}"], dest, readonly, timeout, "installing the bundle's pip")
+                      f"pip=={_version(pip_wheel)}"], building, readonly, timeout, "installing the bundle's pip")
         pip = [python, "-m", "pip"]
         target = ["--target", str(site)]
         extra_env = {"PYTHONPATH": str(tool)}
     install = [*pip, "install", "--no-index", "--require-hashes", "--use-pep517", "--no-cache-dir", *target, *links,
                "-r", str(bundle / "requirements.lock")]
-    _pip(policy, install, dest, readonly, timeout, "pip install from vendor/", extra_env)
+    _pip(policy, install, building, readonly, timeout, "pip install from vendor/", extra_env)
     return env
 
 
@@ -249,10 +254,11 @@ def _version(wheel: Path) -> str:
     return str(parse_wheel_filename(wheel.name)[1])
 
 
-def _pip(policy: sandbox.Policy, cmd: list[str], dest: Path, readonly: list[Path], timeout: float, what: str,
+def _pip(policy: sandbox.Policy, cmd: list[str], dest: sandbox.Mount, readonly: list[Path], timeout: float, what: str,
          extra_env: dict[str, str] | None = None) -> None:
+    root = policy.at(dest)
     try:
-        proc = policy.run(cmd, cwd=dest, readonly=readonly, writable=[dest], env=clean_env({"PATH": str(dest / "bin"), **(extra_env or {})}),
+        proc = policy.run(cmd, cwd=root, readonly=readonly, mounts=[dest], env=clean_env({"PATH": str(root / "bin"), **(extra_env or {})}),
                           timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RebuildFailed(f"{what} did not finish in {timeout:.0f}s") from None
@@ -320,8 +326,13 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
         for p in work.rglob("*"):
             if p.is_file() and not p.is_symlink():
                 os.utime(p, ns=(0, 0))
-        home = Path(tmp) / "home"
-        home.mkdir()
+        (Path(tmp) / "home").mkdir()
+        # The run's folder is shown at sandbox.RUN_AT: the paper is at the same path in
+        # every run, at archive time and in every validate.
+        run_mount = sandbox.Mount(source=Path(tmp), at=sandbox.RUN_AT, writable=True)
+        inside = policy.at(run_mount)
+        seen = inside / "paper"
+        home = inside / "home"
         jupyter = home / ".jupyter-runtime"
         extra = {
             "PATH": str(env.bindir), "HOME": str(home), "TMPDIR": str(home),
@@ -332,11 +343,12 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
         }
         executed_dir = Path(tmp) / "executed"
         executed_dir.mkdir()
-        pythonpath = os.pathsep.join([*(str(work / p) if p else str(work) for p in python_path), *([env.pythonpath] if env.pythonpath else [])])
+        pythonpath = os.pathsep.join([*(str(seen / p) if p else str(seen) for p in python_path), *([env.pythonpath] if env.pythonpath else [])])
         for ep in entry_points:
             before = _snapshot(work)
             executed = executed_dir / f"{ep.name}.ipynb" if ep.kind == "notebook" else None
-            cmd, cwd = command(ep, work, env, timeout, executed, pythonpath)
+            cmd, cwd_seen = command(ep, seen, env, timeout, inside / "executed" / f"{ep.name}.ipynb" if executed else None, pythonpath)
+            cwd = work / cwd_seen.relative_to(seen)  # the same folder, on the host
             for arg in ep.args:  # a folder the command names for its output, as a reader would make it
                 if arg == f"{OUTPUT_DIR}/":
                     (cwd / OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
@@ -353,7 +365,7 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
                 continue
             readonly = [*env.readonly, *(sandbox.own_interpreter() if ep.kind == "notebook" else ())]
             try:
-                proc = policy.run(cmd, cwd=cwd, readonly=readonly, writable=[Path(tmp)], env=run_env, timeout=timeout + 60)
+                proc = policy.run(cmd, cwd=cwd_seen, readonly=readonly, mounts=[run_mount, *env.mounts], env=run_env, timeout=timeout + 60)
             except subprocess.TimeoutExpired:
                 results.append(RunResult(entry_point=ep, ok=False, message=f"timed out after {timeout}s", outputs={}, seconds=time.monotonic() - started))
                 continue
@@ -367,7 +379,7 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
                     dest = collect / ep.name / rel
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(work / rel, dest)
-            message = "" if proc.returncode == 0 else failure(proc.returncode, proc.stderr, work)
+            message = "" if proc.returncode == 0 else failure(proc.returncode, proc.stderr, seen)
             results.append(RunResult(entry_point=ep, ok=proc.returncode == 0, message=message, outputs=changed, seconds=seconds))
     return results
 

@@ -98,6 +98,23 @@ class Bwrap:
         return self.version >= (0, 8)
 
 
+# Where a run sees the rebuilt environment and its own working folder: the same paths in
+# every run, on every machine, whatever temporary folders hold them on the host. Paths
+# enter what papers write (a compiler's include flags, a makefile, a binary's debug
+# strings, names hashed from them), as Nix's fixed store paths do for builds.
+ENV_AT = "/reprokit/env"
+RUN_AT = "/reprokit/run"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Mount:
+    """A host folder the sandbox shows at another path, ``at``."""
+
+    source: Path
+    at: str
+    writable: bool = False
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Policy:
     """How a validate run treats bundle code: contained (the default), with or without
@@ -108,9 +125,15 @@ class Policy:
     limits: Limits = field(default_factory=Limits)
 
     def run(self, argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
-            env: Mapping[str, str] | None = None, timeout: float | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return run(argv, cwd=cwd, readonly=readonly, writable=writable, env=env, network=self.network, limits=self.limits,
+            mounts: Sequence[Mount] = (), env: Mapping[str, str] | None = None, timeout: float | None = None,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run(argv, cwd=cwd, readonly=readonly, writable=writable, mounts=mounts, env=env, network=self.network, limits=self.limits,
                    timeout=timeout, stdin=stdin, contained=self.contained)
+
+    def at(self, mount: Mount) -> Path:
+        """Where a run sees ``mount``: its ``at`` in the sandbox; uncontained (nothing can
+        be shown elsewhere), the host folder itself."""
+        return Path(mount.at) if self.contained else mount.source
 
     def describe(self) -> str:
         if not self.contained:
@@ -181,23 +204,23 @@ def environment(extra: Mapping[str, str] | None, *, path: Sequence[str] = (), ho
     return env
 
 
-def _mount_order(binds: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+def _mount_order(binds: list[tuple[str, Path, Path]]) -> list[tuple[str, Path, Path]]:
     # Parents before children, so a writable folder inside a read-only one (or the
     # reverse) is bound over it and not hidden by it.
-    return sorted(binds, key=lambda b: len(b[1].parts))
+    return sorted(binds, key=lambda b: len(b[2].parts))
 
 
 def command(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
-            network: bool = False, limits: Limits = Limits(), bwrap: Bwrap, python: str = sys.executable,
-            uid: int | None = None) -> list[str]:
+            mounts: Sequence[Mount] = (), network: bool = False, limits: Limits = Limits(), bwrap: Bwrap,
+            python: str = sys.executable, uid: int | None = None) -> list[str]:
     """The bwrap command line that runs ``argv`` contained (a pure function of its arguments)."""
     if not argv:
         raise UsageError("sandbox: nothing to run")
-    named = [*readonly, *writable]
-    for p in [*named, cwd]:
+    named = [*readonly, *writable, *(Path(m.at) for m in mounts)]
+    for p in [*named, cwd, *(m.source for m in mounts)]:
         if not Path(p).is_absolute():
             raise UsageError(f"sandbox: {p} is not an absolute path")
-    for p in writable:
+    for p in [*writable, *(m.source for m in mounts if m.writable)]:
         if Path(p) == Path("/") or len(Path(p).parts) < 3:
             raise UsageError(f"sandbox: {p} is too wide a folder to make writable")
     if not any(Path(cwd) == Path(p) or Path(p) in Path(cwd).parents for p in named):
@@ -228,10 +251,11 @@ def command(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), wr
     cmd += ["--perms", "1777", *size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
     cmd += ["--perms", "1777", *size, "--tmpfs", "/tmp", "--dir", HOME, "--symlink", "/tmp", "/var/tmp"]
     interpreter = [Path(sys.prefix), Path(sys.base_prefix)]
-    binds = [("--ro-bind", p) for p in dict.fromkeys([*interpreter, *map(Path, readonly)])]
-    binds += [("--bind", Path(p)) for p in writable]
-    for how, p in _mount_order(binds):
-        cmd += [how, str(p), str(p)]
+    binds = [("--ro-bind", p, p) for p in dict.fromkeys([*interpreter, *map(Path, readonly)])]
+    binds += [("--bind", Path(p), Path(p)) for p in writable]
+    binds += [("--bind" if m.writable else "--ro-bind", m.source, Path(m.at)) for m in mounts]
+    for how, source, at in _mount_order(binds):
+        cmd += [how, str(source), str(at)]
     cmd += ["--remount-ro", "/", "--chdir", str(cwd), "--"]
     cmd += [python, "-I", "-S", "-c", _LAUNCHER]
     for name, value in limits.rlimits():
@@ -326,7 +350,7 @@ def _preexec(limits: Limits, group: Path | None, contained: bool) -> Any:
 
 
 def run(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
-        env: Mapping[str, str] | None = None, network: bool = False, limits: Limits = Limits(),
+        mounts: Sequence[Mount] = (), env: Mapping[str, str] | None = None, network: bool = False, limits: Limits = Limits(),
         timeout: float | None = None, stdin: str | None = None, contained: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` in the sandbox; the output's last megabyte of each stream comes back.
 
@@ -342,7 +366,7 @@ def run(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writab
                 raise SandboxUnavailable(f"{why}; nothing of the bundle was run (--no-sandbox runs it uncontained)")
             bwrap = find_bwrap()
             assert bwrap is not None  # available() found it
-            cmd = command(argv, cwd=cwd, readonly=readonly, writable=writable, network=network, limits=limits, bwrap=bwrap)
+            cmd = command(argv, cwd=cwd, readonly=readonly, writable=writable, mounts=mounts, network=network, limits=limits, bwrap=bwrap)
             full_env = environment(env)
         else:
             home = stack.enter_context(tempfile.TemporaryDirectory(prefix="reprokit-home-"))
@@ -353,7 +377,8 @@ def run(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writab
         group = stack.enter_context(_pids_cgroup(limits.processes))
         out = stack.enter_context(tempfile.TemporaryFile())
         err = stack.enter_context(tempfile.TemporaryFile())
-        proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=out, stderr=err,
+        # Contained, bwrap changes to cwd inside (it may exist only there, under a mount).
+        proc = subprocess.Popen(cmd, cwd="/" if contained else cwd, env=full_env, stdout=out, stderr=err,
                                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                 preexec_fn=_preexec(limits, group, contained), start_new_session=not contained)
         try:

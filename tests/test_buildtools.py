@@ -107,8 +107,8 @@ def test_sdists_rebuild_offline_from_vendored_build_tools_with_no_network(index:
     assert exe
     # The index is gone, and the sandbox has no network: everything comes from vendor/.
     env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False))
-    out = sandbox.run([str(env.python), "-c", "import oldpkg, newpkg; print(oldpkg.x + newpkg.x)"], cwd=tmp_path / "env",
-                      readonly=list(env.readonly), writable=[tmp_path / "env"])
+    out = sandbox.run([str(env.python), "-c", "import oldpkg, newpkg; print(oldpkg.x + newpkg.x)"], cwd=Path(sandbox.ENV_AT),
+                      readonly=list(env.readonly), mounts=env.mounts)
     assert out.returncode == 0 and out.stdout.strip() == "2", out.stderr
 
 

@@ -598,6 +598,26 @@ def test_an_output_only_one_run_writes_is_kept_from_that_run(built: tuple[Path, 
     assert report.ok, [p.message for c in report.checks for p in c.problems]
 
 
+def test_runs_see_the_environment_and_the_paper_at_the_same_paths_every_time(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """Paths enter what papers write (a compiler's include flags in a makefile, a binary, a
+    log): every run, at archive time and in validate, sees the environment and the paper
+    at the same paths, so such an output is byte-stable and reruns identical."""
+    index = built[2]
+    paper = write_tree(tmp_path / "paths", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": "import os, sys\nimport alpha\nif __name__ == '__main__':\n"
+                  "    open('makefile', 'w').write('CFLAGS=-I' + sys.prefix + '/include\\nSRC=' + os.getcwd() + '\\n')\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    (out,) = [o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs]
+    assert out.path == "makefile" and out.stable and not out.varies
+    assert (result.bundle / "outputs" / "run" / "makefile").read_text() == "CFLAGS=-I/reprokit/env/include\nSRC=/reprokit/run/paper\n"
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    assert report.ok and [v.status for v in report.verdicts] == ["identical"], [p.message for c in report.checks for p in c.problems]
+
+
 def test_an_import_matched_by_a_declared_distributions_files_is_complete(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     """``import labellines`` is provided by the declared matplotlib-label-lines, which only
     its files tell: the manifest records that, and the bundle passes its completeness check."""

@@ -142,6 +142,23 @@ def test_work_folder_is_writable_and_the_bundle_is_not(tmp_path: Path) -> None:
     assert (work / "out.txt").read_text() == "ok"
 
 
+def test_a_mount_shows_a_host_folder_at_its_fixed_path_and_read_only_unless_writable(tmp_path: Path) -> None:
+    env, run = tmp_path / "env-4f2a", tmp_path / "run-9c1e"
+    env.mkdir()
+    run.mkdir()
+    (env / "lib.txt").write_text("library\n")
+    script = ("import os, pathlib\nprint(pathlib.Path('/reprokit/env/lib.txt').read_text().strip(), os.getcwd())\n"
+              "try:\n    pathlib.Path('/reprokit/env/new').write_text('x')\nexcept OSError as e:\n    print('denied', e.errno)\n"
+              "pathlib.Path('out.txt').write_text('ok')")
+    r = sandbox.run(["python3", "-c", script], cwd=Path(sandbox.RUN_AT), timeout=60,
+                    mounts=[sandbox.Mount(source=env, at=sandbox.ENV_AT), sandbox.Mount(source=run, at=sandbox.RUN_AT, writable=True)])
+    assert r.returncode == 0 and r.stdout.split("\n")[:2] == ["library /reprokit/run", "denied 30"], (r.stdout, r.stderr)
+    assert (run / "out.txt").read_text() == "ok" and not (env / "new").exists()
+    # Uncontained, nothing can be shown elsewhere: a run is given the host folder itself.
+    assert sandbox.Policy(contained=False).at(sandbox.Mount(source=env, at=sandbox.ENV_AT)) == env
+    assert sandbox.Policy().at(sandbox.Mount(source=env, at=sandbox.ENV_AT)) == Path("/reprokit/env")
+
+
 def test_a_timeout_kills_everything_the_run_started(tmp_path: Path) -> None:
     marker = tmp_path / "late.txt"
     # A background child outlives its parent shell, and writes after the deadline.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reprokit import manifest, rerun, sandbox
 from reprokit import outputs as outputs_mod
+from reprokit.outputs import build
 from reprokit.errors import InputError, NeedsFolder, NeedsModule, NeedsSourceBuild
 from reprokit.flake import EntryPoint
 
@@ -90,6 +91,12 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                              "compare; fix it, or list the entry points that run in reprokit.toml")
                 continue
             written = [{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)]
+            left = _build_products(written, config)
+            if left:
+                written = [{rel: f for rel, f in w.items() if rel not in left} for w in written]
+                notes.append(f"{ep.path}: {len(left)} build product(s) left out of the record (object code, binaries, and the sources and "
+                             f"makefiles of the build trees they were compiled in, such as {sorted(left)[0]}): no results, and their bytes "
+                             "follow the compiler; a rule in reprokit.toml [outputs.rules] records one")
             learned = outputs_mod.learn(written, config)
             notes += [n if n.startswith(f"{ep.path}:") else f"{ep.path}: {n}" for n in learned.notes]
             # The record of an output is the first run's that wrote it (a folder named at
@@ -160,6 +167,18 @@ def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> st
     if airgap and re.search(r"URLError|ConnectionError|Name or service not known|name resolution|Network is unreachable|HTTPError|socket\.gaierror", message):
         hint += "; it tried to reach the network, and a bundle must hold what its paper reads"
     return hint
+
+
+def _build_products(written: Sequence[Mapping[str, Path]], config: outputs_mod.OutputsConfig) -> frozenset[str]:
+    """What the runs wrote that is a build product (see :mod:`reprokit.outputs.build`) and
+    that no rule of the author's names."""
+    where = {rel: f for w in reversed(written) for rel, f in w.items()}
+
+    def head(rel: str) -> bytes:
+        with open(where[rel], "rb") as fh:
+            return fh.read(4)
+
+    return frozenset(p for p in build.build_products(where, head) if config.author_rule(p) is None)
 
 
 def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: Path, run: Path, entry_point: str) -> manifest.Output:

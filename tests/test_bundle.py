@@ -618,6 +618,27 @@ def test_runs_see_the_environment_and_the_paper_at_the_same_paths_every_time(bui
     assert report.ok and [v.status for v in report.verdicts] == ["identical"], [p.message for c in report.checks for p in c.problems]
 
 
+def test_a_build_tree_a_run_compiles_is_left_out_of_the_record(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """A paper that generates C++ and compiles it at run time (Brian's standalone mode):
+    the binary, objects, sources and makefile differ from run to run in ways no scientist
+    compares; they are left out of the record with a note, its results are kept."""
+    index = built[2]
+    paper = write_tree(tmp_path / "standalone", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": "import os, uuid\nimport alpha\nif __name__ == '__main__':\n    os.makedirs('sim/results', exist_ok=True)\n"
+                  "    tag = uuid.uuid4().hex\n    open('sim/main.cpp', 'w').write('// ' + tag)\n    open('sim/makefile', 'w').write(tag)\n"
+                  "    open('sim/main', 'wb').write(b'\\x7fELF' + tag.encode())\n    open('sim/results/v.txt', 'w').write('1.5')\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+    outs = [o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs]
+    assert [(o.path, o.stable) for o in outs] == [("sim/results/v.txt", True)]
+    assert any(n.startswith("run.py: 3 build product(s) left out of the record") for n in result.notes), result.notes
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    assert report.ok and [v.status for v in report.verdicts] == ["identical"]
+
+
 def test_an_import_matched_by_a_declared_distributions_files_is_complete(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     """``import labellines`` is provided by the declared matplotlib-label-lines, which only
     its files tell: the manifest records that, and the bundle passes its completeness check."""

@@ -382,3 +382,17 @@ def test_learning_finds_random_element_ids_a_plotting_library_writes() -> None:
     assert sanitize(runs[0].decode(), ["uuids"]) == '<div id="UUID" class="plotly-graph-div"></div>\nr2 0.93\n'
     changed = runs[1].replace(b"0.93", b"0.95")
     assert comparison.compare("fig.html", runs[0], changed, rec.rule).status == "different"
+
+
+def test_build_products_are_compiled_files_and_the_sources_of_their_build_trees() -> None:
+    """Brian's standalone build: a binary, objects, generated C++ and a makefile beside the
+    results folder; a generated source in a folder with no compiled code stays a result."""
+    from reprokit.outputs.build import build_products
+
+    heads = {"sim/main": b"\x7fELF", "sim/main.o": b"\x7fELF", "sim/code_objects/a.o": b"\x7fELF"}
+    paths = ["sim/main", "sim/main.o", "sim/main.cpp", "sim/makefile", "sim/make.deps", "sim/code_objects/a.o", "sim/code_objects/a.cpp",
+             "sim/code_objects/a.h", "sim/results/_array_v_123", "sim/results/last_run_info.txt", "figures/fig1.png", "codegen/kernel.c",
+             "libfoo.so.1", "run.log"]
+    got = build_products(paths, lambda p: heads.get(p, b"\x89PNG" if p.endswith(".png") else b"text"))
+    assert got == {"sim/main", "sim/main.o", "sim/main.cpp", "sim/makefile", "sim/make.deps", "sim/code_objects/a.o",
+                   "sim/code_objects/a.cpp", "sim/code_objects/a.h", "libfoo.so.1"}

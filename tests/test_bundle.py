@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reprokit import manifest, rerun, schemas
-from reprokit.bundle import ArchiveSettings, archive
+from reprokit.bundle import ArchiveResult, ArchiveSettings, archive
 from reprokit.errors import InputError
 from reprokit.flake import EntryPoint
 from reprokit.cli import main
@@ -476,9 +476,7 @@ def test_a_module_only_a_run_asks_for_is_added_to_the_lock(built: tuple[Path, Pa
                   "    delta = importlib.import_module(''.join(['zzdel', 'ta']))\n"
                   "    os.makedirs('out', exist_ok=True)\n    json.dump({'zzdelta': delta.__version__}, open('out/b.json', 'w'))\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     assert "zzdelta" in {p.name for p in manifest.read(result.bundle / "reprokit.yaml").packages}
     assert any(n.startswith("run.py needs zzdelta at run time (ModuleNotFoundError: No module named 'zzdelta' (in run.py, line 4))") for n in result.notes), result.notes
     assert json.loads((result.bundle / "outputs" / "run" / "out" / "b.json").read_text()) == {"zzdelta": "2.0"}
@@ -506,9 +504,7 @@ def test_a_crash_in_a_wheels_compiled_code_builds_it_from_its_sdist(tmp_path: Pa
         "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "zzcrash\n",
         "run.py": "import zzcrash\nif __name__ == '__main__':\n    open('answer.txt', 'w').write(str(zzcrash.compute()))\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     assert any(n.startswith("run.py crashed in the compiled code of zzcrash (Segmentation fault in zzcrash/__init__.py, line 4): "
                             "its wheel was built for another release") for n in result.notes), result.notes
     (pkg,) = [p for p in manifest.read(result.bundle / "reprokit.yaml").packages if p.name == "zzcrash"]
@@ -537,6 +533,13 @@ def test_a_crash_names_the_python_frame_it_happened_under(tmp_path: Path) -> Non
     assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault in numba/core.py, line 9") == "numba"
     assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault in brian2/core.py, line 9") is None
     assert compiled_distribution(tmp_path / "env", "crashed: Segmentation fault") is None
+
+
+def archive_offline(index: FakeIndex, paper: Path, tmp_path: Path) -> ArchiveResult:
+    """``reprokit archive PAPER -o tmp_path/b`` against the fake index, offline."""
+    with running(index) as url:
+        return archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                       cache_dir=tmp_path / "cache", quiet=True))
 
 
 def test_a_failure_names_the_frame_it_was_raised_in_and_a_prompt_says_so(tmp_path: Path) -> None:
@@ -585,9 +588,7 @@ def test_an_output_only_one_run_writes_is_kept_from_that_run(built: tuple[Path, 
         "run.py": "import os, uuid\nimport alpha\nif __name__ == '__main__':\n    d = 'build_' + uuid.uuid4().hex[:6]\n    os.makedirs(d)\n"
                   "    open(d + '/code.cpp', 'w').write(d)\n    open('result.txt', 'w').write('42')\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     outs = [o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs]
     built_files = [o for o in outs if o.path.endswith("/code.cpp")]
     assert len(built_files) == 2 and all(o.varies and not o.stable for o in built_files)
@@ -608,9 +609,7 @@ def test_runs_see_the_environment_and_the_paper_at_the_same_paths_every_time(bui
         "run.py": "import os, sys\nimport alpha\nif __name__ == '__main__':\n"
                   "    open('makefile', 'w').write('CFLAGS=-I' + sys.prefix + '/include\\nSRC=' + os.getcwd() + '\\n')\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     (out,) = [o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs]
     assert out.path == "makefile" and out.stable and not out.varies
     assert (result.bundle / "outputs" / "run" / "makefile").read_text() == "CFLAGS=-I/reprokit/env/include\nSRC=/reprokit/run/paper\n"
@@ -629,9 +628,7 @@ def test_a_build_tree_a_run_compiles_is_left_out_of_the_record(built: tuple[Path
                   "    tag = uuid.uuid4().hex\n    open('sim/main.cpp', 'w').write('// ' + tag)\n    open('sim/makefile', 'w').write(tag)\n"
                   "    open('sim/main', 'wb').write(b'\\x7fELF' + tag.encode())\n    open('sim/results/v.txt', 'w').write('1.5')\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     outs = [o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs]
     assert [(o.path, o.stable) for o in outs] == [("sim/results/v.txt", True)]
     assert any(n.startswith("run.py: 3 build product(s) left out of the record") for n in result.notes), result.notes
@@ -648,9 +645,7 @@ def test_an_import_matched_by_a_declared_distributions_files_is_complete(built: 
         "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "zz-label-lines\n",
         "run.py": "import zzlabellines\nif __name__ == '__main__':\n    open('v.txt', 'w').write(zzlabellines.__version__)\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     man = manifest.read(result.bundle / "reprokit.yaml")
     imports = {i.module: i.distribution for i in man.imports}
     assert imports["zzlabellines"] == "zz-label-lines"
@@ -676,9 +671,7 @@ def test_a_script_runs_from_its_own_folder_as_its_readme_says(built: tuple[Path,
                        "scale = int(open('metadata.yaml').read().split(':')[1])\n"
                        "open('figure.txt', 'w').write(f'{sys.argv[1]} {rate(scale)}\\n')\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     (ep,) = manifest.read(result.bundle / "reprokit.yaml").entry_points
     assert (ep.path, ep.entry_point.args, ep.source, ep.entry_point.cwd) == ("code/run.py", ("all",), "README.md:5", None)
     assert [o.recorded.path for o in ep.outputs] == ["code/figure.txt"]
@@ -745,9 +738,7 @@ def test_a_result_the_papers_own_runs_disagree_on_varies_and_is_not_reproduced(b
         "run.py": "import json, random\nimport alpha\nif __name__ == '__main__':\n"
                   "    json.dump({'draws': [random.random() for _ in range(10)]}, open('sim.json', 'w'))\n    json.dump({'n': 3}, open('fixed.json', 'w'))\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     outs = {o.recorded.path: o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs}
     assert outs["sim.json"].varies and not outs["fixed.json"].varies
     report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, report=True))
@@ -773,9 +764,7 @@ def test_an_output_folder_git_could_not_keep_is_made_before_the_run(built: tuple
         "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
         "code/plot.py": "import alpha\nif __name__ == '__main__':\n    open('figures/fig1.txt', 'w').write('figure')\n",
     })
-    with running(index) as url:
-        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True))
+    result = archive_offline(index, paper, tmp_path)
     (ep,) = manifest.read(result.bundle / "reprokit.yaml").entry_points
     assert ep.entry_point.mkdirs == ("code/figures",) and [o.recorded.path for o in ep.outputs] == ["code/figures/fig1.txt"]
     assert any(n.startswith("code/plot.py writes into code/figures/, which the paper does not hold") for n in result.notes)

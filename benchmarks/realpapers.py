@@ -4,8 +4,9 @@
 
 For each paper folder under DIR (default ``../shared/realpapers`` beside the repository):
 ``reprokit archive PAPER -o WORK/NAME --date D`` with the paper's date as its README table
-gives it, then ``reprokit validate WORK/NAME --rebuild pip --rerun --airgap``. A paper
-passes when both exit 0. Otherwise the table shows the first ``error:`` line (or the
+gives it (:func:`paper_dates`), then ``reprokit validate WORK/NAME --rebuild pip --rerun
+--airgap --json``. A paper passes when both exit 0 and validate compared at least one
+output ("ran, nothing to compare" is no pass). Otherwise the table shows the first ``error:`` line (or the
 failed checks), which should name the real blocker; a traceback anywhere is reported
 as such. Network: PyPI is used (warm or cold cache, as the machine has it); GitHub is
 not reachable here, so nixpkgs pins come from reprokit's table.
@@ -23,22 +24,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The date of each paper, from the "paper's date" column of the papers' README: a full
-# date where it gives one; the middle of the month or year it names otherwise.
-DATES = {
-    "ReScience-Archives__Viejo-Girard-Khamassi-2016": "2016-02-10",
-    "ReScience-Archives__Shifman-2017": "2017-01-20",
-    "ReScience-Archives__Hathway-Goodman-2018": "2018-08-03",
-    "schackartk__t-junction_model_replication": "2023-04-14",
-    "briandesilva__discovery-of-physics-from-data": "2020-07-01",
-    "brian-team__brian2_paper_examples": "2019-07-11",
-    "econ-ark__Aiyagari1994QJE": "2024-01-15",
-    "anhornsby__coherent-representations": "2019-06-11",
-    "weecology__mete-energy": "2013-08-15",
-    "ReScience-Archives__Stollmeier-2017": "2017-08-23",
-    "michael-nagel__dhs": "2024-02-14",
-    "engeir__code-to-radiative-forcing-by-super-volcano-eruptions": "2025-02-24",
-}
+def paper_dates(readme: Path) -> dict[str, str]:
+    """Each paper's date from the "paper's date" column of the corpus README.
+
+    The column starts with the date its source gives: a full date is taken as it is, a
+    month as its 15th, a year as the full date the same cell gives for that year (a last
+    commit) or else its 1st of July.
+    """
+    dates: dict[str, str] = {}
+    header: list[str] = []
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not header:
+            header = cells
+            continue
+        if len(cells) != len(header) or not cells[0].startswith("`"):
+            continue
+        column = next(i for i, h in enumerate(header) if h.startswith("paper's date"))
+        name, cell = cells[0].strip("`"), cells[column]
+        if m := re.match(r"(\d{4})-(\d{2})-(\d{2})\b", cell):
+            dates[name] = m.group(0)
+        elif m := re.match(r"(\d{4})-(\d{2})\b", cell):
+            dates[name] = f"{m.group(0)}-15"
+        elif m := re.match(r"(\d{4})\b", cell):
+            same_year = re.search(rf"\b{m.group(1)}-\d{{2}}-\d{{2}}\b", cell)
+            dates[name] = same_year.group(0) if same_year else f"{m.group(1)}-07-01"
+    return dates
 
 
 def reason(out: str) -> str:
@@ -52,6 +65,18 @@ def reason(out: str) -> str:
         return f"TRACEBACK: {last.strip()}"
     failed = [ln.strip() for ln in out.splitlines() if re.match(r"^\s+\w[\w-]*: ", ln)]
     return "; ".join(failed[:2]) if failed else (out.strip().splitlines() or ["(no output)"])[-1]
+
+
+def validate_summary(out: str) -> tuple[int, str]:
+    """How many outputs validate compared, and its failed checks with their reasons,
+    from its ``--json`` envelope (a traceback or an ``error:`` line when there is none)."""
+    try:
+        data = json.loads(out[out.index("{"):])
+    except ValueError:
+        return 0, reason(out)
+    compared = sum(1 for v in data.get("outputs", []) if v.get("status") != "missing")
+    failed = [f"{c['name']}: {c['reason']}" for c in data.get("checks", []) if c.get("status") != "passed"]
+    return compared, "; ".join(failed)[:400]
 
 
 def run(cmd: list[str], timeout: int) -> tuple[int, str, float]:
@@ -73,7 +98,8 @@ def main() -> int:
     args = p.parse_args()
     reprokit = [sys.executable, "-m", "reprokit"]
     rows = []
-    for name, date in DATES.items():
+    dates = paper_dates(args.papers / "README.md")
+    for name, date in dates.items():
         if args.only and not any(o in name for o in args.only):
             continue
         paper = args.papers / name
@@ -88,15 +114,19 @@ def main() -> int:
         if code != 0:
             row.update(ok=False, stage="archive", reason=reason(text))
         else:
-            code, text, t_validate = run([*reprokit, "validate", str(out), "--rebuild", "pip", "--rerun", "--airgap"], args.timeout)
+            code, text, t_validate = run([*reprokit, "validate", str(out), "--rebuild", "pip", "--rerun", "--airgap", "--json"],
+                                         args.timeout)
             (args.work / f"{name}.validate.log").write_text(text)
-            row.update(validate_seconds=round(t_validate), ok=code == 0, stage="validate", reason="" if code == 0 else reason(text))
+            compared, why = validate_summary(text)
+            row.update(validate_seconds=round(t_validate), outputs=compared, ok=code == 0 and compared > 0, stage="validate",
+                       reason=why if code != 0 else "" if compared else "ran, nothing to compare")
         rows.append(row)
         print(f"{'PASS' if row['ok'] else 'FAIL'}  {name}  {row.get('stage')}  {row.get('reason', '')}", flush=True)
-    print("\n| paper | date | result | archive s | validate s |\n|---|---|---|---|---|")
+    print("\n| paper | date | result | outputs compared | archive s | validate s |\n|---|---|---|---|---|---|")
     for r in rows:
         result = "pass" if r["ok"] else f"{r['stage']}: {r['reason']}"
-        print(f"| {r['paper']} | {r.get('date', '')} | {result} | {r.get('archive_seconds', '')} | {r.get('validate_seconds', '')} |")
+        print(f"| {r['paper']} | {r.get('date', '')} | {result} | {r.get('outputs', '')} | {r.get('archive_seconds', '')} "
+              f"| {r.get('validate_seconds', '')} |")
     print(f"\n{sum(r['ok'] for r in rows)} of {len(rows)} pass")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

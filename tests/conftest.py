@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers import SAMPLE_PAPER
+
+# Property tests draw the same examples on every run ("ci", the default), so a red run
+# always means a change broke something. `HYPOTHESIS_PROFILE=explore` draws new, many
+# more examples each time (benchmarks/explore_properties.py): the search for new bugs,
+# run apart from CI, whose finds become fixed examples in the tests.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True, scope="session")

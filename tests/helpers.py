@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from reprokit.fsutil import sha256_file
 from reprokit.interpreter import running
 
 ROOT = Path(__file__).resolve().parent.parent
+# Property tests draw this many times as many examples under HYPOTHESIS_PROFILE=explore.
+EXPLORE = 30 if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else 1
 RUNNING = running()  # the running Python, X.Y: the target of papers archived in tests
 SAMPLE_PAPER = ROOT / "sample_paper"
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reprokit import hashes
+from tests.helpers import EXPLORE
 
 NIX = shutil.which("nix-hash")
 needs_nix = pytest.mark.skipif(NIX is None, reason="nix-hash not installed (Debian package nix-bin)")
@@ -70,7 +71,7 @@ def materialise(path: Path, node: object) -> None:
 
 
 @needs_nix
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60 * EXPLORE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=trees)
 def test_nar_hash_equals_nix_hash_on_random_trees(tmp_path_factory: pytest.TempPathFactory, tree: object) -> None:
     root = tmp_path_factory.mktemp("tree") / "root"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from reprokit import tree
 from reprokit.tree import walk
-from tests.helpers import write_tree
+from tests.helpers import EXPLORE, write_tree
 
 
 def test_walk_honours_gitignore_and_skips_environments(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_gitignore_lines_that_backtrack_are_matched_in_bounded_time(tmp_path: Pa
 PATTERNS = ["*.py[co]", "a/**/b", "**/a/**/b", "*a*b", "[!a]b*", "x/*.txt", "**/c?/**", "!*.py", "\\#*", "[]a]x*", "a\\*b*", "*.[!p]y"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * EXPLORE, deadline=None)
 @given(st.sampled_from(PATTERNS), st.text(alphabet="ab/xc.y*#p", min_size=1, max_size=14))
 def test_the_bounded_matcher_agrees_with_re(pattern: str, path: str) -> None:
     import pathspec.util

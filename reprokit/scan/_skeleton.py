@@ -6,8 +6,9 @@ it. The skeleton keeps the statements that can hold an import (whole, except cla
 functions, whose bodies are skeletonised in turn) and blanks the others line for line, so
 that line numbers stay and the kept statements parse to the same nodes. Statements start
 on lines that begin at the block's indentation outside strings; a line that only looks
-like a start (a continuation inside brackets) leaves a kept statement unbalanced, which
-fails to parse, and the caller then parses the whole file.
+like a start (a continuation inside brackets) leaves a kept statement with unbalanced
+brackets, and the whole file is then parsed instead. (Such a statement may well parse:
+two halves of a bracket split by a blanked run join into valid code with other nesting.)
 """
 
 from __future__ import annotations
@@ -66,6 +67,28 @@ def _multiline_strings(text: str) -> list[tuple[int, int]]:
         if text[start] != "#" and text.find("\n", start, end) >= 0:
             spans.append((start, end))
     return spans
+
+
+class _Unbalanced(Exception):
+    """A kept statement opens a bracket it does not close, or closes one it did not open."""
+
+
+_BRACKETS = str.maketrans({c: None for c in "()[]{}"})
+
+
+def _balanced(chunk: str) -> bool:
+    code = _STRING_OR_COMMENT.sub("", chunk)
+    if len(code.translate(_BRACKETS)) == len(code):
+        return True
+    depth = 0
+    for ch in code:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 class _Skeleton:
@@ -136,10 +159,16 @@ class _Skeleton:
                 and inner.startswith(indent)
                 and all(self.in_string(m.start() + 1) for m in _shallower(inner).finditer(text, header.end() - 1, hi - 1))
             ):
-                out.append(text[lo : header.end()])
+                self.keep(lo, header.end(), out)
                 self.block(header.end(), hi, inner, out)
                 return
-        out.append(text[lo:hi])
+        self.keep(lo, hi, out)
+
+    def keep(self, lo: int, hi: int, out: list[str]) -> None:
+        chunk = self.text[lo:hi]
+        if not _balanced(chunk):
+            raise _Unbalanced
+        out.append(chunk)
 
 
 def skeleton(source: str) -> str | None:
@@ -152,7 +181,10 @@ def skeleton(source: str) -> str | None:
     if not sk.candidates:
         return "\n" * source.count("\n")
     out: list[str] = []
-    sk.block(1, len(text), "", out)
+    try:
+        sk.block(1, len(text), "", out)
+    except _Unbalanced:
+        return None
     return "".join(out)
 
 

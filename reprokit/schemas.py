@@ -8,6 +8,7 @@ naming the file and the place in it.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,45 @@ def dump(data: Any, header: str) -> str:
 
 # Far above any real manifest or lock (a paper of 100,000 files writes about 15 MB).
 MAX_BYTES = 128 * 1024 * 1024
+# The YAML parser takes time that grows with the square of the nesting, and a node costs it
+# tens of microseconds: a document is measured before it is parsed. reprokit's own nest
+# less than ten levels deep and hold a few nodes per file of the paper.
+MAX_DEPTH = 64
+MAX_COLUMN = 256
+MAX_NODES = 1_000_000
+_BLOCK_PREFIX = re.compile(r"[ ]*(?:(?:-|\?|:)[ ]+)*")
+_FLOW_TOKEN = re.compile(r"""[\[\]{},]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:^|(?<=[ \t]))#.*""")
+
+
+def _shape(text: str, where: Path) -> None:
+    """Refuse, in one line, a document nested deeper or with more nodes than any reprokit
+    writes, in time linear in its size and before the parser sees it."""
+    nodes = 0
+    depth = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        column = _BLOCK_PREFIX.match(line).end()  # type: ignore[union-attr]  # matches the empty string
+        if column > MAX_COLUMN and line[column:column + 1] not in ("", "#"):
+            raise InputError(f"{where}:{number}: nested deeper than any document reprokit writes (starts at column {column})")
+        nodes += 1
+        if depth or "[" in line or "{" in line:
+            depth, nodes = _flow(line, number, depth, nodes, where)
+        if nodes > MAX_NODES:
+            raise InputError(f"{where}:{number}: more than {MAX_NODES:,} nodes; not a document reprokit wrote")
+
+
+def _flow(line: str, number: int, depth: int, nodes: int, where: Path) -> tuple[int, int]:
+    """The flow nesting after ``line`` and the nodes counted so far."""
+    for m in _FLOW_TOKEN.finditer(line):
+        token = m.group(0)
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InputError(f"{where}:{number}: nested deeper than {MAX_DEPTH} levels; not a document reprokit wrote")
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+        elif token == ",":
+            nodes += 1
+    return depth, nodes
 
 
 def load(path: Path) -> Any:
@@ -56,6 +96,7 @@ def load(path: Path) -> Any:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
+    _shape(text, path)
     yaml = YAML(typ="safe")
     try:
         for event in yaml.parse(text):

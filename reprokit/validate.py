@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -254,6 +255,13 @@ def check_verify_py(bundle: Path, man: Manifest) -> list[Problem]:
     return [] if same else [Problem(path="verify.py", message="is not reprokit's verify.py; it may do anything when run: do not run it")]
 
 
+def _digest(path: Path) -> str | OSError:
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        return exc
+
+
 def check_integrity(bundle: Path) -> Check:
     listed, problems = read_sums(bundle)
     for rel in listed:
@@ -261,7 +269,11 @@ def check_integrity(bundle: Path) -> Check:
         if why:
             problems.append(Problem(path="SHA256SUMS", message=f"{rel!r}: {why}"))
     listed = {rel: d for rel, d in listed.items() if not safe_relpath(rel)}
-    actual = set(files_under(bundle))
+    try:
+        actual = set(files_under(bundle))
+    except OSError as exc:
+        where = Path(exc.filename).relative_to(bundle).as_posix() if exc.filename and Path(exc.filename) != bundle else None
+        return Check(name="integrity", ok=False, problems=(Problem(path=where, message=f"cannot be read ({exc.strerror})"),))
     actual.discard("SHA256SUMS")
     actual.discard(".reprokit-published.json")
     for rel in sorted(set(listed) - actual):
@@ -272,14 +284,22 @@ def check_integrity(bundle: Path) -> Check:
     links = {rel for rel in present if (bundle / rel).is_symlink()}
     for rel in sorted(links):
         problems.append(Problem(path=rel, message="is a symlink; bundles hold regular files only"))
-    regular = [rel for rel in present if rel not in links]
+    sizes: dict[str, int] = {}
+    for rel in sorted(set(present) - links):
+        st = os.lstat(bundle / rel)
+        if stat.S_ISREG(st.st_mode):
+            sizes[rel] = st.st_size
+        else:  # a FIFO or a device would block or never end a read
+            problems.append(Problem(path=rel, message="is not a regular file; bundles hold regular files only"))
     # hashlib releases the GIL: hashing on every core beats sha256sum's one. Largest
     # files first, so one big file does not finish last on its own.
-    order = sorted(regular, key=lambda r: -(bundle / r).stat().st_size)
+    order = sorted(sizes, key=lambda r: -sizes[r])
     with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 1)) as pool:
-        digests = dict(zip(order, pool.map(lambda rel: sha256_file(bundle / rel), order), strict=True))
-    for rel in regular:
-        if digests[rel] != listed[rel]:
+        digests = dict(zip(order, pool.map(lambda rel: _digest(bundle / rel), order), strict=True))
+    for rel in sorted(sizes):
+        if isinstance(digests[rel], OSError):
+            problems.append(Problem(path=rel, message=f"cannot be read ({digests[rel].strerror})"))  # type: ignore[union-attr]
+        elif digests[rel] != listed[rel]:
             problems.append(Problem(path=rel, message="sha256 differs from SHA256SUMS"))
     man = None
     try:

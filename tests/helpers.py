@@ -7,7 +7,12 @@ import dataclasses
 import io
 import json
 import os
+import shutil
+import subprocess
+import sys
+import sysconfig
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +100,52 @@ def as_format_1(doc: dict[str, Any]) -> dict[str, Any]:
     alone (the rest of format 1 was what format 2 kept)."""
     return {**doc, "reprokit_manifest": 1, "entry_points": [
         {**e, "outputs": [{"path": o["path"], "sha256": o["sha256"]} for o in e["outputs"]]} for e in doc["entry_points"]]}
+
+
+# Who a CLI run can be: root; root without the capabilities that let it read any file (as
+# an unprivileged user reads); nobody (the system's Python, with this checkout and its
+# venv's packages on the path, which must be readable by others).
+CLI_USERS = ["root", "root-without-dac", "nobody"] if os.geteuid() == 0 else ["self"]
+
+
+def reprokit_as(user: str, args: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``reprokit ARGS`` run as ``user`` (see CLI_USERS), in a process of its own."""
+    import pytest
+
+    if user in ("root", "self"):
+        cmd = [sys.executable, "-m", "reprokit", *args]
+    elif user == "root-without-dac":
+        if not shutil.which("setpriv"):
+            pytest.skip("needs setpriv (util-linux)")
+        cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m", "reprokit", *args]
+    else:
+        site = Path(sysconfig.get_paths()["purelib"])
+        paths = [ROOT, site]
+        if not Path("/usr/bin/python3").exists() or not shutil.which("setpriv"):
+            pytest.skip("needs setpriv and the system's python3 to run as another user")
+        if any(not all(os.stat(p).st_mode & 0o005 for p in [q, *q.parents]) for q in paths):
+            pytest.skip(f"{ROOT} or {site} is not readable by other users")
+        if sys.version_info[:2] != _system_python_version():
+            pytest.skip("the system's python3 is not the running Python's version (the venv's compiled packages)")
+        boot = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}; from reprokit.cli import main; sys.exit(main(sys.argv[1:]))"
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", boot, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
+
+
+def _system_python_version() -> tuple[int, int]:
+    out = subprocess.run(["/usr/bin/python3", "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True)
+    major, minor = out.stdout.split()
+    return int(major), int(minor)
+
+
+def shared_copy(tree: Path, base: Path) -> Path:
+    """A copy of ``tree`` that every user can read, under a fresh folder of ``base``
+    (pytest's own temporary folders are private to their user)."""
+    stage = Path(tempfile.mkdtemp(prefix="reprokit-shared-", dir=base))
+    stage.chmod(0o755)
+    dest = stage / tree.name
+    shutil.copytree(tree, dest, symlinks=True)
+    for p in [dest, *dest.rglob("*")]:
+        if not p.is_symlink():
+            p.chmod(0o755 if p.is_dir() else 0o644)
+    return dest

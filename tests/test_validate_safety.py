@@ -8,6 +8,8 @@ import gzip
 import io
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from reprokit.cli import main
 from reprokit.flake import EntryPoint
 from reprokit.lock import parse_requirements
 from reprokit.validate import ValidateSettings, validate
-from tests.helpers import RUNNING, resign, write_tree
+from tests.helpers import CLI_USERS, RUNNING, reprokit_as, resign, shared_copy, write_tree
 from tests.fakeindex import FakeIndex, running
 
 PAPER = {
@@ -248,3 +250,53 @@ def test_nix_build_runs_sandboxed_or_fails(bundle: Path, tmp_path: Path, monkeyp
         assert check.ok is True and check.details == "Nix sandbox on"
     else:
         assert check.ok is False and check.problems[0].message.startswith(expected)
+
+
+# Documents nested or sized as no reprokit writes: the YAML parser's time grows with the
+# square of the nesting (50,000 flow lists ran for minutes), so they are refused before it.
+HUGE_YAML = {
+    "nested flow lists": "title: " + "[" * 50_000 + "]" * 50_000 + "\n",
+    "nested flow mappings": "title: " + "{a: " * 50_000 + "b" + "}" * 50_000 + "\n",
+    "nested block sequences": "".join("  " * i + "-\n" for i in range(5_000)),
+    "compact nested sequences": "- " * 50_000 + "x\n",
+    "a million keys": "".join(f"k{i}: v\n" for i in range(1_000_001)),
+}
+
+
+@pytest.mark.parametrize("shape", list(HUGE_YAML))
+def test_a_manifest_shaped_as_no_reprokit_writes_is_refused_in_one_line(bundle: Path, tmp_path: Path, shape: str) -> None:
+    b = copy(bundle, tmp_path)
+    resign(b, HUGE_YAML[shape])
+    # A hang fails here: validate must answer long before the timeout.
+    proc = subprocess.run([sys.executable, "-m", "reprokit", "validate", str(b)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if "reprokit.yaml" in ln]
+    assert any("nested deeper than" in ln or "more than 1,000,000 nodes" in ln for ln in lines), proc.stdout
+
+
+@pytest.mark.parametrize("what", ["paper/requirements.txt", "vendor"])
+@pytest.mark.parametrize("user", CLI_USERS)
+def test_an_unreadable_file_or_folder_is_an_integrity_failure_naming_it(bundle: Path, user: str, what: str) -> None:
+    b = shared_copy(bundle, Path("/tmp"))
+    try:
+        (b / what).chmod(0o000)
+        proc = reprokit_as(user, ["validate", str(b)])
+        printed = proc.stdout + proc.stderr
+        assert "Traceback" not in printed
+        if user == "root":  # root reads any file: the bundle is intact
+            assert proc.returncode == 0, printed
+        else:
+            assert proc.returncode == 1 and f"{what}: cannot be read (Permission denied)" in proc.stdout, printed
+    finally:
+        (b / what).chmod(0o755)
+        shutil.rmtree(b.parent, ignore_errors=True)
+
+
+def test_a_fifo_listed_in_sha256sums_is_refused_not_read(bundle: Path, tmp_path: Path) -> None:
+    b = copy(bundle, tmp_path)
+    os.mkfifo(b / "paper" / "notes.txt")  # reading it would block for ever
+    with open(b / "SHA256SUMS", "a") as fh:
+        fh.write("0" * 64 + "  paper/notes.txt\n")
+    proc = subprocess.run([sys.executable, "-m", "reprokit", "validate", str(b)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "paper/notes.txt: is not a regular file; bundles hold regular files only" in proc.stdout, proc.stdout

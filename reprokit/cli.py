@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reprokit import __version__
 from reprokit.errors import ReprokitError, UnresolvedImports
+from reprokit.redact import RedactingFilter, redact
 
 log = logging.getLogger("reprokit")
 
@@ -491,6 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s", level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -500,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         # One line, whatever a tool underneath said: its details are behind -v/--debug.
-        text = " ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
+        text = redact(" ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip()))
         sys.stderr.write(f"error: {text}\n")
         return exc.exit_code
     except Terminated:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,18 +16,12 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import requests
 
 from reprokit.errors import RetriesExhausted
+from reprokit.redact import hide, redact
+
+__all__ = ["credentials", "hide", "redact", "scrub_url", "send"]
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:access_token|token|api_key|key)=)[^&#\s]+")
-
-
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def redact(text: str) -> str:
-    """Hide credentials in URLs: ``user:pass@`` and ``?access_token=…`` query values."""
-    return _SECRET_QUERY.sub(r"\1<hidden>", _USERINFO.sub("***@", text))
 
 
 _SECRET_PARAMS = frozenset({"access_token", "token", "api_key", "apikey", "key", "auth", "password", "sig", "signature",

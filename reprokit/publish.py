@@ -134,6 +134,7 @@ class Deposits:
             self.base = instance_base(base_url)
             self.depositions_base = self.base + client.depositions_base.removeprefix(client.base)
         self.session = requests.Session()
+        http.hide(client.access_token)  # no text from here on shows it, whatever a server echoes
         self.session.headers.update({"Authorization": f"Bearer {client.access_token}", "User-Agent": f"reprokit/{__version__}"})
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
 
@@ -202,8 +203,8 @@ def explain(r: requests.Response, sandbox: bool) -> ZenodoError:
             if isinstance(e, dict):
                 msgs = e.get("messages") or [e.get("message", "")]
                 lines.append(f"  {e.get('field', '?')}: {'; '.join(str(m) for m in msgs)}")
-        return ZenodoError("Zenodo rejected the deposit (400):\n" + "\n".join(lines))
-    return ZenodoError(f"Zenodo answered {r.status_code} at {where}" + (f": {http.redact(message)}" if message else ""))
+        return ZenodoError(http.redact("Zenodo rejected the deposit (400):\n" + "\n".join(lines)))
+    return ZenodoError(f"Zenodo answered {r.status_code} at {where}" + (f": {http.redact(str(message))}" if message else ""))
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

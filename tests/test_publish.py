@@ -329,3 +329,23 @@ def test_metadata_of_a_bundle_without_nix_says_so() -> None:
     md = metadata(citation.parse(CFF), man, "# Tiny study\n")
     assert md["notes"].startswith("Archived with reprokit 0.1.0: Python 3.11 on x86_64-linux, 2 packages vendored, no Nix build. Verify with")
     assert md["publication_date"] == "2024-01-20"
+
+
+ECHOED = "ech0ed" + "Q" * 40 + "tok"  # a token of its own: no other test has shown it before
+
+
+@pytest.mark.parametrize("answer", [
+    (422, {"status": 422, "message": f"credentials {{'Authorization': 'Bearer {ECHOED}', 'User-Agent': 'reprokit'}}"}),
+    (400, {"message": "Validation error", "errors": [{"field": f"headers.Authorization={ECHOED}", "messages": [f"got Bearer {ECHOED}"]}]}),
+    (409, {"message": f"see https://zenodo.example/api/deposit?access_token={ECHOED.lower()}x&page=1"}),
+    (404, {"message": {"request": {"headers": {"Authorization": f"Bearer {ECHOED}"}}}}),
+], ids=["422-header-quoted", "400-field-and-message", "409-query-token", "404-nested-object"])
+def test_credentials_a_server_echoes_are_never_shown(bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                     answer: tuple[int, object]) -> None:
+    monkeypatch.setenv("ZENODO_API_TOKEN", ECHOED)
+    with serve(Script(answer)) as (base, _):
+        assert main(["-v", "publish", str(bundle), "--zenodo-url", base, "--yes"]) != 0
+    printed = capsys.readouterr()
+    text = printed.out + printed.err
+    assert "error: " in printed.err and "Traceback" not in text
+    assert ECHOED not in text and ECHOED.lower() not in text and ECHOED[6:30] not in text, text

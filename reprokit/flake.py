@@ -259,7 +259,7 @@ def _byte_exact(o: Mapping[str, Any]) -> bool:
     kind = o.get("rule", "exact")
     if kind == "exact":
         return True
-    return bool(o.get("stable")) and not o.get("rel") and not o.get("abs") and not o.get("sanitize") and "pixel-threshold" not in o
+    return bool(o.get("stable")) and not o.get("rel") and not o.get("abs") and not o.get("sanitize") and "pixel-threshold" not in o and not o.get("time-stamps")
 
 
 def byte_compared(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:

@@ -97,7 +97,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 notes.append(f"{ep.path}: {len(left)} build product(s) left out of the record (object code, binaries, and the sources and "
                              f"makefiles of the build trees they were compiled in, such as {sorted(left)[0]}): no results, and their bytes "
                              "follow the compiler; a rule in reprokit.toml [outputs.rules] records one")
-            learned = outputs_mod.learn(written, config)
+            learned = outputs_mod.learn(written, config, windows=[rs[j].window for rs in runs])
             notes += [n if n.startswith(f"{ep.path}:") else f"{ep.path}: {n}" for n in learned.notes]
             # The record of an output is the first run's that wrote it (a folder named at
             # random, as Brian's standalone builds are, is written by one run only).

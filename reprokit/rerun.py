@@ -55,6 +55,7 @@ class RunResult:
     message: str
     outputs: dict[str, str]  # path in paper/ -> sha256 of files it wrote or changed
     seconds: float = 0.0
+    window: tuple[float, float] = (0.0, 0.0)  # when it started and ended, epoch seconds (time stamps in outputs)
 
 
 def find_python(version: str) -> tuple[str | None, str]:
@@ -359,7 +360,7 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
             run_env = clean_env(extra)
             if pythonpath and ep.kind == "script":
                 run_env["PYTHONPATH"] = pythonpath
-            started = time.monotonic()
+            started, started_at = time.monotonic(), time.time()
             if not cwd.is_dir():
                 results.append(RunResult(entry_point=ep, ok=False, message=f"its folder {cwd.relative_to(work)} does not exist", outputs={}))
                 continue
@@ -380,7 +381,8 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(work / rel, dest)
             message = "" if proc.returncode == 0 else failure(proc.returncode, proc.stderr, seen)
-            results.append(RunResult(entry_point=ep, ok=proc.returncode == 0, message=message, outputs=changed, seconds=seconds))
+            results.append(RunResult(entry_point=ep, ok=proc.returncode == 0, message=message, outputs=changed, seconds=seconds,
+                                     window=(started_at, started_at + seconds)))
     return results
 
 

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.helpers import write_tree
@@ -88,8 +89,15 @@ def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "SCALE"}
 
 
-def runs(paper: Path, tmp: Path, envs: list[dict[str, str]]) -> list[dict[str, Path]]:
-    return [run_paper(paper, tmp / f"run{i}", env=env) for i, env in enumerate(envs)]
+def runs(paper: Path, tmp: Path, envs: list[dict[str, str]], windows: list[tuple[float, float]] | None = None) -> list[dict[str, Path]]:
+    """Each run's outputs; ``windows`` gets when each run started and ended."""
+    out = []
+    for i, env in enumerate(envs):
+        started = time.time()
+        out.append(run_paper(paper, tmp / f"run{i}", env=env))
+        if windows is not None:
+            windows.append((started, time.time()))
+    return out
 
 
 # Notebooks, built by hand: the stored outputs, and "rerun" outputs as a kernel would give.
@@ -128,3 +136,26 @@ def notebook(mean: str, array: str, address: str, wall: str, figure: str, stderr
     nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
           "cells": cells}
     return json.dumps(nb, indent=1).encode()
+
+
+# (e) A summary and a log table that say when they were written: epoch seconds and
+# milliseconds, an ISO date-time with its zone and a naive one (local time), beside seeded
+# results. LATER moves the clock the script reads, as a rerun days later would.
+WALL_CLOCK = '''
+import csv, datetime, json, os, random, time
+from pathlib import Path
+
+later = float(os.environ.get("LATER", "0"))
+now = lambda: time.time() + later
+random.seed(7)
+ys = [random.gauss(0, 1) for _ in range(100)]
+Path("results").mkdir(exist_ok=True)
+Path("results/summary.json").write_text(json.dumps({
+    "mean_y": sum(ys) / len(ys), "generated_at": now(), "runs": [{"step": i, "ms": int(now() * 1000)} for i in range(3)],
+    "when": datetime.datetime.fromtimestamp(now(), datetime.timezone.utc).isoformat(), "day": "2024-01-20"}))
+with open("results/log.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["step", "value", "finished"])
+    for i in range(3):
+        w.writerow([i, repr(ys[i]), datetime.datetime.fromtimestamp(now()).isoformat(timespec="seconds")])
+'''

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import tarfile
 from pathlib import Path
 
@@ -785,3 +786,28 @@ def test_relative_paths_as_a_person_types_them(built: tuple[Path, Path, FakeInde
     assert validate(ValidateSettings(bundle=Path("bundle.tar.gz"), rebuild="pip", rerun=True)).ok
     monkeypatch.chdir(tmp_path / "bundle")  # as the bundle's README says: reprokit validate . …
     assert validate(ValidateSettings(bundle=Path("."), rebuild="pip", rerun=True)).ok
+
+
+def test_a_time_stamp_in_an_output_passes_every_later_rerun(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """`{"mean_y": …, "generated_at": time.time()}`: the archive's two runs differ in the
+    10th digit, a rerun a minute later in the 9th. The value is learned as a time stamp
+    (with a note), so the rerun passes and the result beside it is still judged."""
+    index = built[2]
+    paper = write_tree(tmp_path / "stamped", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": "import json, time\nimport alpha\nif __name__ == '__main__':\n"
+                  "    json.dump({'mean_y': 0.25, 'generated_at': time.time()}, open('summary.json', 'w'))\n",
+    })
+    result = archive_offline(index, paper, tmp_path)
+    (out,) = [o.recorded for e in manifest.read(result.bundle / "reprokit.yaml").entry_points for o in e.outputs]
+    assert out.rule.stamps == ("$.generated_at",) and not out.varies
+    assert any("summary.json" in n and "$.generated_at holds the time each run wrote it" in n for n in result.notes), result.notes
+    time.sleep(2)  # the rerun's clock is further from the record's than the archive's runs were from each other
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    assert report.ok, [(p.path, p.message) for c in report.checks for p in c.problems]
+    script = result.bundle / "paper" / "run.py"
+    script.chmod(0o644)
+    script.write_text(script.read_text().replace("0.25", "0.26"))
+    resign(result.bundle)
+    changed = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    assert not changed.ok and any("$.mean_y" in p.message for c in changed.checks for p in c.problems)

@@ -12,7 +12,7 @@ import pytest
 
 from reprokit.outputs import Learned, Verdict, compare_outputs, learn
 from reprokit.outputs.config import OutputsConfig
-from tests.outputs_papers import ANTIALIASED, FLOAT_NOISE, TIMESTAMPED, make_paper, notebook, png, run_paper, runs
+from tests.outputs_papers import ANTIALIASED, FLOAT_NOISE, TIMESTAMPED, WALL_CLOCK, make_paper, notebook, png, run_paper, runs
 
 
 def archive_and_rerun(tmp_path: Path, script: str, rerun_env: dict[str, str] | None = None,
@@ -131,3 +131,44 @@ def test_notebook_figure_changed_fails_at_its_cell_with_a_diff_image() -> None:
     assert v.status == "different"
     assert v.failures[0].where.startswith("cell 5 (In [5]), pixels")
     assert v.diff_image is not None
+
+
+def test_wall_clock_values_are_learned_as_time_stamps_and_compared_by_type(tmp_path: Path) -> None:
+    """Two archive-time runs a moment apart differ in the 10th digit of their epoch times;
+    a rerun days later differs far more. Where each run wrote its own time, the value is
+    a time stamp: learned as such, and a rerun is compared there by presence and type."""
+    paper = make_paper(tmp_path / "paper", WALL_CLOCK)
+    windows: list[tuple[float, float]] = []
+    learned = learn(runs(paper, tmp_path, [{}, {}], windows), OutputsConfig(), windows=windows)
+    by_path = {o.path: o for o in learned.outputs}
+    summary, log = by_path["results/summary.json"], by_path["results/log.csv"]
+    assert summary.rule.stamps == ("$.generated_at", "$.runs[*].ms", "$.when") and not summary.varies
+    assert log.rule.stamps == ("column 'finished'",) and not log.varies
+    assert summary.set_by == "learned" and "the time each run wrote it (a time stamp)" in summary.hint
+    assert any(n.startswith("results/summary.json: ") and "$.generated_at" in n for n in learned.notes)
+    rerun = run_paper(paper, tmp_path / "rerun", env={"LATER": str(9 * 86400)})
+    verdicts = {v.path: v for v in compare_outputs(learned.outputs, tmp_path / "run0", tmp_path / "rerun")}
+    assert set(verdicts) == set(rerun)
+    assert verdicts["results/summary.json"].status == "equivalent", verdicts["results/summary.json"].summary
+    assert "$.generated_at: time stamps, compared by presence and type" in verdicts["results/summary.json"].notes
+    assert verdicts["results/log.csv"].status == "equivalent", verdicts["results/log.csv"].summary
+    # A time stamp is still a value the rerun must write, as a time.
+    changed = tmp_path / "rerun" / "results" / "summary.json"
+    changed.write_text(changed.read_text().replace('"generated_at": ', '"generated_at": "soon", "x": '))
+    (v,) = compare_outputs([summary], tmp_path / "run0", tmp_path / "rerun")
+    assert v.status == "different" and v.failures[0].where == "$.generated_at" and v.failures[0].note == "a time stamp was recorded here"
+
+
+def test_a_result_that_changes_is_no_time_stamp(tmp_path: Path) -> None:
+    """Only values inside the run's own time window are time stamps: unseeded results,
+    a date alone and numbers of another size are not."""
+    paper = make_paper(tmp_path / "paper", WALL_CLOCK.replace("random.seed(7)", "random.seed()"))
+    windows: list[tuple[float, float]] = []
+    learned = learn(runs(paper, tmp_path, [{}, {}], windows), OutputsConfig(), windows=windows)
+    summary = next(o for o in learned.outputs if o.path == "results/summary.json")
+    assert "$.mean_y" not in summary.rule.stamps and "$.day" not in summary.rule.stamps and "$.runs[*].step" not in summary.rule.stamps
+    assert summary.varies
+    # Windows that do not hold the times: nothing is a time stamp.
+    stale = [(w[0] - 3600, w[1] - 3600) for w in windows]
+    again = learn(runs(paper, tmp_path / "again", [{}, {}]), OutputsConfig(), windows=stale)
+    assert all(not o.rule.stamps for o in again.outputs)

@@ -1,5 +1,6 @@
 """JSON compared by value: the same keys (in any order), the same lengths and types,
-strings equal, numbers within the rule. Places are JSON paths (``$.model.slope``).
+strings equal, numbers within the rule. Places are JSON paths (``$.model.slope``); at the
+rule's time stamps (:mod:`.clock`) presence and type are compared, not the value.
 """
 
 from __future__ import annotations
@@ -7,9 +8,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from reprokit.errors import InputError
+from reprokit.outputs import clock
 from reprokit.outputs.rule import Rule
 from reprokit.outputs.verdict import Tally
 
@@ -49,7 +52,9 @@ def _show(x: Any) -> str:
 
 def walk(a: Any, b: Any, where: str, tally: Tally) -> None:
     ka, kb = _kind(a), _kind(b)
-    if ka != kb:
+    if tally.rule.stamps and ka != "object" and ka != "array" and clock.place(where) in tally.rule.stamps:
+        stamp(a, b, where, tally)
+    elif ka != kb:
         tally.mismatch(where, _show(a), _show(b), f"{ka} recorded, {kb} in the rerun")
     elif ka == "number":
         tally.number(float(a), float(b), where, shown=(_show(a), _show(b)))
@@ -71,6 +76,28 @@ def walk(a: Any, b: Any, where: str, tally: Tally) -> None:
         tally.compared += 1
         if a != b:
             tally.mismatch(where, _show(a), _show(b))
+
+
+def stamp(a: Any, b: Any, where: str, tally: Tally) -> None:
+    """A time stamp's place: the rerun must hold a time stamp of the same type there."""
+    tally.compared += 1
+    if _kind(a) != _kind(b) or not clock.looks_like_stamp(b):
+        tally.mismatch(where, _show(a), _show(b), "a time stamp was recorded here")
+    elif a != b:
+        tally.note(f"{clock.place(where)}: time stamps, compared by presence and type")
+
+
+def leaves(doc: Any, where: str = "$") -> Iterator[tuple[str, Any]]:
+    """Every scalar of a JSON document with its place, indices as ``[*]``."""
+    stack = [(where, doc)]
+    while stack:
+        at, x = stack.pop()
+        if isinstance(x, dict):
+            stack.extend((key_path(at, str(k)), v) for k, v in x.items())
+        elif isinstance(x, list):
+            stack.extend((f"{at}[*]", v) for v in x)
+        else:
+            yield at, x
 
 
 def compare_values(a: Any, b: Any, rule: Rule, tally: Tally | None = None, root: str = "$") -> Tally:

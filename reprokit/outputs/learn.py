@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reprokit.errors import InputError
 from reprokit.fsutil import sha256_file
+from reprokit.outputs import clock, jsondoc, table
 from reprokit.outputs.comparison import compare, sha256
 from reprokit.outputs.config import OutputsConfig
 from reprokit.outputs.record import RecordedOutput, SetBy
-from reprokit.outputs.rule import SANITIZERS, Rule, Sanitizer, default_rule
+from reprokit.outputs.rule import SANITIZERS, STAMPED_KINDS, Rule, Sanitizer, default_rule
 from reprokit.outputs.sanitize import which_change
 from reprokit.outputs.verdict import Verdict
 
@@ -63,8 +65,30 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig) -> RecordedOutput:
-    """What the runs of one output teach (``None``: that run did not write it)."""
+def _stamps(path: str, kind: str, runs: Sequence[bytes | None], windows: Sequence[clock.Window]) -> tuple[str, ...]:
+    """The places of a JSON document or table that hold, in every run that wrote it, a
+    time within that run's window (see :mod:`.clock`)."""
+    leaves, spans = [], []
+    for data, window in zip(runs, windows, strict=True):
+        if data is None:
+            continue
+        try:
+            if kind == "json":
+                found = list(jsondoc.leaves(jsondoc.parse(data, path)))
+            else:
+                text = table.decode(data, path)
+                found = list(table.leaves(table.parse(text, path, table.delimiter_for(path, text))))
+        except (InputError, RecursionError):
+            return ()
+        leaves.append(found)
+        spans.append(window)
+    return clock.stamped(leaves, spans) if leaves else ()
+
+
+def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig,
+                 windows: Sequence[clock.Window] | None = None) -> RecordedOutput:
+    """What the runs of one output teach (``None``: that run did not write it); with the
+    runs' ``windows`` (when each started and ended), also where it holds time stamps."""
     present = [d for d in runs if d is not None]
     if not present:
         raise ValueError(f"{path}: no run wrote it")
@@ -75,9 +99,17 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
     set_by: SetBy = "reprokit.toml" if author else "default"
     common = {"path": path, "sha256": sha256(first), "size": len(first), "kept": len(first) <= config.keep_max_bytes, "runs": len(runs)}
     partial = f"written by only {len(present)} of {len(runs)} runs" if len(present) < len(runs) else ""
+    stamp_hint = ""
+    if windows is not None and base.kind in STAMPED_KINDS and "time-stamps" not in set_keys and common["kept"]:
+        stamps = _stamps(path, base.kind, runs, windows)
+        if stamps:
+            base, set_by = dataclasses.replace(base, stamps=stamps), "learned"
+            stamp_hint = (f"{', '.join(stamps)} hold{'s' if len(stamps) == 1 else ''} the time each run wrote it "
+                          "(a time stamp): compared by presence and type")
     digests = {sha256(d) for d in present}
     if len(digests) == 1:
-        return RecordedOutput(rule=base, set_by=set_by, stable=not partial, hint=partial, varies=bool(partial), **common)  # type: ignore[arg-type]
+        return RecordedOutput(rule=base, set_by=set_by, stable=not partial, hint=_join(partial, stamp_hint), varies=bool(partial),
+                              **common)  # type: ignore[arg-type]
     if not common["kept"]:
         return RecordedOutput(rule=base, set_by=set_by, stable=False, noise="the bytes differ between runs",
                               hint=_join(partial, f"larger than outputs.keep-max-bytes ({config.keep_max_bytes}) so kept by sha256 only, "
@@ -90,7 +122,7 @@ def learn_output(path: str, runs: Sequence[bytes | None], config: OutputsConfig)
 
     others = present[1:]
     rule = base
-    hints: list[str] = []
+    hints: list[str] = [stamp_hint] if stamp_hint else []
     measured = [compare(path, first, d, _measuring(rule)) for d in others]
     if rule.kind in ("text", "notebook") and any(not v.ok for v in measured) and "sanitize" not in set_keys:
         added = [s for d in others for s in which_change(_text(first), _text(d), SANITIZERS)
@@ -173,9 +205,10 @@ def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def learn(runs: Sequence[Mapping[str, Path]], config: OutputsConfig) -> Learned:
+def learn(runs: Sequence[Mapping[str, Path]], config: OutputsConfig, windows: Sequence[clock.Window] | None = None) -> Learned:
     """Learn every output of one entry point from its archive-time runs (each run maps an
-    output's path in the paper to where that run's file is)."""
+    output's path in the paper to where that run's file is; ``windows``, when each run
+    started and ended, in epoch seconds, finds time stamps)."""
     paths = sorted({p for run in runs for p in run})
     out = []
     notes = []
@@ -196,8 +229,10 @@ def learn(runs: Sequence[Mapping[str, Path]], config: OutputsConfig) -> Learned:
                 varies=not stable,
             )
         else:
-            rec = learn_output(path, [run[path].read_bytes() if path in run else None for run in runs], config)
+            rec = learn_output(path, [run[path].read_bytes() if path in run else None for run in runs], config, windows)
         out.append(rec)
+        if rec.stable and rec.rule.stamps and rec.set_by == "learned":
+            notes.append(f"{path}: {rec.hint}")
         if not rec.stable:
             notes.append(f"{path}: not byte-stable between {len(runs)} runs ({rec.noise or 'written by some runs only'})"
                          + (f"; rule {rec.rule.describe()}" if rec.set_by == "learned" else "") + (f"; hint: {rec.hint}" if rec.hint else ""))

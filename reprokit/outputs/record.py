@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from reprokit.errors import InputError
-from reprokit.outputs.rule import Rule
+from reprokit.outputs.rule import RULE_KEYS, Rule
 
 SetBy = Literal["default", "learned", "reprokit.toml"]
 SET_BY: tuple[SetBy, ...] = get_args(SetBy)
@@ -59,8 +59,7 @@ class RecordedOutput:
             size0 = data.get("size", 0)
             return cls(path=path, sha256=sha, size=size0 if isinstance(size0, int) else 0, kept=False, rule=Rule(kind="exact"),
                        set_by="default", stable=True, runs=1)
-        rule_keys = {"rule", "rel", "abs", "sanitize", "pixel-threshold", "max-pixels", "shift", "streams", "render"}
-        rule = Rule.from_dict({k: v for k, v in data.items() if k in rule_keys}, f"{where}: output {path!r}")
+        rule = Rule.from_dict({k: v for k, v in data.items() if k in RULE_KEYS}, f"{where}: output {path!r}")
         size, kept, stable, runs = data.get("size", 0), data.get("kept", False), data.get("stable", True), data.get("runs", 1)
         varies = data.get("varies", False)
         set_by = data.get("set_by", "default")

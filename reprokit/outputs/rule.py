@@ -36,6 +36,8 @@ MAX_PIXELS = 1e-4
 NUMERIC_KINDS: frozenset[Kind] = frozenset({"text", "json", "table", "svg", "pdf", "notebook", "npy", "hdf5", "netcdf"})
 PIXEL_KINDS: frozenset[Kind] = frozenset({"image", "svg", "pdf", "notebook"})
 SANITIZED_KINDS: frozenset[Kind] = frozenset({"text", "notebook"})
+# Kinds whose places can hold time stamps (JSON paths, table columns): see outputs.clock.
+STAMPED_KINDS: frozenset[Kind] = frozenset({"json", "table"})
 
 _BY_SUFFIX: dict[str, Kind] = {
     ".json": "json", ".geojson": "json",
@@ -55,7 +57,9 @@ class Rule:
     """How one output is compared. Numbers agree when ``|a - b| <= abs`` or their relative
     difference ``|a - b| / max(|a|, |b|) <= rel``; pixels agree when their perceptual colour
     difference is at most ``pixel_threshold``, or an edge moved by at most ``shift`` pixels
-    (anti-aliasing); at most ``max_pixels`` (a fraction) may differ otherwise."""
+    (anti-aliasing); at most ``max_pixels`` (a fraction) may differ otherwise. At
+    ``stamps`` (JSON paths with ``[*]`` for indices, or ``column 'NAME'``) the values are
+    wall-clock times: compared by presence and type."""
 
     kind: Kind
     rel: float = 0.0
@@ -66,6 +70,7 @@ class Rule:
     shift: int = 1
     streams: bool = True
     render: bool = True
+    stamps: tuple[str, ...] = ()
 
     @property
     def numeric(self) -> bool:
@@ -83,6 +88,8 @@ class Rule:
                          + (f", {self.max_pixels:.2%} of pixels may differ" if self.max_pixels else ""))
         if self.sanitize:
             parts.append("ignoring " + ", ".join(self.sanitize))
+        if self.stamps:
+            parts.append("time stamps at " + ", ".join(self.stamps))
         if self.kind == "notebook" and not self.streams:
             parts.append("streams not compared")
         return "; ".join(parts)
@@ -101,6 +108,8 @@ class Rule:
             out["shift"] = self.shift
         if self.kind == "notebook":
             out["streams"] = self.streams
+        if self.kind in STAMPED_KINDS and self.stamps:
+            out["time-stamps"] = list(self.stamps)
         if self.kind in ("pdf", "svg"):
             out["render"] = self.render
         return out
@@ -108,10 +117,9 @@ class Rule:
     @classmethod
     def from_dict(cls, data: Mapping[str, object], where: str, base: Rule | None = None) -> Rule:
         """Read a rule; keys left out keep ``base``'s values (or the kind's defaults)."""
-        unknown = set(data) - {"rule", "rel", "abs", "sanitize", "pixel-threshold", "max-pixels", "shift", "streams", "render"}
+        unknown = set(data) - set(RULE_KEYS)
         if unknown:
-            raise InputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; a rule takes rule, rel, abs, sanitize, "
-                             "pixel-threshold, max-pixels, shift, streams, render")
+            raise InputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; a rule takes {', '.join(RULE_KEYS)}")
         kind = data.get("rule", base.kind if base else None)
         if kind not in KINDS:
             raise InputError(f"{where}: rule must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -138,7 +146,17 @@ class Rule:
             if not isinstance(names, list | tuple) or any(n not in SANITIZERS for n in names):
                 raise InputError(f"{where}: sanitize must be a list of {', '.join(SANITIZERS)}, not {names!r}")
             changes["sanitize"] = tuple(dict.fromkeys(names))
+        if "time-stamps" in data:
+            places = data["time-stamps"]
+            if not isinstance(places, list | tuple) or any(not isinstance(p, str) or not p for p in places):
+                raise InputError(f"{where}: time-stamps must be a list of places (JSON paths such as $.generated_at, "
+                                 f"or table columns such as column 'when'), not {places!r}")
+            changes["stamps"] = tuple(dict.fromkeys(places))
         return replace(rule, **changes)  # type: ignore[arg-type]
+
+
+# The keys of a rule, as reprokit.toml and the manifest spell them.
+RULE_KEYS = ("rule", "rel", "abs", "sanitize", "pixel-threshold", "max-pixels", "shift", "streams", "render", "time-stamps")
 
 
 def defaults(kind: Kind) -> Rule:

@@ -135,6 +135,10 @@ class Tally:
             self.fail(d)
         return ok
 
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
     def fail(self, difference: Difference) -> None:
         self.failed += 1
         if len(self.failures) < MAX_FAILURES:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from ruamel.yaml import YAML
+
 
 from reprokit import data as data_files
+from reprokit import schemas
 from reprokit.errors import InputError
 
 SCHEMA = "cff-1.2.0.schema.json"
@@ -53,12 +54,7 @@ class Citation:
 
 
 def parse(text: str, path: str = "CITATION.cff") -> Citation:
-    try:
-        data = YAML(typ="safe").load(text)
-    except Exception as exc:  # ruamel's several YAML error types
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise InputError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc.__class__.__name__)})") from None
+    data = schemas.parse_yaml(text, path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a CITATION.cff mapping")
     authors = []

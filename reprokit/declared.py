@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprokit import toml
+from reprokit import schemas, toml
+from reprokit.errors import InputError
 
 # conda package names that differ from the PyPI distribution that provides the same code.
 CONDA_TO_PYPI = {
@@ -268,14 +269,12 @@ def parse_setup_py(text: str, path: str) -> tuple[list[Declared], list[Problem],
 
 
 def parse_environment_yml(text: str, path: str) -> tuple[list[Declared], list[Problem]]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     try:
-        data = YAML(typ="safe").load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return [], [Problem(path=path, line=mark.line + 1 if mark else None, message=f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+        data = schemas.parse_yaml(text, path)
+    except InputError as exc:
+        m = re.match(rf"{re.escape(path)}(?::(\d+))?: (.*)", str(exc))
+        line, why = (int(m.group(1)) if m and m.group(1) else None), (m.group(2) if m else str(exc))
+        return [], [Problem(path=path, line=line, message=why)]
     found: list[Declared] = []
     deps = data.get("dependencies", []) if isinstance(data, dict) else []
     for dep in deps or []:

@@ -125,7 +125,7 @@ def _from_lock_files(root: Path, files: list[str], date: dt.date | None) -> Pyth
             elif base == "Pipfile.lock":
                 req = json.loads(text).get("_meta", {}).get("requires", {})
                 spec = req.get("python_full_version") or req.get("python_version")
-        except (ValueError, toml.TOMLDecodeError, AttributeError):
+        except (ValueError, toml.TOMLDecodeError, AttributeError, RecursionError):
             continue
         if isinstance(spec, str):
             choice = _choice(versions_for(spec, date), f"{rel} (python {spec.strip()})")
@@ -169,7 +169,7 @@ def _from_notebooks(root: Path, files: list[str]) -> PythonChoice | None:
     for rel in files:
         try:
             meta = json.loads(_text(root / rel)).get("metadata", {})
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             continue
         info = meta.get("language_info") if isinstance(meta, dict) else None
         if not isinstance(info, dict):

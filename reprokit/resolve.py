@@ -105,8 +105,8 @@ def pins_from_lock_files(root: Path, files: tuple[str, ...] | list[str]) -> tupl
                 pins = {str(canonicalize_name(k)): v["version"].lstrip("=") for k, v in data.get("default", {}).items() if isinstance(v, dict) and "version" in v}
                 if pins:
                     return pins, rel
-        except (OSError, ValueError, KeyError, toml.TOMLDecodeError) as exc:
-            raise UsageError(f"{rel}: cannot read lock file ({exc})") from exc
+        except (OSError, ValueError, KeyError, toml.TOMLDecodeError, RecursionError) as exc:
+            raise UsageError(f"{rel}: cannot read lock file ({exc.__class__.__name__}: {exc})") from None
     for rel in files:
         base = rel.rsplit("/", 1)[-1]
         if re.match(r"^requirements.*\.txt$", base):

@@ -54,30 +54,30 @@ _BLOCK_PREFIX = re.compile(r"[ ]*(?:(?:-|\?|:)[ ]+)*")
 _FLOW_TOKEN = re.compile(r"""[\[\]{},]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:^|(?<=[ \t]))#.*""")
 
 
-def _shape(text: str, where: Path) -> None:
+def _shape(text: str, where: Path | str) -> None:
     """Refuse, in one line, a document nested deeper or with more nodes than any reprokit
-    writes, in time linear in its size and before the parser sees it."""
+    writes (or a person does), in time linear in its size and before the parser sees it."""
     nodes = 0
     depth = 0
     for number, line in enumerate(text.splitlines(), 1):
         column = _BLOCK_PREFIX.match(line).end()  # type: ignore[union-attr]  # matches the empty string
         if column > MAX_COLUMN and line[column:column + 1] not in ("", "#"):
-            raise InputError(f"{where}:{number}: nested deeper than any document reprokit writes (starts at column {column})")
+            raise InputError(f"{where}:{number}: nested deeper than any YAML document reprokit reads (starts at column {column})")
         nodes += 1
         if depth or "[" in line or "{" in line:
             depth, nodes = _flow(line, number, depth, nodes, where)
         if nodes > MAX_NODES:
-            raise InputError(f"{where}:{number}: more than {MAX_NODES:,} nodes; not a document reprokit wrote")
+            raise InputError(f"{where}:{number}: more than {MAX_NODES:,} nodes; larger than any YAML document reprokit reads")
 
 
-def _flow(line: str, number: int, depth: int, nodes: int, where: Path) -> tuple[int, int]:
+def _flow(line: str, number: int, depth: int, nodes: int, where: Path | str) -> tuple[int, int]:
     """The flow nesting after ``line`` and the nodes counted so far."""
     for m in _FLOW_TOKEN.finditer(line):
         token = m.group(0)
         if token in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                raise InputError(f"{where}:{number}: nested deeper than {MAX_DEPTH} levels; not a document reprokit wrote")
+                raise InputError(f"{where}:{number}: nested deeper than {MAX_DEPTH} levels; deeper than any YAML document reprokit reads")
         elif token in "]}":
             depth = max(depth - 1, 0)
         elif token == ",":
@@ -96,15 +96,25 @@ def load(path: Path) -> Any:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
-    _shape(text, path)
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, where: Path | str) -> Any:
+    """A YAML document (reprokit's own, or a paper's CITATION.cff or environment.yml),
+    bounded in nesting and size before it is parsed. Anchors and aliases are refused:
+    reprokit never writes them, people seldom do, and a few lines of them expand to
+    billions of nodes (billion laughs)."""
+    _shape(text, where)
     yaml = YAML(typ="safe")
     try:
         for event in yaml.parse(text):
             if getattr(event, "anchor", None) is not None:
                 line = event.start_mark.line + 1 if event.start_mark else "?"
-                raise InputError(f"{path}:{line}: YAML anchors and aliases are refused (reprokit never writes them)")
+                raise InputError(f"{where}:{line}: YAML anchors and aliases are refused (reprokit never writes them)")
         return yaml.load(text)
     except InputError:
         raise
     except Exception as exc:  # ruamel raises many YAML error types
-        raise InputError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f"{where}:{mark.line + 1}" if mark is not None else f"{where}"
+        raise InputError(f"{at}: not valid YAML ({getattr(exc, 'problem', None) or exc.__class__.__name__})") from None

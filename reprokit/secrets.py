@@ -93,7 +93,7 @@ def scan_notebook(text: str, path: str) -> list[Finding]:
     """Sources and outputs of every cell; lines are counted in the notebook's JSON file."""
     try:
         nb = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return scan_text(text, path)
     found = scan_text(text, path)  # the raw JSON keeps real line numbers
     if found or not isinstance(nb, dict):

@@ -22,7 +22,12 @@ TOMLDecodeError = tomllib.TOMLDecodeError
 
 
 def loads(text: str) -> dict[str, Any]:
-    data: dict[str, Any] = tomllib.loads(text)
+    """The document; a :class:`TOMLDecodeError` for anything tomllib cannot read, nesting
+    too deep for its recursive parser included."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except RecursionError:
+        raise TOMLDecodeError("nested deeper than can be read (arrays or inline tables within each other)") from None
     return data
 
 

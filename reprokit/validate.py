@@ -370,7 +370,7 @@ def check_integrity(bundle: Path) -> Check:
                 for key, want in (("rev", pin.rev), ("narHash", pin.nar_hash), ("lastModified", pin.last_modified)):
                     if node.get(key) != want:
                         problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {want!r}"))
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
     return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files")
 
@@ -386,7 +386,7 @@ def read_nix_lock(bundle: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
         return doc, []
     except OSError:
         return None, [Problem(path=flake.LOCK_JSON, message="missing: the Nix build has nothing to build from")]
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None, [Problem(path=flake.LOCK_JSON, message="not the JSON reprokit writes")]
 
 
@@ -658,7 +658,7 @@ def gather_review(shown_as: Path, bundle: Path, man: Manifest, outcome: Outcome,
     if published.is_file():
         try:
             record = str(json.loads(published.read_text(encoding="utf-8")).get("doi") or "")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             record = ""
     holdings = review.Holdings(
         files=len(man.paper_files), size_bytes=sum(p.stat().st_size for p in files), packages=len(man.packages),

@@ -325,3 +325,22 @@ def test_a_syntax_error_far_from_the_imports_is_worth_a_line(tmp_path: Path, cap
     _, out = run(tmp_path, "--python", RUNNING, capsys=capsys)
     assert [(w["path"], w["line"], w["message"].split(":")[0]) for w in out["warnings"]] == [("a.py", 4, f"not valid Python {RUNNING} (invalid syntax)")]
     assert {i["module"] for i in out["imports"]} == {"json"}
+
+
+def test_files_nested_too_deep_to_read_are_warnings_naming_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """50,000 nested lists in each declaration file and a notebook: one warning each, no
+    traceback (tomllib and json recurse; the YAML parser slows with the square of the depth);
+    the paper's reprokit.toml is a one-line error."""
+    deep = "[" * 50_000 + "]" * 50_000
+    write_tree(tmp_path / "p", {"run.py": "import numpy\n", "environment.yml": f"dependencies: {deep}\n",
+                                "pyproject.toml": f"[project]\nname = 'x'\ndependencies = {deep}\n",
+                                "nb.ipynb": '{"cells": ' + deep + ', "nbformat": 4, "nbformat_minor": 5, "metadata": {}}'})
+    assert main(["scan", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert "environment.yml:1: nested deeper than 64 levels" in out
+    assert "pyproject.toml: invalid TOML: nested deeper than can be read" in out
+    assert "nb.ipynb: not a readable notebook" in out
+    (tmp_path / "p" / "reprokit.toml").write_text(f"entry-points = {deep}\n")
+    assert main(["archive", str(tmp_path / "p"), "-o", str(tmp_path / "b"), "--date", "2024-01-20", "--offline"]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "reprokit.toml: invalid TOML (nested deeper than can be read" in err and err.count("\n") == 1

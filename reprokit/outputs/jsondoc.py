@@ -26,6 +26,8 @@ def parse(data: bytes, where: str) -> Any:
         raise InputError(f"{where}: not UTF-8 text, so not JSON") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{where}: nested deeper than can be read as JSON") from None
 
 
 def key_path(parent: str, key: str) -> str:

@@ -87,6 +87,8 @@ def code_cells(data: bytes, where: str) -> list[CodeCell]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise InputError(f"{where}{line}: not a notebook (invalid JSON)") from None
+    except RecursionError:
+        raise InputError(f"{where}: not a notebook (nested deeper than can be read)") from None
     if not isinstance(nb, dict):
         raise InputError(f"{where}: not a notebook (no top-level object)")
     cells: Any

@@ -426,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sandbox", action="store_true",
                    help="run bundle code without the sandbox, with your rights (only for a bundle you trust; the report says so)")
     p.add_argument("--nix-without-sandbox", action="store_true", help="let nix build run where Nix will not sandbox builds")
-    p.add_argument("--max-memory", type=_size, metavar="SIZE", help="address space per process of bundle code (default: 8G)")
+    p.add_argument("--max-memory", type=_size, metavar="SIZE",
+                   help="memory bundle code may touch, all processes together (default: 3/4 of this machine's)")
     p.add_argument("--max-extract-size", type=_size, metavar="SIZE", help="total size a tarball may unpack to (default: 32G)")
     p.add_argument("--max-ratio", type=_positive, metavar="N", help="unpacked size per byte of tarball (default: 200)")
     p.add_argument("--max-files", type=_positive, metavar="N", help="members of a tarball (default: 200000)")

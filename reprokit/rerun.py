@@ -443,6 +443,9 @@ def failure(returncode: int, stderr: str, work: Path | None = None) -> str:
     """The line that says why a run failed: the exception at the end of a traceback with
     the innermost frame it was raised in (``EOFError: EOF when reading a line (in
     volcano_base/config.py, line 25)``), or the crash of compiled code (see :func:`crash`)."""
+    killed = next((ln for ln in reversed(stderr.splitlines()) if ln.startswith(sandbox.KILLED_PREFIX)), None)
+    if killed is not None:
+        return killed[len(sandbox.KILLED_PREFIX):].strip()
     crashed = crash(returncode, stderr, work)
     if crashed:
         return f"crashed: {crashed}"

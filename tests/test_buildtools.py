@@ -140,3 +140,26 @@ def test_a_library_an_sdist_is_compiled_against_is_the_papers_own_version(index:
     oldpkg = next(p for p in planned.packages if p.name == "oldpkg")
     assert "zzhelper==0.9" in oldpkg.build_with  # not 1.0, the newest
     assert "setuptools" in {w.split("==")[0] for w in oldpkg.build_with}  # tools are free to be newer
+
+
+# An sdist made by someone else (its members owned by uid 1234) whose backend, as setup.py's
+# copy_file does, copies a file's mode onto another file of its tree.
+OWN_FILES_BACKEND = "import shutil\n\ndef get_requires_for_build_wheel(config_settings=None):\n" \
+                    "    shutil.copymode('LICENSE.txt', 'pkg/LICENSE.txt')\n    open('pkg/new.txt', 'w').write('x')\n    return ['zzdyn']\n"
+
+
+@needs_sandbox
+def test_a_backend_may_change_the_files_of_its_own_source_tree(tmp_path: Path) -> None:
+    import io
+    import sys
+    import tarfile
+
+    sdist = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tf:
+        for name, text in {"pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "ownbackend"\nbackend-path = ["."]\n',
+                           "ownbackend.py": OWN_FILES_BACKEND, "LICENSE.txt": "MIT\n", "pkg/LICENSE.txt": "MIT\n"}.items():
+            info = tarfile.TarInfo(f"pkg-1.0/{name}")
+            info.size, info.uid, info.gid, info.uname, info.gname, info.mode = len(text), 1234, 1234, "builder", "builder", 0o644
+            tf.addfile(info, io.BytesIO(text.encode()))
+    system = buildtools.BuildSystem(requires=(), backend="ownbackend", backend_path=(".",), declared=True)
+    assert buildtools.dynamic_requires(sdist, system, [], sys.executable) == ["zzdyn"]

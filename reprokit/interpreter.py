@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -188,6 +189,20 @@ def _from_notebooks(root: Path, files: list[str]) -> PythonChoice | None:
     return PythonChoice(version=best, source=where[best] + (f" and {more} more notebook(s)" if more else ""))
 
 
+# A pip freeze or a lock made by hand often says what made it: "# frozen under CPython
+# 3.7.0, on 2018-08-22", "# Python 3.8.10".
+_HEADER_PYTHON = re.compile(r"^\s*#.*?\b(?:C?[Pp]ython|py)\s*v?([23])\.(\d{1,2})(?:\.\d+)?\b", re.M)
+
+
+def _from_freeze_headers(root: Path, files: list[str]) -> PythonChoice | None:
+    for rel in files:
+        text = _text(root / rel)
+        m = _HEADER_PYTHON.search(text)
+        if m and f"{m.group(1)}.{m.group(2)}" in RELEASED:
+            return PythonChoice(version=f"{m.group(1)}.{m.group(2)}", source=f"{rel}:{_line(text, m.start(1))} ({m.group(0).strip().lstrip('#').strip()[:60]})")
+    return None
+
+
 _README_PYTHON = re.compile(r"\b[Pp]ython\s*(?:version\s*|v)?\(?(?:>=?\s*)?([23])\.(\d{1,2})(?:\.\d+)?\b")
 
 
@@ -235,9 +250,10 @@ def _by_depth(files: Iterable[str]) -> list[str]:
 
 def infer(root: Path, files: Iterable[str], date: dt.date | None = None) -> PythonChoice | None:
     """The Python the paper states, from the most exact statement that exists: a lock
-    file, an environment file anywhere in the tree, ``.python-version``/``runtime.txt``,
-    notebook metadata, a README, ``requires-python``/``python_requires``, and finally
-    code that only Python 2 can read. None when the paper says nothing."""
+    file, an environment file anywhere in the tree, the header of a frozen requirements
+    file ("# frozen under CPython 3.7.0"), ``.python-version``/``runtime.txt``, notebook
+    metadata, a README, ``requires-python``/``python_requires``, and finally code that
+    only Python 2 can read. None when the paper says nothing."""
     rels = _by_depth(files)
     names = {r: r.rsplit("/", 1)[-1] for r in rels}
 
@@ -247,6 +263,7 @@ def infer(root: Path, files: Iterable[str], date: dt.date | None = None) -> Pyth
     return (
         _from_lock_files(root, pick(lambda n: n in ("poetry.lock", "uv.lock", "Pipfile.lock")), date)
         or _from_env_files(root, pick(lambda n: re.fullmatch(r"[\w.-]*\.ya?ml", n) is not None and "lock" not in n), date)
+        or _from_freeze_headers(root, pick(lambda n: re.fullmatch(r"(?i)[\w.-]*requirements[\w.-]*\.(txt|in)|constraints[\w.-]*\.txt", n) is not None))
         or _from_version_files(root, pick(lambda n: n in (".python-version", "runtime.txt")))
         or _from_notebooks(root, pick(lambda n: n.endswith(".ipynb")))
         or _from_readmes(root, pick(lambda n: re.fullmatch(r"(?i)readme(\.(md|rst|txt|markdown))?", n) is not None))
@@ -318,3 +335,17 @@ def find(version: str) -> tuple[str | None, str]:
            else f"`pyenv install {version}` (or your system's python{version} package)")
     return None, (f"no Python {version} on this machine (looked for python{version} on PATH, under pyenv and among uv's Pythons); "
                   f"install one with {how}, or choose another with --python")
+
+
+@functools.cache
+def installed() -> tuple[str, ...]:
+    """The X.Y versions of CPython this machine has (see :func:`find`), oldest first."""
+    return tuple(v for v in sorted(RELEASED, key=key) if find(v)[0] is not None)
+
+
+def nearest_installed(version: str) -> list[str]:
+    """Installed versions of the same major version as ``version``, nearest first (the
+    newer of two as near): what a paper written for a Python this machine lacks can run on."""
+    major, minor = key(version)
+    same = [v for v in installed() if key(v)[0] == major and v != version]
+    return sorted(same, key=lambda v: (abs(key(v)[1] - minor), -key(v)[1]))

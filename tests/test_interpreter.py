@@ -62,3 +62,36 @@ def test_ranges_pick_the_newest_release_of_the_date() -> None:
     assert interpreter.from_spec("==3.12.*", None) == "3.12"
     assert interpreter.from_spec("~3.8", dt.date(2024, 1, 1)) == "3.8"
     assert interpreter.from_spec("nonsense", None) is None
+
+
+def test_a_freeze_header_outranks_notebooks_and_readmes(tmp_path: Path) -> None:
+    """What the author's own machine wrote at freeze time is the most exact statement
+    after lock and environment files."""
+    nb = json.dumps({"cells": [], "metadata": {"language_info": {"name": "python", "version": "3.5.2"}}, "nbformat": 4, "nbformat_minor": 2})
+    root = write_tree(tmp_path, {"requirements_strict.txt": "# Generated under CPython 3.7.0, on 2018-08-22\nnumpy==1.15.0\n",
+                                 "analysis.ipynb": nb, "README.md": "Tested with Python 3.5.\n"})
+    got = infer(root)
+    assert got is not None and got.version == "3.7" and got.source.startswith("requirements_strict.txt:1 (Generated under CPython 3.7.0")
+
+
+def test_a_python_this_machine_lacks_gives_way_to_the_nearest_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The paper says 3.(n-1); this machine has 3.n and 3.(n-3): 3.n, the nearest, is
+    chosen, and the note names both. --python is never replaced."""
+    from reprokit.resolve import choose_python
+    from tests.fakeindex import FakeIndex, running
+
+    major, minor = interpreter.key(RUNNING)
+    wanted, other = f"{major}.{minor - 1}", f"{major}.{minor - 3}"
+    real_find = interpreter.find
+    monkeypatch.setattr(interpreter, "installed", lambda: (other, RUNNING))
+    monkeypatch.setattr(interpreter, "find", lambda v: real_find(v) if v == RUNNING else (None, f"no Python {v} on this machine"))
+    root = write_tree(tmp_path / "p", {"run.py": "import alpha\n", "requirements.txt": "alpha\n", ".python-version": f"{wanted}.4\n"})
+    index = FakeIndex()
+    index.add("alpha", "1.0", uploaded="2023-06-01T00:00:00Z")
+    files = tree.walk(root, suffixes=None).files
+    with running(index) as url:
+        choice, _, locked = choose_python(root, files, dt.date(2024, 1, 20), index_url=f"{url}/simple/")
+        assert choice.version == RUNNING == locked.python
+        assert choice.source == f".python-version ({wanted}.4); Python {wanted} is not on this machine, and {RUNNING} is the nearest installed one"
+        forced, _, _ = choose_python(root, files, dt.date(2024, 1, 20), python=wanted, index_url=f"{url}/simple/")
+    assert forced.version == wanted and forced.source == "--python"

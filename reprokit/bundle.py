@@ -36,7 +36,7 @@ from reprokit.lock import Lock
 from reprokit.nixpkgs import cache_root
 from reprokit.outputs import config as outputs_config
 from reprokit.resolve import LockSettings, choose_python, lazy_left_out
-from reprokit.scan import ScanResult
+from reprokit.scan import ScanResult, import_roots
 from reprokit.validate import check_integrity
 from reprokit.vendor import VendorSettings, vendor
 
@@ -399,8 +399,13 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             notes.append(f"nixpkgs: {pin.note}")
         flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
     native_inputs = flake.read_native_inputs(paper)
-    # A paper that is a package in a src/ layout runs as installed: src/ on sys.path.
-    python_path = ["src"] if any(re.fullmatch(r"src/[^/]+/__init__\.py", f) for f in all_files) else []
+    # The paper's own code is importable from every entry point, as when it is a package
+    # installed with `pip install -e .` (a src/ layout, examples/ importing the package).
+    python_path = list(import_roots(
+        [(loc.split(":", 1)[0], i.top) for i in scanned.imports if i.kind == "local" for loc in i.locations], all_files))
+    if python_path:
+        notes.append(f"the paper's own modules are imported from other folders than theirs: {', '.join(f'paper/{p}' for p in python_path)} "
+                     "on sys.path when the entry points run, as an installed (pip install -e .) paper has them")
     detection = entrypoints.detect(paper, all_files)
     eps = detection.entry_points
     sources = {f.entry_point.name: f.source for f in detection.found}
@@ -480,7 +485,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             # An entry point recorded as failing is no check the flake could pass.
             choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name),
                                         entry_points=[e for e in eps if e.name not in failed], name=name,
-                                        outputs={n: [o.to_dict() for o in outs] for n, outs in outputs.items()}, native_inputs=native_inputs)
+                                        outputs={n: [o.to_dict() for o in outs] for n, outs in outputs.items()}, native_inputs=native_inputs,
+                                        python_path=python_path)
         if cit is None:
             atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
         else:

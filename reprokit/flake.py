@@ -300,7 +300,7 @@ def image_name(name: str) -> str:
 
 def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection[str] | None = None, entry_points: Sequence[EntryPoint] = (),
                   outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None, native_inputs: Mapping[str, NativeInputs] | None = None,
-                  title: str = "", name: str = "paper") -> dict[str, Any]:
+                  title: str = "", name: str = "paper", python_path: Sequence[str] = ()) -> dict[str, Any]:
     """``nix/lock.json``: the lock as the Nix library reads it."""
     deps = dependencies(lock)
     chosen = {c.package: c for c in choices}
@@ -351,6 +351,7 @@ def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection
         "packages": packages,
         "buildTools": tools,
         "entryPoints": eps,
+        "pythonPath": list(python_path),
     }
 
 
@@ -465,7 +466,7 @@ def _where_to_find(attr: str, pin: NixpkgsPin) -> str:
 
 def write_flake(out: Path, lock: Lock, pin: NixpkgsPin, *, description: str, entry_points: Sequence[EntryPoint] = (),
                 name: str = "paper", outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-                native_inputs: Mapping[str, NativeInputs] | None = None) -> list[Choice]:
+                native_inputs: Mapping[str, NativeInputs] | None = None, python_path: Sequence[str] = ()) -> list[Choice]:
     """Write ``flake.nix``, ``flake.lock``, ``nix/lock.json`` and the Nix library under
     ``out``, building from what ``out/vendor`` holds. Returns the choices, which the
     manifest records. ``description`` (the paper's title) goes into lock.json as data.
@@ -474,7 +475,7 @@ def write_flake(out: Path, lock: Lock, pin: NixpkgsPin, *, description: str, ent
     vendored = {p.relative_to(out).as_posix() for p in (out / "vendor").rglob("*") if p.is_file()} if (out / "vendor").is_dir() else set()
     choices = choose_providers(lock, vendored)
     doc = lock_document(lock, choices, vendored=vendored, entry_points=entry_points, outputs=outputs,
-                        native_inputs=native_inputs, title=description, name=name)
+                        native_inputs=native_inputs, title=description, name=name, python_path=python_path)
     check_document(doc)
     missing = missing_sources(out, doc)
     if missing:

@@ -363,6 +363,8 @@ def check_integrity(bundle: Path) -> Check:
                 mine = recorded.get(e["name"], {})
                 if any(mine.get(o["path"]) != o["sha256"] for o in e["outputs"]) or any(o["path"] not in mine for o in e.get("ruled", [])):
                     problems.append(Problem(path=flake.LOCK_JSON, message=f"the outputs its check compares for {e['name']} are not those reprokit.yaml records"))
+            if list(nix_doc.get("pythonPath", [])) != list(man.python_path):
+                problems.append(Problem(path=flake.LOCK_JSON, message="its pythonPath is not reprokit.yaml's python_path"))
         if man.nixpkgs is not None:
             pin = man.nixpkgs
             try:

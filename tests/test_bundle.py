@@ -811,3 +811,21 @@ def test_a_time_stamp_in_an_output_passes_every_later_rerun(built: tuple[Path, P
     resign(result.bundle)
     changed = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
     assert not changed.ok and any("$.mean_y" in p.message for c in changed.checks for p in c.problems)
+
+
+def test_a_paper_that_is_a_package_runs_its_examples_as_installed(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """setup.py at the top, the package beside it, the scripts that use it in examples/:
+    the package is importable from every entry point, at archive time and in a rerun."""
+    index = built[2]
+    paper = write_tree(tmp_path / "pkgpaper", {
+        "CITATION.cff": PAPER["CITATION.cff"],
+        "setup.py": "from setuptools import setup, find_packages\nsetup(name='mypkg', packages=find_packages(), install_requires=['alpha'])\n",
+        "mypkg/__init__.py": "from mypkg.core import answer\n", "mypkg/core.py": "import alpha\n\ndef answer():\n    return 42\n",
+        "examples/run_example.py": "import json\nimport mypkg\nif __name__ == '__main__':\n    json.dump({'answer': mypkg.answer()}, open('out.json', 'w'))\n",
+    })
+    result = archive_offline(index, paper, tmp_path)
+    man = manifest.read(result.bundle / "reprokit.yaml")
+    assert man.python_path == (".",)
+    assert [o.recorded.path for e in man.entry_points for o in e.outputs] == ["examples/out.json"]
+    assert any("paper/. on sys.path" in n for n in result.notes), result.notes
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

@@ -89,10 +89,12 @@ def vendor_files(out: Path, lock: Lock, *, wheels: bool = True, data: Mapping[st
 
 def generate(out: Path, lock: Lock = LOCK, p: NixpkgsPin = PIN, description: str = "Leaf area and growth", *, wheels: bool = True,
              entry_points: Sequence[flake.EntryPoint] = ENTRY_POINTS, outputs: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
-             data: Mapping[str, bytes] | None = None, native_inputs: Mapping[str, flake.NativeInputs] | None = None) -> list[flake.Choice]:
+             data: Mapping[str, bytes] | None = None, native_inputs: Mapping[str, flake.NativeInputs] | None = None,
+             python_path: Sequence[str] = ()) -> list[flake.Choice]:
     (out / "paper").mkdir(parents=True, exist_ok=True)
     vendor_files(out, lock, wheels=wheels, data=data)
-    choices = flake.write_flake(out, lock, p, description=description, entry_points=entry_points, outputs=outputs, native_inputs=native_inputs)
+    choices = flake.write_flake(out, lock, p, description=description, entry_points=entry_points, outputs=outputs, native_inputs=native_inputs,
+                                python_path=python_path)
     assert [c.package for c in choices] == [pkg.name for pkg in lock.packages]
     return choices
 
@@ -566,13 +568,16 @@ def test_nix_build_run_and_check_against_the_stand_in(tmp_path: Path) -> None:
     folder, script, args = "my code", "it's $(touch pwned).py", ("--fast", "a b", "$(touch pwned)")
     (bundle / "paper" / folder).mkdir(parents=True)
     (bundle / "paper" / folder / script).write_text("import alpha, sys, time\nopen('out.txt', 'w').write(alpha.__version__ + ' ' + '|'.join(sys.argv[1:]) + '\\n')\n"
-                                                       "open('log.txt', 'w').write(str(time.time()))\nprint(alpha.__version__)\n")
+                                                       "open('log.txt', 'w').write(str(time.time()))\nimport helper\nprint(helper.VERSION)\n")
+    # The paper's own module, in a folder of its own: on PYTHONPATH, as when installed.
+    (bundle / "paper" / "my lib").mkdir()
+    (bundle / "paper" / "my lib" / "helper.py").write_text("import alpha\nVERSION = alpha.__version__\n")
     expected = b"1.0 --fast|a b|$(touch pwned)\n"
     eps = [flake.EntryPoint(name="run", kind="script", path=f"{folder}/{script}", args=args)]
     # out.txt is compared by its bytes; the log (a rule with tolerances) must be written.
     log = {"path": f"{folder}/log.txt", "sha256": "0" * 64, "rule": "text", "rel": 1e-9, "abs": 1e-12, "sanitize": ["timestamps"], "stable": False}
     generate(bundle, lock, pin(1716542732, "nixos-24.05"), entry_points=eps, data={a.filename: d for a, (_, d) in zip(arts.values(), wheels.values(), strict=True)},
-             outputs={"run": [{"path": f"{folder}/out.txt", "sha256": hashlib.sha256(expected).hexdigest()}, log]})
+             outputs={"run": [{"path": f"{folder}/out.txt", "sha256": hashlib.sha256(expected).hexdigest()}, log]}, python_path=["my lib"])
     override = ["--offline", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}"]
     built = nix("build", *override, "-o", str(tmp_path / "result"), f"path:{bundle}")
     assert built.returncode == 0, built.stderr

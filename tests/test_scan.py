@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reprokit.cli import main
-from reprokit.scan import ScanSettings, _imports, module_name, scan, scan_files
+from reprokit.scan import ScanSettings, _imports, import_roots, module_name, scan, scan_files
 from tests.helpers import RUNNING, notebook, write_tree
 
 
@@ -344,3 +344,18 @@ def test_files_nested_too_deep_to_read_are_warnings_naming_them(tmp_path: Path, 
     assert main(["archive", str(tmp_path / "p"), "-o", str(tmp_path / "b"), "--date", "2024-01-20", "--offline"]) != 0
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "reprokit.toml: invalid TOML (nested deeper than can be read" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("files", "roots"), [
+    # A package at the root, used from examples/ and from a script inside the package.
+    ({"setup.py": "", "mypkg/__init__.py": "", "mypkg/core.py": "", "mypkg/train.py": "from mypkg import core\n",
+      "examples/run.py": "import mypkg\n"}, (".",)),
+    # A src/ layout, used from notebooks/ and scripts/.
+    ({"pyproject.toml": "", "src/r5/__init__.py": "", "notebooks/a.ipynb": "", "scripts/fig.py": "import r5\n"}, ("src",)),
+    # Modules beside the script that imports them need nothing; a helper module in lib/.
+    ({"code/run.py": "import helper\nimport util\n", "code/helper.py": "", "lib/util.py": ""}, ("lib",)),
+])
+def test_the_folders_a_paper_needs_on_sys_path(files: dict[str, str], roots: tuple[str, ...]) -> None:
+    imports = [(f, t) for f, t in [("mypkg/train.py", "mypkg"), ("examples/run.py", "mypkg"), ("notebooks/a.ipynb", "r5"),
+                                   ("scripts/fig.py", "r5"), ("code/run.py", "helper"), ("code/run.py", "util")] if f in files]
+    assert import_roots(imports, list(files)) == roots

@@ -25,8 +25,8 @@ from reprokit.scan._files import (
 )
 from reprokit.scan._imports import FoundImport, has_main_guard
 from reprokit.scan._layout import (
-    SUPPORT_DIRS, VENDORED_DIRS, in_package, is_support_code, is_vendored, local_names, module_name, package_dirs,
-    unimported_modules, visible_folders,
+    SUPPORT_DIRS, VENDORED_DIRS, import_roots, in_package, is_support_code, is_vendored, local_names, module_folders, module_name,
+    package_dirs, unimported_modules, visible_folders,
 )
 from reprokit.scan._render import render_table
 from reprokit.scan._stdlib import TYPE_CHECKER_ONLY, other_stdlib, other_stdlib_message, parse_python, stdlib_names
@@ -34,8 +34,8 @@ from reprokit.scan._stdlib import TYPE_CHECKER_ONLY, other_stdlib, other_stdlib_
 __all__ = [
     "MAX_FILE_BYTES", "PARALLEL_BYTES", "PARALLEL_FILES", "SUPPORT_DIRS", "TYPE_CHECKER_ONLY", "VENDORED_DIRS",
     "DeclaredReq", "Distribution", "FileImports", "FoundImport", "Import", "Kind", "ScanResult", "ScanSettings",
-    "Warning_", "counted", "has_main_guard", "in_package", "is_support_code", "is_vendored", "local_names",
-    "marker_environment", "module_name", "other_stdlib", "package_dirs", "parse_python", "render_table", "scan",
+    "Warning_", "counted", "has_main_guard", "import_roots", "in_package", "is_support_code", "is_vendored", "local_names",
+    "marker_environment", "module_folders", "module_name", "other_stdlib", "package_dirs", "parse_python", "render_table", "scan",
     "scan_file", "scan_files", "stdlib_names", "unimported_modules",
 ]
 

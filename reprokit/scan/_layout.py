@@ -189,3 +189,42 @@ def unimported_modules(results: list[FileImports], packages: frozenset[str], roo
             out.add(r.path)
     return frozenset(out)
 
+
+
+def module_folders(rels: Iterable[str]) -> dict[str, list[str]]:
+    """For each top-level module name, the folders that hold it as ``name.py``,
+    ``name/__init__.py`` or an extension module (``name.*.so``), shallowest first; folders
+    that are themselves packages hold submodules, not top-level names."""
+    rels = list(rels)
+    packages = package_dirs(rels)
+    found: dict[str, set[str]] = {}
+    for rel in rels:
+        folder, _, base = rel.rpartition("/")
+        if folder in packages:
+            if base == "__init__.py":  # the package itself, held by its parent folder
+                parent, _, name = folder.rpartition("/")
+                if parent not in packages and name.isidentifier():
+                    found.setdefault(name, set()).add(parent)
+            continue
+        name = base[:-3] if base.endswith(".py") else base.split(".")[0] if base.endswith((".so", ".pyd")) else ""
+        if name.isidentifier():
+            found.setdefault(name, set()).add(folder)
+    return {n: sorted(fs, key=lambda f: (f.count("/") + bool(f), f)) for n, fs in found.items()}
+
+
+def import_roots(imports: Iterable[tuple[str, str]], rels: Iterable[str]) -> tuple[str, ...]:
+    """The folders to put on ``sys.path`` so that every ``(file, top-level name)`` import
+    of the paper's own code resolves, as ``pip install -e .`` of a paper that is a
+    package (or its ``src/`` layout) makes them: a name a file cannot see from its own
+    folder is found in the shallowest folder that holds it. ``""`` is the paper's root."""
+    folders = module_folders(rels)
+    packages = package_dirs(list(rels))
+    roots: list[str] = []
+    for file, top in imports:
+        own = posixpath.dirname(file)
+        holders = folders.get(top)
+        if not holders or (own in holders and own not in packages):
+            continue
+        if holders[0] not in roots:
+            roots.append(holders[0])
+    return tuple(f or "." for f in sorted(roots, key=lambda f: (f.count("/") + bool(f), f)))

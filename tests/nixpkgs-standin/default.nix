@@ -72,7 +72,8 @@ let
       let all = closure (f pkgs);
       in run "python3-${version}-env" ''
         mkdir -p $out/bin
-        printf '#!/bin/sh\nexport PYTHONPATH=%s\nexec ${hostPython} "$@"\n' \
+        # As nixpkgs' wrapper (NIX_PYTHONPATH through site): a PYTHONPATH of the caller's stays, first.
+        printf '#!/bin/sh\nexport PYTHONPATH=''${PYTHONPATH:+$PYTHONPATH:}%s\nexec ${hostPython} "$@"\n' \
           "${builtins.concatStringsSep ":" (map (p: "${p}/site") all)}" > $out/bin/python
         chmod +x $out/bin/python
       '' // { packages = all; };

@@ -10,6 +10,11 @@ let
 
   paper = builtins.path { path = root + "/paper"; name = "paper"; };
 
+  # Folders of the paper on sys.path, as an installed (pip install -e .) paper has its own
+  # modules: `exportPath "$work"` in a script.
+  exportPath = top: if (lock.pythonPath or [ ]) == [ ] then "" else
+    "export PYTHONPATH=" + builtins.concatStringsSep ":" (map (p: "${top}/${u.escapeShellArg p}") lock.pythonPath) + "\n";
+
   command = ep:
     if ep.kind == "notebook" then "${env}/bin/jupyter-execute ${u.escapeShellArgs ([ ep.file ] ++ ep.args)}"
     else "${env}/bin/python ${u.escapeShellArgs ([ ep.file ] ++ ep.args)}";
@@ -26,6 +31,7 @@ let
       ${coreutils}/cp -R ${paper}/. "$work/"
       ${coreutils}/chmod -R u+w "$work"
       echo "reprokit: running "${u.escapeShellArg ep.name}" in $work" >&2
+      ${exportPath "\"$work\""}
       cd "$work"/${u.escapeShellArg ep.dir}
       exec ${command ep} "$@"
     ''}";
@@ -51,6 +57,7 @@ let
     chmod -R u+w work
     cd work
     export HOME="$TMPDIR" MPLBACKEND=Agg
+    ${exportPath "\"$PWD\""}
     (cd ./${u.escapeShellArg ep.dir} && ${command ep})
   '' + (if ep.outputs == [ ] then "" else ''
     ${coreutils}/sha256sum -c ${expected ep}

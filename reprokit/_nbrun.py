@@ -72,9 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         failed = ""
         try:
             with client.setup_kernel():
+                code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code":
                         continue
+                    # Where the run is, for reprokit's progress lines (sandbox.PROGRESS_PREFIX).
+                    print(f"reprokit-progress: cell {index + 1} (code cell {code.index(index) + 1} of {len(code)})", file=sys.stderr, flush=True)
                     try:
                         client.execute_cell(cell, index)
                     except CellExecutionError as exc:

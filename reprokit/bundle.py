@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reprokit import __version__, buildtools, citation, entrypoints, flake, hashes, manifest, nixpkgs, pypi, record, render, rerun, resolve, sandbox, secrets, tree
+from reprokit import (
+    __version__, buildtools, citation, entrypoints, flake, hashes, manifest, nixpkgs, paperconfig, pypi, record, render, rerun, resolve,
+    sandbox, secrets, tree,
+)
 from reprokit import lock as lock_mod
 from reprokit.errors import InputError, NeedsFolder, NeedsModule, NeedsSourceBuild, UsageError
 from reprokit.entrypoints import CONFIGURED
@@ -63,6 +66,9 @@ class ArchiveSettings:
     # Recording outputs builds sdists and runs the paper: in the sandbox, unless the
     # author says --no-sandbox.
     sandboxed: bool = True
+    # Seconds each entry point may run (--run-timeout); None: reprokit.toml's run-timeout,
+    # else rerun.RUN_TIMEOUT.
+    run_timeout: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -387,6 +393,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes += dict.fromkeys(left_out.values())
 
     exe, no_python = rerun.find_python(python)
+    config = paperconfig.read(paper)
+    run_timeout = settings.run_timeout or paperconfig.run_timeout(config) or rerun.RUN_TIMEOUT
+    say = None if settings.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     client = pypi.Client(settings.index_url)
     policy = sandbox.Policy(contained=settings.sandboxed)
     locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
@@ -432,6 +441,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
         outputs: dict[str, tuple[manifest.Output, ...]] = {e.name: () for e in eps}
         failed: dict[str, str] = {}
+        too_long: frozenset[str] = frozenset()
+        ran_for: dict[str, float] = {}
         needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
         built: frozenset[str] = frozenset()  # distributions the runs showed must be built from source
         while True:
@@ -450,8 +461,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             try:
                 recorded = record.record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
                                           python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED),
-                                          buildable=lock_mod.wheel_installed(locked))
+                                          buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say)
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
+                too_long, ran_for = recorded.too_long, recorded.seconds
             except NeedsFolder as need:
                 eps = [dataclasses.replace(e, mkdirs=(*e.mkdirs, need.folder)) if e.name == need.entry_point else e for e in eps]
                 notes.append(f"{need.where} writes into {need.folder}/, which the paper does not hold (git keeps no empty folder): "
@@ -523,8 +535,10 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 manifest.BuildTool(name=p.name, version=p.version, why=_tool_why(p, locked), artifacts=artifacts(p, "build"))
                 for p in locked.build_tools)),
             python_path=tuple(python_path),
+            run_timeout=run_timeout if settings.record_outputs and eps else None,
             entry_points=tuple(manifest.RecordedEntryPoint(entry_point=e, source=sources.get(e.name, ""), outputs=outputs[e.name],
-                                                           status="failed" if e.name in failed else "ran", error=failed.get(e.name, ""))
+                                                           status="too-long" if e.name in too_long else "failed" if e.name in failed else "ran",
+                                                           error=failed.get(e.name, ""), seconds=ran_for.get(e.name))
                                for e in eps),
             paper_files=tuple(manifest.PaperFile(path=rel, sha256=paper_sha[rel]) for rel in files),
         )

@@ -36,6 +36,17 @@ def _positive(text: str) -> int:
     return n
 
 
+def _duration(text: str) -> int:
+    """An argparse type: seconds, or a time such as 90m, 2h, 1h30m."""
+    from reprokit.errors import InputError
+    from reprokit.paperconfig import duration
+
+    try:
+        return duration(text, "")
+    except InputError:
+        raise argparse.ArgumentTypeError(f"takes a time such as 1800, 90m, 2h or 1h30m, not {text!r}") from None
+
+
 def _size(text: str) -> int:
     """An argparse type: bytes, with an optional K, M, G or T suffix (powers of 1024)."""
     units = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
@@ -192,7 +203,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
         paper=paper, output=out, date=args.date, python=args.python, channel=args.channel, offline=args.offline,
         wheels=not args.no_wheels, nix=not args.no_nix, tar=args.tar, force=args.force, record_outputs=args.record_outputs, vendor_nixpkgs=args.vendor_nixpkgs,
         index_url=args.index_url, cache_dir=Path(args.cache_dir) if args.cache_dir else None, quiet=args.quiet,
-        sandboxed=not args.no_sandbox,
+        sandboxed=not args.no_sandbox, run_timeout=args.run_timeout,
     ))
     if args.json:
         _print_json({"reprokit_archive": 1, "bundle": str(result.bundle), "tarball": str(result.tarball) if result.tarball else None,
@@ -214,7 +225,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print("warning: --no-sandbox: the bundle's build backends and entry points run with your rights", file=sys.stderr)
     report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, network=args.network,
                                        sandboxed=not args.no_sandbox, limits=limits, nix_without_sandbox=args.nix_without_sandbox, caps=caps,
-                                       allow_skip=frozenset(args.allow_skip), report=args.report is not None))
+                                       allow_skip=frozenset(args.allow_skip), report=args.report is not None, run_timeout=args.run_timeout,
+                                       progress=None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))))
     if args.json:
         _print_json(report.to_json())
     else:
@@ -406,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tar", action="store_true", help="also write OUT.tar.gz, byte-identical for identical inputs")
     p.add_argument("--force", action="store_true", help="replace an existing OUT")
     p.add_argument("--no-sandbox", action="store_true", help="record outputs without the sandbox (sdist builds and the paper run with your rights)")
+    p.add_argument("--run-timeout", type=_duration, metavar="TIME",
+                   help="time each entry point may run, such as 90m or 2h (default: reprokit.toml's run-timeout, else 30m); "
+                        "one that takes longer is recorded as too long to rerun here")
     p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser(
@@ -426,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sandbox", action="store_true",
                    help="run bundle code without the sandbox, with your rights (only for a bundle you trust; the report says so)")
     p.add_argument("--nix-without-sandbox", action="store_true", help="let nix build run where Nix will not sandbox builds")
+    p.add_argument("--run-timeout", type=_duration, metavar="TIME",
+                   help="time each entry point may run (default: what the bundle was made with, else 30m); one recorded as too "
+                        "long to rerun is run only when given more time than it had")
     p.add_argument("--max-memory", type=_size, metavar="SIZE",
                    help="memory bundle code may touch, all processes together (default: 3/4 of this machine's)")
     p.add_argument("--max-extract-size", type=_size, metavar="SIZE", help="total size a tarball may unpack to (default: 32G)")

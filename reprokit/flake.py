@@ -32,7 +32,8 @@ Provider = Literal["nixpkgs", "sdist", "wheel"]
 LOCK_JSON = "nix/lock.json"
 LOCK_JSON_FORMAT = 1
 # The Nix library, in reprokit/data/nix/, copied into every bundle's nix/ folder.
-LIBRARY = ("bundle.nix", "builder.nix", "python.nix", "paper.nix", "util.nix")
+# reprokit_show.py: the matplotlib backend that keeps the figures scripts show (plt.show()).
+LIBRARY = ("bundle.nix", "builder.nix", "python.nix", "paper.nix", "util.nix", "reprokit_show.py")
 # flake.nix may not compute its description: it is this fixed text, not the paper's title.
 DESCRIPTION = "A research paper's software environment and reruns, archived by reprokit (see README.md)"
 # Without any [build-system] to go by, an sdist is a setup.py project.

@@ -29,7 +29,7 @@ SCHEMA = "manifest.schema.json"
 ImportKind = Literal["stdlib", "local", "third-party"]
 Provider = Literal["nixpkgs", "sdist", "wheel", "build"]
 ArtifactKind = Literal["sdist", "wheel"]
-Status = Literal["ran", "failed"]
+Status = Literal["ran", "failed", "too-long"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -122,9 +122,10 @@ class RecordedEntryPoint:
 
     entry_point: EntryPoint
     source: str = ""  # reprokit.toml, a README command, a Makefile, a main guard, a notebook
-    status: Status = "ran"  # failed: a rerun is expected to fail too
-    error: str = ""  # why it failed when the bundle was made
+    status: Status = "ran"  # failed: a rerun is expected to fail too; too-long: stopped at the time budget
+    error: str = ""  # why it failed (or was stopped) when the bundle was made
     outputs: tuple[Output, ...] = ()
+    seconds: float | None = None  # how long it ran when the bundle was made
 
     @property
     def name(self) -> str:
@@ -152,6 +153,7 @@ class Manifest:
     packages: tuple[Package, ...]
     build_tools: BuildTools | None = None  # None in bundles made before build tools were vendored
     python_path: tuple[str, ...] = ()  # folders of paper/ on sys.path when the entry points run
+    run_timeout: int | None = None  # seconds each entry point was given when the bundle was made
     entry_points: tuple[RecordedEntryPoint, ...]
     paper_files: tuple[PaperFile, ...]
 
@@ -188,6 +190,7 @@ class Manifest:
                 packages=tuple(BuildTool(name=t["name"], version=t["version"], why=t["why"], artifacts=_artifacts(t["artifacts"]))
                                for t in tools["packages"])),
             python_path=tuple(data.get("python_path", ())),
+            run_timeout=data.get("run_timeout"),
             entry_points=tuple(_entry_point(e, f"{where}: entry_points/{n}") for n, e in enumerate(data["entry_points"])),
             paper_files=tuple(PaperFile(path=f["path"], sha256=f["sha256"]) for f in data["paper_files"]),
         )
@@ -218,6 +221,8 @@ class Manifest:
                 for t in self.build_tools.packages]}
         if self.python_path:
             out["python_path"] = list(self.python_path)
+        if self.run_timeout is not None:
+            out["run_timeout"] = self.run_timeout
         out["entry_points"] = [_entry_point_dict(e, self.format) for e in self.entry_points]
         out["paper_files"] = [{"path": f.path, "sha256": f.sha256} for f in self.paper_files]
         return out
@@ -241,7 +246,7 @@ def _entry_point(e: Mapping[str, Any], where: str) -> RecordedEntryPoint:
     outputs = tuple(Output(recorded=RecordedOutput.from_dict(o, f"{where}/outputs/{n}"), paper_sha256=o.get("paper_sha256"))
                     for n, o in enumerate(e["outputs"]))
     return RecordedEntryPoint(entry_point=ep, source=e.get("source", ""), status=e.get("status", "ran"), error=e.get("error", ""),
-                              outputs=outputs)
+                              outputs=outputs, seconds=e.get("seconds"))
 
 
 def _entry_point_dict(e: RecordedEntryPoint, format: Format) -> dict[str, Any]:
@@ -255,10 +260,12 @@ def _entry_point_dict(e: RecordedEntryPoint, format: Format) -> dict[str, Any]:
         out["source"] = e.source
     if ep.mkdirs:
         out["mkdirs"] = list(ep.mkdirs)
-    if e.status == "failed":
-        out["status"] = "failed"
-    if e.status == "failed" or e.error:
+    if e.status != "ran":
+        out["status"] = e.status
+    if e.status != "ran" or e.error:
         out["error"] = e.error
+    if e.seconds is not None:
+        out["seconds"] = round(e.seconds, 1)
     out["outputs"] = [o.to_dict(format) for o in e.outputs]
     return out
 

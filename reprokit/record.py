@@ -12,7 +12,7 @@ import dataclasses
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +31,15 @@ class Recorded:
     outputs: dict[str, tuple[manifest.Output, ...]]
     failed: dict[str, str]
     notes: list[str]
+    too_long: frozenset[str] = frozenset()  # of ``failed``: stopped at the time budget
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # how long each ran (the first run)
 
 
 def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
                    left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
                    python_path: Sequence[str] = (), required: frozenset[str] = frozenset(),
-                   buildable: frozenset[str] = frozenset()) -> Recorded:
+                   buildable: frozenset[str] = frozenset(), timeout: int = rerun.RUN_TIMEOUT,
+                   progress: Callable[[str], None] | None = None) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -52,17 +55,31 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     Failures archive can mend are raised: a module no import names (:class:`NeedsModule`),
     a folder the paper lacks (:class:`NeedsFolder`), and a crash in the compiled code of a
     distribution installed from its wheel that could be built from its sdist (one of
-    ``buildable``: :class:`NeedsSourceBuild`)."""
+    ``buildable``: :class:`NeedsSourceBuild`).
+
+    An entry point that takes longer than ``timeout`` seconds is stopped, recorded as too
+    long to rerun here (in ``too_long``), and not run again; the archive goes on."""
     notes: list[str] = []
     outputs: dict[str, tuple[manifest.Output, ...]] = {}
     failed: dict[str, str] = {}
+    too_long: set[str] = set()
+    seconds: dict[str, float] = {}
     airgap = not policy.network
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
         env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy)
-        runs = []
+        runs: list[dict[str, rerun.RunResult]] = []
         for i in range(config.runs):
-            results = rerun.run_entry_points(work / "paper", env, eps, policy=policy, collect=Path(envdir) / f"run{i}", python_path=python_path)
+            if progress is not None and config.runs > 1:
+                progress(f"run {i + 1} of {config.runs} of the entry points (what differs between runs is learned as noise)")
+            todo = [e for e in eps if e.name not in too_long]
+            results = rerun.run_entry_points(work / "paper", env, todo, policy=policy, collect=Path(envdir) / f"run{i}",
+                                             python_path=python_path, timeout=timeout, progress=progress)
             for r in results:
+                seconds.setdefault(r.entry_point.name, r.seconds)
+                if r.timed_out:
+                    too_long.add(r.entry_point.name)
+                    failed.setdefault(r.entry_point.name, r.message)
+                    continue
                 if not r.ok:
                     module = missing_module(r.message)
                     if module and module not in left_out and module.split(".")[0] not in left_out:
@@ -79,25 +96,34 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap))
                 elif i == 0:
                     notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
-            runs.append(results)
-            first_failure = next((r for r in results if r.entry_point.name in failed), None)
+            runs.append({r.entry_point.name: r for r in results})
+            first_failure = next((r for r in results if r.entry_point.name in failed and r.entry_point.name not in too_long), None)
             if first_failure is not None and (first_failure.entry_point.name in required or len(failed) == len(eps)):
                 raise InputError(f"{paper / first_failure.entry_point.path}: the entry point failed in the rebuilt environment "
                                  f"({failed[first_failure.entry_point.name]})")
-        for j, ep in enumerate(eps):
+        for ep in eps:
+            if ep.name in too_long:
+                outputs[ep.name] = ()
+                notes.append(f"{ep.path} is {failed[ep.name]}: recorded as such, and validate does not rerun it unless given "
+                             "more time; its outputs are not recorded")
+                continue
             if ep.name in failed:
                 outputs[ep.name] = ()
                 notes.append(f"{ep.path} FAILED in the rebuilt environment ({failed[ep.name]}): recorded as failing, for validate to "
                              "compare; fix it, or list the entry points that run in reprokit.toml")
                 continue
-            written = [{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[j].outputs} for i, rs in enumerate(runs)]
+            written = [{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[ep.name].outputs} for i, rs in enumerate(runs)]
             left = _build_products(written, config)
             if left:
                 written = [{rel: f for rel, f in w.items() if rel not in left} for w in written]
                 notes.append(f"{ep.path}: {len(left)} build product(s) left out of the record (object code, binaries, and the sources and "
                              f"makefiles of the build trees they were compiled in, such as {sorted(left)[0]}): no results, and their bytes "
                              "follow the compiler; a rule in reprokit.toml [outputs.rules] records one")
-            learned = outputs_mod.learn(written, config, windows=[rs[j].window for rs in runs])
+            learned = outputs_mod.learn(written, config, windows=[rs[ep.name].window for rs in runs])
+            shown = sorted(o.path for o in learned.outputs if o.path.startswith(f"{rerun.SHOWN}/figure-"))
+            if shown:
+                notes.append(f"{ep.path} showed {len(shown)} figure(s) with plt.show(): recorded as {shown[0]}"
+                             + (f" to {shown[-1]}" if len(shown) > 1 else "") + " and compared like any figure")
             notes += [n if n.startswith(f"{ep.path}:") else f"{ep.path}: {n}" for n in learned.notes]
             # The record of an output is the first run's that wrote it (a folder named at
             # random, as Brian's standalone builds are, is written by one run only).
@@ -111,7 +137,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
             if differs:
                 notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
                              f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
-    return Recorded(outputs=outputs, failed=failed, notes=notes)
+    return Recorded(outputs=outputs, failed=failed, notes=notes, too_long=frozenset(too_long), seconds=seconds)
 
 
 _MISSING = (

@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class RunResult:
     outputs: dict[str, str]  # path in paper/ -> sha256 of files it wrote or changed
     seconds: float = 0.0
     window: tuple[float, float] = (0.0, 0.0)  # when it started and ended, epoch seconds (time stamps in outputs)
+    timed_out: bool = False  # stopped at the time budget: too long to rerun here
 
 
 def find_python(version: str) -> tuple[str | None, str]:
@@ -308,8 +310,30 @@ def command(ep: EntryPoint, work: Path, env: Env, timeout: int, executed: Path |
     return [str(env.python), rel, *ep.args], cwd
 
 
-def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], *, policy: sandbox.Policy | None = None, timeout: int = 1800,
-                     collect: Path | None = None, python_path: Sequence[str] = ()) -> list[RunResult]:
+# Each entry point's time budget unless the user or the paper gives another.
+RUN_TIMEOUT = 1800
+# Where a script's shown figures (plt.show()) are kept, in the paper's folder of the run.
+SHOWN = "shown"
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``2 h 01 min``: a time as people read it."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def too_long(budget: float) -> str:
+    return (f"too long to rerun here: stopped at the time budget of {duration(budget)} (--run-timeout, or run-timeout in "
+            "reprokit.toml, gives more)")
+
+
+def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], *, policy: sandbox.Policy | None = None,
+                     timeout: int = RUN_TIMEOUT, collect: Path | None = None, python_path: Sequence[str] = (),
+                     progress: Callable[[str], None] | None = None) -> list[RunResult]:
     """Run the entry points in order in one fresh copy of ``paper``, as a person runs a
     paper's commands one after another. Each result holds the files that entry point
     wrote; a notebook counts as rewritten with the outputs of its run (as ``jupyter
@@ -317,7 +341,13 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
     wrote are kept under ``collect/<entry point name>/``. ``python_path``: folders of
     the paper on sys.path, as its own package is when installed (``src``). Each runs in the sandbox: the
     copy writable, the environment and its interpreter read-only (and for notebooks,
-    reprokit's own interpreter, which drives the kernel)."""
+    reprokit's own interpreter, which drives the kernel).
+
+    Each has ``timeout`` seconds; one that takes longer is stopped and its result says it
+    is too long to rerun here (``timed_out``). ``progress`` gets a line when each starts
+    and ends, and every 30 s in between (with the cell a notebook is at). A script's
+    figures shown with ``plt.show()`` are saved as ``shown/figure-N.png`` in the paper's
+    folder (a matplotlib backend of reprokit's, ``reprokit_show``), and so recorded."""
     policy = policy or sandbox.Policy()
     results = []
     with tempfile.TemporaryDirectory(prefix="reprokit-rerun-") as tmp:
@@ -344,8 +374,17 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
         }
         executed_dir = Path(tmp) / "executed"
         executed_dir.mkdir()
+        backend_dir = Path(tmp) / "mpl-backend"
+        backend_dir.mkdir()
+        (backend_dir / "reprokit_show.py").write_text(
+            resources.files("reprokit").joinpath("data/nix/reprokit_show.py").read_text("utf-8"), encoding="utf-8")
+        # matplotlib before 1.5 reads no MPLBACKEND: its matplotlibrc says it too.
+        (Path(tmp) / "home" / ".matplotlib").mkdir()
+        (Path(tmp) / "home" / ".matplotlib" / "matplotlibrc").write_text("backend: module://reprokit_show\n", encoding="utf-8")
         pythonpath = os.pathsep.join([*(str(seen / p) if p else str(seen) for p in python_path), *([env.pythonpath] if env.pythonpath else [])])
-        for ep in entry_points:
+        say = progress or (lambda line: None)
+        for number, ep in enumerate(entry_points, 1):
+            say(f"running {ep.path} ({number} of {len(entry_points)})")
             before = _snapshot(work)
             executed = executed_dir / f"{ep.name}.ipynb" if ep.kind == "notebook" else None
             cmd, cwd_seen = command(ep, seen, env, timeout, inside / "executed" / f"{ep.name}.ipynb" if executed else None, pythonpath)
@@ -358,19 +397,30 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
                 if target.is_relative_to(work.resolve()):
                     target.mkdir(parents=True, exist_ok=True)
             run_env = clean_env(extra)
-            if pythonpath and ep.kind == "script":
-                run_env["PYTHONPATH"] = pythonpath
+            if ep.kind == "script":
+                run_env["PYTHONPATH"] = os.pathsep.join([*([pythonpath] if pythonpath else []), str(inside / backend_dir.name)])
+                run_env.update(MPLBACKEND="module://reprokit_show", REPROKIT_SHOWN=str(seen / SHOWN))
+            else:  # a notebook's kernel shows figures inline, in its outputs
+                run_env["MPLCONFIGDIR"] = str(home / ".matplotlib-notebooks")
             started, started_at = time.monotonic(), time.time()
             if not cwd.is_dir():
                 results.append(RunResult(entry_point=ep, ok=False, message=f"its folder {cwd.relative_to(work)} does not exist", outputs={}))
                 continue
             readonly = [*env.readonly, *(sandbox.own_interpreter() if ep.kind == "notebook" else ())]
+
+            def tick(elapsed: float, where: str, path: str = ep.path) -> None:
+                say(f"  {path}: {duration(elapsed)} so far" + (f", {where}" if where else ""))
+
             try:
-                proc = policy.run(cmd, cwd=cwd_seen, readonly=readonly, mounts=[run_mount, *env.mounts], env=run_env, timeout=timeout + 60)
+                proc = policy.run(cmd, cwd=cwd_seen, readonly=readonly, mounts=[run_mount, *env.mounts], env=run_env, timeout=timeout,
+                                  tick=tick if progress else None)
             except subprocess.TimeoutExpired:
-                results.append(RunResult(entry_point=ep, ok=False, message=f"timed out after {timeout}s", outputs={}, seconds=time.monotonic() - started))
+                say(f"  {ep.path}: stopped at the time budget of {duration(timeout)}")
+                results.append(RunResult(entry_point=ep, ok=False, message=too_long(timeout), outputs={}, seconds=time.monotonic() - started,
+                                         timed_out=True))
                 continue
             seconds = time.monotonic() - started
+            say(f"  {ep.path}: {'done' if proc.returncode == 0 else 'failed'} in {duration(seconds)}")
             if executed is not None and executed.exists():
                 shutil.copyfile(executed, work / ep.path)
             after = _snapshot(work)
@@ -446,6 +496,7 @@ def failure(returncode: int, stderr: str, work: Path | None = None) -> str:
     killed = next((ln for ln in reversed(stderr.splitlines()) if ln.startswith(sandbox.KILLED_PREFIX)), None)
     if killed is not None:
         return killed[len(sandbox.KILLED_PREFIX):].strip()
+    stderr = "\n".join(ln for ln in stderr.splitlines() if not ln.startswith(sandbox.PROGRESS_PREFIX))
     crashed = crash(returncode, stderr, work)
     if crashed:
         return f"crashed: {crashed}"

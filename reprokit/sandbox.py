@@ -22,7 +22,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -152,9 +153,9 @@ class Policy:
 
     def run(self, argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
             mounts: Sequence[Mount] = (), env: Mapping[str, str] | None = None, timeout: float | None = None,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+            stdin: str | None = None, tick: Callable[[float, str], None] | None = None) -> subprocess.CompletedProcess[str]:
         return run(argv, cwd=cwd, readonly=readonly, writable=writable, mounts=mounts, env=env, network=self.network, limits=self.limits,
-                   timeout=timeout, stdin=stdin, contained=self.contained)
+                   timeout=timeout, stdin=stdin, contained=self.contained, tick=tick)
 
     def at(self, mount: Mount) -> Path:
         """Where a run sees ``mount``: its ``at`` in the sandbox; uncontained (nothing can
@@ -353,14 +354,55 @@ def exceeded_memory(limits: Limits) -> str:
 KILLED_PREFIX = "reprokit sandbox: killed:"
 
 
+# How often a long run is reported on, in seconds.
+TICK = 30.0
+# A line a run writes on stderr to say where it is (the notebook runner: its cell).
+PROGRESS_PREFIX = "reprokit-progress: "
+
+
+def _last_progress(fh: IO[bytes]) -> str:
+    """The last progress line the run wrote on stderr so far."""
+    fh.flush()
+    size = fh.seek(0, os.SEEK_END)
+    fh.seek(max(0, size - 65536))
+    text = fh.read().decode("utf-8", errors="replace")
+    fh.seek(0, os.SEEK_END)
+    found = [ln[len(PROGRESS_PREFIX):] for ln in text.splitlines() if ln.startswith(PROGRESS_PREFIX)]
+    return found[-1].strip() if found else ""
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float | None, tick: Callable[[float, str], None] | None, err: IO[bytes]) -> None:
+    """Wait for ``proc`` (TimeoutExpired after ``timeout``); every :data:`TICK` seconds,
+    ``tick(elapsed, where)`` with the run's last progress line."""
+    if tick is None:
+        proc.wait(timeout)
+        return
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        left = None if timeout is None else timeout - elapsed
+        if left is not None and left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+        try:
+            proc.wait(TICK if left is None else min(TICK, left))
+            return
+        except subprocess.TimeoutExpired:
+            if timeout is not None and time.monotonic() - started >= timeout:
+                raise
+            tick(time.monotonic() - started, _last_progress(err))
+
+
 def run(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
         mounts: Sequence[Mount] = (), env: Mapping[str, str] | None = None, network: bool = False, limits: Limits | None = None,
-        timeout: float | None = None, stdin: str | None = None, contained: bool = True) -> subprocess.CompletedProcess[str]:
+        timeout: float | None = None, stdin: str | None = None, contained: bool = True,
+        tick: Callable[[float, str], None] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` in the sandbox; the output's last megabyte of each stream comes back.
 
     Raises :class:`SandboxUnavailable` when the sandbox cannot be set up (nothing runs),
     and :class:`subprocess.TimeoutExpired` after ``timeout`` seconds (everything the run
-    started is killed). ``contained=False`` (``--no-sandbox``) runs the command directly,
+    started is killed); ``tick(elapsed, where)`` is called every :data:`TICK` seconds of a
+    long run (``where``: the last line it wrote on stderr after :data:`PROGRESS_PREFIX`).
+    ``contained=False`` (``--no-sandbox``) runs the command directly,
     still with the allowlisted environment, a fresh HOME and the limits. A run the memory
     cgroup killed ends its stderr with :func:`exceeded_memory`'s line.
     """
@@ -395,7 +437,7 @@ def run(argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writab
                 with contextlib.suppress(BrokenPipeError):
                     proc.stdin.write(stdin.encode())
                     proc.stdin.close()
-            proc.wait(timeout)
+            _wait(proc, timeout, tick, err)
         except BaseException:
             # A timeout, Ctrl-C or SIGTERM: bwrap's death takes the whole sandbox with it
             # (--die-with-parent kills its PID namespace); uncontained, the process group.

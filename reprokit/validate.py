@@ -20,6 +20,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -84,6 +85,10 @@ class ValidateSettings:
     # nix build runs with Nix's own sandbox on, or not at all, unless this is set.
     nix_without_sandbox: bool = False
     caps: tarball.Caps = field(default_factory=tarball.Caps)
+    # Seconds each entry point may run; None: what the bundle was made with.
+    run_timeout: int | None = None
+    # A line for people when each entry point starts and ends, and every 30 s between.
+    progress: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -582,25 +587,52 @@ def run_bundle_code(settings: ValidateSettings, bundle: Path, man: Manifest, int
         if env is None:
             checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
         else:
-            check, ran, verdicts = rerun_check(bundle, man, env, policy, views=settings.report)
+            check, ran, verdicts = rerun_check(bundle, man, env, policy, views=settings.report, timeout=settings.run_timeout,
+                                               progress=settings.progress)
             checks.append(check)
     return checks, ran, verdicts, policy.describe()
 
 
-def rerun_check(bundle: Path, man: Manifest, env: rerun.Env, policy: sandbox.Policy, *, views: bool = False
-                ) -> tuple[Check, tuple[review.EntryPointResult, ...], tuple[Verdict, ...]]:
+def rerun_check(bundle: Path, man: Manifest, env: rerun.Env, policy: sandbox.Policy, *, views: bool = False, timeout: int | None = None,
+                progress: Callable[[str], None] | None = None) -> tuple[Check, tuple[review.EntryPointResult, ...], tuple[Verdict, ...]]:
     """Rerun every entry point and compare what it wrote with its recorded outputs, each by
-    its rule (format-1 manifests record sha256 only: compared by bytes)."""
-    eps = [e.entry_point for e in man.entry_points]
+    its rule (format-1 manifests record sha256 only: compared by bytes). Each has
+    ``timeout`` seconds (default: what the bundle was made with); one that was too long to
+    rerun when the bundle was made runs only when given more than it had then, and is
+    otherwise not checked (no pass for it)."""
+    recorded_budget = man.run_timeout or rerun.RUN_TIMEOUT
+    budget = timeout or recorded_budget
+    skipped = [e for e in man.entry_points if e.status == "too-long" and budget <= recorded_budget]
+    todo = [e for e in man.entry_points if e not in skipped]
     problems = []
     verdicts: list[Verdict] = []
     ran: list[review.EntryPointResult] = []
+    not_checked: list[str] = []
+    for e in skipped:
+        why = f"not checked: {e.error or rerun.too_long(recorded_budget)}"
+        not_checked.append(f"paper/{e.path}: {why}")
+        ran.append(review.EntryPointResult(name=e.name, path=e.path, kind=e.entry_point.kind, status="not-run", message=why))
     with tempfile.TemporaryDirectory(prefix="reprokit-outputs-") as tmp:
         written = Path(tmp)
-        results = rerun.run_entry_points(bundle / "paper", env, eps, policy=policy, collect=written, python_path=man.python_path)
+        results = rerun.run_entry_points(bundle / "paper", env, [e.entry_point for e in todo], policy=policy, collect=written,
+                                         python_path=man.python_path, timeout=budget, progress=progress)
         failed_as_recorded = 0
-        for e, r in zip(man.entry_points, results, strict=True):
+        for e, r in zip(todo, results, strict=True):
             ep = e.entry_point
+            if r.timed_out:
+                not_checked.append(f"paper/{ep.path}: not checked: {r.message}")
+                ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="not-run", message=r.message))
+                continue
+            if e.status == "too-long":
+                # Given more time than it had when the bundle was made: it runs, but no
+                # output was recorded to compare it with.
+                if r.ok:
+                    ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="ran",
+                                                       message="ran to its end; no outputs were recorded to compare"))
+                else:
+                    problems.append(Problem(path=f"paper/{ep.path}", message=r.message))
+                    ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="failed", message=r.message))
+                continue
             if e.status == "failed":
                 # It failed when the bundle was made: a rerun shows whether it still does,
                 # and either way the paper does not rerun as a whole.
@@ -631,8 +663,14 @@ def rerun_check(bundle: Path, man: Manifest, env: rerun.Env, policy: sandbox.Pol
     if varied:
         details += (f"; {varied} vary between runs, as they did between the archive's own (not judged; the results are not "
                     "reproduced: see the report)")
+    if not verdicts:
+        details = "ran, nothing to compare (no entry point wrote an output that was recorded)"
     if failed_as_recorded:
         details += f"; {failed_as_recorded} entry point(s) failed, as they did when the bundle was made"
+    if not_checked and not problems:
+        skipped_why = f"{len(not_checked)} entry point(s) not checked: " + "; ".join(not_checked) + f" ({details})"
+        return Check(name="rerun", ok=None, skipped=skipped_why, details=details), tuple(ran), tuple(verdicts)
+    problems += [Problem(path=n.split(": ", 1)[0], message=n.split(": ", 1)[1]) for n in not_checked]
     check = Check(name="rerun", ok=not problems, problems=tuple(problems), details=details)
     return check, tuple(ran), tuple(verdicts)
 

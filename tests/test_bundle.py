@@ -829,3 +829,42 @@ def test_a_paper_that_is_a_package_runs_its_examples_as_installed(built: tuple[P
     assert [o.recorded.path for e in man.entry_points for o in e.outputs] == ["examples/out.json"]
     assert any("paper/. on sys.path" in n for n in result.notes), result.notes
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_an_entry_point_over_its_time_budget_is_recorded_and_not_passed(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """A simulation longer than the budget is stopped and recorded as too long to rerun
+    here; the archive goes on with the others. validate does not check it (no pass)
+    unless given more time than it had, and then it runs."""
+    index = built[2]
+    paper = write_tree(tmp_path / "budget", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "fast.py": "import json\nimport alpha\nif __name__ == '__main__':\n    json.dump({'n': 1}, open('fast.json', 'w'))\n",
+        "slow.py": "import time\nimport alpha\nif __name__ == '__main__':\n    time.sleep(6)\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True, run_timeout=3))
+    man = manifest.read(result.bundle / "reprokit.yaml")
+    eps = {e.name: e for e in man.entry_points}
+    assert man.run_timeout == 3 and eps["fast"].status == "ran" and eps["slow"].status == "too-long"
+    assert eps["slow"].error.startswith("too long to rerun here: stopped at the time budget of 3 s")
+    assert any(n.startswith("slow.py is too long to rerun here") for n in result.notes), result.notes
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    rerun_check = next(c for c in report.checks if c.name == "rerun")
+    assert not report.ok and rerun_check.ok is None and rerun_check.skipped is not None
+    assert rerun_check.skipped.startswith("1 entry point(s) not checked: paper/slow.py: not checked: too long to rerun here")
+    longer = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, run_timeout=30))
+    assert longer.ok, [(c.name, c.skipped, c.problems) for c in longer.checks]
+
+
+def test_a_run_that_compares_nothing_says_so_and_earns_no_reproduced_badge(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    index = built[2]
+    paper = write_tree(tmp_path / "prints", {"CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+                                             "run.py": "import alpha\nif __name__ == '__main__':\n    print(alpha.__version__)\n"})
+    result = archive_offline(index, paper, tmp_path)
+    report = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True, report=True))
+    rerun_check = next(c for c in report.checks if c.name == "rerun")
+    assert report.ok and rerun_check.details.startswith("ran, nothing to compare")
+    assert report.review is not None
+    badge = next(b for b in report.review.badges if b.key == "reproduced")
+    assert not badge.earned and badge.reason.startswith("ran, nothing to compare")

@@ -133,7 +133,7 @@ def reproduced(entry_points: Sequence[EntryPointResult]) -> Badge:
         return Badge(key="reproduced", title=title, earned=False, reason="not every entry point ran, so not every result could be compared")
     verdicts = [o.verdict for e in entry_points for o in e.outputs]
     if not verdicts:
-        return Badge(key="reproduced", title=title, earned=False, reason="the bundle records no outputs to compare a rerun with")
+        return Badge(key="reproduced", title=title, earned=False, reason="ran, nothing to compare: the bundle records no outputs a rerun could be compared with")
     bad = sorted((v for v in verdicts if not v.ok), key=lambda v: v.status == "varies")  # a difference first, then what varies
     if bad:
         v = bad[0]

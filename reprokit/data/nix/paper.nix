@@ -15,6 +15,12 @@ let
   exportPath = top: if (lock.pythonPath or [ ]) == [ ] then "" else
     "export PYTHONPATH=" + builtins.concatStringsSep ":" (map (p: "${top}/${u.escapeShellArg p}") lock.pythonPath) + "\n";
 
+  # Figures a script shows (plt.show()) are saved as shown/figure-N.png, as reprokit's
+  # runs save them: reprokit_show.py, a matplotlib backend.
+  showBackend = pkgs.runCommand "reprokit-show" { } "mkdir -p $out && cp ${./reprokit_show.py} $out/reprokit_show.py";
+  showing = ep: top: if ep.kind == "notebook" then "" else
+    "export MPLBACKEND=module://reprokit_show REPROKIT_SHOWN=${top}/shown PYTHONPATH=${showBackend}\${PYTHONPATH:+:$PYTHONPATH}\n";
+
   command = ep:
     if ep.kind == "notebook" then "${env}/bin/jupyter-execute ${u.escapeShellArgs ([ ep.file ] ++ ep.args)}"
     else "${env}/bin/python ${u.escapeShellArgs ([ ep.file ] ++ ep.args)}";
@@ -32,6 +38,7 @@ let
       ${coreutils}/chmod -R u+w "$work"
       echo "reprokit: running "${u.escapeShellArg ep.name}" in $work" >&2
       ${exportPath "\"$work\""}
+      ${showing ep "\"$work\""}
       cd "$work"/${u.escapeShellArg ep.dir}
       exec ${command ep} "$@"
     ''}";
@@ -58,6 +65,7 @@ let
     cd work
     export HOME="$TMPDIR" MPLBACKEND=Agg
     ${exportPath "\"$PWD\""}
+    ${showing ep "\"$PWD\""}
     (cd ./${u.escapeShellArg ep.dir} && ${command ep})
   '' + (if ep.outputs == [ ] then "" else ''
     ${coreutils}/sha256sum -c ${expected ep}

@@ -1,0 +1,57 @@
+"""Running a paper's entry points as people run them: what they show is kept, long runs
+say where they are and stop at their time budget."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprokit import rerun, sandbox
+from reprokit.flake import EntryPoint
+from tests.helpers import notebook, write_tree
+
+ENV = rerun.Env(python=Path(sys.executable), bindir=Path(sys.executable).parent)
+
+SHOWS = """\
+import matplotlib.pyplot as plt
+plt.plot([0, 1, 2], [0, 1, 4])
+plt.show()
+fig, (a, b) = plt.subplots(1, 2)
+a.bar([1, 2], [3, 1])
+plt.figure()
+plt.scatter([1, 2], [2, 1])
+plt.show()
+plt.savefig("after_show.png")  # as on a screen: the shown figures are closed, this one is empty
+"""
+
+
+def test_figures_a_script_shows_are_kept_as_outputs(tmp_path: Path) -> None:
+    paper = write_tree(tmp_path / "p", {"code/plots.py": SHOWS})
+    (r,) = rerun.run_entry_points(paper, ENV, [EntryPoint(name="plots", kind="script", path="code/plots.py")], collect=tmp_path / "got")
+    assert r.ok, r.message
+    assert sorted(r.outputs) == ["code/after_show.png", "shown/figure-1.png", "shown/figure-2.png", "shown/figure-3.png"]
+    from PIL import Image
+
+    sizes = {name: Image.open(tmp_path / "got" / "plots" / "shown" / name).size for name in ("figure-1.png", "figure-2.png")}
+    assert sizes["figure-1.png"] == sizes["figure-2.png"] and sizes["figure-1.png"][0] > 100
+
+
+def test_a_long_run_says_where_it_is_and_stops_at_its_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "TICK", 0.5)
+    paper = write_tree(tmp_path / "p", {
+        "slow.py": "import time\ntime.sleep(30)\n",
+        "analysis.ipynb": notebook("x = 1", "import time\ntime.sleep(2.2)", "y = 2"),
+    })
+    lines: list[str] = []
+    slow, nb = rerun.run_entry_points(paper, ENV, [EntryPoint(name="slow", kind="script", path="slow.py"),
+                                                   EntryPoint(name="analysis", kind="notebook", path="analysis.ipynb")],
+                                      timeout=2, progress=lines.append)
+    assert slow.timed_out and not slow.ok and slow.message.startswith("too long to rerun here: stopped at the time budget of 2 s")
+    assert lines[0] == "running slow.py (1 of 2)"
+    assert any(ln.startswith("  slow.py: ") and ln.endswith(" s so far") for ln in lines), lines
+    assert "  slow.py: stopped at the time budget of 2 s" in lines
+    # The notebook's cell that sleeps is where it is seen; it too is stopped.
+    assert any(ln.startswith("  analysis.ipynb: ") and "cell 2 (code cell 2 of 3)" in ln for ln in lines), lines
+    assert nb.timed_out

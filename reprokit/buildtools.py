@@ -31,6 +31,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from reprokit import pypi, resolve, sandbox, toml, vendor
+from reprokit.legacybuild import UNDECLARED_BUILD_IMPORTS, undeclared_build_import
 from reprokit.errors import InputError, ResolutionFailed
 from reprokit.lock import Lock, Package
 
@@ -310,23 +311,37 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
         systems[p.name] = read_build_system(sdist_files[p.name], art.filename)
 
     requires: dict[str, list[str]] = {name: list(bs.requires) for name, bs in systems.items()}
+    undeclared: dict[str, list[str]] = {}  # sdist -> what its setup.py imports without declaring it
     runtime = {p.name: p.version for p in lock.packages}
     resolved, why_later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, cutoffs, runtime)
     if python_exe is None:
         notes.append(f"setup_requires of the sdists not read: no Python {lock.python} on this machine to ask their build backends")
     else:
-        wheels_by_name = {p.name: p for p in resolved.packages}
         asked_more = False
         for name, bs in systems.items():
-            needed = closure(_names(bs.requires), resolved.edges)
-            wheels = []
-            for n in sorted(needed):
-                pkg = wheels_by_name.get(n)
-                wheel = next((a for a in pkg.artifacts if a.kind == "wheel"), None) if pkg else None
-                if wheel is not None:
-                    wheels.append(vendor.fetch(client, wheel, cache)[0])
-            extra = [r for r in dynamic_requires(sdist_files[name], bs, wheels, python_exe, policy=policy, label=labels[name])
-                     if r not in requires[name]]
+            for _ in range(len(UNDECLARED_BUILD_IMPORTS)):
+                wheels_by_name = {p.name: p for p in resolved.packages}
+                wheels = []
+                for n in sorted(closure(_names(requires[name]), resolved.edges)):
+                    pkg = wheels_by_name.get(n)
+                    wheel = next((a for a in pkg.artifacts if a.kind == "wheel"), None) if pkg else None
+                    if wheel is not None:
+                        wheels.append(vendor.fetch(client, wheel, cache)[0])
+                try:
+                    asked = dynamic_requires(sdist_files[name], bs, wheels, python_exe, policy=policy, label=labels[name])
+                    break
+                except InputError as exc:
+                    dist = undeclared_build_import(str(exc))
+                    if dist is None or str(canonicalize_name(dist)) in _names(requires[name]):
+                        raise
+                requires[name].append(dist)
+                undeclared.setdefault(name, []).append(dist)
+                notes.append(f"{labels[name]}: its setup.py imports {dist} at build time without declaring it (as builds did before "
+                             f"PEP 518, when every user had it installed): {dist} is given to its build, with the build tools")
+                at = [c for c in cutoffs if resolved.cutoff is None or c >= resolved.cutoff]
+                resolved, later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, at, runtime)
+                why_later = why_later or later
+            extra = [r for r in asked if r not in requires[name]]
             if extra:
                 requires[name] += extra
                 asked_more = True
@@ -341,7 +356,8 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
     for p in lock.packages:
         if p.name in requires:
             with_ = sorted(pins[n] for n in closure(_names(requires[p.name]), resolved.edges) if n in pins)
-            p = dataclasses.replace(p, build_requires=tuple(requires[p.name]), build_with=tuple(with_))
+            p = dataclasses.replace(p, build_requires=tuple(requires[p.name]), build_with=tuple(with_),
+                                    build_undeclared=tuple(undeclared.get(p.name, ())))
         packages.append(p)
     cutoff = resolved.cutoff
     note = ""

@@ -140,6 +140,19 @@ def readme(name: str, cit: citation.Citation | None, date: dt.date, python: str,
         make_env = (f"python{python} -m venv {'--without-pip ' if bootstrap else ''}env\n{bootstrap}"
                     f"env/bin/python -m pip install --no-index --require-hashes --use-pep517 \\\n    {links} -r requirements.lock")
         run_python = "env/bin/python"
+    unisolated = [p for p in locked.packages if p.build_undeclared]
+    if unisolated:
+        # pip's isolated builds cannot give a setup.py what it does not declare: every build
+        # gets the build tools of those that import it, on its path, unisolated.
+        tools = sorted({pin for p in unisolated for pin in p.build_with})
+        wheels = [a.filename for t in locked.build_tools if t.pin in tools for a in t.artifacts if a.kind == "wheel"]
+        unpack = ("mkdir -p build-tools && for w in " + " ".join(f"vendor/build/{shlex.quote(w)}" for w in wheels)
+                  + "; do python3 -m zipfile -e \"$w\" build-tools; done\n")
+        note = (f"# {', '.join(p.name for p in unisolated)}: setup.py imports {', '.join(sorted({d for p in unisolated for d in p.build_undeclared}))} "
+                "without declaring it; builds run unisolated with the build tools on the path\n")
+        make_env = make_env.replace("--use-pep517", "--use-pep517 --no-build-isolation")
+        make_env = note + unpack + make_env.replace(f"python{python} vendor/build", f"PYTHONPATH=$PWD/build-tools python{python} vendor/build") \
+            .replace("env/bin/python -m pip install --no-index --require-hashes", "PYTHONPATH=$PWD/build-tools env/bin/python -m pip install --no-index --require-hashes")
     runs = "\n".join(run_line(e, run_python) for e in entry_points) or "# (no entry points were found)"
     if python_path:  # the paper's own package, importable as if installed
         runs = "export PYTHONPATH=" + ":".join(f"$PWD/paper/{p}" for p in python_path) + ("${PYTHONPATH:+:$PYTHONPATH}" if two else "") + "\n" + runs
@@ -461,7 +474,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             try:
                 recorded = record.record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
                                           python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED),
-                                          buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say)
+                                          buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say,
+                                          unisolated={p.name: p.build_with for p in locked.packages if p.build_undeclared})
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
                 too_long, ran_for = recorded.too_long, recorded.seconds
             except NeedsFolder as need:
@@ -528,7 +542,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             imports=tuple(manifest.Import(module=i.module, kind=i.kind, optional=i.optional, lazy=i.lazy, distribution=i.distribution,
                                           files=tuple(sorted({loc.split(":")[0] for loc in i.locations}))) for i in scanned.imports),
             packages=tuple(
-                manifest.Package(name=p.name, version=p.version, why=p.why, build_with=p.build_with, artifacts=artifacts(p),
+                manifest.Package(name=p.name, version=p.version, why=p.why, build_with=p.build_with, build_undeclared=p.build_undeclared,
+                                 artifacts=artifacts(p),
                                  provider=provider.get(p.name, "wheel" if any(a.kind == "wheel" for a in p.artifacts) and settings.wheels else "sdist"))
                 for p in locked.packages),
             build_tools=manifest.BuildTools(date=locked.build_tools_date, note=locked.build_tools_note, packages=tuple(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -72,6 +72,9 @@ class Package:
     build_requires: tuple[str, ...] = ()
     # ... and the exact build tools that satisfy it, ``name==version`` of Lock.build_tools.
     build_with: tuple[str, ...] = ()
+    # Of ``build_requires``: what its setup.py imports without declaring it (numpy, Cython):
+    # pip's isolated build would not install it, so the rebuild builds it unisolated.
+    build_undeclared: tuple[str, ...] = ()
 
     @property
     def pin(self) -> str:
@@ -89,7 +92,8 @@ class Package:
         return {"name": self.name, "version": self.version, "requested": self.requested, "tooling": self.tooling,
                 "why": self.why, "via": list(self.via), "has_sdist": self.has_sdist,
                 "artifacts": [a.to_json() for a in self.artifacts], "hashes": list(self.hashes),
-                "build_requires": list(self.build_requires), "build_with": list(self.build_with)}
+                "build_requires": list(self.build_requires), "build_with": list(self.build_with),
+                **({"build_undeclared": list(self.build_undeclared)} if self.build_undeclared else {})}
 
     @classmethod
     def from_json(cls, p: dict[str, Any]) -> Package:
@@ -97,6 +101,7 @@ class Package:
             name=p["name"], version=p["version"], requested=p["requested"], tooling=p["tooling"],
             via=tuple(p["via"]), has_sdist=p["has_sdist"], hashes=tuple(p["hashes"]),
             build_requires=tuple(p.get("build_requires", ())), build_with=tuple(p.get("build_with", ())),
+            build_undeclared=tuple(p.get("build_undeclared", ())),
             artifacts=tuple(Artifact(filename=a["filename"], url=a["url"], sha256=a["sha256"], size=a["size"],
                                      kind=a["kind"], upload_time=a["upload_time"]) for a in p["artifacts"]),
         )
@@ -309,6 +314,11 @@ class Pinned:
     version: str
     hashes: tuple[str, ...]
     line: int
+
+
+def pinned_lines(pins: Sequence[Pinned]) -> str:
+    """``pins`` as a requirements file pip reads with ``--require-hashes``."""
+    return "".join(f"{p.name}=={p.version} " + " ".join(f"--hash=sha256:{h}" for h in p.hashes) + "\n" for p in pins)
 
 
 def parse_requirements(text: str) -> tuple[list[Pinned], list[tuple[int, str]]]:

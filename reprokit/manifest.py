@@ -80,6 +80,7 @@ class Package:
     why: str
     artifacts: tuple[Artifact, ...]
     build_with: tuple[str, ...] = ()  # name==version of the build tools that build its sdist
+    build_undeclared: tuple[str, ...] = ()  # what its setup.py imports without declaring it: built unisolated
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -183,7 +184,8 @@ class Manifest:
             imports=tuple(Import(module=i["module"], kind=i["kind"], optional=i["optional"], lazy=i.get("lazy", False),
                                  distribution=i["distribution"], files=tuple(i["files"])) for i in data["imports"]),
             packages=tuple(Package(name=p["name"], version=p["version"], provider=p["provider"], why=p["why"],
-                                   artifacts=_artifacts(p["artifacts"]), build_with=tuple(p.get("build_with", ())))
+                                   artifacts=_artifacts(p["artifacts"]), build_with=tuple(p.get("build_with", ())),
+                                   build_undeclared=tuple(p.get("build_undeclared", ())))
                            for p in data["packages"]),
             build_tools=None if tools is None else BuildTools(
                 date=tools.get("date"), note=tools.get("note", ""),
@@ -213,7 +215,9 @@ class Manifest:
         out["imports"] = [{"module": i.module, "kind": i.kind, "optional": i.optional, "lazy": i.lazy, "distribution": i.distribution,
                            "files": list(i.files)} for i in self.imports]
         out["packages"] = [{"name": p.name, "version": p.version, "provider": p.provider, "why": p.why,
-                            **({"build_with": list(p.build_with)} if p.build_with else {}), "artifacts": _artifacts_dicts(p.artifacts)}
+                            **({"build_with": list(p.build_with)} if p.build_with else {}),
+                            **({"build_undeclared": list(p.build_undeclared)} if p.build_undeclared else {}),
+                            "artifacts": _artifacts_dicts(p.artifacts)}
                            for p in self.packages]
         if self.build_tools is not None:
             out["build_tools"] = {"date": self.build_tools.date, "note": self.build_tools.note, "packages": [

@@ -39,7 +39,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                    left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
                    python_path: Sequence[str] = (), required: frozenset[str] = frozenset(),
                    buildable: frozenset[str] = frozenset(), timeout: int = rerun.RUN_TIMEOUT,
-                   progress: Callable[[str], None] | None = None) -> Recorded:
+                   progress: Callable[[str], None] | None = None, unisolated: Mapping[str, Sequence[str]] | None = None) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -66,7 +66,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     seconds: dict[str, float] = {}
     airgap = not policy.network
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
-        env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy)
+        env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy, unisolated=unisolated)
         runs: list[dict[str, rerun.RunResult]] = []
         for i in range(config.runs):
             if progress is not None and config.runs > 1:

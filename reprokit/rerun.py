@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 import reprokit
 from reprokit import interpreter, sandbox
+from reprokit import lock as lock_mod
 from reprokit.entrypoints import OUTPUT_DIR
 from reprokit.errors import RebuildFailed
 from reprokit.flake import EntryPoint
@@ -199,7 +201,8 @@ def install_prefix(python: str) -> Path:
     return Path(python).resolve().parent.parent
 
 
-def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy | None = None, timeout: float = 3600) -> Env:
+def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy | None = None, timeout: float = 3600,
+                unisolated: Mapping[str, Sequence[str]] | None = None) -> Env:
     """A fresh environment at ``dest`` with the bundle's lock installed offline.
 
     Python 3 gets a venv; Python 2.7, which has no venv module, gets the packages in
@@ -207,6 +210,11 @@ def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy
     the one kept in ``vendor/build/``, run from its wheel, and runs in the sandbox (with
     it every sdist's build backend): the bundle and the interpreter read-only, only
     ``dest`` writable.
+
+    ``unisolated`` (package name -> the ``name==version`` of its build tools) are sdists
+    whose setup.py imports what it does not declare (numpy, Cython): pip's isolated build
+    would not install it. The rest is installed first; each of these is then built without
+    isolation, its build tools unpacked from ``vendor/build/`` onto its ``PYTHONPATH``.
     """
     policy = policy or sandbox.Policy()
     pip_wheel = installer_wheel(bundle)
@@ -247,10 +255,52 @@ def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy
         pip = [python, "-m", "pip"]
         target = ["--target", str(site)]
         extra_env = {"PYTHONPATH": str(tool)}
-    install = [*pip, "install", "--no-index", "--require-hashes", "--use-pep517", "--no-cache-dir", *target, *links,
-               "-r", str(bundle / "requirements.lock")]
-    _pip(policy, install, building, readonly, timeout, "pip install from vendor/", extra_env)
+    install = [*pip, "install", "--no-index", "--require-hashes", "--use-pep517", "--no-cache-dir", *target, *links]
+    if not unisolated:
+        _pip(policy, [*install, "-r", str(bundle / "requirements.lock")], building, readonly, timeout, "pip install from vendor/", extra_env)
+        return env
+    # The lock is a whole closure: each part installs with --no-deps.
+    pins, _ = lock_mod.parse_requirements((bundle / "requirements.lock").read_text(encoding="utf-8"))
+    later = {canonical(n) for n in unisolated}
+    steps = dest / ".reprokit-build"
+    steps.mkdir(exist_ok=True)
+    first = [p for p in pins if canonical(p.name) not in later]
+    (steps / "first.lock").write_text(lock_mod.pinned_lines(first), encoding="utf-8")
+    _pip(policy, [*install, "--no-deps", "-r", str(root / ".reprokit-build" / "first.lock")], building, readonly, timeout,
+         "pip install from vendor/", extra_env)
+    for p in (p for p in pins if canonical(p.name) in later):
+        tools = steps / f"{canonical(p.name)}-tools"
+        _unpack_tools(bundle / "vendor" / "build", next(v for k, v in unisolated.items() if canonical(k) == canonical(p.name)), tools)
+        (steps / f"{canonical(p.name)}.lock").write_text(lock_mod.pinned_lines([p]), encoding="utf-8")
+        shown_tools = root / ".reprokit-build" / tools.name
+        path = os.pathsep.join([str(shown_tools), *([extra_env["PYTHONPATH"]] if "PYTHONPATH" in extra_env else [])])
+        _pip(policy, [*install, "--no-deps", "--no-build-isolation", "-r", str(root / ".reprokit-build" / f"{canonical(p.name)}.lock")],
+             building, readonly, timeout, f"building {p.name} {p.version} with its build tools (its setup.py imports what it does not declare)",
+             {**extra_env, "PYTHONPATH": path})
+    shutil.rmtree(steps, ignore_errors=True)
     return env
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _unpack_tools(folder: Path, pins: Sequence[str], dest: Path) -> None:
+    """The wheels of ``pins`` (``name==version``) in ``folder``, unzipped into ``dest``:
+    importable as pip's isolated build environment would hold them."""
+    wanted = {(canonical(pin.split("==")[0]), pin.split("==")[1]) for pin in pins if "==" in pin}
+    dest.mkdir(parents=True, exist_ok=True)
+    for wheel in sorted(folder.glob("*.whl")):
+        try:
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+        except InvalidWheelFilename:
+            continue
+        if (canonical(name), str(version)) in wanted:
+            with zipfile.ZipFile(wheel) as zf:
+                for member in zf.namelist():
+                    if not (dest / member).resolve().is_relative_to(dest.resolve()):
+                        raise RebuildFailed(f"{wheel.name}: member {member!r} leaves the wheel")
+                zf.extractall(dest)
 
 
 def _version(wheel: Path) -> str:

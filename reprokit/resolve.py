@@ -29,7 +29,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from reprokit import http, pypi, toml, tree
+from reprokit import http, legacybuild, pypi, toml, tree
 from reprokit.declared import is_requirement
 from reprokit.errors import ReprokitError, ResolutionFailed, UnresolvedImports, UsageError
 from reprokit.lock import Artifact, Lock, Package
@@ -242,7 +242,11 @@ def parse_uv_output(text: str) -> list[tuple[str, str, list[str], list[str]]]:
 _FILTERED = re.compile(r"hint: `([A-Za-z0-9._-]+)` was filtered by `exclude-newer(?:-package)?`")
 
 
-def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockSettings) -> str:
+_FAILED_BUILD = re.compile(r"Failed to (?:download and )?build `([A-Za-z0-9._-]+)(?:==|@)")
+
+
+def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockSettings,
+           undeclared: dict[str, list[str]] | None = None) -> str:
     """``uv pip compile`` of ``requirements`` as of the settings' date.
 
     The date also bounds the tools uv builds old sdists with to read their metadata;
@@ -251,7 +255,12 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
     date whose releases satisfy the build (six months at a time: an old setup.py may
     also need what later releases removed), while the paper's own environment still
     gets its release of the date.
+
+    An old sdist whose setup.py imports numpy or Cython (:mod:`reprokit.legacybuild`)
+    without declaring it gets it for its metadata build (uv's extra-build-dependencies),
+    and ``undeclared`` records it (sdist name -> distributions).
     """
+    undeclared = {} if undeclared is None else undeclared
     triple = PLATFORMS.get(settings.platform)
     if triple is None:
         raise UsageError(f"--platform {settings.platform!r}: reprokit knows {', '.join(PLATFORMS)}")
@@ -277,6 +286,11 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
             for name, months in later.items():
                 when = min(cutoff + dt.timedelta(days=round(30.44 * months)), dt.datetime.now(dt.timezone.utc))
                 cmd += ["--exclude-newer-package", f"{name}={when.strftime('%Y-%m-%dT%H:%M:%SZ')}"]
+            if undeclared:
+                config = Path(tmp) / "uv.toml"
+                config.write_text("extra-build-dependencies = { " + ", ".join(
+                    f"{json.dumps(n)} = {json.dumps(ds)}" for n, ds in sorted(undeclared.items())) + " }\n", encoding="utf-8")
+                cmd += ["--config-file", str(config)]
             lines = [f"{n}=={v}" for n, v in sorted(constraints.items())]
             lines += [f"{n}<={v}" for n, v in sorted(caps.items()) if v and n not in constraints]
             if lines:
@@ -291,6 +305,11 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode == 0:
             return proc.stdout
+        failed_build, lacking = _FAILED_BUILD.search(proc.stderr), legacybuild.undeclared_build_import(proc.stderr)
+        if failed_build and lacking and lacking not in undeclared.get(failed_build.group(1), []):
+            undeclared.setdefault(failed_build.group(1), []).append(lacking)
+            log.debug("%s imports %s at build time without declaring it", failed_build.group(1), lacking)
+            continue
         building = re.search(r"Failed to (?:download and )?build|Failed to resolve requirements from `(?:setup\.py )?build", proc.stderr)
         tools = [str(canonicalize_name(n)) for n in _FILTERED.findall(proc.stderr)]
         tools = [n for n in tools if later.get(n, 0) < 12 * 15]
@@ -330,7 +349,8 @@ def newest_before(client: pypi.Client, name: str, cutoff: dt.datetime) -> str | 
     return str(best) if best else None
 
 
-def compile(requirements: list[str], constraints: dict[str, str], settings: LockSettings) -> list[tuple[str, str, list[str], list[str]]]:
+def compile(requirements: list[str], constraints: dict[str, str], settings: LockSettings,
+            undeclared: dict[str, list[str]] | None = None) -> list[tuple[str, str, list[str], list[str]]]:
     """The exact closure of ``requirements`` for the target Python as of the settings'
     date: (name, version, sha256s uv accepted, what pulled it in). uv resolves for
     Python 3.6 and newer; older Pythons (2.7, 3.5) are resolved by their own pip."""
@@ -339,7 +359,7 @@ def compile(requirements: list[str], constraints: dict[str, str], settings: Lock
     from reprokit.scan import marker_environment
 
     if interpreter.key(settings.python) >= interpreter.UV_OLDEST:
-        return parse_uv_output(run_uv(requirements, constraints, settings))
+        return parse_uv_output(run_uv(requirements, constraints, settings, undeclared))
     exe, how = interpreter.find(settings.python)
     if exe is None:
         raise UsageError(f"uv resolves for Python 3.6 and newer; Python {settings.python} is resolved by its own pip, and {how}")
@@ -565,8 +585,9 @@ def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None
             # it leaves unpinned came from the releases of that moment, not the paper's.
             resolve_settings = dataclasses.replace(settings, date=snapshot)
             source = f"date: the paper pins every requirement it declares, the newest of them released {snapshot}"
+    undeclared: dict[str, list[str]] = {}
     try:
-        parsed = compile(requirements + tooling, constraints, resolve_settings)
+        parsed = compile(requirements + tooling, constraints, resolve_settings, undeclared)
     except ResolutionFailed as exc:
         if tooling:
             try:
@@ -591,6 +612,9 @@ def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None
             name=name, version=version, requested=name in top, tooling=name in tooling and name not in top,
             via=via_clean, artifacts=tuple(artifacts), has_sdist=has_sdist, hashes=tuple(sorted(_hashes)),
         ))
+    for name, dists in sorted(undeclared.items()):
+        found_notes.append(f"{name}: its setup.py imports {', '.join(dists)} at build time without declaring it (as builds did before "
+                           f"PEP 518, when every user had it installed): given to the build that reads its metadata")
     locked_names = {p.name for p in packages}
     for d in scan.declared:
         if d.url and is_requirement(d.requirement) and canonicalize_name(Requirement(d.requirement).name) in locked_names:

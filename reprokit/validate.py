@@ -575,7 +575,8 @@ def run_bundle_code(settings: ValidateSettings, bundle: Path, man: Manifest, int
             checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path=None, message=why_not),)))
         else:
             try:
-                env = rerun.rebuild_pip(bundle, exe, tmp / "env", policy=policy)
+                env = rerun.rebuild_pip(bundle, exe, tmp / "env", policy=policy,
+                                        unisolated={p.name: p.build_with for p in man.packages if p.build_undeclared})
                 checks.append(Check(name="rebuild-pip", ok=True, details="offline from vendor/, " + policy.describe()))
             except RebuildFailed as exc:
                 checks.append(Check(name="rebuild-pip", ok=False, problems=(Problem(path="requirements.lock", message=str(exc)),)))

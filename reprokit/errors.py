@@ -74,7 +74,22 @@ class SandboxUnavailable(ReprokitError):
 
 
 class RebuildFailed(ReprokitError):
-    """pip could not install the bundle's lock from its vendored files."""
+    """pip could not install the bundle's lock from its vendored files. ``output`` is what
+    pip printed (the message is one line of it)."""
+
+    def __init__(self, text: str, output: str = "") -> None:
+        super().__init__(text)
+        self.output = output
+
+
+class NeedsBuildTool(InputError):
+    """An sdist's build failed for want of something a build of its day took for granted
+    and PyPI ships as a wheel: a module its setup.py imports undeclared (numpy, Cython) or
+    a command (swig, cmake). Given it with the build tools, it may build."""
+
+    def __init__(self, *, package: str, distribution: str, what: str, text: str) -> None:
+        super().__init__(text)
+        self.package, self.distribution, self.what = package, distribution, what
 
 
 class PublishRefused(ReprokitError):

@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprokit import manifest, rerun, sandbox
+from reprokit import flake, legacybuild, manifest, rerun, sandbox
 from reprokit import outputs as outputs_mod
 from reprokit.outputs import build
-from reprokit.errors import InputError, NeedsFolder, NeedsModule, NeedsSourceBuild
+from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
 from reprokit.flake import EntryPoint
 
 
@@ -66,7 +66,10 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     seconds: dict[str, float] = {}
     airgap = not policy.network
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
-        env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy, unisolated=unisolated)
+        try:
+            env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy, unisolated=unisolated)
+        except RebuildFailed as exc:
+            raise _needs_build_tool(exc) from None
         runs: list[dict[str, rerun.RunResult]] = []
         for i in range(config.runs):
             if progress is not None and config.runs > 1:
@@ -138,6 +141,27 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
                              f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
     return Recorded(outputs=outputs, failed=failed, notes=notes, too_long=frozenset(too_long), seconds=seconds)
+
+
+def _needs_build_tool(exc: RebuildFailed) -> Exception:
+    """:class:`NeedsBuildTool` when a build failed for want of a command PyPI ships as a
+    wheel (swig, cmake) or of a module its setup.py imports undeclared (numpy); else the
+    failure itself."""
+    package = rerun.failed_package(exc.output)
+    command = legacybuild.missing_build_command(exc.output)
+    if package and command:
+        return NeedsBuildTool(package=package, distribution=command[1], what=f"the command `{command[0]}`", text=str(exc))
+    module = legacybuild.undeclared_build_import(exc.output)
+    if package and module:
+        return NeedsBuildTool(package=package, distribution=module, what=f"the module {module}", text=str(exc))
+    if package and re.search(r"missing C header|missing system library", str(exc)):
+        native = flake.native_inputs_table().get(canonical(package))
+        where = (f"the Nix build gives it {', '.join((*native.host, *native.build))} (its native inputs), so `reprokit validate --rebuild nix` "
+                 "is the way to rebuild it" if native else
+                 f"name the nixpkgs package that provides it under [native-inputs] in reprokit.toml ({package} = [\"...\"]), and rebuild "
+                 "with Nix (`reprokit validate --rebuild nix`)")
+        return RebuildFailed(f"{exc}; no wheel on PyPI ships a system library: {where}", output=exc.output)
+    return exc
 
 
 _MISSING = (

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from dataclasses import dataclass
@@ -132,14 +131,15 @@ def _package_name(token: str) -> str:
     return m.group(1) if m else base
 
 
-def explain_pip_failure(output: str, source: str = "the bundle's vendor/ (pip looked there only)") -> str:
-    """One line from pip's output: which package, at which step, and why. ``source``:
-    where pip looked for distributions, for "X is not in …"."""
+def _error_at(lines: list[str]) -> int:
+    return next((i for i, ln in enumerate(lines) if re.search(r"^\s*(ERROR|error|×)\b|did not run successfully|Failed", ln)), len(lines))
+
+
+def failed_package(output: str) -> str:
+    """The package pip was working on when it failed ("" when it does not say)."""
     lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
     package = ""
-    step = ""
-    error_at = next((i for i, ln in enumerate(lines) if re.search(r"^\s*(ERROR|error|×)\b|did not run successfully|Failed", ln)), len(lines))
-    for ln in lines[: error_at + 1]:
+    for ln in lines[: _error_at(lines) + 1]:
         m = _PACKAGE.search(ln)
         if m:
             package = _package_name(m.group(1))
@@ -147,6 +147,16 @@ def explain_pip_failure(output: str, source: str = "the bundle's vendor/ (pip lo
         m = re.search(r"Failed (?:to build|building wheel for) ([A-Za-z0-9][\w.-]*)", ln)
         if m:
             package = m.group(1)
+    return package
+
+
+def explain_pip_failure(output: str, source: str = "the bundle's vendor/ (pip looked there only)") -> str:
+    """One line from pip's output: which package, at which step, and why. ``source``:
+    where pip looked for distributions, for "X is not in …"."""
+    lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
+    package = failed_package(output)
+    step = ""
+    error_at = _error_at(lines)
     for ln in lines[max(0, error_at - 40): error_at + 20]:
         for pat, what in _STEP:
             if pat.search(ln):
@@ -269,38 +279,23 @@ def rebuild_pip(bundle: Path, python: str, dest: Path, *, policy: sandbox.Policy
     _pip(policy, [*install, "--no-deps", "-r", str(root / ".reprokit-build" / "first.lock")], building, readonly, timeout,
          "pip install from vendor/", extra_env)
     for p in (p for p in pins if canonical(p.name) in later):
-        tools = steps / f"{canonical(p.name)}-tools"
-        _unpack_tools(bundle / "vendor" / "build", next(v for k, v in unisolated.items() if canonical(k) == canonical(p.name)), tools)
+        # Its build tools, installed as pip's isolated build would have them (commands such
+        # as swig or cmake in bin/), from vendor/build/ only.
+        tools = root / ".reprokit-build" / f"{canonical(p.name)}-tools"
+        with_ = next(v for k, v in unisolated.items() if canonical(k) == canonical(p.name))
+        _pip(policy, [*pip, "install", "--no-index", "--no-deps", "--no-cache-dir", "--target", str(tools), "--find-links",
+                      str(bundle / "vendor" / "build"), *with_], building, readonly, timeout, f"installing the build tools of {p.name}", extra_env)
         (steps / f"{canonical(p.name)}.lock").write_text(lock_mod.pinned_lines([p]), encoding="utf-8")
-        shown_tools = root / ".reprokit-build" / tools.name
-        path = os.pathsep.join([str(shown_tools), *([extra_env["PYTHONPATH"]] if "PYTHONPATH" in extra_env else [])])
+        path = os.pathsep.join([str(tools), *([extra_env["PYTHONPATH"]] if "PYTHONPATH" in extra_env else [])])
         _pip(policy, [*install, "--no-deps", "--no-build-isolation", "-r", str(root / ".reprokit-build" / f"{canonical(p.name)}.lock")],
-             building, readonly, timeout, f"building {p.name} {p.version} with its build tools (its setup.py imports what it does not declare)",
-             {**extra_env, "PYTHONPATH": path})
+             building, readonly, timeout, f"building {p.name} {p.version} with its build tools (its build needs what it does not declare)",
+             {**extra_env, "PYTHONPATH": path, "PATH": os.pathsep.join([str(tools / "bin"), str(root / "bin")])})
     shutil.rmtree(steps, ignore_errors=True)
     return env
 
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _unpack_tools(folder: Path, pins: Sequence[str], dest: Path) -> None:
-    """The wheels of ``pins`` (``name==version``) in ``folder``, unzipped into ``dest``:
-    importable as pip's isolated build environment would hold them."""
-    wanted = {(canonical(pin.split("==")[0]), pin.split("==")[1]) for pin in pins if "==" in pin}
-    dest.mkdir(parents=True, exist_ok=True)
-    for wheel in sorted(folder.glob("*.whl")):
-        try:
-            name, version, _, _ = parse_wheel_filename(wheel.name)
-        except InvalidWheelFilename:
-            continue
-        if (canonical(name), str(version)) in wanted:
-            with zipfile.ZipFile(wheel) as zf:
-                for member in zf.namelist():
-                    if not (dest / member).resolve().is_relative_to(dest.resolve()):
-                        raise RebuildFailed(f"{wheel.name}: member {member!r} leaves the wheel")
-                zf.extractall(dest)
 
 
 def _version(wheel: Path) -> str:
@@ -317,7 +312,8 @@ def _pip(policy: sandbox.Policy, cmd: list[str], dest: sandbox.Mount, readonly: 
         raise RebuildFailed(f"{what} did not finish in {timeout:.0f}s") from None
     log.debug("%s", proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise RebuildFailed(f"{what} failed: {explain_pip_failure(proc.stdout + chr(10) + proc.stderr)}")
+        output = proc.stdout + "\n" + proc.stderr
+        raise RebuildFailed(f"{what} failed: {explain_pip_failure(output)}", output=output)
 
 
 # --- rerun ----------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ def test_a_setup_py_that_imports_numpy_undeclared_gets_it_and_rebuilds(index: Fa
         vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
     legacy = next(p for p in planned.packages if p.name == "zzlegacy")
     assert legacy.build_undeclared == ("numpy",) and "numpy==1.0" in legacy.build_with
-    assert any("imports numpy at build time without declaring it" in n for n in notes), notes
+    assert any("its build needs the module numpy without declaring it" in n for n in notes), notes
     lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
     env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False),
                             unisolated={legacy.name: legacy.build_with})

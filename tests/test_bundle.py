@@ -868,3 +868,50 @@ def test_a_run_that_compares_nothing_says_so_and_earns_no_reproduced_badge(built
     assert report.review is not None
     badge = next(b for b in report.review.badges if b.key == "reproduced")
     assert not badge.earned and badge.reason.startswith("ran, nothing to compare")
+
+
+# A build step that runs swig, as SWIG-wrapped packages' setup.py do; the machine has no
+# swig, PyPI has a wheel of it (here a stand-in whose `swig` command prints a version).
+SWIG_SETUP = """\
+import subprocess
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+class Wrap(build_py):
+    def run(self):
+        version = subprocess.check_output(["swig", "-version"]).decode().strip()
+        super().run()
+        with open(self.build_lib + "/zzswig/wrapped.py", "w") as fh:
+            fh.write("SWIG = %r\\n" % version)
+
+setup(name="zzswig", version="1.0", packages=["zzswig"], cmdclass={"build_py": Wrap})
+"""
+
+
+def test_a_build_that_runs_a_command_pypi_ships_gets_its_wheel(tmp_path: Path) -> None:
+    """`swig` not found while building an sdist: the swig wheel joins that sdist's build
+    tools (vendored), the build runs with its command on PATH, the note says so, and
+    validate's rebuild does the same from the bundle alone."""
+    from tests.fakeindex import Dist, build_sdist, build_wheel
+
+    index = FakeIndex()
+    index.add_build_tools()
+    when = "2023-03-01T00:00:00Z"
+    index.projects["swig"] = [Dist(*build_wheel("swig", "4.1.0", code={
+        "swig.py": "import sys\ndef main():\n    print('SWIG Version 4.1.0')\n",
+        "swig-4.1.0.dist-info/entry_points.txt": "[console_scripts]\nswig = swig:main\n"}), when)]
+    index.projects["zzswig"] = [Dist(*build_sdist("zzswig", "1.0", code={
+        "setup.py": SWIG_SETUP, "PKG-INFO": "Metadata-Version: 2.1\nName: zzswig\nVersion: 1.0\n", "zzswig/__init__.py": ""}), when)]
+    paper = write_tree(tmp_path / "swigpaper", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "zzswig\n",
+        "run.py": "import json\nfrom zzswig.wrapped import SWIG\nif __name__ == '__main__':\n    json.dump({'swig': SWIG}, open('out.json', 'w'))\n",
+    })
+    result = archive_offline(index, paper, tmp_path)
+    assert any(n.startswith("zzswig: its build needs the command `swig`") for n in result.notes), result.notes
+    man = manifest.read(result.bundle / "reprokit.yaml")
+    pkg = next(p for p in man.packages if p.name == "zzswig")
+    assert pkg.build_undeclared == ("swig",) and "swig==4.1.0" in pkg.build_with
+    assert list((result.bundle / "vendor" / "build").glob("swig-4.1.0-*.whl"))
+    out = json.loads((result.bundle / "outputs" / "run" / "out.json").read_text())
+    assert out == {"swig": "SWIG Version 4.1.0"}
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

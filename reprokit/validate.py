@@ -656,7 +656,8 @@ def rerun_check(bundle: Path, man: Manifest, env: rerun.Env, policy: sandbox.Pol
             verdicts += got
             shown = tuple(review.output_view(v, _recorded_bytes(bundle, ep.name, rec), _read(rerun_dir / v.path))
                           for v, rec in zip(got, recorded, strict=True)) if views else ()
-            ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="ran", outputs=shown))
+            alike = review.likenesses(committed_figures(bundle, man), shown_figures(rerun_dir)) if views else ()
+            ran.append(review.EntryPointResult(name=ep.name, path=ep.path, kind=ep.kind, status="ran", outputs=shown, likenesses=alike))
     same = sum(v.status == "identical" for v in verdicts)
     within = sum(v.status == "equivalent" for v in verdicts)
     varied = sum(v.status == "varies" for v in verdicts)
@@ -674,6 +675,31 @@ def rerun_check(bundle: Path, man: Manifest, env: rerun.Env, policy: sandbox.Pol
     problems += [Problem(path=n.split(": ", 1)[0], message=n.split(": ", 1)[1]) for n in not_checked]
     check = Check(name="rerun", ok=not problems, problems=tuple(problems), details=details)
     return check, tuple(ran), tuple(verdicts)
+
+
+# Figures compared for the report's "committed beside reproduced": at most this many, each
+# at most this large (the report embeds them).
+MAX_FIGURES = 40
+MAX_FIGURE_BYTES = 8 << 20
+
+
+def shown_figures(rerun_dir: Path) -> dict[str, bytes]:
+    """The figures a rerun showed (``shown/figure-N.png``)."""
+    folder = rerun_dir / rerun.SHOWN
+    found = sorted(folder.glob("figure-*.png"), key=lambda p: (len(p.name), p.name)) if folder.is_dir() else []
+    return {f"{rerun.SHOWN}/{p.name}": p.read_bytes() for p in found[:MAX_FIGURES] if p.stat().st_size <= MAX_FIGURE_BYTES}
+
+
+def committed_figures(bundle: Path, man: Manifest) -> dict[str, bytes]:
+    """The figures the paper holds that no entry point writes: the authors' own."""
+    written = {o.recorded.path for e in man.entry_points for o in e.outputs}
+    out: dict[str, bytes] = {}
+    for f in man.paper_files:
+        if f.path.lower().endswith(review.IMAGE_SUFFIXES) and f.path not in written and len(out) < MAX_FIGURES:
+            path = bundle / "paper" / f.path
+            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_FIGURE_BYTES:
+                out[f.path] = path.read_bytes()
+    return out
 
 
 def _read(path: Path) -> bytes | None:

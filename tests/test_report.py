@@ -161,3 +161,33 @@ def test_the_report_of_a_bundle_without_nix_gathers_what_it_holds(tmp_path: Path
     report = gather_review(tmp_path, tmp_path, man, judge([]), ())
     assert report.holdings.nixpkgs == "none (archived without Nix)" and report.holdings.recorded_outputs == 4
     assert (report.paper.date, report.paper.authors) == ("2024-01-20", ("Doe, Jo", "The Consortium"))
+
+
+def test_a_committed_figure_is_put_beside_the_shown_figure_most_like_it() -> None:
+    """The paper commits figures/fig2.png; the rerun showed two figures (plt.show()), one of
+    them the same plot drawn at another size. That pair is shown with the share of pixels
+    that differ; the other figure and an unrelated committed image are left alone."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from reprokit.report.model import likenesses
+    from tests.outputs_papers import png
+
+    committed = base64.b64decode(png(0.0))
+    same_plot = Image.open(io.BytesIO(base64.b64decode(png(0.3))))
+    buf = io.BytesIO()
+    same_plot.resize((320, 240)).save(buf, format="PNG")
+    black = io.BytesIO()
+    Image.new("RGB", (160, 120), "black").save(black, format="PNG")
+    got = likenesses({"figures/fig2.png": committed, "figures/logo.png": black.getvalue()},
+                     {"shown/figure-1.png": base64.b64decode(png(0.0, colour=(200, 30, 30))), "shown/figure-2.png": buf.getvalue()})
+    pairs = {(x.committed, x.shown): x.differing for x in got}
+    assert ("figures/fig2.png", "shown/figure-2.png") in pairs and pairs[("figures/fig2.png", "shown/figure-2.png")] < 0.05
+    assert all(c != "figures/logo.png" for c, _ in pairs)
+    ep = EntryPointResult(name="plots", path="plots.py", kind="script", status="ran", likenesses=got)
+    page = render(build(bundle="b", paper=PAPER, holdings=HOLDINGS, outcome=judge(CHECKS, allow_skip=["airgap"]), entry_points=[ep],
+                        generated="2026-11-30 12:00 UTC", tool_version="0.1.0"))
+    assert "The paper's own figures beside what the rerun showed" in page
+    assert "<code>figures/fig2.png</code> beside <code>shown/figure-2.png</code>" in page

@@ -28,12 +28,9 @@ def decode(data: bytes, where: str) -> Pixels:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+            return decode_image(im)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{where}: not a readable image ({exc})") from None
-    alpha = rgba[..., 3:4] / 255.0
-    out: Pixels = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
-    return out
 
 
 def _yiq(p: Pixels) -> Pixels:
@@ -185,3 +182,28 @@ def compare(path: str, recorded: bytes, rerun: bytes, rule: Rule) -> tuple[Tally
     if stats is None:
         return tally, None, None
     return tally, stats.diff_png if stats.differing else None, summary(stats, rule)
+
+
+def likeness(committed: bytes, reproduced: bytes, threshold: float = 0.1) -> float | None:
+    """The fraction of a committed figure's pixels that differ (colour difference above
+    ``threshold``) from a reproduced one drawn at its size: how alike two figures are
+    when nothing says they are the same file. None when either is no readable image."""
+    try:
+        with Image.open(io.BytesIO(committed)) as a_im, Image.open(io.BytesIO(reproduced)) as b_im:
+            a_im.load()
+            b_im.load()
+            size = a_im.size
+            if size[0] * size[1] > 50_000_000:
+                return None
+            a = decode_image(a_im)
+            b = decode_image(b_im.resize(size) if b_im.size != size else b_im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return float((_delta(_yiq(a), _yiq(b)) > threshold).mean())
+
+
+def decode_image(im: Image.Image) -> Pixels:
+    rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+    alpha = rgba[..., 3:4] / 255.0
+    out: Pixels = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+    return out

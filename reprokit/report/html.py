@@ -206,6 +206,29 @@ def _output_detail(o: OutputView) -> str:
     return "".join(parts)
 
 
+def _likenesses(ep: EntryPointResult) -> str:
+    """The paper's committed figures beside the figures the rerun showed most like them."""
+    if not ep.likenesses:
+        return ""
+    parts = ['<div class="output"><h4>The paper\'s own figures beside what the rerun showed</h4>',
+             '<p class="how">Informative: nothing says they are the same figure, so this fails no check. Each figure the rerun '
+             'showed (plt.show()) is put beside the committed figure most like it.</p>']
+    for x in ep.likenesses:
+        parts.append(f'<p class="summary"><code>{e(x.committed)}</code> beside <code>{e(x.shown)}</code>: '
+                     f'<span class="mono">{x.differing:.1%}</span> of its pixels differ</p>')
+        cells = [f'<figure><img src="{_data_uri(x.committed_image, _media(x.committed))}" alt="{e("Committed " + x.committed)}">'
+                 f'<figcaption>Committed</figcaption></figure>',
+                 f'<figure><img src="{_data_uri(x.shown_image, "image/png")}" alt="{e("Shown by the rerun: " + x.shown)}">'
+                 f'<figcaption>Shown by the rerun</figcaption></figure>']
+        parts.append(f'<div class="trio">{"".join(cells)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _media(path: str) -> str:
+    return "image/jpeg" if path.lower().endswith((".jpg", ".jpeg")) else "image/png"
+
+
 def _entry(ep: EntryPointResult) -> str:
     counts: Counter[str] = Counter(o.verdict.status for o in ep.outputs)
     order = ("identical", "equivalent", "varies", "different", "missing")
@@ -217,7 +240,7 @@ def _entry(ep: EntryPointResult) -> str:
     table = (f'<table><caption class="sr-only">Outputs of {e(ep.path)}</caption><thead><tr><th scope="col">Output</th><th scope="col">Rule</th>'
              f'<th scope="col">Verdict</th><th scope="col">Measured difference</th></tr></thead><tbody>{rows}</tbody></table>') if rows else ""
     why = f'<p class="why">{e(ep.message)}</p>' if ep.message else ""
-    details = "".join(_output_detail(o) for o in ep.outputs)
+    details = "".join(_output_detail(o) for o in ep.outputs) + _likenesses(ep)
     return (f'<article class="entry" aria-labelledby="ep-{e(ep.name)}"><header><h3 id="ep-{e(ep.name)}"><code>{e(ep.path)}</code></h3>'
             f"{pill(ep.status)}<span class=\"how\">{e(ep.kind)}</span></header>{why}<p class=\"counts\">{e(count_text)}</p>{table}{details}</article>")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from reprokit.checks import CheckResult, Outcome
+from reprokit.outputs.image import likeness
 from reprokit.outputs.verdict import Verdict
 
 BadgeKey = Literal["available", "functional", "reproduced"]
@@ -57,6 +58,18 @@ class OutputView:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Likeness:
+    """A figure the paper commits beside the most alike figure a rerun showed: informative,
+    as nothing says they are the same figure."""
+
+    committed: str  # path in paper/
+    shown: str  # path of the rerun's figure (shown/figure-N.png)
+    differing: float  # fraction of the committed figure's pixels that differ
+    committed_image: bytes = field(repr=False)
+    shown_image: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class EntryPointResult:
     name: str
     path: str
@@ -64,6 +77,30 @@ class EntryPointResult:
     status: RunStatus
     message: str = ""  # why it failed or did not run
     outputs: tuple[OutputView, ...] = ()
+    likenesses: tuple[Likeness, ...] = ()
+
+
+# A committed figure is put beside a shown one when at most this many of its pixels differ.
+ALIKE = 0.5
+
+
+def likenesses(committed: dict[str, bytes], shown: dict[str, bytes]) -> tuple[Likeness, ...]:
+    """Each shown figure beside the committed figure most like it (each committed one used
+    once, the most alike pairs first), where they are alike at all (:data:`ALIKE`)."""
+    scored = []
+    for s_path, s_bytes in shown.items():
+        for c_path, c_bytes in committed.items():
+            score = likeness(c_bytes, s_bytes)
+            if score is not None and score <= ALIKE:
+                scored.append((score, c_path, s_path))
+    out, used_c, used_s = [], set(), set()
+    for score, c_path, s_path in sorted(scored):
+        if c_path in used_c or s_path in used_s:
+            continue
+        used_c.add(c_path)
+        used_s.add(s_path)
+        out.append(Likeness(committed=c_path, shown=s_path, differing=score, committed_image=committed[c_path], shown_image=shown[s_path]))
+    return tuple(sorted(out, key=lambda x: x.shown))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from reprokit import sandbox
-from reprokit.bundle import ArchiveSettings, archive
+from reprokit.archive import ArchiveSettings, archive
 from reprokit.validate import ValidateSettings, validate
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from reprokit.bundle import ArchiveSettings, archive
+from reprokit.archive import ArchiveSettings, archive
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / ".work"

@@ -24,9 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprokit import lock as lock_mod
-from reprokit import pypi
-from reprokit.resolve import LockSettings, lock
+from reprokit.resolve import LockSettings, lock, pypi
+from reprokit.resolve import lockfile as lock_mod
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
 

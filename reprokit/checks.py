@@ -1,5 +1,6 @@
 """What each check of ``validate`` found: passed, failed, or not run (with the reason),
-and the exit status that follows.
+and the exit status that follows. :class:`Check` and :class:`Problem` are how the checks
+gather what they find (the integrity check of :mod:`reprokit.bundle.integrity` too).
 
 A check that could not run is never a pass: it fails the run unless the user allowed
 it to be skipped (``--allow-skip NAME``). A requested check with no result also fails.
@@ -95,3 +96,26 @@ def from_legacy(name: str, ok: bool | None, skipped: str | None, problems: Itera
     reason = (f"{first.path}: {first.message}" if first and first.path else first.message if first else "failed")
     more = f" (and {len(evidence) - 1} more)" if len(evidence) > 1 else ""
     return CheckResult(name=name, status="failed", reason=reason + more, evidence=evidence)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Problem:
+    path: str | None
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Check:
+    name: str
+    ok: bool | None
+    skipped: str | None = None
+    problems: tuple[Problem, ...] = ()
+    details: str = ""
+
+    def result(self) -> CheckResult:
+        return from_legacy(self.name, self.ok, self.skipped, [(p.path, p.message) for p in self.problems], self.details)
+
+    def to_json(self) -> dict[str, object]:
+        r = self.result()
+        return {"name": self.name, "status": r.status, "reason": r.reason, "ok": self.ok, "skipped": self.skipped,
+                "problems": [{"path": p.path, "message": p.message} for p in self.problems]}

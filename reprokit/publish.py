@@ -29,14 +29,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import zenodo_client
 
-from reprokit import __version__, citation, http, manifest, secrets, tarball
-from reprokit.bundle import epoch, write_tar
+from reprokit import __version__, http
+from reprokit.bundle import manifest, tarball
+from reprokit.bundle.integrity import check_integrity, read_sums
+from reprokit.bundle.manifest import Manifest
+from reprokit.bundle.pack import epoch, write_tar
 from reprokit.errors import PublishRefused, RetriesExhausted, UsageError, ZenodoError
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
-from reprokit.manifest import Manifest
-from reprokit.validate import check_integrity, read_sums
+from reprokit.scan import citation, secrets
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -126,7 +127,7 @@ class Deposits:
     """The deposit API at zenodo-client's URLs (or the same layout on another instance),
     called with the token in a header, with retries, and with upload names chosen here."""
 
-    def __init__(self, client: zenodo_client.Zenodo, *, base_url: str | None, timeout: float, retries: int, backoff: float) -> None:
+    def __init__(self, client: Any, *, base_url: str | None, timeout: float, retries: int, backoff: float) -> None:
         self.sandbox: bool = client.sandbox
         self.base: str = client.base
         self.depositions_base: str = client.depositions_base
@@ -232,6 +233,15 @@ def check_zenodo_url(url: str, allow_http: bool) -> None:
     raise UsageError(f"--zenodo-url {http.scrub_url(url)}: not an http(s) URL")
 
 
+def _zenodo_client() -> Any:
+    """zenodo-client, imported when a command talks to Zenodo: on import it makes a data
+    folder in the user's home (pystow), which other commands (and a reviewer's validate,
+    run as any user) must not."""
+    import zenodo_client
+
+    return zenodo_client
+
+
 def find_token(settings: PublishSettings) -> str:
     """The token from ``--token-env VAR``, else where zenodo-client looks for it."""
     if settings.token_env:
@@ -242,7 +252,7 @@ def find_token(settings: PublishSettings) -> str:
     else:
         where = "ZENODO_SANDBOX_API_TOKEN" if settings.sandbox else "ZENODO_API_TOKEN"
         try:
-            token = zenodo_client.Zenodo(sandbox=settings.sandbox).access_token or ""
+            token = _zenodo_client().Zenodo(sandbox=settings.sandbox).access_token or ""
         except ValueError:  # pystow's ConfigError: nothing configured
             token = ""
         if not token:
@@ -323,7 +333,7 @@ def publish(settings: PublishSettings, confirm: Callable[[str], bool] | None = N
                          record_url=previous["record_url"], state="unchanged", files=described, metadata=md, notes=notes)
     if settings.zenodo_url:
         check_zenodo_url(settings.zenodo_url, settings.allow_http)
-    client = zenodo_client.Zenodo(access_token=find_token(settings), sandbox=settings.sandbox)
+    client = _zenodo_client().Zenodo(access_token=find_token(settings), sandbox=settings.sandbox)
     z = Deposits(client, base_url=settings.zenodo_url, timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff)
     if previous and previous.get("state") == "draft" and not parent:
         deposition = z.get(previous["deposition_id"])

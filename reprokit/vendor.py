@@ -14,18 +14,13 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-import requests
-
-from reprokit import pypi
-from reprokit.errors import HashMismatch, PackageIndexError
-from reprokit.fsutil import sha256_file
-from reprokit.lock import Artifact, Lock
-from reprokit.nixpkgs import cache_root
+from reprokit.cache import cache_root
+from reprokit.resolve import pypi
+from reprokit.resolve.fetch import ProgressHook, Stopped, fetch
+from reprokit.resolve.lockfile import Artifact, Lock
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +49,6 @@ class VendorReport:
     seconds: float
 
 
-def cache_path(cache: Path, sha256: str) -> Path:
-    return cache / "artifacts" / "sha256" / sha256[:2] / sha256
-
-
 def selected(lock: Lock, settings: VendorSettings) -> list[tuple[Artifact, str]]:
     """The artifacts to keep, each with its folder: sdists (and, for a release without
     one, its wheel) in ``sdist/`` and wheels in ``wheels/``; the build tools in ``build/``
@@ -77,64 +68,6 @@ def selected(lock: Lock, settings: VendorSettings) -> list[tuple[Artifact, str]]
                 seen.add(a.sha256)
                 out.append((a, "build"))
     return out
-
-
-class ProgressHook(Protocol):
-    """Told about downloads as they go (:class:`reprokit.render.Progress` draws them)."""
-
-    def start(self, files: Sequence[tuple[str, int]]) -> None: ...
-
-    def advance(self, name: str, n: int) -> None: ...
-
-    def finished(self, name: str, how: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class Stopped(Exception):
-    """The run is being interrupted: a download in flight gives up at its next chunk."""
-
-
-def fetch(client: pypi.Client, artifact: Artifact, cache: Path, progress: ProgressHook | None = None, attempts: int = 3,
-          stop: threading.Event | None = None) -> tuple[Path, bool]:
-    """The cached file of ``artifact``, downloading (and resuming) it if needed."""
-    final = cache_path(cache, artifact.sha256)
-    if final.exists():
-        if progress:
-            progress.advance(artifact.filename, artifact.size or 0)
-        return final, False
-    final.parent.mkdir(parents=True, exist_ok=True)
-    part = final.with_name(final.name + ".part")
-    for attempt in range(attempts):
-        offset = part.stat().st_size if part.exists() else 0
-        if artifact.size is not None and offset > artifact.size:
-            part.unlink()
-            offset = 0
-        try:
-            with open(part, "ab") as fh:
-                for n in client.download(artifact.url, fh.write, offset=offset):
-                    if stop is not None and stop.is_set():
-                        raise Stopped()
-                    if n == -1:  # the server restarted from byte 0
-                        fh.truncate(0)
-                        fh.seek(0)
-                        continue
-                    if progress:
-                        progress.advance(artifact.filename, n)
-        except (requests.RequestException, PackageIndexError) as exc:
-            if attempt == attempts - 1:
-                raise PackageIndexError(f"{artifact.filename}: download failed ({exc})") from None
-            continue
-        size = part.stat().st_size
-        if artifact.size is not None and size < artifact.size:
-            continue  # truncated body: resume from where it stopped
-        got = sha256_file(part)
-        if got != artifact.sha256:
-            part.unlink()
-            raise HashMismatch(f"{artifact.filename}: sha256 is {got}, the lock says {artifact.sha256}; the file was not kept")
-        os.replace(part, final)
-        return final, True
-    raise PackageIndexError(f"{artifact.filename}: still incomplete after {attempts} tries")
 
 
 def _place(src: Path, dest: Path) -> None:

@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from reprokit import manifest
-from reprokit.bundle import sums
+from reprokit.bundle import manifest
+from reprokit.bundle.pack import sums
 from reprokit.fsutil import sha256_file
-from reprokit.interpreter import running
+from reprokit.resolve.interpreter import running
 
 ROOT = Path(__file__).resolve().parent.parent
 # Property tests draw this many times as many examples under HYPOTHESIS_PROFILE=explore.

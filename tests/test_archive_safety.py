@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import bundle as bundle_mod
-from reprokit import lock as lock_mod
-from reprokit import tree
-from reprokit.bundle import ArchiveSettings, archive, reap
+from reprokit import archive as bundle_mod
+from reprokit.archive import ArchiveSettings, archive
+from reprokit.bundle.place import reap
 from reprokit.cli import main
 from reprokit.errors import InputError
-from tests.helpers import RUNNING, write_tree
+from reprokit.resolve import lockfile as lock_mod
+from reprokit.scan import tree
 from tests.fakeindex import FakeIndex, running
+from tests.helpers import RUNNING, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = {

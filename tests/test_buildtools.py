@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import buildtools, pypi, rerun, sandbox
-from reprokit import lock as lock_mod
-from reprokit.nixpkgs import cache_root
-from reprokit.resolve import LockSettings, lock
+from reprokit import run as rerun
+from reprokit import sandbox
+from reprokit.cache import cache_root
+from reprokit.errors import RebuildFailed
+from reprokit.resolve import LockSettings, buildtools, lock, pypi
+from reprokit.resolve import lockfile as lock_mod
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
-from reprokit.errors import RebuildFailed
-from tests.helpers import RUNNING, write_tree
 from tests.fakeindex import Dist, FakeIndex, build_sdist, build_wheel, running
+from tests.helpers import RUNNING, write_tree
 
 needs_sandbox = pytest.mark.skipif(sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}")
 

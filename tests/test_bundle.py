@@ -11,20 +11,23 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
-from reprokit import manifest, rerun, schemas
-from reprokit.bundle import ArchiveResult, ArchiveSettings, archive
-from reprokit.errors import InputError
-from reprokit.flake import EntryPoint
+from reprokit import run as rerun
+from reprokit import schemas
+from reprokit.archive import ArchiveResult, ArchiveSettings, archive
+from reprokit.bundle import manifest
 from reprokit.cli import main
+from reprokit.errors import InputError
+from reprokit.scan.entrypoints import EntryPoint
 from reprokit.validate import ValidateSettings, check_completeness, validate
-from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, resign, write_tree
 from tests.fakeindex import FakeIndex, running
+from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, resign, write_tree
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeIndex]:
@@ -317,7 +320,7 @@ def test_validate_writes_the_reviewers_report(built: tuple[Path, Path, FakeIndex
 def test_a_format_1_bundle_still_validates_and_reruns(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     """Before format 2, outputs were recorded by sha256 alone and not kept: still valid,
     and a rerun is compared by bytes."""
-    from reprokit.bundle import sums
+    from reprokit.bundle.pack import sums
 
     b = tmp_path / "old"
     shutil.copytree(built[0], b, symlinks=True)
@@ -381,7 +384,7 @@ error: reprokit: this nixpkgs (20.09) has no python311, for Python 3.11; pin a n
 
 
 def test_the_first_real_error_of_a_nix_build_is_reported() -> None:
-    from reprokit.validate import first_error
+    from reprokit.validate.nixbuild import first_error
 
     assert first_error(NIX_BUILD_FAILED) == "python3.8-foo: ERROR: Could not find a version that satisfies the requirement hatchling (from versions: none)"
     # Without -L, Nix quotes the builder's last lines only.
@@ -393,7 +396,7 @@ def test_the_first_real_error_of_a_nix_build_is_reported() -> None:
 
 
 def test_nix_rebuild_runs_in_the_sandbox_and_checks_before_it_builds(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
-    from reprokit.validate import nix_build_command, rebuild_nix
+    from reprokit.validate.nixbuild import nix_build_command, rebuild_nix
 
     bundle = built[0]
     cmd = nix_build_command(bundle)
@@ -440,8 +443,8 @@ def test_without_any_date_archive_asks_for_one(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_pylock_agrees_with_the_manifest_and_is_checked(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
-    from reprokit.bundle import sums
-    from reprokit.lock import parse_pylock
+    from reprokit.bundle.pack import sums
+    from reprokit.resolve.lockfile import parse_pylock
 
     bundle = tmp_path / "b"
     shutil.copytree(built[0], bundle)
@@ -524,7 +527,7 @@ def test_a_crash_names_the_python_frame_it_happened_under(tmp_path: Path) -> Non
     assert res.message == "crashed: Segmentation fault in lib.py, line 4", res.message
     assert rerun.crash(-11, "") == "Segmentation fault" and rerun.crash(1, "Traceback ...\nValueError: x") is None
     # The frame's file names its distribution; only a wheel of compiled code is one to build from source.
-    from reprokit.record import compiled_distribution
+    from reprokit.archive.record import compiled_distribution
 
     site = tmp_path / "env" / "lib" / "python3.6" / "site-packages"
     for name, purelib in (("numba", "false"), ("brian2", "true")):

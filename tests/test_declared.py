@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprokit import declared
+from reprokit.scan import declared
 from tests.helpers import write_tree
 
 
@@ -106,7 +106,7 @@ def test_read_declared_reads_includes_whatever_their_name(tmp_path: Path) -> Non
 
 
 def test_conda_environments_are_read_whatever_their_name_and_git_requirements_keep_their_url(tmp_path: Path) -> None:
-    from reprokit.declared import read_declared
+    from reprokit.scan.declared import read_declared
 
     write_tree(tmp_path, {
         "binder/env.yaml": "name: paper\nchannels: [conda-forge]\ndependencies:\n  - numpy=1.24\n  - python=3.11\n",

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import entrypoints, tree
 from reprokit.errors import InputError
+from reprokit.scan import entrypoints, tree
 from tests.helpers import notebook, write_tree
 
 

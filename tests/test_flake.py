@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from reprokit import flake
 from reprokit.errors import InputError, InterpreterUnavailable, SourceNotVendored
-from reprokit.lock import Artifact, Lock, Package
-from reprokit.nixpkgs import NixpkgsPin
+from reprokit.nix import flake
+from reprokit.nix.nixpkgs import NixpkgsPin
+from reprokit.resolve.lockfile import Artifact, Lock, Package
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import interpreter, nixpkgs, tree
+from reprokit.nix import nixpkgs
+from reprokit.resolve import interpreter
+from reprokit.scan import tree
 from tests.helpers import RUNNING, notebook, write_tree
 
 

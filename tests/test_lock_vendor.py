@@ -10,14 +10,14 @@ from typing import Literal
 
 import pytest
 
-from reprokit import lock as lock_mod
-from reprokit import pypi
 from reprokit.errors import HashMismatch, PackageIndexError, ResolutionFailed, UnresolvedImports
-from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, requirements_for
+from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, pypi, requirements_for
+from reprokit.resolve import lockfile as lock_mod
+from reprokit.resolve.fetch import cache_path
 from reprokit.scan import ScanSettings, scan
-from reprokit.vendor import VendorSettings, cache_path, vendor
-from tests.helpers import RUNNING, write_tree
+from reprokit.vendor import VendorSettings, vendor
 from tests.fakeindex import FakeIndex, running
+from tests.helpers import RUNNING, write_tree
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ class FakeTTY:
 
 
 def test_progress_draws_a_bar_per_file_and_a_total_on_a_terminal() -> None:
-    from reprokit.render import Progress
+    from reprokit.report.progress import Progress
 
     tty = FakeTTY()
     p = Progress(tty)  # type: ignore[arg-type]
@@ -373,9 +373,9 @@ def test_the_lock_maps_through_no_installed_environment_unless_one_is_named(tmp_
     named = scan(ScanSettings(path=root, python="3.11", from_env=sys.executable))
     assert {d.name: d.how for d in named.distributions} == {"requests": "installed"}
     assert requirements_for(named, LockSettings(date=dt.date(2024, 1, 15), python="3.11"))[0] == ["requests"]
-    from reprokit.resolve import env_pins
-
     import requests
+
+    from reprokit.resolve import env_pins
 
     assert env_pins(["requests", "not-installed-here"], sys.executable) == {"requests": requests.__version__}
 

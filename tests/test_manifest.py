@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from reprokit import manifest, schemas
+from reprokit import schemas
+from reprokit.bundle import manifest
+from reprokit.bundle.manifest import Manifest
 from reprokit.errors import InputError
-from reprokit.flake import EntryPoint
-from reprokit.manifest import Manifest
 from reprokit.outputs.rule import Rule
+from reprokit.scan.entrypoints import EntryPoint
 
 GOLDEN = Path(__file__).parent / "golden"
 # Written by the dict-based manifest writer this module replaced, from a real bundle's
@@ -129,8 +130,8 @@ def test_render_refuses_a_manifest_the_schema_does_not_allow() -> None:
 
 
 def test_validate_reports_a_manifest_that_does_not_fit_as_a_problem_of_reprokit_yaml(tmp_path: Path) -> None:
-    from reprokit.bundle import sums
-    from reprokit.validate import check_integrity
+    from reprokit.bundle.integrity import check_integrity
+    from reprokit.bundle.pack import sums
 
     b = tmp_path / "b"
     b.mkdir()

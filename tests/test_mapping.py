@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reprokit.mapping import Mapper, bundled_table_about
+from reprokit.scan.mapping import Mapper, bundled_table_about
 
 TRICKY = {
     "sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",

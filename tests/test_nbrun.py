@@ -11,13 +11,13 @@ from pathlib import Path
 
 from reprokit.resolve import NOTEBOOK_TOOLING, LockSettings, lock
 from reprokit.scan import ScanSettings, scan
-from tests.helpers import RUNNING, notebook, write_tree
 from tests.fakeindex import FakeIndex, running
+from tests.helpers import RUNNING, notebook, write_tree
 
 
 def run_notebook(path: Path, pythonpath: Path | None = None) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     executed = path.with_name("executed.ipynb")
-    cmd = [sys.executable, "-m", "reprokit._nbrun", path.name, "--python", sys.executable, "--timeout", "120", "--output", str(executed)]
+    cmd = [sys.executable, "-m", "reprokit.run._nbrun", path.name, "--python", sys.executable, "--timeout", "120", "--output", str(executed)]
     if pythonpath:
         cmd += ["--pythonpath", str(pythonpath)]
     proc = subprocess.run(cmd, cwd=path.parent, capture_output=True, text=True, timeout=300)
@@ -68,12 +68,12 @@ def test_the_runner_is_the_reprokit_that_runs_not_another_on_the_path(tmp_path: 
 
     checkout = tmp_path / "checkout"
     shutil.copytree(Path(reprokit.__file__).parent, checkout / "reprokit", ignore=shutil.ignore_patterns("__pycache__"))
-    runner = checkout / "reprokit" / "_nbrun.py"
+    runner = checkout / "reprokit" / "run" / "_nbrun.py"
     text = runner.read_text()
     runner.write_text(text.replace("from __future__ import annotations\n", "from __future__ import annotations\nopen('runner-was-here', 'w').write(__file__)\n", 1))
     nb = write_tree(tmp_path / "paper", {"a.ipynb": notebook("x = 1")})
     script = ("import sys, subprocess\nsys.path.insert(0, sys.argv[1])\nimport reprokit\nfrom pathlib import Path\n"
-              "from reprokit import rerun\nfrom reprokit.flake import EntryPoint\n"
+              "from reprokit import run as rerun\nfrom reprokit.scan.entrypoints import EntryPoint\n"
               "env = rerun.Env(python=Path(sys.executable), bindir=Path(sys.executable).parent)\n"
               "cmd, cwd = rerun.command(EntryPoint(name='a', kind='notebook', path='a.ipynb'), Path(sys.argv[2]), env, 120)\n"
               "sys.exit(subprocess.run(cmd, cwd=cwd).returncode)\n")

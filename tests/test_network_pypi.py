@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import lock as lock_mod
-from reprokit import pypi
-from reprokit.resolve import LockSettings, lock
+from reprokit.resolve import LockSettings, lock, pypi
+from reprokit.resolve import lockfile as lock_mod
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
 from tests.helpers import write_tree
@@ -52,7 +51,7 @@ def test_real_pypi_lock_vendor_and_offline_install(tmp_path: Path) -> None:
 def test_a_python_2_paper_is_locked_by_its_own_pip_and_rebuilt_without_a_venv(tmp_path: Path) -> None:
     """uv does not target Python 2.7: its own pip resolves against an index of the paper's
     date, and the rebuild installs with the bundle's pip into a folder (2.7 has no venv)."""
-    from reprokit.bundle import ArchiveSettings, archive
+    from reprokit.archive import ArchiveSettings, archive
     from reprokit.validate import ValidateSettings, validate
 
     paper = write_tree(tmp_path / "old", {
@@ -60,7 +59,7 @@ def test_a_python_2_paper_is_locked_by_its_own_pip_and_rebuilt_without_a_venv(tm
         "run.py": "import six\nprint 'six', six.__version__\nopen('version.txt', 'w').write(six.__version__)\n",
     })
     result = archive(ArchiveSettings(paper=paper, output=tmp_path / "bundle", date=dt.date(2016, 2, 10), quiet=True, cache_dir=tmp_path / "cache"))
-    from reprokit import manifest
+    from reprokit.bundle import manifest
 
     man = manifest.read(result.bundle / "reprokit.yaml")
     assert man.python == manifest.PythonTarget(version="2.7", platform="x86_64-linux", source="README.md:1 (python 2.7)")

@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from reprokit import hashes, nixpkgs
+from reprokit import hashes
 from reprokit.cli import main
 from reprokit.errors import PinError
+from reprokit.nix import nixpkgs
 from tests.fakeservers import reply, serve
 from tests.helpers import COMMIT_TIME, REV, make_tarball
-
 
 
 @pytest.mark.parametrize(("date", "channel"), [("2024-02-15", "nixos-23.11"), ("2024-06-01", "nixos-24.05"), ("2024-12-01", "nixos-24.11"), ("2020-05-31", "nixos-20.03"), ("2017-01-20", "nixos-16.09"),

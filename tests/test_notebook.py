@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from reprokit import notebook
+from reprokit.scan import notebook
 from tests.helpers import notebook as make_nb
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from reprokit.errors import InputError
 from reprokit.outputs import compare_outputs, comparison, renderer
+from reprokit.outputs.config import OutputsConfig
 from reprokit.outputs.config import parse as parse_config
 from reprokit.outputs.learn import SEED_HINT, learn_output
-from reprokit.outputs.config import OutputsConfig
 from reprokit.outputs.record import RecordedOutput
 from reprokit.outputs.rule import Rule, default_rule, defaults, kind_for
 from reprokit.outputs.sanitize import sanitize

@@ -12,7 +12,17 @@ import pytest
 
 from reprokit.outputs import Learned, Verdict, compare_outputs, learn
 from reprokit.outputs.config import OutputsConfig
-from tests.outputs_papers import ANTIALIASED, FLOAT_NOISE, TIMESTAMPED, WALL_CLOCK, make_paper, notebook, png, run_paper, runs
+from tests.outputs_papers import (
+    ANTIALIASED,
+    FLOAT_NOISE,
+    TIMESTAMPED,
+    WALL_CLOCK,
+    make_paper,
+    notebook,
+    png,
+    run_paper,
+    runs,
+)
 
 
 def archive_and_rerun(tmp_path: Path, script: str, rerun_env: dict[str, str] | None = None,
@@ -83,9 +93,10 @@ def test_antialiased_pixels_that_move_are_equivalent_with_the_count_reported(tmp
 
 
 def test_a_moved_curve_is_different_with_a_diff_image(tmp_path: Path) -> None:
+    import base64
+
     from reprokit.outputs import comparison
     from reprokit.outputs.rule import default_rule
-    import base64
 
     a, b = base64.b64decode(png(0.0)), base64.b64decode(png(4.0))
     v = comparison.compare("fig.png", a, b, default_rule("fig.png"))

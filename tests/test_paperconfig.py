@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import entrypoints, paperconfig
 from reprokit.errors import InputError
 from reprokit.outputs import config as outputs_config
+from reprokit.scan import entrypoints, paperconfig
 from tests.helpers import write_tree
 
 

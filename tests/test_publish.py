@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 from zenodo_mock.testing import spawn
 
-from reprokit import citation, manifest
-from reprokit.bundle import ArchiveSettings, archive
+from reprokit.archive import ArchiveSettings, archive
+from reprokit.bundle import manifest
 from reprokit.cli import main
 from reprokit.errors import PublishRefused, ZenodoError
 from reprokit.publish import PublishSettings, metadata, publish
-from tests.helpers import PAPER, RUNNING, write_tree
+from reprokit.scan import citation
 from tests.fakeindex import FakeIndex, running
 from tests.fakeservers import serve
+from tests.helpers import PAPER, RUNNING, write_tree
 
 TOKEN = "tok" + "e" * 50 + "n"  # looks like nothing else in the output
 CFF = PAPER["CITATION.cff"].replace('    given-names: Jo\n', '    given-names: Jo\n    orcid: "https://orcid.org/0000-0002-1825-0097"\n') + (
@@ -83,7 +84,7 @@ def test_round_trip_new_version_and_no_duplicate(bundle: Path, tmp_path: Path, m
         # A changed bundle becomes a new version of the recorded deposition (its stale
         # tarball from the first publish is not reused).
         (bundle / "paper" / "data" / "input.csv").write_text("a,b\n1,3\n")
-        from reprokit.bundle import sums
+        from reprokit.bundle.pack import sums
         (bundle / "reprokit.yaml").write_text((bundle / "reprokit.yaml").read_text().replace(
             hashlib.sha256(b"a,b\n1,2\n").hexdigest(), hashlib.sha256(b"a,b\n1,3\n").hexdigest()))
         (bundle / "SHA256SUMS").write_text(sums(bundle))
@@ -111,7 +112,7 @@ def test_corrupt_bundle_secret_and_bad_citation_are_refused(bundle: Path, tmp_pa
     (bundle / "paper" / "run.py").write_text("tampered\n")
     with pytest.raises(PublishRefused, match=r"corrupt .*paper/run\.py"):
         publish(PublishSettings(bundle=bundle, dry_run=True))
-    from reprokit.bundle import sums
+    from reprokit.bundle.pack import sums
     (bundle / "paper" / "run.py").write_text('token = "ghp_' + "A" * 36 + '"\n')
     manifest_text = (bundle / "reprokit.yaml").read_text()
     old = hashlib.sha256(PAPER["run.py"].encode()).hexdigest()
@@ -130,7 +131,7 @@ def test_corrupt_bundle_secret_and_bad_citation_are_refused(bundle: Path, tmp_pa
 
 
 def test_citation_is_checked_against_the_cff_schema_path_by_path() -> None:
-    from reprokit import citation
+    from reprokit.scan import citation
 
     # What six hand checks let through, the official CFF 1.2.0 schema does not.
     bad = citation.parse('cff-version: 1.2.0\nmessage: "m"\ntitle: "t"\nauthors:\n  - family-names: Doe\n  - name: The consortium\n'
@@ -143,7 +144,7 @@ def test_citation_is_checked_against_the_cff_schema_path_by_path() -> None:
     ]
     # An unquoted YAML date is a date, as the schema asks of validators; and the file
     # archive writes for a paper without one is valid.
-    from reprokit.bundle import generated_citation
+    from reprokit.archive.paper import generated_citation
 
     assert citation.problems(citation.parse(generated_citation("tiny", __import__("datetime").date(2024, 1, 20)))) == []
 

@@ -17,7 +17,7 @@ from reprokit.checks import CheckResult, Evidence, judge
 from reprokit.outputs import compare_outputs, learn
 from reprokit.outputs.config import OutputsConfig
 from reprokit.report import EntryPointResult, Holdings, Paper, build, output_view, render
-from reprokit.report.model import available, functional, reproduced
+from reprokit.validate.review import available, functional, reproduced
 from tests.outputs_papers import ANTIALIASED, FLOAT_NOISE, TIMESTAMPED, make_paper, run_paper, runs
 
 PAPER = Paper(title="Leaf area and growth under supplemental light: analysis code", authors=("Okafor, Adaeze", "Lindqvist, Henrik"),
@@ -153,7 +153,7 @@ def test_report_renders_in_headless_chromium(entry_points: list[EntryPointResult
 
 def test_the_report_of_a_bundle_without_nix_gathers_what_it_holds(tmp_path: Path) -> None:
     """A pip-only bundle (archive --no-nix) has no pin: the report says so."""
-    from reprokit import manifest
+    from reprokit.bundle import manifest
     from reprokit.validate import gather_review
 
     man = dataclasses.replace(manifest.read(Path(__file__).parent / "golden" / "reprokit.yaml"), nixpkgs=None)
@@ -172,7 +172,7 @@ def test_a_committed_figure_is_put_beside_the_shown_figure_most_like_it() -> Non
 
     from PIL import Image
 
-    from reprokit.report.model import likenesses
+    from reprokit.validate.review import likenesses
     from tests.outputs_papers import png
 
     committed = base64.b64decode(png(0.0))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import rerun, sandbox
-from reprokit.flake import EntryPoint
+from reprokit import run as rerun
+from reprokit import sandbox
+from reprokit.scan.entrypoints import EntryPoint
 from tests.helpers import notebook, write_tree
 
 ENV = rerun.Env(python=Path(sys.executable), bindir=Path(sys.executable).parent)

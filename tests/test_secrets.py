@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import render, secrets
 from reprokit.cli import main
+from reprokit.report import text as render
+from reprokit.scan import secrets
 from tests.helpers import SAMPLE_PAPER, write_tree
 
 GH = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reprokit import tree
-from reprokit.tree import walk
+from reprokit.scan import tree
+from reprokit.scan.tree import walk
 from tests.helpers import EXPLORE, write_tree
 
 
@@ -77,7 +76,7 @@ PATTERNS = ["*.py[co]", "a/**/b", "**/a/**/b", "*a*b", "[!a]b*", "x/*.txt", "**/
 def test_the_bounded_matcher_agrees_with_re(pattern: str, path: str) -> None:
     import pathspec.util
 
-    from reprokit.tree import Matcher
+    from reprokit.scan.tree import Matcher
 
     factory = pathspec.util.lookup_pattern("gitignore" if "gitignore" in pathspec.util._registered_patterns else "gitwildmatch")
     regex = factory(pattern).regex

@@ -3,8 +3,8 @@ paper whose entry point attack the reviewer. Their effects are looked for from o
 
 from __future__ import annotations
 
-import datetime as dt
 import contextlib
+import datetime as dt
 import gzip
 import hashlib
 import io
@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from reprokit import sandbox
-from reprokit.bundle import ArchiveSettings, archive
+from reprokit.archive import ArchiveSettings, archive
 from reprokit.validate import ValidateSettings, validate
-from tests.helpers import RUNNING, resign, write_tree
 from tests.fakeindex import Dist, FakeIndex, running
+from tests.helpers import RUNNING, resign, write_tree
 from tests.hostile import ATTACK, KEY, TOKEN, Listener, arena
 
 

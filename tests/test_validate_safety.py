@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import manifest, sandbox
-from reprokit.bundle import ArchiveSettings, archive
+from reprokit import sandbox
+from reprokit.archive import ArchiveSettings, archive
+from reprokit.bundle import manifest
 from reprokit.cli import main
-from reprokit.flake import EntryPoint
-from reprokit.lock import parse_requirements
+from reprokit.resolve.lockfile import parse_requirements
+from reprokit.scan.entrypoints import EntryPoint
 from reprokit.validate import ValidateSettings, validate
-from tests.helpers import CLI_USERS, RUNNING, reprokit_as, resign, shared_copy, write_tree
 from tests.fakeindex import FakeIndex, running
+from tests.helpers import CLI_USERS, RUNNING, reprokit_as, resign, shared_copy, write_tree
 
 PAPER = {
     "CITATION.cff": 'cff-version: 1.2.0\nmessage: "cite"\ntitle: "Tiny"\nauthors:\n  - family-names: Doe\n    given-names: Jo\ndate-released: "2024-01-20"\n',

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from reprokit.errors import InputError
 from reprokit.outputs.rule import Rule, default_rule, kind_for
-
+from reprokit.scan import paperconfig
 
 KEEP_MAX_BYTES = 50_000_000
 RUNS = 2
@@ -125,7 +125,6 @@ def parse(data: Mapping[str, object], where: str = "reprokit.toml") -> OutputsCo
 def read(paper: Path) -> OutputsConfig:
     """The paper's ``[outputs]`` table (reprokit.toml, or pyproject's [tool.reprokit]), or
     the defaults."""
-    from reprokit import paperconfig
 
     cfg = paperconfig.read(paper)
     table = cfg.table.get("outputs", {})

@@ -4,8 +4,18 @@ badges worked out, drawn as one self-contained HTML page (:mod:`.html`)."""
 from __future__ import annotations
 
 from reprokit.report.html import render
-from reprokit.report.model import (
-    IMAGE_SUFFIXES, Badge, EntryPointResult, Holdings, Likeness, OutputView, Paper, Report, build, likenesses, output_view,
+from reprokit.validate.review import (
+    IMAGE_SUFFIXES,
+    Badge,
+    EntryPointResult,
+    Holdings,
+    Likeness,
+    OutputView,
+    Paper,
+    Report,
+    build,
+    likenesses,
+    output_view,
 )
 
 __all__ = ["IMAGE_SUFFIXES", "Badge", "EntryPointResult", "Holdings", "Likeness", "OutputView", "Paper", "Report", "build", "likenesses",

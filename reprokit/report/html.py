@@ -10,7 +10,7 @@ from collections import Counter
 
 from reprokit.checks import CheckResult
 from reprokit.outputs.verdict import Difference, Verdict
-from reprokit.report.model import Badge, EntryPointResult, OutputView, Report
+from reprokit.validate.review import Badge, EntryPointResult, OutputView, Report
 
 _ICONS = {"passed": "✓", "failed": "✗", "not-run": "–", "identical": "✓", "equivalent": "≈", "different": "✗", "missing": "✗",
           "varies": "~", "ran": "✓", "earned": "✓", "not-earned": "✗"}

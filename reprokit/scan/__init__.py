@@ -15,27 +15,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reprokit import declared as declared_mod
-from reprokit import tree
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from reprokit.errors import UsageError
-from reprokit.mapping import Mapper, platform_only
-from reprokit.render import counted
+from reprokit.scan import declared as declared_mod
+from reprokit.scan import tree
 from reprokit.scan._files import (
-    MAX_FILE_BYTES, PARALLEL_BYTES, PARALLEL_FILES, FileImports, Warning_, scan_file, scan_files, warning_at,
+    MAX_FILE_BYTES,
+    PARALLEL_BYTES,
+    PARALLEL_FILES,
+    FileImports,
+    Warning_,
+    scan_file,
+    scan_files,
+    warning_at,
 )
 from reprokit.scan._imports import FoundImport, has_main_guard
 from reprokit.scan._layout import (
-    SUPPORT_DIRS, VENDORED_DIRS, import_roots, in_package, is_support_code, is_vendored, local_names, module_folders, module_name,
-    package_dirs, unimported_modules, visible_folders,
+    SUPPORT_DIRS,
+    VENDORED_DIRS,
+    import_roots,
+    in_package,
+    is_support_code,
+    is_vendored,
+    local_names,
+    module_folders,
+    module_name,
+    package_dirs,
+    unimported_modules,
+    visible_folders,
 )
-from reprokit.scan._render import render_table
 from reprokit.scan._stdlib import TYPE_CHECKER_ONLY, other_stdlib, other_stdlib_message, parse_python, stdlib_names
+from reprokit.scan.mapping import Mapper, platform_only
+from reprokit.wording import counted
 
 __all__ = [
     "MAX_FILE_BYTES", "PARALLEL_BYTES", "PARALLEL_FILES", "SUPPORT_DIRS", "TYPE_CHECKER_ONLY", "VENDORED_DIRS",
     "DeclaredReq", "Distribution", "FileImports", "FoundImport", "Import", "Kind", "ScanResult", "ScanSettings",
     "Warning_", "counted", "has_main_guard", "import_roots", "in_package", "is_support_code", "is_vendored", "local_names",
-    "marker_environment", "module_folders", "module_name", "other_stdlib", "package_dirs", "parse_python", "render_table", "scan",
+    "marker_environment", "module_folders", "module_name", "other_stdlib", "package_dirs", "parse_python", "scan",
     "scan_file", "scan_files", "stdlib_names", "unimported_modules",
 ]
 
@@ -160,8 +179,6 @@ def _declarations(
         return [], set(), set()
     # packaging is imported here, not at the top: a tree that declares nothing (most
     # library trees, many papers) is scanned without paying for it at startup.
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
 
     for r, inst in installs:
         try:

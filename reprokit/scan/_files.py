@@ -6,6 +6,7 @@ file that cannot be read.
 from __future__ import annotations
 
 import ast
+import concurrent.futures  # here, not at the top: only large trees need it
 import dataclasses
 import os
 import re
@@ -13,8 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprokit import notebook
-from reprokit.scan import _imports
+from reprokit.scan import _imports, notebook
 from reprokit.scan._imports import FoundImport
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -216,7 +216,6 @@ def scan_files(root: Path, rels: list[str], target: tuple[int, int], jobs: int |
     # Chunks of interleaved files so each worker gets a mix of big and small ones.
     n_chunks = workers * 8
     chunks = [rels[i::n_chunks] for i in range(n_chunks)]
-    import concurrent.futures  # here, not at the top: only large trees need it
 
     results: list[FileImports] = []
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:

@@ -1,0 +1,315 @@
+"""``reprokit archive``: scan -> lock -> pin -> vendor -> bundle -> validate.
+
+The bundle is assembled in a temporary folder next to OUT and renamed into place only
+when complete and valid. No wall-clock time enters it: dates come from
+``SOURCE_DATE_EPOCH`` or the paper's own date, so the same inputs give the same bytes,
+and ``--tar`` writes a deterministic ``.tar.gz``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from reprokit import __version__, hashes, resolve, sandbox
+from reprokit import run as rerun
+from reprokit.archive import record
+from reprokit.archive.paper import _copy_paper, bundle_name, generated_citation, paper_date, unbuilt_extensions
+from reprokit.archive.readme import readme
+from reprokit.bundle import manifest
+from reprokit.bundle.integrity import check_integrity
+from reprokit.bundle.pack import epoch, sums, write_tar
+from reprokit.bundle.place import _replace_dir, reap
+from reprokit.cache import cache_root
+from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, UsageError
+from reprokit.fsutil import atomic_write_text, sha256_file
+from reprokit.nix import flake, nixpkgs
+from reprokit.outputs import config as outputs_config
+from reprokit.resolve import LockSettings, buildtools, choose_python, lazy_left_out, pypi
+from reprokit.resolve import lockfile as lock_mod
+from reprokit.resolve.fetch import ProgressHook
+from reprokit.resolve.lockfile import Lock
+from reprokit.scan import citation, entrypoints, import_roots, paperconfig, secrets, tree
+from reprokit.scan.entrypoints import CONFIGURED
+from reprokit.vendor import VendorSettings, vendor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ArchiveSettings:
+    paper: Path
+    output: Path
+    date: dt.date | None = None
+    python: str | None = None
+    channel: str | None = None
+    offline: bool = False
+    wheels: bool = True
+    tar: bool = False
+    force: bool = False
+    record_outputs: bool = True
+    nix: bool = True  # False: a pip-only bundle, no flake and no nixpkgs pin
+    vendor_nixpkgs: bool = False
+    index_url: str | None = None
+    cache_dir: Path | None = None
+    quiet: bool = False
+    # What people see while it works (none when quiet): a line per entry point run, and the
+    # downloads as they go (the CLI draws them, :class:`reprokit.report.progress.Progress`).
+    progress: Callable[[str], None] | None = None
+    downloads: ProgressHook | None = None
+    # Recording outputs builds sdists and runs the paper: in the sandbox, unless the
+    # author says --no-sandbox.
+    sandboxed: bool = True
+    # Seconds each entry point may run (--run-timeout); None: reprokit.toml's run-timeout,
+    # else rerun.RUN_TIMEOUT.
+    run_timeout: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ArchiveResult:
+    bundle: Path
+    tarball: Path | None
+    packages: int
+    files: int
+    outputs: int
+    notes: tuple[str, ...]
+
+
+def archive(settings: ArchiveSettings) -> ArchiveResult:
+    if not settings.paper.is_dir():
+        raise UsageError(f"{settings.paper}: not a folder")
+    if settings.output.exists() and not settings.force:
+        raise UsageError(f"{settings.output} exists; choose another -o or pass --force to replace it")
+    # Absolute from here on: the sandbox, uv and pip are given paths that outlive a chdir.
+    paper, out = settings.paper.absolute(), settings.output.absolute()
+    notes: list[str] = []
+    cit = citation.read(paper)
+    date, date_from = (settings.date, "--date") if settings.date else paper_date(paper, cit)
+    notes.append(f"date {date} (from {date_from})")
+    walked = tree.walk(paper, suffixes=None, keep=entrypoints.kept_folders(paper))
+    all_files = list(walked.files)
+    choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url)
+    python = choice.version
+    notes.append(f"Python {python} (from {choice.source})")
+    notes += locked.notes
+    name = bundle_name(paper)
+    lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
+    left_out = lazy_left_out(scanned, lock_settings) | unbuilt_extensions(scanned, all_files)
+    notes += dict.fromkeys(left_out.values())
+
+    exe, no_python = rerun.find_python(python)
+    config = paperconfig.read(paper)
+    run_timeout = settings.run_timeout or paperconfig.run_timeout(config) or rerun.RUN_TIMEOUT
+    say = None if settings.quiet else settings.progress
+    client = pypi.Client(settings.index_url)
+    policy = sandbox.Policy(contained=settings.sandboxed)
+    build_needs: dict[str, list[str]] = {}  # sdist -> what its build was found to need beyond what it declares
+    locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
+                                          every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+    notes += build_notes
+    pin = None
+    if settings.nix:
+        pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir, python=python))
+        if pin.note:
+            notes.append(f"nixpkgs: {pin.note}")
+        flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
+    native_inputs = flake.read_native_inputs(paper)
+    # The paper's own code is importable from every entry point, as when it is a package
+    # installed with `pip install -e .` (a src/ layout, examples/ importing the package).
+    python_path = list(import_roots(
+        [(loc.split(":", 1)[0], i.top) for i in scanned.imports if i.kind == "local" for loc in i.locations], all_files))
+    if python_path:
+        notes.append(f"the paper's own modules are imported from other folders than theirs: {', '.join(f'paper/{p}' for p in python_path)} "
+                     "on sys.path when the entry points run, as an installed (pip install -e .) paper has them")
+    detection = entrypoints.detect(paper, all_files)
+    eps = detection.entry_points
+    sources = {f.entry_point.name: f.source for f in detection.found}
+    notes += detection.notes
+    if not eps:
+        imported = {i.top for i in scanned.imports if i.kind == "local"}
+        scripts = entrypoints.candidates(scanned.files, imported)[:3]
+        notes.append(
+            "no entry points found (notebooks, the commands of the paper's README or Makefile, and scripts with "
+            '`if __name__ == "__main__":` are); list what to run in reprokit.toml: entry-points = ['
+            + (", ".join(f'"{s}"' for s in scripts) if scripts else '"path/to/script.py"') + "]"
+        )
+    for f in secrets.scan_path(paper):
+        notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    reap(out)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
+    try:
+        files, link_notes = _copy_paper(paper, work / "paper", walked)
+        notes += link_notes
+        # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
+        # share these digests (the integrity check below reads everything again).
+        paper_sha = {rel: sha256_file(work / "paper" / rel) for rel in files}
+        outputs: dict[str, tuple[manifest.Output, ...]] = {e.name: () for e in eps}
+        failed: dict[str, str] = {}
+        too_long: frozenset[str] = frozenset()
+        ran_for: dict[str, float] = {}
+        needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
+        built: frozenset[str] = frozenset()  # distributions the runs showed must be built from source
+        while True:
+            shutil.rmtree(work / "vendor", ignore_errors=True)
+            report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir), client,
+                            None if settings.quiet else settings.downloads)
+            atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
+            atomic_write_text(work / "pylock.toml", lock_mod.render_pylock(locked, {
+                v.artifact.sha256: v.path.relative_to(work).as_posix() for v in report.files if v.path.parent.name in ("sdist", "wheels")}))
+            if pin is not None and settings.vendor_nixpkgs:
+                vendor_nixpkgs_tarball(pin, work / "vendor" / "nixpkgs", settings.cache_dir)
+            if not (settings.record_outputs and eps):
+                break
+            if exe is None:
+                raise UsageError(f"cannot record the paper's outputs: {no_python} (or pass --no-record-outputs)")
+            try:
+                recorded = record.record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
+                                          python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED),
+                                          buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say,
+                                          unisolated={p.name: p.build_with for p in locked.packages if p.build_undeclared})
+                outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
+                too_long, ran_for = recorded.too_long, recorded.seconds
+            except NeedsFolder as need:
+                eps = [dataclasses.replace(e, mkdirs=(*e.mkdirs, need.folder)) if e.name == need.entry_point else e for e in eps]
+                notes.append(f"{need.where} writes into {need.folder}/, which the paper does not hold (git keeps no empty folder): "
+                             "made before it runs, in every rerun too")
+                continue
+            except NeedsSourceBuild as need:
+                if len(built) >= 4:
+                    raise InputError(str(need)) from None
+                built |= {record.canonical(need.distribution)}
+                notes.append(f"{need.where} crashed in the compiled code of {need.distribution} ({need.message.removeprefix('crashed: ')}): "
+                             f"its wheel was built for another release of Python {python}; {need.distribution} is built from its sdist instead")
+                locked, build_notes = buildtools.plan(lock_mod.from_source(locked, built), lock_settings, python_exe=exe, client=client,
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+                continue
+            except NeedsBuildTool as need:
+                if need.distribution in build_needs.get(need.package, []) or sum(map(len, build_needs.values())) >= 8:
+                    raise InputError(str(need)) from None
+                build_needs.setdefault(need.package, []).append(need.distribution)
+                notes.append(f"{need.package}: its build needs {need.what}, which it does not declare (builds of its day found it on "
+                             f"the machine): {need.distribution} from PyPI is given to its build, with the build tools")
+                locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy,
+                                                      needs=build_needs)
+                continue
+            except NeedsModule as need:
+                dist = resolve.distribution_of(need.module, lock_settings, client)
+                if dist is None or need.module in needed or len(needed) >= 8:
+                    raise InputError(str(need) + ("; no PyPI project provides it: declare where it comes from" if dist is None else "")) from None
+                needed[need.module] = dist
+                notes.append(f"{need.where} needs {need.module} at run time ({need.message}), which no import of the paper names: "
+                             f"{dist} added to the lock; declare it in the paper's requirements")
+                locked = lock_mod.from_source(resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper), built)
+                locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
+                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+                continue
+            notes += recorded_notes
+            break
+        choices: list[flake.Choice] = []
+        if pin is not None:
+            # After the outputs are recorded: the flake's checks compare a rerun with them.
+            # An entry point recorded as failing is no check the flake could pass.
+            choices = flake.write_flake(work, locked, pin, description=(cit.title if cit and cit.title else name),
+                                        entry_points=[e for e in eps if e.name not in failed], name=name,
+                                        outputs={n: [o.to_dict() for o in outs] for n, outs in outputs.items()}, native_inputs=native_inputs,
+                                        python_path=python_path)
+        if cit is None:
+            atomic_write_text(work / "CITATION.cff", generated_citation(name, date))
+        else:
+            shutil.copyfile(paper / "CITATION.cff", work / "CITATION.cff")
+        atomic_write_text(work / "README.md", readme(name, cit, date, python, pin, eps, locked, settings.vendor_nixpkgs, python_path))
+        verify_src = resources.files("reprokit.bundle").joinpath("verify_template.py").read_text("utf-8")
+        atomic_write_text(work / "verify.py", verify_src, mode=0o755)
+        provider = {c.package: c.provider for c in choices}
+        vendored = {(v.artifact.sha256, v.path.parent.name): v for v in report.files}
+
+        def artifacts(p: lock_mod.Package, folder: str | None = None) -> tuple[manifest.Artifact, ...]:
+            out_ = []
+            for a in p.artifacts:
+                v = vendored.get((a.sha256, folder or ("sdist" if a.kind == "sdist" else "wheels")))
+                if v is not None:
+                    out_.append(manifest.Artifact(path=v.path.relative_to(work).as_posix(), kind=a.kind, url=a.url, sha256=a.sha256,
+                                                  sri=a.sri, nix32=a.nix32, swhid=hashes.swhid(v.path), size=v.path.stat().st_size))
+            return tuple(out_)
+
+        man = manifest.Manifest(
+            format=manifest.FORMAT,
+            tool_version=__version__,
+            paper=manifest.Paper(name=name, title=cit.title if cit else "", authors=tuple(a.display for a in cit.authors) if cit else (),
+                                 date=date, doi=cit.doi if cit else ""),
+            python=manifest.PythonTarget(version=python, platform=locked.platform, source=choice.source),
+            nixpkgs=pin,
+            imports=tuple(manifest.Import(module=i.module, kind=i.kind, optional=i.optional, lazy=i.lazy, distribution=i.distribution,
+                                          files=tuple(sorted({loc.split(":")[0] for loc in i.locations}))) for i in scanned.imports),
+            packages=tuple(
+                manifest.Package(name=p.name, version=p.version, why=p.why, build_with=p.build_with, build_undeclared=p.build_undeclared,
+                                 artifacts=artifacts(p),
+                                 provider=provider.get(p.name, "wheel" if any(a.kind == "wheel" for a in p.artifacts) and settings.wheels else "sdist"))
+                for p in locked.packages),
+            build_tools=manifest.BuildTools(date=locked.build_tools_date, note=locked.build_tools_note, packages=tuple(
+                manifest.BuildTool(name=p.name, version=p.version, why=_tool_why(p, locked), artifacts=artifacts(p, "build"))
+                for p in locked.build_tools)),
+            python_path=tuple(python_path),
+            run_timeout=run_timeout if settings.record_outputs and eps else None,
+            entry_points=tuple(manifest.RecordedEntryPoint(entry_point=e, source=sources.get(e.name, ""), outputs=outputs[e.name],
+                                                           status="too-long" if e.name in too_long else "failed" if e.name in failed else "ran",
+                                                           error=failed.get(e.name, ""), seconds=ran_for.get(e.name))
+                               for e in eps),
+            paper_files=tuple(manifest.PaperFile(path=rel, sha256=paper_sha[rel]) for rel in files),
+        )
+        atomic_write_text(work / "reprokit.yaml", manifest.render(man))
+        known = {f"paper/{rel}": sha for rel, sha in paper_sha.items()}
+        known.update((v.path.relative_to(work).as_posix(), sha) for (sha, _), v in vendored.items())
+        atomic_write_text(work / "SHA256SUMS", sums(work, known))
+        problems = check_integrity(work)
+        if problems.problems:
+            raise InputError(f"the new bundle failed its own integrity check: {problems.problems[0].message}")
+        for p in [work, *work.rglob("*")]:
+            if p.is_dir():
+                p.chmod(0o755)
+        _replace_dir(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    tarball = None
+    if settings.tar:
+        tarball = out.with_name(out.name + ".tar.gz")
+        write_tar(out, name, tarball, epoch(date))
+    n_out = sum(len(v) for v in outputs.values())
+    return ArchiveResult(bundle=out, tarball=tarball, packages=len(locked.packages), files=len(files), outputs=n_out, notes=tuple(notes))
+
+
+def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:
+    users = sorted(p.name for p in locked.packages if tool.pin in p.build_with)
+    if tool.name == "pip" and not users:
+        return "installer: the pip that rebuilds the environment"
+    return "builds " + ", ".join(users) if users else "build tool"
+
+
+def vendor_nixpkgs_tarball(pin: nixpkgs.NixpkgsPin, dest: Path, cache_dir: Path | None) -> Path:
+    """Copy the pinned nixpkgs tarball into the bundle after checking its narHash."""
+    tarball = nixpkgs.cached_tarball(pin.rev, cache_dir)
+    if tarball is None:
+        raise UsageError(
+            f"--vendor-nixpkgs needs the tarball of nixpkgs {pin.rev[:12]}, which an online pin downloads; "
+            f"GitHub was not reachable, so pin online elsewhere or put the tarball at "
+            f"{cache_root(cache_dir) / 'nixpkgs' / (pin.rev + '.tar.gz')}"
+        )
+    got = hashes.sri(hashes.unpacked_nar_sha256(tarball).nar)
+    if got != pin.nar_hash:
+        raise InputError(f"{tarball}: narHash is {got}, the pin says {pin.nar_hash}; the tarball was not vendored")
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / f"{pin.rev}.tar.gz"
+    shutil.copyfile(tarball, target)
+    return target

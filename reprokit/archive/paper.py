@@ -1,0 +1,87 @@
+"""The paper as a bundle holds it: its date and name, its files copied (links that leave it
+left out), the extension modules it compiles itself, and a placeholder CITATION.cff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from reprokit.errors import InputError, UsageError
+from reprokit.scan import ScanResult, citation, tree
+
+
+def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str]:
+    """The paper's own date and where it came from; never today's (a bundle holds no
+    wall-clock time, and it is the date versions are resolved as of)."""
+    if cit and cit.date_released:
+        return cit.date_released, "CITATION.cff date-released"
+    try:
+        out = subprocess.run(["git", "-C", str(paper), "log", "-1", "--format=%cs"], capture_output=True, text=True, timeout=30)
+        if out.returncode == 0 and re.fullmatch(r"\d{4}-\d{2}-\d{2}", out.stdout.strip()):
+            return dt.date.fromisoformat(out.stdout.strip()), "newest git commit"
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    raise UsageError(f"{paper}: no date to archive it as of (CITATION.cff has no date-released, and there is no git history); "
+                     "pass --date YYYY-MM-DD, the paper's date")
+
+
+def bundle_name(paper: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", paper.resolve().name).strip("-.") or "paper"
+
+
+def _copy_paper(src: Path, dest: Path, walked: tree.Walk) -> tuple[list[str], list[str]]:
+    """Copy the paper's files (as ``walked`` found them); returns them and notes on links
+    that were not followed. A file or folder that cannot be read, or whose name is not
+    UTF-8, stops the archive: a bundle silently missing part of the paper would not rerun."""
+    notes = []
+    for rel, why in walked.skipped:
+        where = src / tree.shown(rel)
+        if why.startswith(tree.CANNOT_READ):
+            raise InputError(f"{where}: {why}; fix its permissions, or list it in .gitignore")
+        if why == tree.NOT_UTF8:
+            raise InputError(f"{where}: the {why}; rename it (bundles are read on every system)")
+        if why.startswith(tree.LEAVES):
+            notes.append(f"{where}: {why}; it is not in the bundle")
+        elif why == tree.BUILD_OUTPUT:
+            notes.append(f"{rel}/: left out of the bundle ({why}); if it is part of the paper, keep it with "
+                         f'include = ["{rel}"] in reprokit.toml')
+    files = list(walked.files)
+    for rel in files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(src / rel, target)
+        except OSError as exc:
+            raise InputError(f"{src / rel}: cannot read ({exc.strerror}); fix its permissions, or list it in .gitignore") from None
+        if os.access(src / rel, os.X_OK):
+            target.chmod(0o755)
+    return files, notes
+
+
+def unbuilt_extensions(scanned: ScanResult, files: Sequence[str]) -> dict[str, str]:
+    """The paper's own extension modules that exist only as Cython source (``x.pyx``, no
+    built ``x.*.so`` beside it): module -> a line saying so. No index provides them, and
+    reprokit runs no build step: a run that imports one fails, and must not be mended
+    by locking a PyPI project that happens to share the name."""
+    local = {i.top for i in scanned.imports if i.kind == "local"}
+    built = {posixpath.basename(f).split(".")[0] for f in files if f.endswith((".so", ".pyd"))}
+    out = {}
+    for f in files:
+        module = posixpath.basename(f)[:-len(".pyx")] if f.endswith(".pyx") else None
+        if module in local and module not in built:
+            out[module] = (f"{module} is the paper's own extension module, compiled from {f}, and the paper holds no build of it: "
+                           "runs that import it fail unless it is built first (often `python setup.py build_ext --inplace`), "
+                           "a step reprokit does not run")
+    return out
+
+
+def generated_citation(name: str, date: dt.date) -> str:
+    return (f'cff-version: 1.2.0\nmessage: "Archived with reprokit; replace this file with the paper\'s own citation."\n'
+            f'title: "{name}"\ntype: software\nauthors:\n  - name: "unknown"\ndate-released: "{date.isoformat()}"\n')

@@ -1,0 +1,247 @@
+"""What the archive-time runs of a paper record: each entry point's outputs with the
+rule a rerun is compared by, learned from several runs, and the entry points that fail.
+
+The archive rebuilds the new bundle's environment offline and runs the paper in the
+sandbox, as validate will; a failure that can be mended (a module no import names, a
+folder git could not keep) is raised for the archive to mend and run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprokit import outputs as outputs_mod
+from reprokit import run as rerun
+from reprokit import sandbox
+from reprokit.bundle import manifest
+from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
+from reprokit.nix import flake
+from reprokit.outputs import build
+from reprokit.resolve import legacybuild
+from reprokit.scan.entrypoints import EntryPoint
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Recorded:
+    """What the archive-time runs recorded: each entry point's outputs, the entry points
+    that failed (name -> their error), and notes for people."""
+
+    outputs: dict[str, tuple[manifest.Output, ...]]
+    failed: dict[str, str]
+    notes: list[str]
+    too_long: frozenset[str] = frozenset()  # of ``failed``: stopped at the time budget
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # how long each ran (the first run)
+
+
+def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path, paper_sha: Mapping[str, str],
+                   left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
+                   python_path: Sequence[str] = (), required: frozenset[str] = frozenset(),
+                   buildable: frozenset[str] = frozenset(), timeout: int = rerun.RUN_TIMEOUT,
+                   progress: Callable[[str], None] | None = None, unisolated: Mapping[str, Sequence[str]] | None = None) -> Recorded:
+    """Rebuild the new bundle's environment offline and run every entry point
+    ``config.runs`` times, each time in a fresh copy of its paper: what differs between
+    runs of the same code is the paper's own noise, learned into each output's rule.
+    The first run's files are the record, kept under ``outputs/<entry point>/``. Where
+    the paper holds its own copy of a file the run rewrote with other bytes, both are
+    recorded and a note says how they differ.
+
+    An entry point that fails stops the archive when the author listed it (``required``)
+    or when none ran; one that reprokit found (a README command, a notebook) and that
+    fails while others run is recorded as failing, with its error, for validate to
+    compare, and a note says so.
+
+    Failures archive can mend are raised: a module no import names (:class:`NeedsModule`),
+    a folder the paper lacks (:class:`NeedsFolder`), and a crash in the compiled code of a
+    distribution installed from its wheel that could be built from its sdist (one of
+    ``buildable``: :class:`NeedsSourceBuild`).
+
+    An entry point that takes longer than ``timeout`` seconds is stopped, recorded as too
+    long to rerun here (in ``too_long``), and not run again; the archive goes on."""
+    notes: list[str] = []
+    outputs: dict[str, tuple[manifest.Output, ...]] = {}
+    failed: dict[str, str] = {}
+    too_long: set[str] = set()
+    seconds: dict[str, float] = {}
+    airgap = not policy.network
+    with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
+        try:
+            env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy, unisolated=unisolated)
+        except RebuildFailed as exc:
+            raise _needs_build_tool(exc) from None
+        runs: list[dict[str, rerun.RunResult]] = []
+        for i in range(config.runs):
+            if progress is not None and config.runs > 1:
+                progress(f"run {i + 1} of {config.runs} of the entry points (what differs between runs is learned as noise)")
+            todo = [e for e in eps if e.name not in too_long]
+            results = rerun.run_entry_points(work / "paper", env, todo, policy=policy, collect=Path(envdir) / f"run{i}",
+                                             python_path=python_path, timeout=timeout, progress=progress)
+            for r in results:
+                seconds.setdefault(r.entry_point.name, r.seconds)
+                if r.timed_out:
+                    too_long.add(r.entry_point.name)
+                    failed.setdefault(r.entry_point.name, r.message)
+                    continue
+                if not r.ok:
+                    module = missing_module(r.message)
+                    if module and module not in left_out and module.split(".")[0] not in left_out:
+                        raise NeedsModule(module=module, where=r.entry_point.path, message=r.message.split(": ", 1)[-1],
+                                          text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    folder = rerun.missing_folder(r.entry_point, r.message)
+                    if folder and folder not in r.entry_point.mkdirs and not (work / "paper" / folder).exists():
+                        raise NeedsFolder(entry_point=r.entry_point.name, folder=folder, where=r.entry_point.path,
+                                          text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    crashed_in = compiled_distribution(Path(envdir) / "env", r.message)
+                    if crashed_in and canonical(crashed_in) in buildable:
+                        raise NeedsSourceBuild(distribution=crashed_in, where=r.entry_point.path, message=r.message,
+                                               text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap))
+                elif i == 0:
+                    notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
+            runs.append({r.entry_point.name: r for r in results})
+            first_failure = next((r for r in results if r.entry_point.name in failed and r.entry_point.name not in too_long), None)
+            if first_failure is not None and (first_failure.entry_point.name in required or len(failed) == len(eps)):
+                raise InputError(f"{paper / first_failure.entry_point.path}: the entry point failed in the rebuilt environment "
+                                 f"({failed[first_failure.entry_point.name]})")
+        for ep in eps:
+            if ep.name in too_long:
+                outputs[ep.name] = ()
+                notes.append(f"{ep.path} is {failed[ep.name]}: recorded as such, and validate does not rerun it unless given "
+                             "more time; its outputs are not recorded")
+                continue
+            if ep.name in failed:
+                outputs[ep.name] = ()
+                notes.append(f"{ep.path} FAILED in the rebuilt environment ({failed[ep.name]}): recorded as failing, for validate to "
+                             "compare; fix it, or list the entry points that run in reprokit.toml")
+                continue
+            written = [{rel: Path(envdir) / f"run{i}" / ep.name / rel for rel in rs[ep.name].outputs} for i, rs in enumerate(runs)]
+            left = _build_products(written, config)
+            if left:
+                written = [{rel: f for rel, f in w.items() if rel not in left} for w in written]
+                notes.append(f"{ep.path}: {len(left)} build product(s) left out of the record (object code, binaries, and the sources and "
+                             f"makefiles of the build trees they were compiled in, such as {sorted(left)[0]}): no results, and their bytes "
+                             "follow the compiler; a rule in reprokit.toml [outputs.rules] records one")
+            learned = outputs_mod.learn(written, config, windows=[rs[ep.name].window for rs in runs])
+            shown = sorted(o.path for o in learned.outputs if o.path.startswith(f"{rerun.SHOWN}/figure-"))
+            if shown:
+                notes.append(f"{ep.path} showed {len(shown)} figure(s) with plt.show(): recorded as {shown[0]}"
+                             + (f" to {shown[-1]}" if len(shown) > 1 else "") + " and compared like any figure")
+            notes += [n if n.startswith(f"{ep.path}:") else f"{ep.path}: {n}" for n in learned.notes]
+            # The record of an output is the first run's that wrote it (a folder named at
+            # random, as Brian's standalone builds are, is written by one run only).
+            source = {rec.path: next(Path(envdir) / f"run{i}" / ep.name for i, w in enumerate(written) if rec.path in w) for rec in learned.outputs}
+            outputs[ep.name] = tuple(_keep(rec, paper_sha, work, source[rec.path], ep.name) for rec in learned.outputs)
+            differs = []
+            for rec in learned.outputs:
+                if rec.path in paper_sha and paper_sha[rec.path] != rec.sha256:
+                    (verdict,) = outputs_mod.compare_outputs([dataclasses.replace(rec, kept=True)], work / "paper", source[rec.path])
+                    differs.append(f"{rec.path} ({verdict.summary})")
+            if differs:
+                notes.append(f"{ep.path} wrote other bytes than the paper's own copy of {len(differs)} file(s): "
+                             f"{'; '.join(differs[:3])}{'; ...' if len(differs) > 3 else ''}. This run's are the record")
+    return Recorded(outputs=outputs, failed=failed, notes=notes, too_long=frozenset(too_long), seconds=seconds)
+
+
+def _needs_build_tool(exc: RebuildFailed) -> Exception:
+    """:class:`NeedsBuildTool` when a build failed for want of a command PyPI ships as a
+    wheel (swig, cmake) or of a module its setup.py imports undeclared (numpy); else the
+    failure itself."""
+    package = rerun.failed_package(exc.output)
+    command = legacybuild.missing_build_command(exc.output)
+    if package and command:
+        return NeedsBuildTool(package=package, distribution=command[1], what=f"the command `{command[0]}`", text=str(exc))
+    module = legacybuild.undeclared_build_import(exc.output)
+    if package and module:
+        return NeedsBuildTool(package=package, distribution=module, what=f"the module {module}", text=str(exc))
+    if package and re.search(r"missing C header|missing system library", str(exc)):
+        native = flake.native_inputs_table().get(canonical(package))
+        where = (f"the Nix build gives it {', '.join((*native.host, *native.build))} (its native inputs), so `reprokit validate --rebuild nix` "
+                 "is the way to rebuild it" if native else
+                 f"name the nixpkgs package that provides it under [native-inputs] in reprokit.toml ({package} = [\"...\"]), and rebuild "
+                 "with Nix (`reprokit validate --rebuild nix`)")
+        return RebuildFailed(f"{exc}; no wheel on PyPI ships a system library: {where}", output=exc.output)
+    return exc
+
+
+_MISSING = (
+    re.compile(r"No module named '([\w.]+)'"),
+    re.compile(r"Missing optional dependency '([\w.-]+)'"),  # pandas
+    re.compile(r"ImportError: ([\w.-]+) is required|requires the ([\w.-]+) (?:package|module)"),
+)
+
+
+def missing_module(message: str) -> str | None:
+    """The module an entry point's failure says it lacked, if that is what it says."""
+    for pat in _MISSING:
+        m = pat.search(message)
+        if m:
+            return next(g for g in m.groups() if g)
+    return None
+
+
+_CRASH_FRAME = re.compile(r"^crashed: .+ in (\S+), line \d+")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def compiled_distribution(env: Path, message: str) -> str | None:
+    """The distribution in ``env`` whose file the innermost Python frame of a crash is
+    (``crashed: Segmentation fault in numba/lowering.py, line 709``, see
+    :func:`reprokit.rerun.crash`), when it was installed from a wheel of compiled code
+    (``Root-Is-Purelib: false``)."""
+    m = _CRASH_FRAME.match(message)
+    if not m:
+        return None
+    for record_file in env.glob("**/site-packages/*.dist-info/RECORD"):
+        info = record_file.parent
+        try:
+            listed = {line.split(",", 1)[0] for line in record_file.read_text("utf-8", "replace").splitlines()}
+            wheel = (info / "WHEEL").read_text("utf-8", "replace")
+        except OSError:
+            continue
+        if m.group(1) in listed:
+            if re.search(r"^Root-Is-Purelib:\s*false", wheel, re.M | re.I):
+                meta = (info / "METADATA").read_text("utf-8", "replace") if (info / "METADATA").is_file() else ""
+                name = re.search(r"^Name:\s*(\S+)", meta, re.M)
+                return name.group(1) if name else info.name.split("-")[0]
+            return None
+    return None
+
+
+def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> str:
+    missing = re.search(r"No module named '([\w.]+)'", message)
+    hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
+    if airgap and re.search(r"URLError|ConnectionError|Name or service not known|name resolution|Network is unreachable|HTTPError|socket\.gaierror", message):
+        hint += "; it tried to reach the network, and a bundle must hold what its paper reads"
+    return hint
+
+
+def _build_products(written: Sequence[Mapping[str, Path]], config: outputs_mod.OutputsConfig) -> frozenset[str]:
+    """What the runs wrote that is a build product (see :mod:`reprokit.outputs.build`) and
+    that no rule of the author's names."""
+    where = {rel: f for w in reversed(written) for rel, f in w.items()}
+
+    def head(rel: str) -> bytes:
+        with open(where[rel], "rb") as fh:
+            return fh.read(4)
+
+    return frozenset(p for p in build.build_products(where, head) if config.author_rule(p) is None)
+
+
+def _keep(rec: outputs_mod.RecordedOutput, paper_sha: Mapping[str, str], work: Path, run: Path, entry_point: str) -> manifest.Output:
+    """Record one output and keep its bytes under ``outputs/<entry point>/`` (unless too
+    large): the first archive-time run's, with the paper's own copy's sha256 beside them
+    when that differs."""
+    if rec.kept:
+        dest = work / "outputs" / entry_point / rec.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run / rec.path, dest)
+    own = paper_sha.get(rec.path)
+    return manifest.Output(recorded=rec, paper_sha256=own if own is not None and own != rec.sha256 else None)

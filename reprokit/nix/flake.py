@@ -1,0 +1,479 @@
+"""The bundle's Nix build: ``flake.nix``, ``flake.lock``, ``nix/lock.json`` and the Nix library.
+
+reprokit writes data only: ``nix/lock.json`` says what to build from which vendored file
+(with its sha256), which build tools and C libraries each sdist needs, and how to rerun
+the paper. A small hand-written Nix library, shipped in ``reprokit/data/nix`` and copied
+into each bundle's ``nix/``, reads it with the pinned nixpkgs; ``flake.nix`` is the same
+for every bundle but for the nixpkgs revision. No user string enters Nix code.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from reprokit import data
+from reprokit.errors import InputError, InterpreterUnavailable, SourceNotVendored
+from reprokit.fsutil import atomic_write_text
+from reprokit.nix import nixpkgs
+from reprokit.nix.nixpkgs import NixpkgsPin
+from reprokit.resolve.lockfile import BUILD_TOOLS_DIR, Artifact, Lock, Package
+from reprokit.scan import paperconfig
+from reprokit.scan.entrypoints import EntryPoint
+
+Provider = Literal["nixpkgs", "sdist", "wheel"]
+LOCK_JSON = "nix/lock.json"
+LOCK_JSON_FORMAT = 1
+# The Nix library, in reprokit/data/nix/, copied into every bundle's nix/ folder.
+# reprokit_show.py: the matplotlib backend that keeps the figures scripts show (plt.show()).
+LIBRARY = ("bundle.nix", "builder.nix", "python.nix", "paper.nix", "util.nix", "reprokit_show.py")
+# flake.nix may not compute its description: it is this fixed text, not the paper's title.
+DESCRIPTION = "A research paper's software environment and reruns, archived by reprokit (see README.md)"
+# Without any [build-system] to go by, an sdist is a setup.py project.
+LEGACY_BUILD = ("setuptools", "wheel")
+_ATTR_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*(\|[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*)*")
+_STORE_NAME = re.compile(r"[A-Za-z0-9+\-_?=][A-Za-z0-9+\-._?=]*")
+_REV = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Choice:
+    package: str
+    provider: Provider
+    artifact: Artifact | None  # the vendored file it builds from (None for nixpkgs)
+    path: str | None = None  # that file inside the bundle, e.g. vendor/wheels/x.whl
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NativeInputs:
+    """nixpkgs attribute paths an sdist's build needs: libraries and build-time tools."""
+
+    host: tuple[str, ...] = ()
+    build: tuple[str, ...] = ()
+
+    def merged(self, other: NativeInputs) -> NativeInputs:
+        return NativeInputs(host=tuple(dict.fromkeys(self.host + other.host)), build=tuple(dict.fromkeys(self.build + other.build)))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BuildInput:
+    """One build tool of an sdist: a vendored wheel (``tool``, ``name==version``) or nixpkgs' package."""
+
+    name: str
+    tool: str | None = None
+    nixpkgs: tuple[str, ...] = field(default=())
+
+
+# --- which file each package builds from -------------------------------------------------
+
+def vendor_path(a: Artifact, *, build_tool: bool = False) -> str:
+    """Where vendoring puts an artifact inside the bundle."""
+    if build_tool:
+        return f"{BUILD_TOOLS_DIR}/{a.filename}"
+    return f"vendor/{'wheels' if a.kind == 'wheel' else 'sdist'}/{a.filename}"
+
+
+def wheel_fit(filename: str, python: str, system: str) -> Literal["pure", "native"] | None:
+    """Whether a wheel installs on ``python`` for ``system``: pure Python, native (needs
+    autoPatchelf), or not at all."""
+    try:
+        _, _, _, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return None
+    major, minor = (int(x) for x in python.split(".")[:2])
+    arch = system.split("-", 1)[0]
+    native = False
+    for t in tags:
+        m = re.fullmatch(r"(py|cp)(\d)(\d*)", t.interpreter)
+        if not m or int(m.group(2)) != major:
+            continue
+        want = int(m.group(3)) if m.group(3) else None
+        if m.group(1) == "cp" and want is not None and want != minor and t.abi != "abi3":
+            continue
+        if want is not None and want > minor:
+            continue
+        if t.abi not in ("none", "abi3", f"cp{major}{minor}", f"cp{major}{minor}m"):
+            continue
+        if t.platform == "any":
+            return "pure"
+        if re.fullmatch(rf"(manylinux\w*|linux)_{re.escape(arch)}", t.platform):
+            native = True
+    return "native" if native else None
+
+
+def choose_providers(lock: Lock, vendored: Collection[str] | None = None) -> list[Choice]:
+    """Per package: its wheel when vendored and installable, else its sdist, else nixpkgs'
+    package of that name. ``vendored`` holds bundle paths; None takes every artifact as vendored."""
+    out = []
+    for p in lock.packages:
+        def present(a: Artifact) -> bool:
+            return vendored is None or vendor_path(a) in vendored
+
+        wheel = next((a for a in p.artifacts if a.kind == "wheel" and present(a) and wheel_fit(a.filename, lock.python, lock.platform)), None)
+        sdist = next((a for a in p.artifacts if a.kind == "sdist" and present(a)), None)
+        if wheel is not None:
+            out.append(Choice(package=p.name, provider="wheel", artifact=wheel, path=vendor_path(wheel)))
+        elif sdist is not None:
+            out.append(Choice(package=p.name, provider="sdist", artifact=sdist, path=vendor_path(sdist)))
+        else:
+            out.append(Choice(package=p.name, provider="nixpkgs", artifact=None))
+    return out
+
+
+def dependencies(lock: Lock) -> dict[str, list[str]]:
+    """Forward edges of the closure, from each package's ``via``."""
+    deps: dict[str, list[str]] = {p.name: [] for p in lock.packages}
+    for p in lock.packages:
+        for parent in p.via:
+            if parent in deps:
+                deps[parent].append(p.name)
+    return {k: sorted(set(v)) for k, v in deps.items()}
+
+
+def python_attr(python: str) -> str:
+    return "python" + "".join(python.split(".")[:2])
+
+
+def nixpkgs_names(name: str) -> tuple[str, ...]:
+    """Attribute names nixpkgs has used for a PyPI name (flit-core; setuptools_scm in 2020)."""
+    norm = canonicalize_name(name)
+    return tuple(dict.fromkeys((norm, norm.replace("-", "_"), norm.replace("-", ""))))
+
+
+# --- build tools and C libraries of sdists ----------------------------------------------
+
+def _tool_dependencies(lock: Lock) -> dict[str, list[str]]:
+    """For each build tool (``name==version``): the names of the build tools it requires."""
+    by_name: dict[str, list[str]] = {}
+    for t in lock.build_tools:
+        for parent in t.via:
+            by_name.setdefault(canonicalize_name(parent), []).append(t.name)
+    return {t.pin: sorted(set(by_name.get(canonicalize_name(t.name), []))) for t in lock.build_tools}
+
+
+def _requirement_names(specs: Iterable[str]) -> list[str]:
+    names = []
+    for spec in specs:
+        try:
+            names.append(Requirement(spec).name)
+        except InvalidRequirement:
+            continue
+    return names
+
+
+def build_system(p: Package, lock: Lock, vendored: Collection[str] | None = None) -> list[BuildInput]:
+    """What builds sdist ``p``: the wheels of its ``build_with`` (and the build tools they
+    require) where vendored and installable, else nixpkgs' tool of each name; with neither,
+    what ``build_requires`` names, or setuptools + wheel."""
+    tools = {t.pin: t for t in lock.build_tools}
+    needs = _tool_dependencies(lock)
+    chosen: dict[str, Package] = {}  # canonical name -> tool
+    queue = [tools[pin] for pin in p.build_with if pin in tools]
+    while queue:
+        t = queue.pop(0)
+        key = canonicalize_name(t.name)
+        if key in chosen:
+            continue
+        chosen[key] = t
+        for dep in needs.get(t.pin, []):
+            if canonicalize_name(dep) not in chosen:
+                # The version this sdist names, else the only (or newest listed) one.
+                candidates = [x for x in lock.build_tools if canonicalize_name(x.name) == canonicalize_name(dep)]
+                named = [x for x in candidates if x.pin in p.build_with]
+                if named or candidates:
+                    queue.append((named or candidates)[-1])
+    names = [t.name for t in chosen.values()] or _requirement_names(p.build_requires) or list(LEGACY_BUILD)
+    out: list[BuildInput] = []
+    for name in dict.fromkeys(names):
+        tool = chosen.get(canonicalize_name(name))
+        wheel = None
+        if tool is not None:
+            wheel = next((a for a in tool.artifacts if a.kind == "wheel" and wheel_fit(a.filename, lock.python, lock.platform)
+                          and (vendored is None or vendor_path(a, build_tool=True) in vendored)), None)
+        if tool is not None and wheel is not None:
+            out.append(BuildInput(name=canonicalize_name(name), tool=tool.pin))
+        else:
+            out.append(BuildInput(name=canonicalize_name(name), nixpkgs=nixpkgs_names(name)))
+    return out
+
+
+def native_inputs_table() -> dict[str, NativeInputs]:
+    table = data.load_json("native_inputs.json")["packages"]
+    return {canonicalize_name(k): NativeInputs(host=tuple(v.get("host", ())), build=tuple(v.get("build", ()))) for k, v in table.items()}
+
+
+def parse_native_inputs(table: Mapping[str, Any], where: str) -> dict[str, NativeInputs]:
+    """A ``[native-inputs]`` table: ``name = ["attr", ...]`` (build tools such as pkg-config
+    sorted out by name) or ``name = { host = [...], build = [...] }``."""
+    tools = set(data.load_json("native_inputs.json")["build_tools"])
+    out: dict[str, NativeInputs] = {}
+    for name, value in table.items():
+        if isinstance(value, list):
+            host = [v for v in value if not (isinstance(v, str) and v.split("|")[0] in tools)]
+            build = [v for v in value if isinstance(v, str) and v.split("|")[0] in tools]
+        elif isinstance(value, dict) and set(value) <= {"host", "build"}:
+            host, build = list(value.get("host", [])), list(value.get("build", []))
+        else:
+            raise InputError(f"{where}: native-inputs.{name} must be a list of nixpkgs attributes or {{ host = [...], build = [...] }}")
+        for attr in host + build:
+            if not isinstance(attr, str) or not _ATTR_PATH.fullmatch(attr):
+                raise InputError(f"{where}: native-inputs.{name}: {attr!r} is not a nixpkgs attribute path (like \"gsl\" or \"xorg.libX11\")")
+        out[canonicalize_name(name)] = NativeInputs(host=tuple(host), build=tuple(build))
+    return out
+
+
+def read_native_inputs(paper: Path) -> dict[str, NativeInputs]:
+    """The paper's own ``[native-inputs]``, from reprokit.toml or pyproject's [tool.reprokit]."""
+    cfg = paperconfig.read(paper)
+    table = cfg.table.get("native-inputs")
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise InputError(f"{cfg.where}: native-inputs must be a table")
+    return parse_native_inputs(table, cfg.where)
+
+
+# --- the data Nix reads ------------------------------------------------------------------
+
+def _byte_exact(o: Mapping[str, Any]) -> bool:
+    """An output whose rule allows no difference: exact bytes, or a rule without tolerance
+    for an output that was byte-identical in every archive-time run."""
+    kind = o.get("rule", "exact")
+    if kind == "exact":
+        return True
+    return bool(o.get("stable")) and not o.get("rel") and not o.get("abs") and not o.get("sanitize") and "pixel-threshold" not in o and not o.get("time-stamps")
+
+
+def byte_compared(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The recorded outputs a Nix check compares by sha256 (format-1 records, path and
+    sha256 only, are exact bytes). The others have tolerances that only
+    ``reprokit validate --rerun`` applies: the check requires that they are written."""
+    return [{"path": str(o["path"]), "sha256": str(o["sha256"])} for o in outputs if _byte_exact(o)]
+
+
+def ruled(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The recorded outputs compared by a rule with tolerances: path and rule."""
+    return [{"path": str(o["path"]), "rule": str(o.get("rule"))} for o in outputs if not _byte_exact(o)]
+
+
+def store_name(filename: str) -> str:
+    """A name Nix accepts for the store copy of a vendored file (its own, nearly always)."""
+    if _STORE_NAME.fullmatch(filename):
+        return filename
+    return re.sub(r"[^A-Za-z0-9+\-._?=]", "_", filename).lstrip(".") or "source"
+
+
+def _file(path: str, a: Artifact) -> dict[str, str]:
+    return {"path": path, "sha256": a.sha256, "storeName": store_name(a.filename)}
+
+
+def entry_folder(ep: EntryPoint) -> tuple[str, str]:
+    """The folder an entry point runs in and the file name to run there, both inside paper/."""
+    if ep.cwd is None:
+        folder, name = posixpath.split(ep.path)
+        return folder or ".", name
+    return posixpath.normpath(ep.cwd), posixpath.relpath(ep.path, posixpath.normpath(ep.cwd))
+
+
+def image_name(name: str) -> str:
+    """A Docker repository name (lowercase letters, digits, . _ -) from the bundle's name."""
+    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "paper"
+
+
+def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection[str] | None = None, entry_points: Sequence[EntryPoint] = (),
+                  outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None, native_inputs: Mapping[str, NativeInputs] | None = None,
+                  title: str = "", name: str = "paper", python_path: Sequence[str] = ()) -> dict[str, Any]:
+    """``nix/lock.json``: the lock as the Nix library reads it."""
+    deps = dependencies(lock)
+    chosen = {c.package: c for c in choices}
+    table = native_inputs_table()
+    for k, v in (native_inputs or {}).items():
+        table[k] = table.get(k, NativeInputs()).merged(v)
+    packages = []
+    used_tools: set[str] = set()
+    for p in lock.packages:
+        c = chosen[p.name]
+        entry: dict[str, Any] = {"name": p.name, "version": p.version, "provider": c.provider, "dependencies": deps[p.name]}
+        if c.provider == "nixpkgs" or c.artifact is None or c.path is None:
+            entry["nixpkgs"] = list(nixpkgs_names(p.name))
+        elif c.provider == "wheel":
+            entry["src"] = _file(c.path, c.artifact)
+            entry["native"] = wheel_fit(c.artifact.filename, lock.python, lock.platform) == "native"
+        else:
+            entry["src"] = _file(c.path, c.artifact)
+            entry["zip"] = c.artifact.filename.endswith(".zip")
+            bs = build_system(p, lock, vendored)
+            entry["buildSystem"] = [{"name": b.name, "tool": b.tool} if b.tool else {"name": b.name, "nixpkgs": list(b.nixpkgs)} for b in bs]
+            used_tools.update(b.tool for b in bs if b.tool)
+            native = table.get(canonicalize_name(p.name), NativeInputs())
+            entry["nativeInputs"] = {"host": list(native.host), "build": list(native.build)}
+        packages.append(entry)
+    needs = _tool_dependencies(lock)
+    tools = {}
+    for t in lock.build_tools:
+        if t.pin not in used_tools:
+            continue
+        wheel = next(a for a in t.artifacts if a.kind == "wheel" and wheel_fit(a.filename, lock.python, lock.platform)
+                     and (vendored is None or vendor_path(a, build_tool=True) in vendored))
+        tools[t.pin] = {"name": t.name, "version": t.version, "src": _file(vendor_path(wheel, build_tool=True), wheel),
+                        "native": wheel_fit(wheel.filename, lock.python, lock.platform) == "native",
+                        "dependencies": [canonicalize_name(d) for d in needs.get(t.pin, [])]}
+    eps = []
+    for ep in entry_points:
+        folder, file = entry_folder(ep)
+        eps.append({"name": ep.name, "kind": ep.kind, "path": ep.path, "dir": folder, "file": file, "args": list(ep.args),
+                    "outputs": byte_compared((outputs or {}).get(ep.name, ())), "ruled": ruled((outputs or {}).get(ep.name, ()))})
+    return {
+        "reprokit_nix": LOCK_JSON_FORMAT,
+        "title": title,
+        "imageName": image_name(name),
+        "python": lock.python,
+        "interpreter": python_attr(lock.python),
+        "system": lock.platform,
+        "packages": packages,
+        "buildTools": tools,
+        "entryPoints": eps,
+        "pythonPath": list(python_path),
+    }
+
+
+def check_document(doc: Mapping[str, Any]) -> None:
+    """Refuse data Nix could not use as names: entry points and outputs go into store
+    names and ``sha256sum -c`` lines."""
+    for ep in doc["entryPoints"]:
+        if not _STORE_NAME.fullmatch(ep["name"]):
+            raise InputError(f"entry point name {ep['name']!r}: use letters, digits and - _ . only")
+        for o in ep["outputs"] + ep["ruled"]:
+            if any(ch in o["path"] for ch in "\n\r\\") or not re.fullmatch(r"[0-9a-f]{64}", o.get("sha256", "0" * 64)):
+                raise InputError(f"recorded output {o['path']!r} of {ep['name']}: not a plain path with a sha256")
+
+
+def sources(doc: Mapping[str, Any]) -> dict[str, str]:
+    """Every vendored file ``nix/lock.json`` builds from: bundle path -> sha256."""
+    out = {p["src"]["path"]: p["src"]["sha256"] for p in doc["packages"] if "src" in p}
+    out.update((t["src"]["path"], t["src"]["sha256"]) for t in doc["buildTools"].values())
+    return out
+
+
+def missing_sources(bundle: Path, doc: Mapping[str, Any]) -> list[str]:
+    """Files ``nix/lock.json`` names that the bundle does not hold (or that escape it)."""
+    out = []
+    for rel in sorted(sources(doc)):
+        parts = rel.split("/")
+        if parts[0] != "vendor" or ".." in parts or not (bundle / rel).is_file():
+            out.append(rel)
+    return out
+
+
+# --- flake.nix, flake.lock, the library -------------------------------------------------
+
+def flake_nix(pin: NixpkgsPin) -> str:
+    if not _REV.fullmatch(pin.rev):
+        raise InputError(f"nixpkgs revision {pin.rev!r} is not a 40-digit commit hash")
+    return f"""# Generated by reprokit. The paper's environment, from a pinned nixpkgs and the files in
+# vendor/ only; nix/lock.json says what to build, nix/*.nix how.
+#   nix build                 the Python environment (./result/bin/python)
+#   nix develop               a shell with it
+#   nix run .#NAME            run an entry point of the paper in a copy of paper/
+#   nix flake check           rerun every entry point and compare its outputs
+#   nix build .#docker        a Docker image (docker load < result)
+{{
+  description = "{DESCRIPTION}";
+
+  # Not a flake input: nixpkgs before 2020 has no flake.nix.
+  inputs.nixpkgs = {{
+    url = "github:NixOS/nixpkgs/{pin.rev}";
+    flake = false;
+  }};
+
+  outputs = {{ self, nixpkgs }}: import ./nix/bundle.nix {{ inherit nixpkgs; root = ./.; }};
+}}
+"""
+
+
+def flake_lock(pin: NixpkgsPin) -> str:
+    """flake.lock version 7, keys sorted and indented as Nix writes it."""
+    node = {
+        "flake": False,
+        "locked": {"lastModified": pin.last_modified, "narHash": pin.nar_hash, "owner": "NixOS", "repo": "nixpkgs", "rev": pin.rev, "type": "github"},
+        "original": {"owner": "NixOS", "repo": "nixpkgs", "rev": pin.rev, "type": "github"},
+    }
+    doc = {"nodes": {"nixpkgs": node, "root": {"inputs": {"nixpkgs": "nixpkgs"}}}, "root": "root", "version": 7}
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def library() -> dict[str, str]:
+    """The Nix library's files: name -> text."""
+    folder = resources.files("reprokit").joinpath("data").joinpath("nix")
+    return {name: folder.joinpath(name).read_text("utf-8") for name in LIBRARY}
+
+
+# --- checks before writing ----------------------------------------------------------------
+
+def check_interpreter(pin: NixpkgsPin, python: str, tarball: Path | None = None) -> None:
+    """Raise :class:`InterpreterUnavailable` when the pinned nixpkgs has no interpreter for
+    ``python``: read from the tarball when reprokit has it, else from the release table
+    (for a nixos-unstable pin, only what no release near it has is refused)."""
+    attr = python_attr(python)
+    have = nixpkgs.interpreters_in_tarball(tarball) if tarball is not None else frozenset()
+    if have:
+        if attr in have:
+            return
+        has = f"it has {_names(have)}"
+    else:  # no tarball, or one in which reprokit finds no interpreter at all
+        maybe, read_from = nixpkgs.interpreters_near(pin)
+        if attr in maybe or not maybe:
+            return
+        has = f"it has {_names(maybe)}" if nixpkgs.release_of_channel(pin.channel) else f"releases {read_from} have {_names(maybe)}"
+    raise InterpreterUnavailable(
+        f"nixpkgs {pin.channel} {pin.rev[:12]} ({pin.date[:10]}) has no {attr} for Python {python} ({has}); {_where_to_find(attr, pin)}, or choose another --python"
+    )
+
+
+def _names(attrs: Collection[str]) -> str:
+    return ", ".join(sorted(attrs, key=lambda a: (len(a), a)))
+
+
+def _where_to_find(attr: str, pin: NixpkgsPin) -> str:
+    table = nixpkgs.interpreter_table()
+    having = [r for r in table if attr in r[2]]
+    if not having:
+        return f"no NixOS release up to {table[-1][0]} has it"
+    when = pin.date[:10]
+    suggest = next((r for r in having if r[1].isoformat() >= when), having[-1])
+    if all(attr in r[2] for r in table if r[1] >= suggest[1]):
+        return f"nixos-{suggest[0]} and later have it: pass --channel nixos-{suggest[0]}"
+    return f"nixos-{having[0][0]} to nixos-{having[-1][0]} have it: pass --channel nixos-{suggest[0]}"
+
+
+def write_flake(out: Path, lock: Lock, pin: NixpkgsPin, *, description: str, entry_points: Sequence[EntryPoint] = (),
+                name: str = "paper", outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                native_inputs: Mapping[str, NativeInputs] | None = None, python_path: Sequence[str] = ()) -> list[Choice]:
+    """Write ``flake.nix``, ``flake.lock``, ``nix/lock.json`` and the Nix library under
+    ``out``, building from what ``out/vendor`` holds. Returns the choices, which the
+    manifest records. ``description`` (the paper's title) goes into lock.json as data.
+    That the pinned tree has the interpreter is :func:`check_interpreter`'s to say, before
+    anything is vendored; here every file the build names must be in ``out/vendor``."""
+    vendored = {p.relative_to(out).as_posix() for p in (out / "vendor").rglob("*") if p.is_file()} if (out / "vendor").is_dir() else set()
+    choices = choose_providers(lock, vendored)
+    doc = lock_document(lock, choices, vendored=vendored, entry_points=entry_points, outputs=outputs,
+                        native_inputs=native_inputs, title=description, name=name, python_path=python_path)
+    check_document(doc)
+    missing = missing_sources(out, doc)
+    if missing:
+        raise SourceNotVendored(f"{out}: the Nix build would use {missing[0]}, which is not in the bundle" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    atomic_write_text(out / "flake.nix", flake_nix(pin))
+    atomic_write_text(out / "flake.lock", flake_lock(pin))
+    atomic_write_text(out / LOCK_JSON, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    for file, text in library().items():
+        atomic_write_text(out / "nix" / file, text)
+    return choices

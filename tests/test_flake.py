@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from reprokit.errors import InputError, InterpreterUnavailable, SourceNotVendored
-from reprokit.nix import flake
+from reprokit.nix import flake, providers
 from reprokit.nix.nixpkgs import NixpkgsPin
 from reprokit.resolve.lockfile import Artifact, Lock, Package
 
@@ -77,20 +77,20 @@ def vendor_files(out: Path, lock: Lock, *, wheels: bool = True, data: Mapping[st
         for a in p.artifacts:
             if a.kind == "wheel" and not wheels and any(b.kind == "sdist" for b in p.artifacts):
                 continue
-            target = out / flake.vendor_path(a)
+            target = out / providers.vendor_path(a)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes((data or {}).get(a.filename, stand_in_bytes(a)))
     for t in lock.build_tools:
         for a in t.artifacts:
-            target = out / flake.vendor_path(a, build_tool=True)
+            target = out / providers.vendor_path(a, build_tool=True)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes((data or {}).get(a.filename, stand_in_bytes(a)))
 
 
 def generate(out: Path, lock: Lock = LOCK, p: NixpkgsPin = PIN, description: str = "Leaf area and growth", *, wheels: bool = True,
              entry_points: Sequence[flake.EntryPoint] = ENTRY_POINTS, outputs: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
-             data: Mapping[str, bytes] | None = None, native_inputs: Mapping[str, flake.NativeInputs] | None = None,
-             python_path: Sequence[str] = ()) -> list[flake.Choice]:
+             data: Mapping[str, bytes] | None = None, native_inputs: Mapping[str, providers.NativeInputs] | None = None,
+             python_path: Sequence[str] = ()) -> list[providers.Choice]:
     (out / "paper").mkdir(parents=True, exist_ok=True)
     vendor_files(out, lock, wheels=wheels, data=data)
     choices = flake.write_flake(out, lock, p, description=description, entry_points=entry_points, outputs=outputs, native_inputs=native_inputs,
@@ -132,17 +132,17 @@ def test_the_flake_is_the_same_for_every_paper_but_the_revision(tmp_path: Path) 
 
 
 def test_providers_follow_what_was_vendored() -> None:
-    everything = {c.package: (c.provider, c.path) for c in flake.choose_providers(LOCK)}
+    everything = {c.package: (c.provider, c.path) for c in providers.choose_providers(LOCK)}
     assert everything == {"numpy": ("wheel", "vendor/wheels/numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl"),
                           "pandas": ("sdist", "vendor/sdist/pandas-2.2.0.tar.gz"),
                           "python-dateutil": ("wheel", "vendor/wheels/python_dateutil-2.8.2-py2.py3-none-any.whl")}
     sdists_only = {"vendor/sdist/numpy-1.26.4.tar.gz", "vendor/sdist/pandas-2.2.0.tar.gz", "vendor/sdist/python-dateutil-2.8.2.tar.gz"}
-    assert {c.package: c.provider for c in flake.choose_providers(LOCK, sdists_only)} == {"numpy": "sdist", "pandas": "sdist", "python-dateutil": "sdist"}
-    assert {c.provider for c in flake.choose_providers(LOCK, set())} == {"nixpkgs"}
+    assert {c.package: c.provider for c in providers.choose_providers(LOCK, sdists_only)} == {"numpy": "sdist", "pandas": "sdist", "python-dateutil": "sdist"}
+    assert {c.provider for c in providers.choose_providers(LOCK, set())} == {"nixpkgs"}
     # A wheel for another Python is not installable: the sdist it is.
     py38 = dataclasses.replace(LOCK, python="3.8")
-    assert flake.choose_providers(py38)[0].provider == "sdist"
-    assert flake.dependencies(LOCK) == {"numpy": [], "pandas": ["python-dateutil"], "python-dateutil": []}
+    assert providers.choose_providers(py38)[0].provider == "sdist"
+    assert providers.dependencies(LOCK) == {"numpy": [], "pandas": ["python-dateutil"], "python-dateutil": []}
 
 
 @pytest.mark.parametrize(("filename", "python", "fit"), [
@@ -158,35 +158,35 @@ def test_providers_follow_what_was_vendored() -> None:
     ("not-a-wheel.tar.gz", "3.8", None),
 ])
 def test_wheel_fit(filename: str, python: str, fit: str | None) -> None:
-    assert flake.wheel_fit(filename, python, "x86_64-linux") == fit
+    assert providers.wheel_fit(filename, python, "x86_64-linux") == fit
 
 
 def test_build_system_from_build_with_else_nixpkgs() -> None:
     pandas = LOCK.packages[1]
-    got = flake.build_system(pandas, LOCK)
+    got = providers.build_system(pandas, LOCK)
     # meson comes with meson-python (its `via`); cython's wheel is native but installable.
     assert [(b.name, b.tool) for b in got] == [("meson-python", "meson-python==0.15.0"), ("cython", "cython==3.0.8"), ("meson", "meson==1.3.2")]
     # Not vendored: nixpkgs' tool of that name, under the names nixpkgs has used.
     only_meson = {"vendor/build/meson-1.3.2-py3-none-any.whl"}
-    got = flake.build_system(pandas, LOCK, only_meson)
+    got = providers.build_system(pandas, LOCK, only_meson)
     assert [(b.name, b.tool, b.nixpkgs) for b in got] == [("meson-python", None, ("meson-python", "meson_python", "mesonpython")),
                                                           ("cython", None, ("cython",)), ("meson", "meson==1.3.2", ())]
     legacy = Package(name="old", version="1", requested=True)
-    assert [b.nixpkgs[0] for b in flake.build_system(legacy, LOCK)] == ["setuptools", "wheel"]
+    assert [b.nixpkgs[0] for b in providers.build_system(legacy, LOCK)] == ["setuptools", "wheel"]
     declared = Package(name="new", version="1", requested=True, build_requires=("hatchling>=1.5", "hatch-vcs; python_version > '3'"))
-    assert [b.nixpkgs for b in flake.build_system(declared, LOCK)] == [("hatchling",), ("hatch-vcs", "hatch_vcs", "hatchvcs")]
+    assert [b.nixpkgs for b in providers.build_system(declared, LOCK)] == [("hatchling",), ("hatch-vcs", "hatch_vcs", "hatchvcs")]
 
 
 def test_native_inputs_table_and_the_papers_additions(tmp_path: Path) -> None:
-    table = flake.native_inputs_table()
+    table = providers.native_inputs_table()
     assert "libjpeg" in table["pillow"].host and "zlib" in table["pillow"].host
     assert {"freetype", "qhull"} <= set(table["matplotlib"].host)
     assert {"blas", "lapack"} <= set(table["scipy"].host) and "gfortran" in table["scipy"].build
     assert table["pyzmq"].host == ("zeromq",) and table["h5py"].host == ("hdf5",) and "netcdf" in table["netcdf4"].host
     assert {"libxml2", "libxslt"} <= set(table["lxml"].host) and table["shapely"].host == ("geos",)
     (tmp_path / "reprokit.toml").write_text('[native-inputs]\nPyGSL = ["gsl", "pkg-config"]\nshapely = { host = ["geos", "proj"] }\n')
-    mine = flake.read_native_inputs(tmp_path)
-    assert mine == {"pygsl": flake.NativeInputs(host=("gsl",), build=("pkg-config",)), "shapely": flake.NativeInputs(host=("geos", "proj"))}
+    mine = providers.read_native_inputs(tmp_path)
+    assert mine == {"pygsl": providers.NativeInputs(host=("gsl",), build=("pkg-config",)), "shapely": providers.NativeInputs(host=("geos", "proj"))}
     lock = dataclasses.replace(LOCK, packages=(Package(name="pygsl", version="2.3", requested=True, artifacts=(art("pygsl-2.3.tar.gz", "sdist"),)),
                                                Package(name="shapely", version="2.0", requested=True, artifacts=(art("shapely-2.0.tar.gz", "sdist"),))))
     generate(tmp_path / "b", lock, native_inputs=mine)
@@ -195,7 +195,7 @@ def test_native_inputs_table_and_the_papers_additions(tmp_path: Path) -> None:
     for bad in ('x = ["gsl; rm -rf /"]', 'x = "gsl"', 'x = { libs = ["gsl"] }'):
         (tmp_path / "reprokit.toml").write_text(f"[native-inputs]\n{bad}\n")
         with pytest.raises(InputError, match="native-inputs"):
-            flake.read_native_inputs(tmp_path)
+            providers.read_native_inputs(tmp_path)
 
 
 def test_no_wheels_names_no_wheel_and_a_missing_file_is_refused(tmp_path: Path) -> None:

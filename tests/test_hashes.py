@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reprokit import hashes
+from reprokit import hashes, nar
 from tests.helpers import EXPLORE
 
 NIX = shutil.which("nix-hash")
@@ -76,7 +76,7 @@ def materialise(path: Path, node: object) -> None:
 def test_nar_hash_equals_nix_hash_on_random_trees(tmp_path_factory: pytest.TempPathFactory, tree: object) -> None:
     root = tmp_path_factory.mktemp("tree") / "root"
     materialise(root, tree)
-    assert hashes.nix32_encode(hashes.nar_sha256(root)) == nix_hash_path(root)
+    assert hashes.nix32_encode(nar.nar_sha256(root)) == nix_hash_path(root)
 
 
 @needs_nix
@@ -87,7 +87,7 @@ def test_nar_hash_equals_nix_hash_path_sri_and_large_file(tmp_path: Path) -> Non
     (root / "empty-dir").mkdir()
     (root / "ünï cödé").write_text("x")
     out = subprocess.run([*NIX_CMD, "hash", "path", str(root)], capture_output=True, text=True, check=True).stdout.strip()
-    assert hashes.sri(hashes.nar_sha256(root)) == out
+    assert hashes.sri(nar.nar_sha256(root)) == out
 
 
 @needs_nix
@@ -102,7 +102,7 @@ def test_flat_and_unpacked_hashes_equal_nix_prefetch_url(tmp_path: Path) -> None
     with tarfile.open(tgz, "w:gz") as tf:
         tf.add(src, arcname="pkg-1.0")
     assert hashes.nix32_encode(hashes.file_sha256(tgz)) == prefetch(f"file://{tgz}")
-    unpacked = hashes.unpacked_nar_sha256(tgz)
+    unpacked = nar.unpacked_nar_sha256(tgz)
     assert hashes.nix32_encode(unpacked.nar) == prefetch(f"file://{tgz}", "--unpack")
     assert unpacked.last_modified == int(src.stat().st_mtime)
 
@@ -171,7 +171,7 @@ def awkward_archives(tmp_path: Path) -> dict[str, Path]:
 def test_unpacked_hash_of_awkward_archives_equals_nix_prefetch_url(tmp_path: Path, name: str) -> None:
     archive = awkward_archives(tmp_path)[name]
     before = sorted(p.name for p in tmp_path.iterdir())
-    assert hashes.nix32_encode(hashes.unpacked_nar_sha256(archive).nar) == prefetch(f"file://{archive}", "--unpack")
+    assert hashes.nix32_encode(nar.unpacked_nar_sha256(archive).nar) == prefetch(f"file://{archive}", "--unpack")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
@@ -214,7 +214,7 @@ def test_nar_refuses_special_files(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     with pytest.raises(Exception, match="NAR holds only"):
-        hashes.nar_sha256(tmp_path)
+        nar.nar_sha256(tmp_path)
 
 
 def test_hash_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -228,7 +228,7 @@ def test_hash_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().out.strip() == hashlib.sha256(b"abc").hexdigest()
     assert main(["hash", str(f), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["mode"] == "nar" and out["sri"] == hashes.sri(hashes.nar_sha256(f)) and out["swhid"].startswith("swh:1:cnt:")
+    assert out["mode"] == "nar" and out["sri"] == hashes.sri(nar.nar_sha256(f)) and out["swhid"].startswith("swh:1:cnt:")
     assert main(["hash", str(tmp_path / "missing")]) == 2
     assert main(["hash", str(f), "--unpack"]) == 1
     assert "not a readable archive" in capsys.readouterr().err

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reprokit import __version__, hashes, resolve, sandbox
+from reprokit import __version__, hashes, nar, resolve, sandbox
 from reprokit import run as rerun
 from reprokit.archive import record
-from reprokit.archive.paper import _copy_paper, bundle_name, generated_citation, paper_date, unbuilt_extensions
+from reprokit.archive.paper import bundle_name, copy_paper, generated_citation, paper_date, unbuilt_extensions
 from reprokit.archive.readme import readme
 from reprokit.bundle import manifest
 from reprokit.bundle.integrity import check_integrity
@@ -31,7 +31,7 @@ from reprokit.bundle.place import _replace_dir, reap
 from reprokit.cache import cache_root
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, UsageError
 from reprokit.fsutil import atomic_write_text, sha256_file
-from reprokit.nix import flake, nixpkgs
+from reprokit.nix import flake, nixpkgs, providers
 from reprokit.outputs import config as outputs_config
 from reprokit.resolve import LockSettings, buildtools, choose_python, lazy_left_out, pypi
 from reprokit.resolve import lockfile as lock_mod
@@ -121,7 +121,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         if pin.note:
             notes.append(f"nixpkgs: {pin.note}")
         flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
-    native_inputs = flake.read_native_inputs(paper)
+    native_inputs = providers.read_native_inputs(paper)
     # The paper's own code is importable from every entry point, as when it is a package
     # installed with `pip install -e .` (a src/ layout, examples/ importing the package).
     python_path = list(import_roots(
@@ -148,7 +148,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     reap(out)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
     try:
-        files, link_notes = _copy_paper(paper, work / "paper", walked)
+        files, link_notes = copy_paper(paper, work / "paper", walked)
         notes += link_notes
         # Each file is hashed once: the manifest, the recorded outputs and SHA256SUMS
         # share these digests (the integrity check below reads everything again).
@@ -216,7 +216,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 continue
             notes += recorded_notes
             break
-        choices: list[flake.Choice] = []
+        choices: list[providers.Choice] = []
         if pin is not None:
             # After the outputs are recorded: the flake's checks compare a rerun with them.
             # An entry point recorded as failing is no check the flake could pass.
@@ -306,7 +306,7 @@ def vendor_nixpkgs_tarball(pin: nixpkgs.NixpkgsPin, dest: Path, cache_dir: Path 
             f"GitHub was not reachable, so pin online elsewhere or put the tarball at "
             f"{cache_root(cache_dir) / 'nixpkgs' / (pin.rev + '.tar.gz')}"
         )
-    got = hashes.sri(hashes.unpacked_nar_sha256(tarball).nar)
+    got = hashes.sri(nar.unpacked_nar_sha256(tarball).nar)
     if got != pin.nar_hash:
         raise InputError(f"{tarball}: narHash is {got}, the pin says {pin.nar_hash}; the tarball was not vendored")
     dest.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ def bundle_name(paper: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", paper.resolve().name).strip("-.") or "paper"
 
 
-def _copy_paper(src: Path, dest: Path, walked: tree.Walk) -> tuple[list[str], list[str]]:
+def copy_paper(src: Path, dest: Path, walked: tree.Walk) -> tuple[list[str], list[str]]:
     """Copy the paper's files (as ``walked`` found them); returns them and notes on links
     that were not followed. A file or folder that cannot be read, or whose name is not
     UTF-8, stops the archive: a bundle silently missing part of the paper would not rerun."""

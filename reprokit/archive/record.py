@@ -21,7 +21,7 @@ from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.bundle import manifest
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
-from reprokit.nix import flake
+from reprokit.nix import providers
 from reprokit.outputs import build
 from reprokit.resolve import legacybuild
 from reprokit.scan.entrypoints import EntryPoint
@@ -159,7 +159,7 @@ def _needs_build_tool(exc: RebuildFailed) -> Exception:
     if package and module:
         return NeedsBuildTool(package=package, distribution=module, what=f"the module {module}", text=str(exc))
     if package and re.search(r"missing C header|missing system library", str(exc)):
-        native = flake.native_inputs_table().get(canonical(package))
+        native = providers.native_inputs_table().get(canonical(package))
         where = (f"the Nix build gives it {', '.join((*native.host, *native.build))} (its native inputs), so `reprokit validate --rebuild nix` "
                  "is the way to rebuild it" if native else
                  f"name the nixpkgs package that provides it under [native-inputs] in reprokit.toml ({package} = [\"...\"]), and rebuild "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reprokit import hashes
+from reprokit import hashes, nar
 from reprokit.cli.options import JSON, LOGGING, Subparsers, print_json
 from reprokit.errors import UsageError
 
@@ -38,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     if args.unpack:
         if not path.is_file():
             raise UsageError(f"{path}: --unpack takes an archive file")
-        unpacked = hashes.unpacked_nar_sha256(path)
+        unpacked = nar.unpacked_nar_sha256(path)
         digest, mode, last_modified = unpacked.nar, "nar-unpacked", unpacked.last_modified
     elif args.flat:
         if not path.is_file():
             raise UsageError(f"{path}: --flat takes a file")
         digest, mode = hashes.file_sha256(path), "flat"
     else:
-        digest, mode = hashes.nar_sha256(path), "nar"
+        digest, mode = nar.nar_sha256(path), "nar"
     if args.json:
         d = hashes.Digest.of(digest)
         out: dict[str, object] = {"reprokit_hash": 1, "path": str(path), "mode": mode, "sri": d.sri, "nix32": d.nix32, "hex": d.hex}

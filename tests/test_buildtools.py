@@ -200,3 +200,30 @@ def test_a_setup_py_that_imports_numpy_undeclared_gets_it_and_rebuilds(index: Fa
     out = sandbox.run([str(env.python), "-c", "import zzlegacy; print(zzlegacy.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
                       mounts=env.mounts)
     assert out.returncode == 0 and out.stdout.strip() == "3", out.stderr
+
+
+@needs_sandbox
+def test_pip_builds_on_disk_not_in_the_sandboxs_capped_tmp(index: FakeIndex, tmp_path: Path) -> None:
+    """pip unpacks and builds an sdist in TMPDIR: the rebuild gives it a folder on disk, so
+    a package larger than the sandbox's in-memory /tmp (torch's wheels are gigabytes) builds."""
+    when = "2023-02-01T00:00:00Z"
+    index.projects["zzbig"] = [Dist(*build_sdist("zzbig", "1.0", code={
+        "setup.py": "from setuptools import setup\nsetup(name='zzbig', version='1.0', packages=['zzbig'], package_data={'zzbig': ['*.bin']})\n",
+        "PKG-INFO": "Metadata-Version: 2.1\nName: zzbig\nVersion: 1.0\n", "zzbig/__init__.py": "x = 5\n", "zzbig/blob.bin": "0" * (6 << 20)}), when)]
+    paper = write_tree(tmp_path / "paper", {"run.py": "import zzbig\n", "requirements.txt": "zzbig\n"})
+    with running(index) as base:
+        settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
+        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+        exe, _ = rerun.find_python(RUNNING)
+        assert exe
+        client = pypi.Client(settings.index_url)
+        planned, _ = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))
+        bundle = tmp_path / "bundle"
+        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
+    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
+    small_tmp = sandbox.Policy(limits=sandbox.Limits(tmp=4 << 20))
+    env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=small_tmp)
+    out = sandbox.run([str(env.python), "-c", "import zzbig; print(zzbig.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
+                      mounts=env.mounts)
+    assert out.returncode == 0 and out.stdout.strip() == "5", out.stderr
+    assert not (tmp_path / "env" / ".reprokit-tmp").exists()

@@ -187,14 +187,24 @@ def _version(wheel: Path) -> str:
     return str(parse_wheel_filename(wheel.name)[1])
 
 
+# The rebuild's scratch folder, inside the environment being built.
+TMP = ".reprokit-tmp"
+
+
 def _pip(policy: sandbox.Policy, cmd: list[str], dest: sandbox.Mount, readonly: list[Path], timeout: float, what: str,
          extra_env: dict[str, str] | None = None) -> None:
     root = policy.at(dest)
+    # pip unpacks and builds in TMPDIR: on disk, in the environment's own folder, not in
+    # the sandbox's capped in-memory /tmp (a wheel of torch alone unpacks to gigabytes).
+    scratch = dest.source / TMP
+    scratch.mkdir(exist_ok=True)
     try:
-        proc = policy.run(cmd, cwd=root, readonly=readonly, mounts=[dest], env=clean_env({"PATH": str(root / "bin"), **(extra_env or {})}),
-                          timeout=timeout)
+        proc = policy.run(cmd, cwd=root, readonly=readonly, mounts=[dest],
+                          env=clean_env({"PATH": str(root / "bin"), "TMPDIR": str(root / TMP), **(extra_env or {})}), timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RebuildFailed(f"{what} did not finish in {timeout:.0f}s") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     log.debug("%s", proc.stdout + proc.stderr)
     if proc.returncode != 0:
         output = proc.stdout + "\n" + proc.stderr

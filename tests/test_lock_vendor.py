@@ -397,3 +397,16 @@ def test_a_fully_pinned_declaration_resolves_what_it_leaves_open_as_of_its_newes
     assert {p.name: p.version for p in got.packages}["beta"] == "1.0"
     assert got.versions_from == "date: the paper pins every requirement it declares, the newest of them released 2023-02-02"
     assert {p.name: p.version for p in open_.packages}["beta"] == "1.5" and open_.versions_from == "date"
+
+
+def test_a_package_first_released_after_the_papers_date_is_taken_at_its_first_release(index: FakeIndex, tmp_path: Path) -> None:
+    """The authors had zzlate from its repository; it reached the index months after the
+    paper: its first release (not its newest) is locked, that package alone, with a note."""
+    index.add("zzlate", "1.0", uploaded="2024-06-01T00:00:00Z")
+    index.add("zzlate", "2.0", uploaded="2025-03-01T00:00:00Z")
+    root = write_tree(tmp_path / "late", {"run.py": "import zzlate\nimport alpha\n", "requirements.txt": "zzlate\nalpha\n"})
+    with running(index) as base:
+        locked = do_lock(index, base, root, tmp_path)
+    versions = {p.name: p.version for p in locked.packages}
+    assert versions["zzlate"] == "1.0" and versions["alpha"] == "1.1"  # the others keep the paper's date
+    assert any(n.startswith("zzlate had no release on the index by 2024-01-15") and "1.0, is locked" in n for n in locked.notes), locked.notes

@@ -103,8 +103,9 @@ def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None
             resolve_settings = dataclasses.replace(settings, date=snapshot)
             source = f"date: the paper pins every requirement it declares, the newest of them released {snapshot}"
     undeclared: dict[str, list[str]] = {}
+    newer: dict[str, str] = {}
     try:
-        parsed = compile(requirements + tooling, constraints, resolve_settings, undeclared)
+        parsed = compile(requirements + tooling, constraints, resolve_settings, undeclared, newer)
     except ResolutionFailed as exc:
         if tooling:
             try:
@@ -129,6 +130,10 @@ def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None
             name=name, version=version, requested=name in top, tooling=name in tooling and name not in top,
             via=via_clean, artifacts=tuple(artifacts), has_sdist=has_sdist, hashes=tuple(sorted(_hashes)),
         ))
+    for name, date in sorted(newer.items()):
+        version = next((v for n, v, _, _ in parsed if n == canonicalize_name(name)), "?")
+        found_notes.append(f"{name} had no release on the index by {settings.date} (the authors had it from elsewhere, such as its "
+                           f"repository): its first release after that date, {version}, is locked (uploaded before {date[:10]})")
     for name, dists in sorted(undeclared.items()):
         found_notes.append(f"{name}: its setup.py imports {', '.join(dists)} at build time without declaring it (as builds did before "
                            f"PEP 518, when every user had it installed): given to the build that reads its metadata")

@@ -73,8 +73,24 @@ _FILTERED = re.compile(r"hint: `([A-Za-z0-9._-]+)` was filtered by `exclude-newe
 _FAILED_BUILD = re.compile(r"Failed to (?:download and )?build `([A-Za-z0-9._-]+)(?:==|@)")
 
 
+_NO_VERSIONS = re.compile(r"there (?:are|is) no versions? of `?([A-Za-z0-9._-]+?)`?(?:[<>=!~ ,]|$)", re.M)
+
+
+def first_release_after(client: pypi.Client, name: str, cutoff: dt.datetime) -> dt.datetime | None:
+    """When the first file of ``name`` after ``cutoff`` was uploaded (not yanked)."""
+    times = []
+    for f in client.files(name):
+        try:
+            when = dt.datetime.fromisoformat((f.upload_time or "").replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if when >= cutoff and not f.yanked:
+            times.append(when)
+    return min(times) if times else None
+
+
 def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockSettings,
-           undeclared: dict[str, list[str]] | None = None) -> str:
+           undeclared: dict[str, list[str]] | None = None, newer: dict[str, str] | None = None) -> str:
     """``uv pip compile`` of ``requirements`` as of the settings' date.
 
     The date also bounds the tools uv builds old sdists with to read their metadata;
@@ -87,8 +103,13 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
     An old sdist whose setup.py imports numpy or Cython (:mod:`reprokit.legacybuild`)
     without declaring it gets it for its metadata build (uv's extra-build-dependencies),
     and ``undeclared`` records it (sdist name -> distributions).
+
+    A distribution the paper needs that had no release on the index by its date (the
+    authors had it from its repository, and it reached PyPI later) is taken at its first
+    release after the date, that package alone; ``newer`` records it (name -> the date).
     """
     undeclared = {} if undeclared is None else undeclared
+    newer = {} if newer is None else newer
     triple = PLATFORMS.get(settings.platform)
     if triple is None:
         raise UsageError(f"--platform {settings.platform!r}: reprokit knows {', '.join(PLATFORMS)}")
@@ -113,6 +134,8 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
             for name, months in later.items():
                 when = min(cutoff + dt.timedelta(days=round(30.44 * months)), dt.datetime.now(dt.timezone.utc))
                 cmd += ["--exclude-newer-package", f"{name}={when.strftime('%Y-%m-%dT%H:%M:%SZ')}"]
+            for name, date in newer.items():
+                cmd += ["--exclude-newer-package", f"{name}={date}"]
             if undeclared:
                 config = Path(tmp) / "uv.toml"
                 config.write_text("extra-build-dependencies = { " + ", ".join(
@@ -137,6 +160,12 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
             undeclared.setdefault(failed_build.group(1), []).append(lacking)
             log.debug("%s imports %s at build time without declaring it", failed_build.group(1), lacking)
             continue
+        missing = [m for m in _NO_VERSIONS.findall(proc.stderr) if m in _FILTERED.findall(proc.stderr) and m not in newer]
+        if missing:
+            first = first_release_after(pypi.Client(settings.index_url), missing[0], cutoff)
+            if first is not None:
+                newer[missing[0]] = (first + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                continue
         building = re.search(r"Failed to (?:download and )?build|Failed to resolve requirements from `(?:setup\.py )?build", proc.stderr)
         tools = [str(canonicalize_name(n)) for n in _FILTERED.findall(proc.stderr)]
         tools = [n for n in tools if later.get(n, 0) < 12 * 15]
@@ -177,13 +206,14 @@ def newest_before(client: pypi.Client, name: str, cutoff: dt.datetime) -> str | 
 
 
 def compile(requirements: list[str], constraints: dict[str, str], settings: LockSettings,
-            undeclared: dict[str, list[str]] | None = None) -> list[tuple[str, str, list[str], list[str]]]:
+            undeclared: dict[str, list[str]] | None = None, newer: dict[str, str] | None = None,
+            ) -> list[tuple[str, str, list[str], list[str]]]:
     """The exact closure of ``requirements`` for the target Python as of the settings'
     date: (name, version, sha256s uv accepted, what pulled it in). uv resolves for
     Python 3.6 and newer; older Pythons (2.7, 3.5) are resolved by their own pip."""
 
     if interpreter.key(settings.python) >= interpreter.UV_OLDEST:
-        return parse_uv_output(run_uv(requirements, constraints, settings, undeclared))
+        return parse_uv_output(run_uv(requirements, constraints, settings, undeclared, newer))
     exe, how = interpreter.find(settings.python)
     if exe is None:
         raise UsageError(f"uv resolves for Python 3.6 and newer; Python {settings.python} is resolved by its own pip, and {how}")

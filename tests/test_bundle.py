@@ -918,3 +918,19 @@ def test_a_build_that_runs_a_command_pypi_ships_gets_its_wheel(tmp_path: Path) -
     out = json.loads((result.bundle / "outputs" / "run" / "out.json").read_text())
     assert out == {"swig": "SWIG Version 4.1.0"}
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
+def test_an_import_nothing_provides_in_a_file_no_entry_point_reaches_does_not_stop_the_archive(
+        built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """An old draft imports a module no index has; the paper's entry point never runs or
+    imports it: the archive goes on, and the note names the module and the file."""
+    index = built[2]
+    paper = write_tree(tmp_path / "drafts", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": "import json\nimport alpha\nif __name__ == '__main__':\n    json.dump({'v': alpha.__version__}, open('out.json', 'w'))\n",
+        "old/Test_draft.py": "import zznowhere_module\nprint(zznowhere_module.x)\n",
+    })
+    result = archive_offline(index, paper, tmp_path)
+    assert any(n.startswith("zznowhere_module: no package index provides it, and only files no entry point runs or imports use it "
+                            "(old/Test_draft.py)") for n in result.notes), result.notes
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reprokit.cli import main
-from reprokit.scan import ScanSettings, _imports, import_roots, module_name, scan, scan_files
+from reprokit.scan import ScanSettings, _imports, import_roots, module_name, reachable_files, scan, scan_files
 from tests.helpers import RUNNING, notebook, write_tree
 
 
@@ -359,3 +359,10 @@ def test_the_folders_a_paper_needs_on_sys_path(files: dict[str, str], roots: tup
     imports = [(f, t) for f, t in [("mypkg/train.py", "mypkg"), ("examples/run.py", "mypkg"), ("notebooks/a.ipynb", "r5"),
                                    ("scripts/fig.py", "r5"), ("code/run.py", "helper"), ("code/run.py", "util")] if f in files]
     assert import_roots(imports, list(files)) == roots
+
+
+def test_the_files_an_entry_point_runs_or_imports() -> None:
+    rels = ["run.py", "helpers.py", "pkg/__init__.py", "pkg/a.py", "pkg/b.py", "old/scratch.py", "old/util.py", "notes.ipynb"]
+    imports = [("run.py", "helpers"), ("helpers.py", "pkg"), ("old/scratch.py", "util"), ("notes.ipynb", "helpers")]
+    assert reachable_files(["run.py"], imports, rels) == {"run.py", "helpers.py", "pkg/__init__.py", "pkg/a.py", "pkg/b.py"}
+    assert reachable_files(["notes.ipynb", "old/scratch.py"], imports, rels) >= {"notes.ipynb", "helpers.py", "old/scratch.py", "old/util.py"}

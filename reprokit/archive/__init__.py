@@ -37,7 +37,7 @@ from reprokit.resolve import LockSettings, buildtools, choose_python, lazy_left_
 from reprokit.resolve import lockfile as lock_mod
 from reprokit.resolve.fetch import ProgressHook
 from reprokit.resolve.lockfile import Lock
-from reprokit.scan import citation, entrypoints, import_roots, paperconfig, secrets, tree
+from reprokit.scan import citation, entrypoints, import_roots, module_folders, paperconfig, secrets, tree
 from reprokit.scan.entrypoints import CONFIGURED
 from reprokit.vendor import VendorSettings, vendor
 
@@ -96,7 +96,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes.append(f"date {date} (from {date_from})")
     walked = tree.walk(paper, suffixes=None, keep=entrypoints.kept_folders(paper))
     all_files = list(walked.files)
-    choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url)
+    detection = entrypoints.detect(paper, all_files)
+    choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url,
+                                            entry_points=[f.entry_point.path for f in detection.found] or None)
     python = choice.version
     notes.append(f"Python {python} (from {choice.source})")
     notes += locked.notes
@@ -129,7 +131,6 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     if python_path:
         notes.append(f"the paper's own modules are imported from other folders than theirs: {', '.join(f'paper/{p}' for p in python_path)} "
                      "on sys.path when the entry points run, as an installed (pip install -e .) paper has them")
-    detection = entrypoints.detect(paper, all_files)
     eps = detection.entry_points
     sources = {f.entry_point.name: f.source for f in detection.found}
     notes += detection.notes
@@ -156,7 +157,6 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         outputs: dict[str, tuple[manifest.Output, ...]] = {e.name: () for e in eps}
         failed: dict[str, str] = {}
         too_long: frozenset[str] = frozenset()
-        ran_for: dict[str, float] = {}
         needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
         built: frozenset[str] = frozenset()  # distributions the runs showed must be built from source
         while True:
@@ -178,7 +178,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                                           buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say,
                                           unisolated={p.name: p.build_with for p in locked.packages if p.build_undeclared})
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
-                too_long, ran_for = recorded.too_long, recorded.seconds
+                too_long = recorded.too_long
             except NeedsFolder as need:
                 eps = [dataclasses.replace(e, mkdirs=(*e.mkdirs, need.folder)) if e.name == need.entry_point else e for e in eps]
                 notes.append(f"{need.where} writes into {need.folder}/, which the paper does not hold (git keeps no empty folder): "
@@ -204,6 +204,13 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                                                       needs=build_needs)
                 continue
             except NeedsModule as need:
+                own = module_folders(all_files).get(need.module.split(".")[0])
+                if own:
+                    # The paper's own module, not found from where the run is: never an
+                    # index project of the same name (PyPI has many such names).
+                    raise InputError(f"{need}; {need.module.split('.')[0]} is the paper's own module (in "
+                                     f"{own[0] or 'its top folder'}), which the run could not import: list it in reprokit.toml's "
+                                     "entry-points with the cwd it needs") from None
                 dist = resolve.distribution_of(need.module, lock_settings, client)
                 if dist is None or need.module in needed or len(needed) >= 8:
                     raise InputError(str(need) + ("; no PyPI project provides it: declare where it comes from" if dist is None else "")) from None
@@ -264,7 +271,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             run_timeout=run_timeout if settings.record_outputs and eps else None,
             entry_points=tuple(manifest.RecordedEntryPoint(entry_point=e, source=sources.get(e.name, ""), outputs=outputs[e.name],
                                                            status="too-long" if e.name in too_long else "failed" if e.name in failed else "ran",
-                                                           error=failed.get(e.name, ""), seconds=ran_for.get(e.name))
+                                                           error=failed.get(e.name, ""))
                                for e in eps),
             paper_files=tuple(manifest.PaperFile(path=rel, sha256=paper_sha[rel]) for rel in files),
         )

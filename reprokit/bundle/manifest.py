@@ -126,7 +126,6 @@ class RecordedEntryPoint:
     status: Status = "ran"  # failed: a rerun is expected to fail too; too-long: stopped at the time budget
     error: str = ""  # why it failed (or was stopped) when the bundle was made
     outputs: tuple[Output, ...] = ()
-    seconds: float | None = None  # how long it ran when the bundle was made
 
     @property
     def name(self) -> str:
@@ -250,7 +249,7 @@ def _entry_point(e: Mapping[str, Any], where: str) -> RecordedEntryPoint:
     outputs = tuple(Output(recorded=RecordedOutput.from_dict(o, f"{where}/outputs/{n}"), paper_sha256=o.get("paper_sha256"))
                     for n, o in enumerate(e["outputs"]))
     return RecordedEntryPoint(entry_point=ep, source=e.get("source", ""), status=e.get("status", "ran"), error=e.get("error", ""),
-                              outputs=outputs, seconds=e.get("seconds"))
+                              outputs=outputs)
 
 
 def _entry_point_dict(e: RecordedEntryPoint, format: Format) -> dict[str, Any]:
@@ -268,8 +267,6 @@ def _entry_point_dict(e: RecordedEntryPoint, format: Format) -> dict[str, Any]:
         out["status"] = e.status
     if e.status != "ran" or e.error:
         out["error"] = e.error
-    if e.seconds is not None:
-        out["seconds"] = round(e.seconds, 1)
     out["outputs"] = [o.to_dict(format) for o in e.outputs]
     return out
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str | None = None, index_url: str | None = None,
-                  ) -> tuple[PythonChoice, ScanResult, Lock]:
+                  entry_points: Sequence[str] | None = None) -> tuple[PythonChoice, ScanResult, Lock]:
     """The paper's Python, its scan (imports matched from PyPI included) and its runtime
     lock. ``--python`` wins; else what the paper states (:func:`interpreter.infer`), the
     first version of a range whose locked packages all have wheels; when it states
@@ -51,14 +51,16 @@ def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str 
     if len(candidates) == 1 or python is not None:
         choice = candidates[0]
         scanned, locked = lock_scan(scan(ScanSettings(path=paper, python=choice.version)),
-                                    LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
+                                    LockSettings(date=date, python=choice.version, index_url=index_url), root=paper,
+                                    entry_points=entry_points)
         return choice, scanned, locked
     first: tuple[PythonChoice, ScanResult, Lock] | None = None
     failure: ResolutionFailed | None = None
     for choice in candidates:
         try:
             scanned, locked = lock_scan(scan(ScanSettings(path=paper, python=choice.version)),
-                                        LockSettings(date=date, python=choice.version, index_url=index_url), root=paper)
+                                        LockSettings(date=date, python=choice.version, index_url=index_url), root=paper,
+                                        entry_points=entry_points)
         except ResolutionFailed as exc:
             failure = failure or exc
             continue

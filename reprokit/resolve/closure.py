@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -34,7 +35,7 @@ from reprokit.resolve.requirements import requirements_for
 from reprokit.resolve.settings import NOTEBOOK_TOOLING, LockSettings, best_wheel, target_tags
 from reprokit.resolve.unresolved import resolve_unresolved
 from reprokit.resolve.uv import compile
-from reprokit.scan import ScanResult, tree
+from reprokit.scan import ScanResult, reachable_files, tree
 from reprokit.scan.declared import is_requirement
 
 log = logging.getLogger(__name__)
@@ -65,16 +66,29 @@ def lock(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> 
     return lock_scan(scan, settings, root)[1]
 
 
-def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None) -> tuple[ScanResult, Lock]:
+def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None,
+              entry_points: Sequence[str] | None = None) -> tuple[ScanResult, Lock]:
     """The scan with the imports no table knows matched from PyPI (see
     :func:`resolve_unresolved`), and the lock of it: versions from the paper's own lock
-    files (``root``), else as of the date."""
+    files (``root``), else as of the date. An import nothing provides stops the lock,
+    unless ``entry_points`` (files) are given and none of them runs or imports a file
+    that has it: then it is left out, with a note."""
     found_notes: list[str] = []
     if scan.unresolved:
         scan, found_notes = resolve_unresolved(scan, settings, pypi.Client(settings.index_url))
     if scan.unresolved:
         locs = {i.top: i.locations for i in scan.imports if i.kind == "third-party" and i.distribution is None and not i.optional}
         missing = {n: locs[n] for n in scan.unresolved if n in locs}
+        if missing and entry_points:
+            local = [(loc.split(":", 1)[0], i.top) for i in scan.imports if i.kind == "local" for loc in i.locations]
+            reached = reachable_files(entry_points, local, scan.files)
+            unused = {n: v for n, v in missing.items() if not any(loc.split(":", 1)[0] in reached for loc in v)}
+            for n, v in sorted(unused.items()):
+                files = sorted({loc.split(":", 1)[0] for loc in v})
+                found_notes.append(f"{n}: no package index provides it, and only files no entry point runs or imports use it "
+                                   f"({', '.join(files[:3])}{', ...' if len(files) > 3 else ''}): not locked; running those files "
+                                   "would fail")
+            missing = {n: v for n, v in missing.items() if n not in unused}
         if missing:
             detail = "; ".join(f"{n} ({', '.join(v[:2])})" for n, v in sorted(missing.items()))
             raise UnresolvedImports(f"no known distribution for {detail}: neither the paper's declared distributions nor an index project "

@@ -43,6 +43,7 @@ from reprokit.scan._layout import (
     module_folders,
     module_name,
     package_dirs,
+    reachable_files,
     unimported_modules,
     visible_folders,
 )
@@ -54,7 +55,7 @@ __all__ = [
     "MAX_FILE_BYTES", "PARALLEL_BYTES", "PARALLEL_FILES", "SUPPORT_DIRS", "TYPE_CHECKER_ONLY", "VENDORED_DIRS",
     "DeclaredReq", "Distribution", "FileImports", "FoundImport", "Import", "Kind", "ScanResult", "ScanSettings",
     "Warning_", "counted", "has_main_guard", "import_roots", "in_package", "is_support_code", "is_vendored", "local_names",
-    "marker_environment", "module_folders", "module_name", "other_stdlib", "package_dirs", "parse_python", "scan",
+    "marker_environment", "module_folders", "module_name", "other_stdlib", "package_dirs", "parse_python", "reachable_files", "scan",
     "scan_file", "scan_files", "stdlib_names", "unimported_modules",
 ]
 

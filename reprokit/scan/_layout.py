@@ -228,3 +228,51 @@ def import_roots(imports: Iterable[tuple[str, str]], rels: Iterable[str]) -> tup
         if holders[0] not in roots:
             roots.append(holders[0])
     return tuple(f or "." for f in sorted(roots, key=lambda f: (f.count("/") + bool(f), f)))
+
+
+def reachable_files(starts: Iterable[str], imports: Iterable[tuple[str, str]], rels: Iterable[str]) -> frozenset[str]:
+    """The files the ``starts`` (entry points) run or import, following the paper's own
+    imports (``(file, top-level name)``): a module's file, or every file of a package (a
+    package's modules import each other in ways a name alone does not tell)."""
+    rels = list(rels)
+    packages = package_dirs(rels)
+    folders = module_folders(rels)
+    by_file: dict[str, set[str]] = {}
+    for file, top in imports:
+        by_file.setdefault(file, set()).add(top)
+
+    def package_of(rel: str) -> str | None:
+        """The outermost package folder ``rel`` is in, if any."""
+        parts = rel.split("/")[:-1]
+        outer = None
+        for i in range(len(parts), 0, -1):
+            folder = "/".join(parts[:i])
+            if folder in packages:
+                outer = folder
+            elif outer is not None:
+                break
+        return outer
+
+    def files_of(top: str) -> list[str]:
+        out = []
+        for holder in folders.get(top, ()):
+            base = f"{holder}/{top}" if holder else top
+            if base in packages:
+                out += [r for r in rels if r.startswith(base + "/")]
+            else:
+                out += [r for r in rels if r.rsplit(".", 1)[0] == base or r.startswith(base + ".")]
+        return out
+
+    seen: set[str] = set()
+    todo = [s for s in starts if s in set(rels)]
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        package = package_of(rel)
+        more = [r for r in rels if package is not None and r.startswith(package + "/")]
+        for top in by_file.get(rel, ()):
+            more += files_of(top)
+        todo += [r for r in more if r not in seen]
+    return frozenset(seen)

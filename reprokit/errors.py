@@ -127,3 +127,7 @@ class NeedsSourceBuild(InputError):
     def __init__(self, *, distribution: str, where: str, message: str, text: str) -> None:
         super().__init__(text)
         self.distribution, self.where, self.message = distribution, where, message
+
+
+class ClusterError(ReprokitError):
+    """The Dask scheduler that runs a recheck's checks could not be reached, or was lost."""

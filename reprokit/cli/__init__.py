@@ -14,13 +14,13 @@ import threading
 from collections.abc import Sequence
 
 from reprokit import __version__
-from reprokit.cli import archive, hash, lock, pin, publish, scan, secrets, validate, vendor
+from reprokit.cli import archive, hash, lock, pin, publish, recheck, scan, secrets, validate, vendor
 from reprokit.cli.options import logging_options
 from reprokit.errors import ReprokitError
 from reprokit.redact import RedactingFilter, redact
 
 # In the order `reprokit --help` lists them.
-COMMANDS = (scan, hash, pin, lock, vendor, archive, validate, secrets, publish)
+COMMANDS = (scan, hash, pin, lock, vendor, archive, validate, recheck, secrets, publish)
 
 
 log = logging.getLogger("reprokit")

@@ -45,8 +45,11 @@ def add(sub: Subparsers) -> None:
     p.add_argument("--max-files", type=positive, metavar="N", help="members of a tarball (default: 200000)")
     p.add_argument("--max-depth", type=positive, metavar="N", help="folders in one tarball member's path (default: 64)")
     p.add_argument("--allow-skip", action="append", default=[], metavar="CHECK",
-                   choices=("integrity", "completeness", "rebuild-pip", "rebuild-nix", "rerun"),
+                   choices=("integrity", "completeness", "rebuild-pip", "rebuild-nix", "rerun", "rerun-clock-ahead"),
                    help="let CHECK be not run without failing (repeatable); by default a check that could not run fails")
+    p.add_argument("--clock-ahead", metavar="SPAN",
+                   help="also rerun with the clock moved SPAN ahead (10y, 400d; libfaketime): what fails or differs only then is "
+                        "reported as a time bomb (check rerun-clock-ahead; needs --rebuild pip --rerun)")
     p.add_argument("--report", metavar="FILE.html", help="also write a reviewer's report: one self-contained HTML page with badges and figures")
     p.set_defaults(func=run)
 
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     report = validate(ValidateSettings(bundle=Path(args.bundle), rebuild=args.rebuild, rerun=args.rerun, network=args.network,
                                        sandboxed=not args.no_sandbox, limits=limits, nix_without_sandbox=args.nix_without_sandbox, caps=caps,
                                        allow_skip=frozenset(args.allow_skip), report=args.report is not None, run_timeout=args.run_timeout,
-                                       progress=None if args.json else lines(sys.stderr)))
+                                       progress=None if args.json else lines(sys.stderr), clock_ahead=args.clock_ahead))
     if args.json:
         print_json(report.to_json())
     else:

@@ -12,6 +12,7 @@ cannot be set up, nothing runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -47,6 +48,8 @@ from reprokit.sandbox.bwrap import (
     find_bwrap,
     own_interpreter,
 )
+from reprokit.sandbox.clock import Clock, libraries
+from reprokit.sandbox.clock import ahead as clock_at
 
 __all__ = [
     "ENV_AT",
@@ -62,10 +65,12 @@ __all__ = [
     "TICK",
     "TOP_LEVEL",
     "Bwrap",
+    "Clock",
     "Limits",
     "Mount",
     "Policy",
     "available",
+    "clock_ahead",
     "command",
     "default_memory",
     "environment",
@@ -90,10 +95,14 @@ class Policy:
     contained: bool = True
     network: bool = False
     limits: Limits = field(default_factory=Limits)
+    clock: Clock | None = None  # runs see the clock moved ahead (libfaketime); None: the real one
 
     def run(self, argv: Sequence[str], *, cwd: Path, readonly: Sequence[Path] = (), writable: Sequence[Path] = (),
             mounts: Sequence[Mount] = (), env: Mapping[str, str] | None = None, timeout: float | None = None,
             stdin: str | None = None, tick: Callable[[float, str], None] | None = None) -> subprocess.CompletedProcess[str]:
+        if self.clock is not None:
+            readonly = [*readonly, self.clock.library.parent]
+            env = {**(env or {}), **self.clock.environment()}
         return run(argv, cwd=cwd, readonly=readonly, writable=writable, mounts=mounts, env=env, network=self.network, limits=self.limits,
                    timeout=timeout, stdin=stdin, contained=self.contained, tick=tick)
 
@@ -103,9 +112,10 @@ class Policy:
         return Path(mount.at) if self.contained else mount.source
 
     def describe(self) -> str:
+        clock = f", {self.clock.describe()}" if self.clock is not None else ""
         if not self.contained:
-            return "NOT sandboxed (--no-sandbox)"
-        return "sandboxed (bubblewrap), " + ("network allowed" if self.network else "no network")
+            return "NOT sandboxed (--no-sandbox)" + clock
+        return "sandboxed (bubblewrap), " + ("network allowed" if self.network else "no network") + clock
 
 
 @functools.cache
@@ -131,6 +141,39 @@ def _probe() -> str | None:
 def available() -> str | None:
     """``None`` when the sandbox works here; else one line saying why not."""
     return _probe()
+
+
+def clock_ahead(policy: Policy, spec: str, *, python: str, readonly: Sequence[Path] = (), mounts: Sequence[Mount] = ()
+                ) -> tuple[Policy | None, str]:
+    """``policy`` with its runs' clock ``spec`` ahead, and ``""``; or None and why not. Each
+    libfaketime found is tried by asking ``python`` the time in such a run: a library that
+    does not load there (another architecture, a static interpreter) moves nothing, and a
+    rerun that only seemed to run ahead would hide what it is meant to find."""
+    found = libraries()
+    if not found:
+        return None, ("no libfaketime here: reinstall reprokit (its libfaketime dependency ships the library) or install "
+                      "Debian's libfaketime package")
+    tried = []
+    for library in found:
+        ahead = dataclasses.replace(policy, clock=clock_at(spec, library))
+        assert ahead.clock is not None
+        expected = time.time() + ahead.clock.seconds
+        with tempfile.TemporaryDirectory(prefix="reprokit-clock-") as tmp:
+            try:
+                proc = ahead.run([python, "-c", "import time; print(time.time())"], cwd=Path(tmp), readonly=readonly,
+                                 writable=[Path(tmp)], mounts=mounts, timeout=60)
+            except subprocess.TimeoutExpired:
+                tried.append(f"{library}: no answer")
+                continue
+        try:
+            seen = float(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            tried.append(f"{library}: " + ((proc.stderr.strip().splitlines() or ["no answer"])[-1]))
+            continue
+        if abs(seen - expected) < 600:
+            return ahead, ""
+        tried.append(f"{library}: the clock stayed at {time.strftime('%Y-%m-%d', time.gmtime(seen))}")
+    return None, "libfaketime did not move the clock of a run here (" + "; ".join(tried) + ")"
 
 
 def _tail(fh: IO[bytes]) -> str:

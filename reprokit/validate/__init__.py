@@ -26,10 +26,13 @@ from reprokit.bundle.manifest import Manifest
 from reprokit.checks import Check, Outcome, Problem, judge
 from reprokit.errors import InputError, RebuildFailed
 from reprokit.outputs import Verdict
+from reprokit.sandbox.clock import seconds_ahead
 from reprokit.validate import review
 from reprokit.validate.completeness import check_completeness
 from reprokit.validate.nixbuild import rebuild_nix
 from reprokit.validate.reruns import rerun_check
+from reprokit.validate.timebomb import NAME as TIMEBOMB
+from reprokit.validate.timebomb import ClockAhead, clock_ahead_check
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,6 +54,9 @@ class ValidateSettings:
     run_timeout: int | None = None
     # A line for people when each entry point starts and ends, and every 30 s between.
     progress: Callable[[str], None] | None = None
+    # Rerun once more with the clock this far ahead (10y, 400d): what fails only then is a
+    # time bomb (:mod:`.timebomb`). Needs the rerun.
+    clock_ahead: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,6 +68,7 @@ class Report:
     review: review.Report | None = None
     # How bundle code ran: sandboxed or not, with or without network; "" when none ran.
     sandbox: str = ""
+    clock_ahead: ClockAhead | None = None  # the rerun with the clock ahead, when one ran
 
     @property
     def outcome(self) -> Outcome:
@@ -75,7 +82,7 @@ class Report:
         outcome = self.outcome
         return {"reprokit_validate": 2, "bundle": self.bundle, "ok": outcome.ok, "exit_status": outcome.exit_status,
                 "sandbox": self.sandbox or None, "allow_skip": sorted(self.allow_skip), "checks": [c.to_json() for c in self.checks],
-                "outputs": [v.to_json() for v in self.verdicts]}
+                "outputs": [v.to_json() for v in self.verdicts], "clock_ahead": self.clock_ahead.to_json() if self.clock_ahead else None}
 
 
 def open_bundle(path: Path, tmp: Path, caps: tarball.Caps | None = None) -> Path:
@@ -84,6 +91,8 @@ def open_bundle(path: Path, tmp: Path, caps: tarball.Caps | None = None) -> Path
 
 
 def validate(settings: ValidateSettings) -> Report:
+    if settings.clock_ahead:
+        seconds_ahead(settings.clock_ahead)  # a bad span is a usage error before any work
     with tempfile.TemporaryDirectory(prefix="reprokit-validate-") as tmp:
         bundle = open_bundle(settings.bundle, Path(tmp), settings.caps).absolute()
         integrity = check_integrity(bundle)
@@ -96,29 +105,33 @@ def validate(settings: ValidateSettings) -> Report:
         ran: tuple[review.EntryPointResult, ...] = ()
         verdicts: tuple[Verdict, ...] = ()
         how = ""
-        if settings.rebuild != "none" or settings.rerun:
-            more, ran, verdicts, how = run_bundle_code(settings, bundle, man, integrity, Path(tmp))
+        ahead = None
+        if settings.rebuild != "none" or settings.rerun or settings.clock_ahead:
+            more, ran, verdicts, how, ahead = run_bundle_code(settings, bundle, man, integrity, Path(tmp))
             checks += more
-        done = Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip, verdicts=verdicts, sandbox=how)
+        done = Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip, verdicts=verdicts, sandbox=how,
+                      clock_ahead=ahead)
         if not settings.report:
             return done
         return Report(bundle=done.bundle, checks=done.checks, allow_skip=done.allow_skip, verdicts=verdicts, sandbox=done.sandbox,
-                      review=gather_review(settings.bundle, bundle, man, done.outcome, ran))
+                      clock_ahead=ahead, review=gather_review(settings.bundle, bundle, man, done.outcome, ran))
 
 
 def run_bundle_code(settings: ValidateSettings, bundle: Path, man: Manifest, integrity: Check, tmp: Path
-                    ) -> tuple[list[Check], tuple[review.EntryPointResult, ...], tuple[Verdict, ...], str]:
-    """The checks that run the bundle's code: rebuild and rerun. They run only when the
-    bundle is intact and the sandbox can be set up (or --no-sandbox was given)."""
-    wanted = ([f"rebuild-{settings.rebuild}"] if settings.rebuild != "none" else []) + (["rerun"] if settings.rerun else [])
+                    ) -> tuple[list[Check], tuple[review.EntryPointResult, ...], tuple[Verdict, ...], str, ClockAhead | None]:
+    """The checks that run the bundle's code: rebuild and rerun (and the rerun with the
+    clock ahead). They run only when the bundle is intact and the sandbox can be set up
+    (or --no-sandbox was given)."""
+    wanted = ([f"rebuild-{settings.rebuild}"] if settings.rebuild != "none" else []) + (["rerun"] if settings.rerun else []) \
+        + ([TIMEBOMB] if settings.clock_ahead else [])
     if not integrity.ok:
         # Fail closed: code from a bundle that is not what its author sealed never runs.
-        return [Check(name=w, ok=None, skipped="not run: integrity failed, and nothing of such a bundle runs") for w in wanted], (), (), ""
+        return [Check(name=w, ok=None, skipped="not run: integrity failed, and nothing of such a bundle runs") for w in wanted], (), (), "", None
     policy = sandbox.Policy(contained=settings.sandboxed, network=settings.network, limits=settings.limits)
     why = sandbox.available() if settings.sandboxed else None
     if why is not None:
         return [Check(name="sandbox", ok=False, problems=(Problem(path=None, message=f"{why}; --no-sandbox runs bundle code uncontained"),)),
-                *[Check(name=w, ok=None, skipped="not run: no sandbox") for w in wanted]], (), (), ""
+                *[Check(name=w, ok=None, skipped="not run: no sandbox") for w in wanted]], (), (), "", None
     checks: list[Check] = []
     env = None
     if settings.rebuild == "pip":
@@ -136,6 +149,7 @@ def run_bundle_code(settings: ValidateSettings, bundle: Path, man: Manifest, int
         checks.append(rebuild_nix(bundle, man, allow_unsandboxed=settings.nix_without_sandbox))
     ran: tuple[review.EntryPointResult, ...] = ()
     verdicts: tuple[Verdict, ...] = ()
+    ahead = None
     if settings.rerun:
         if env is None:
             checks.append(Check(name="rerun", ok=None, skipped="needs --rebuild pip"))
@@ -143,7 +157,13 @@ def run_bundle_code(settings: ValidateSettings, bundle: Path, man: Manifest, int
             check, ran, verdicts = rerun_check(bundle, man, env, policy, views=settings.report, timeout=settings.run_timeout,
                                                progress=settings.progress)
             checks.append(check)
-    return checks, ran, verdicts, policy.describe()
+            if settings.clock_ahead:
+                later, ahead = clock_ahead_check(bundle, man, env, policy, settings.clock_ahead, check, timeout=settings.run_timeout,
+                                                 progress=settings.progress)
+                checks.append(later)
+    if settings.clock_ahead and not any(c.name == TIMEBOMB for c in checks):
+        checks.append(Check(name=TIMEBOMB, ok=None, skipped="needs --rebuild pip and --rerun (it reruns the entry points)"))
+    return checks, ran, verdicts, policy.describe(), ahead
 
 
 def gather_review(shown_as: Path, bundle: Path, man: Manifest, outcome: Outcome,

@@ -104,3 +104,14 @@ def test_makefile_recipes_and_notebook_commands(tmp_path: Path) -> None:
         ("notes/report.ipynb", "notebook", (), None),
         ("other.ipynb", "notebook", (), None),
     ]
+
+
+def test_a_readme_command_with_variables_and_placeholders_of_several_words(tmp_path: Path) -> None:
+    """`FLAGS=... python experiment.py --dir <UCI Dataset directory> --epochx <Epoch multiplier>`:
+    the variables are the command's environment, an option whose value is a placeholder is
+    left out (the script's default applies), a placeholder output folder is one of the run."""
+    readme = ("To run an experiment:\n\n```\nTHEANO_FLAGS='allow_gc=False,device=gpu' python experiment.py --dir <UCI Dataset directory> "
+              "--epochx <Epoch multiplier> --seed 3 --out <output folder>\n```\n")
+    write_tree(tmp_path, {"readme.md": readme, "experiment.py": "import argparse\n"})
+    (found,) = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files).found
+    assert (found.entry_point.path, found.entry_point.args) == ("experiment.py", ("--seed", "3", "--out", f"{entrypoints.OUTPUT_DIR}/"))

@@ -201,6 +201,8 @@ def _code_lines(text: str, is_makefile: bool) -> list[tuple[int, str, int]]:
 def _split_commands(line: str) -> list[list[str]]:
     line = re.sub(r"^\s*\$\s+", "", line)
     line = re.sub(r"\s+#.*$", "", line)
+    # A placeholder of several words (<UCI Dataset directory>) is one argument.
+    line = re.sub(r"<([^<>\n]+)>", lambda m: "<" + re.sub(r"\s+", "_", m.group(1).strip()) + ">", line)
     try:
         tokens = shlex.split(line, comments=False, posix=True)
     except ValueError:
@@ -239,7 +241,16 @@ def commands_in(paper: Path, rel: str, files: frozenset[str]) -> list[Command]:
     return out
 
 
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
 def _command(tokens: list[str], cwd: str, files: frozenset[str], source: str) -> Command | None:
+    # Variables set for the command (THEANO_FLAGS=... python run.py): the run's own
+    # environment holds what it needs.
+    while tokens and _ASSIGNMENT.match(tokens[0]):
+        tokens = tokens[1:]
+    if not tokens:
+        return None
     i = 0
     joined = " ".join(tokens[:3])
     for prefix in ("poetry run", "uv run", "pipenv run"):
@@ -310,8 +321,18 @@ def _missing_inputs(cmd: Command, paper: Path) -> list[str]:
 
 def _fill_placeholders(args: tuple[str, ...]) -> tuple[str, ...]:
     """An argument that only stands for a path of the reader's (``/path/to/output/``,
-    ``<outdir>``) becomes a folder of the working copy, as a reader would choose one."""
-    return tuple(f"{OUTPUT_DIR}/" if PLACEHOLDER.match(a) else a for a in args)
+    ``<outdir>``) becomes a folder of the working copy, as a reader would choose one; an
+    option whose value is a placeholder of anything else (``--epochx <Epoch multiplier>``)
+    is left out, so that the script's own default applies."""
+    out: list[str] = []
+    for a in args:
+        if not PLACEHOLDER.match(a):
+            out.append(a)
+        elif out and out[-1].startswith("-") and not _OUTPUT_OPTION.match(out[-1]):
+            out.pop()
+        else:
+            out.append(f"{OUTPUT_DIR}/")
+    return tuple(out)
 
 
 def from_documents(paper: Path, files: Sequence[str]) -> tuple[list[Found], list[str]]:

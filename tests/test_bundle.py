@@ -279,7 +279,10 @@ def test_vendor_nixpkgs_without_a_tarball_is_a_clear_error(built: tuple[Path, Pa
 def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
     index = FakeIndex()
     index.add("alpha", "1.0", uploaded="2023-06-01T00:00:00Z")
-    quiet = write_tree(tmp_path / "no-entry-points", {"analysis.py": "import alpha\nimport util\n", "util.py": "X = 1\n", "requirements.txt": "alpha\n"})
+    quiet = write_tree(tmp_path / "no-entry-points", {
+        "plot_results.py": "import json\nimport alpha\nprint(json.load(open('results.json')))\nopen('figure.txt', 'w').write('plot')\n",
+        "make_data.py": "import json\nimport alpha\nimport util\njson.dump({'n': util.X}, open('results.json', 'w'))\n",
+        "util.py": "X = 1\n", "requirements.txt": "alpha\n"})
     lazy = write_tree(tmp_path / "lazy", {
         "reprokit.toml": 'entry-points = ["run.py"]\n',
         "requirements.txt": "alpha\n",
@@ -290,8 +293,12 @@ def test_archive_says_what_it_leaves_out(tmp_path: Path) -> None:
     with running(index) as url:
         common = {"date": dt.date(2024, 1, 20), "offline": True, "index_url": f"{url}/simple/", "cache_dir": tmp_path / "cache", "quiet": True}
         result = archive(ArchiveSettings(python=RUNNING, paper=quiet, output=tmp_path / "b1", **common))  # type: ignore[arg-type]
-        # The note names the top-level scripts nothing imports (util.py is a helper).
-        assert any(n.startswith("no entry points found") and n.endswith('entry-points = ["analysis.py"]') for n in result.notes)
+        # The paper names nothing to run: its scripts nothing imports run (util.py is a
+        # helper), the one that makes data first, and what they write is recorded.
+        assert any(n.startswith("the paper names nothing to run") and "make_data.py, plot_results.py;" in n for n in result.notes), result.notes
+        eps = manifest.read(result.bundle / "reprokit.yaml").entry_points
+        assert [(e.path, e.status, [o.recorded.path for o in e.outputs]) for e in eps] == [
+            ("make_data.py", "ran", ["results.json"]), ("plot_results.py", "ran", ["figure.txt"])]
         with pytest.raises(InputError, match=r"No module named 'pyfiglet'.*pyfiglet is imported only lazily \(figlib/banner.py:2: inside functions"):
             archive(ArchiveSettings(python=RUNNING, paper=lazy, output=tmp_path / "b2", **common))  # type: ignore[arg-type]
     assert not (tmp_path / "b2").exists()  # nothing half-written

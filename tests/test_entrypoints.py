@@ -115,3 +115,9 @@ def test_a_readme_command_with_variables_and_placeholders_of_several_words(tmp_p
     write_tree(tmp_path, {"readme.md": readme, "experiment.py": "import argparse\n"})
     (found,) = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files).found
     assert (found.entry_point.path, found.entry_point.args) == ("experiment.py", ("--seed", "3", "--out", f"{entrypoints.OUTPUT_DIR}/"))
+
+
+def test_with_nothing_named_to_run_the_scripts_nothing_imports_run_data_makers_first() -> None:
+    files = ["figures/exe_figs.py", "figures/sc_figs.py", "simulation/make_fig5_data.py", "simulation/par_fig5.py", "README.md"]
+    got = [f.entry_point.path for f in entrypoints.guessed(files, {"sc_figs", "par_fig5"})]
+    assert got == ["simulation/make_fig5_data.py", "figures/exe_figs.py"]

@@ -136,12 +136,19 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes += detection.notes
     if not eps:
         imported = {i.top for i in scanned.imports if i.kind == "local"}
-        scripts = entrypoints.candidates(scanned.files, imported)[:3]
-        notes.append(
-            "no entry points found (notebooks, the commands of the paper's README or Makefile, and scripts with "
-            '`if __name__ == "__main__":` are); list what to run in reprokit.toml: entry-points = ['
-            + (", ".join(f'"{s}"' for s in scripts) if scripts else '"path/to/script.py"') + "]"
-        )
+        fallback = entrypoints.guessed(scanned.files, imported)
+        if fallback:
+            # Better a run of what is there than none: each runs in the sandbox, within
+            # its time budget, and one that fails is recorded as failing.
+            eps = [f.entry_point for f in fallback]
+            sources.update((f.entry_point.name, f.source) for f in fallback)
+            notes.append("the paper names nothing to run (no README or Makefile command, notebook or main guard): its scripts "
+                         f"nothing imports run, those named for making data first: {', '.join(e.path for e in eps)}; list what to "
+                         "run in reprokit.toml (entry-points = [...]) to choose")
+        else:
+            notes.append("no entry points found (notebooks, the commands of the paper's README or Makefile, and scripts with "
+                         '`if __name__ == "__main__":` are, else the scripts nothing imports); list what to run in reprokit.toml: '
+                         'entry-points = ["path/to/script.py"]')
     for f in secrets.scan_path(paper):
         notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
 

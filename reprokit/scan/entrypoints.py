@@ -425,3 +425,15 @@ def candidates(files: Sequence[str], imported: set[str] | frozenset[str]) -> lis
             continue
         out.append(rel)
     return sorted(out, key=lambda r: (r.count("/"), r))
+
+
+# Scripts named for making data or results run before those named for figures or tables.
+_PRODUCER = re.compile(r"^(make|gen|generate|sim|simulate|simulation|run|compute|calc|train|fit|prep|prepare|preprocess|process|main)", re.I)
+
+
+def guessed(files: Sequence[str], imported: set[str] | frozenset[str]) -> list[Found]:
+    """When the paper names nothing to run: its scripts nothing imports (:func:`candidates`),
+    those named for making data first (``make_*``, ``simulate*``, ``run*``), then the rest."""
+    scripts = candidates(files, imported)
+    ordered = sorted(scripts, key=lambda r: (0 if _PRODUCER.match(r.rsplit("/", 1)[-1]) else 1, r.count("/"), r))
+    return [Found(entry_point=EntryPoint(name=name_for(rel), kind="script", path=rel), source="a script nothing imports") for rel in ordered]

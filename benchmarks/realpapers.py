@@ -94,6 +94,7 @@ def main() -> int:
     p.add_argument("--only", nargs="*", default=[])
     p.add_argument("--work", type=Path, default=Path("/tmp/reprokit-realpapers"))
     p.add_argument("--timeout", type=int, default=3600, help="seconds for each command")
+    p.add_argument("--run-timeout", help="passed to archive and validate: each entry point's time budget (default: reprokit's)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     reprokit = [sys.executable, "-m", "reprokit"]
@@ -107,14 +108,16 @@ def main() -> int:
         if not paper.is_dir():
             rows.append({"paper": name, "ok": False, "stage": "-", "reason": f"{paper} is missing", "seconds": 0})
             continue
-        code, text, t_archive = run([*reprokit, "archive", str(paper), "-o", str(out), "--date", date, "--force", "--quiet"], args.timeout)
+        budget = ["--run-timeout", args.run_timeout] if args.run_timeout else []
+        code, text, t_archive = run([*reprokit, "archive", str(paper), "-o", str(out), "--date", date, "--force", "--quiet", *budget],
+                                    args.timeout)
         (args.work / f"{name}.archive.log").parent.mkdir(parents=True, exist_ok=True)
         (args.work / f"{name}.archive.log").write_text(text)
         row = {"paper": name, "date": date, "archive_seconds": round(t_archive)}
         if code != 0:
             row.update(ok=False, stage="archive", reason=reason(text))
         else:
-            code, text, t_validate = run([*reprokit, "validate", str(out), "--rebuild", "pip", "--rerun", "--airgap", "--json"],
+            code, text, t_validate = run([*reprokit, "validate", str(out), "--rebuild", "pip", "--rerun", "--airgap", "--json", *budget],
                                          args.timeout)
             (args.work / f"{name}.validate.log").write_text(text)
             compared, why = validate_summary(text)

@@ -100,7 +100,7 @@ class Digest:
         return cls(hex=digest.hex(), sri=sri(digest), nix32=nix32_encode(digest))
 
 
-def chunks(path: str | os.PathLike[str]) -> Iterator[bytes]:
+def chunks(path: str | bytes | os.PathLike[str]) -> Iterator[bytes]:
     with open(path, "rb", buffering=0) as fh:
         while chunk := fh.read(CHUNK):
             yield chunk

@@ -33,8 +33,126 @@ _MAGIC = _str(b"nix-archive-1")
 _OPEN, _CLOSE = _str(b"("), _str(b")")
 
 
-class _NarWriter:
-    """Feeds the NAR serialisation of a tree to a sink without building it in memory."""
+# Framing that repeats for every node, built once.
+_ENTRY = _str(b"entry") + _OPEN + _str(b"name")
+_NODE = _str(b"node")
+_REGULAR = _OPEN + _str(b"type") + _str(b"regular")
+_EXECUTABLE = _str(b"executable") + _str(b"")
+_CONTENTS = _str(b"contents")
+_DIRECTORY = _OPEN + _str(b"type") + _str(b"directory")
+_SYMLINK = _OPEN + _str(b"type") + _str(b"symlink") + _str(b"target")
+_PACK = struct.Struct("<Q").pack
+# Pieces are gathered into buffers of about this size before the sink gets them: one
+# hashlib call per buffer, which releases the GIL for the walk to go on.
+_BATCH = 1 << 20
+# Files up to this size are read whole with one call; larger ones are streamed.
+_SMALL = 1 << 18
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _name(data: bytes) -> bytes:
+    return _PACK(len(data)) + data + b"\0" * ((-len(data)) % 8)
+
+
+def _read_whole(path: bytes, size: int) -> bytes:
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        data = os.read(fd, size + 1)
+        while len(data) < size:  # a read may return less than asked
+            more = os.read(fd, size + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise InputError(f"{os.fsdecode(path)}: changed while it was hashed")
+    return data
+
+
+def nar_serialise(path: str | os.PathLike[str], sink: Callable[[bytes], object]) -> None:
+    """Write the NAR of ``path`` to ``sink`` piece by piece (buffers of about a MiB).
+
+    The walk works on bytes paths, one ``lstat`` per node and one read per small file,
+    with the framing of each node built from prepared pieces; folders are walked without
+    recursion, so a tree thousands of folders deep is no stack overflow."""
+    buf: list[bytes] = [_MAGIC]
+    size_in_buf = len(_MAGIC)
+
+    def emit(*pieces: bytes) -> None:
+        nonlocal size_in_buf
+        for piece in pieces:
+            buf.append(piece)
+            size_in_buf += len(piece)
+        if size_in_buf >= _BATCH:
+            sink(b"".join(buf))
+            buf.clear()
+            size_in_buf = 0
+
+    def leaf(p: bytes, st: os.stat_result) -> bool:
+        """Emit a file or symlink node; False for a folder (the caller walks it)."""
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            size = st.st_size
+            head = _REGULAR + (_EXECUTABLE if mode & stat.S_IXUSR else b"") + _CONTENTS + _PACK(size)
+            if size <= _SMALL:
+                emit(head, _read_whole(p, size), b"\0" * ((-size) % 8) + _CLOSE)
+            else:
+                emit(head)
+                got = 0
+                for chunk in chunks(p):
+                    emit(chunk)
+                    got += len(chunk)
+                if got != size:
+                    raise InputError(f"{os.fsdecode(p)}: changed while it was hashed")
+                emit(b"\0" * ((-size) % 8) + _CLOSE)
+            return True
+        if stat.S_ISLNK(mode):
+            emit(_SYMLINK + _name(os.readlink(p)) + _CLOSE)
+            return True
+        if stat.S_ISDIR(mode):
+            return False
+        raise InputError(f"{os.fsdecode(p)}: a NAR holds only files, directories and symlinks")
+
+    top = os.fsencode(os.fspath(path))
+    if leaf(top, os.lstat(top)):
+        sink(b"".join(buf))
+        return
+    emit(_DIRECTORY)
+    # Each open folder: its path and its remaining entries, in byte order.
+    stack: list[tuple[bytes, list[bytes]]] = [(top, sorted(os.listdir(top), reverse=True))]
+    while stack:
+        folder, names = stack[-1]
+        if not names:
+            stack.pop()
+            emit(_CLOSE if not stack else _CLOSE + _CLOSE)  # the folder node, then its entry
+            continue
+        name = names.pop()
+        child = folder + b"/" + name
+        emit(_ENTRY, _name(name), _NODE)
+        if leaf(child, os.lstat(child)):
+            emit(_CLOSE)
+        else:
+            emit(_DIRECTORY)
+            stack.append((child, sorted(os.listdir(child), reverse=True)))
+    sink(b"".join(buf))
+
+
+def nar_sha256(path: str | os.PathLike[str]) -> bytes:
+    """sha256 of the NAR of ``path``: ``narHash`` / ``nix hash path``.
+
+    One thread walks the tree and reads files into the NAR stream while this one hashes
+    it: ``hashlib`` (on buffers of a MiB) and file reads release the GIL, so the walk's
+    cost hides behind the hashing.
+    """
+    h = hashlib.sha256()
+    for piece in threaded(lambda put: nar_serialise(path, put), depth=8):
+        h.update(piece)
+    return h.digest()
+
+
+class _Batches:
+    """Pieces gathered into buffers of about a MiB for a sink."""
 
     def __init__(self, sink: Callable[[bytes], object]) -> None:
         self.sink = sink
@@ -42,10 +160,9 @@ class _NarWriter:
         self.small_len = 0
 
     def put(self, data: bytes) -> None:
-        # Batch the many tiny framing strings: one sink call per ~256 KiB.
         self.small.append(data)
         self.small_len += len(data)
-        if self.small_len >= 1 << 18:
+        if self.small_len >= _BATCH:
             self.flush()
 
     def flush(self) -> None:
@@ -53,67 +170,6 @@ class _NarWriter:
             self.sink(b"".join(self.small))
             self.small.clear()
             self.small_len = 0
-
-    def node(self, path: str, st: os.stat_result) -> None:
-        mode = st.st_mode
-        put = self.put
-        put(_OPEN)
-        if stat.S_ISLNK(mode):
-            put(_str(b"type") + _str(b"symlink") + _str(b"target") + _str(os.fsencode(os.readlink(path))))
-        elif stat.S_ISREG(mode):
-            put(_str(b"type") + _str(b"regular"))
-            if mode & stat.S_IXUSR:
-                put(_str(b"executable") + _str(b""))
-            size = st.st_size
-            put(_str(b"contents") + struct.pack("<Q", size))
-            if size <= CHUNK:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                if len(data) != size:
-                    raise InputError(f"{path}: changed while it was hashed")
-                put(data)
-            else:
-                self.flush()
-                got = 0
-                for chunk in chunks(path):
-                    self.sink(chunk)
-                    got += len(chunk)
-                if got != size:
-                    raise InputError(f"{path}: changed while it was hashed")
-            put(b"\0" * ((-size) % 8))
-        elif stat.S_ISDIR(mode):
-            put(_str(b"type") + _str(b"directory"))
-            names = sorted(os.fsencode(n) for n in os.listdir(path))
-            for name in names:
-                child = os.path.join(path, os.fsdecode(name))
-                put(_str(b"entry") + _OPEN + _str(b"name") + _str(name) + _str(b"node"))
-                self.node(child, os.lstat(child))
-                put(_CLOSE)
-        else:
-            raise InputError(f"{path}: a NAR holds only files, directories and symlinks")
-        put(_CLOSE)
-
-
-def nar_serialise(path: str | os.PathLike[str], sink: Callable[[bytes], object]) -> None:
-    """Write the NAR of ``path`` to ``sink`` piece by piece."""
-    w = _NarWriter(sink)
-    w.put(_MAGIC)
-    p = os.fspath(path)
-    w.node(p, os.lstat(p))
-    w.flush()
-
-
-def nar_sha256(path: str | os.PathLike[str]) -> bytes:
-    """sha256 of the NAR of ``path``: ``narHash`` / ``nix hash path``.
-
-    One thread walks the tree and reads files into the NAR stream while this one hashes
-    it: ``hashlib`` and file reads both release the GIL, so the walk's cost hides behind
-    the hashing.
-    """
-    h = hashlib.sha256()
-    for piece in threaded(lambda put: nar_serialise(path, put)):
-        h.update(piece)
-    return h.digest()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -246,7 +302,7 @@ class _Unpacked:
         """The NAR of what Nix hashes: the single entry at the top when there is exactly
         one (a folder, or even a file or a link), else the top folder itself."""
         top = next(iter(self.root.children.values())) if len(self.root.children) == 1 else self.root
-        w = _NarWriter(sink)
+        w = _Batches(sink)
         w.put(_MAGIC)
         # Iterative: an archive can nest folders deeper than Python's recursion limit.
         todo: list[_Node | bytes] = [top]

@@ -7,20 +7,27 @@ Tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from types import ModuleType
 
 from reprokit import __version__
-from reprokit.cli import archive, hash, lock, pin, publish, recheck, scan, secrets, validate, vendor
 from reprokit.cli.options import logging_options
 from reprokit.errors import ReprokitError
 from reprokit.redact import RedactingFilter, redact
 
-# In the order `reprokit --help` lists them.
-COMMANDS = (scan, hash, pin, lock, vendor, archive, validate, recheck, secrets, publish)
+# In the order `reprokit --help` lists them. Each is the module reprokit.cli.<name>, loaded
+# when its command runs (or for --help): `reprokit hash` starts without importing what
+# `reprokit archive` needs.
+COMMANDS = ("scan", "hash", "pin", "lock", "vendor", "archive", "validate", "recheck", "secrets", "publish")
+
+
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"reprokit.cli.{name}")
 
 
 log = logging.getLogger("reprokit")
@@ -43,7 +50,9 @@ def stop_on_sigterm() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     stop_on_sigterm()
-    parser = build_parser()
+    args_given = list(sys.argv[1:] if argv is None else argv)
+    named = next((a for a in args_given if not a.startswith("-")), None)
+    parser = build_parser(named if named in COMMANDS and not {"-h", "--help"} & set(args_given[:args_given.index(named)]) else None)
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s", level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
     for handler in logging.getLogger().handlers:
@@ -68,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only`` a command's alone (the rest listed
+    by name)."""
     parser = argparse.ArgumentParser(
         prog="reprokit", parents=[logging_options(False)],
         description="Archive a research paper's code so it can be rebuilt and rerun years later, and verify such archives.",
@@ -77,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reprokit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for command in COMMANDS:
-        command.add(sub)
+    for name in COMMANDS:
+        if only is None or name == only:
+            command_module(name).add(sub)
+        else:
+            sub.add_parser(name)
     return parser

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from reprokit.errors import InputError
-from reprokit.scan.paperconfig import duration as parse_duration
+from reprokit.wording import parse_duration
 
 # The object add_subparsers returns: where each command module adds its parser.
 Subparsers = Any

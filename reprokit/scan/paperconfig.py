@@ -7,13 +7,13 @@ output rules, native inputs for Nix); each part parses its own keys.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reprokit import toml
 from reprokit.errors import InputError
+from reprokit.wording import parse_duration
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -41,31 +41,11 @@ def read(paper: Path) -> PaperConfig:
     return PaperConfig(path=None)
 
 
-_DURATION = re.compile(r"(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?")
-
-
-def duration(value: object, where: str) -> int:
-    """Seconds from ``5400``, ``"90m"``, ``"1h30m"`` or ``"45s"``; a one-line error
-    naming ``where`` otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text.isdigit() and int(text) > 0:
-            return int(text)
-        m = _DURATION.fullmatch(text)
-        if m and any(m.groups()):
-            seconds = int(m.group(1) or 0) * 3600 + int(m.group(2) or 0) * 60 + int(m.group(3) or 0)
-            if seconds > 0:
-                return seconds
-    raise InputError(f"{where}: a time must be a number of seconds or like \"90m\", \"2h\" or \"1h30m\", not {value!r}")
-
-
 def run_timeout(config: PaperConfig) -> int | None:
     """``run-timeout``: each entry point's time budget, in seconds; None when unset."""
     if "run-timeout" not in config.table:
         return None
-    return duration(config.table["run-timeout"], f"{config.where}: run-timeout")
+    return parse_duration(config.table["run-timeout"], f"{config.where}: run-timeout")
 
 
 def _load(path: Path) -> dict[str, Any]:

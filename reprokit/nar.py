@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import lzma
+import multiprocessing
 import os
 import stat
 import struct
 import tarfile
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -42,6 +44,12 @@ _CONTENTS = _str(b"contents")
 _DIRECTORY = _OPEN + _str(b"type") + _str(b"directory")
 _SYMLINK = _OPEN + _str(b"type") + _str(b"symlink") + _str(b"target")
 _PACK = struct.Struct("<Q").pack
+_REGULAR_PLAIN = _REGULAR + _CONTENTS
+_REGULAR_EXEC = _REGULAR + _EXECUTABLE + _CONTENTS
+_PADDING = tuple(b"\0" * ((-n) % 8) for n in range(8))
+_CLOSE_CLOSE = _CLOSE + _CLOSE
+_NODE_DIRECTORY = _NODE + _DIRECTORY
+_NODE_SYMLINK = _NODE + _SYMLINK
 # Pieces are gathered into buffers of about this size before the sink gets them: one
 # hashlib call per buffer, which releases the GIL for the walk to go on.
 _BATCH = 1 << 20
@@ -70,84 +78,173 @@ def _read_whole(path: bytes, size: int) -> bytes:
     return data
 
 
-def nar_serialise(path: str | os.PathLike[str], sink: Callable[[bytes], object]) -> None:
-    """Write the NAR of ``path`` to ``sink`` piece by piece (buffers of about a MiB).
+# A large file in a serialisation: (path, size), streamed by whoever hashes it.
+Large = tuple[bytes, int]
+Piece = bytes | Large
 
-    The walk works on bytes paths, one ``lstat`` per node and one read per small file,
-    with the framing of each node built from prepared pieces; folders are walked without
-    recursion, so a tree thousands of folders deep is no stack overflow."""
-    buf: list[bytes] = [_MAGIC]
-    size_in_buf = len(_MAGIC)
 
-    def emit(*pieces: bytes) -> None:
-        nonlocal size_in_buf
-        for piece in pieces:
-            buf.append(piece)
-            size_in_buf += len(piece)
-        if size_in_buf >= _BATCH:
-            sink(b"".join(buf))
-            buf.clear()
-            size_in_buf = 0
+def _serialise_into(top: bytes, st: os.stat_result, add: Callable[[Piece], object]) -> None:
+    """Give ``add`` the NAR node of ``top`` (without the archive's magic) piece by piece;
+    a file larger than :data:`_SMALL` is given as ``(path, size)`` for the receiver to
+    stream. Works on bytes paths with ``os.scandir`` (a folder's entries say what they
+    are without a ``stat``; files are ``lstat``-ed for size and mode), reads each small
+    file with one call, builds each node's framing from prepared pieces, and walks
+    folders without recursion (a tree thousands of folders deep is no stack overflow)."""
 
-    def leaf(p: bytes, st: os.stat_result) -> bool:
-        """Emit a file or symlink node; False for a folder (the caller walks it)."""
-        mode = st.st_mode
-        if stat.S_ISREG(mode):
-            size = st.st_size
-            head = _REGULAR + (_EXECUTABLE if mode & stat.S_IXUSR else b"") + _CONTENTS + _PACK(size)
-            if size <= _SMALL:
-                emit(head, _read_whole(p, size), b"\0" * ((-size) % 8) + _CLOSE)
-            else:
-                emit(head)
-                got = 0
-                for chunk in chunks(p):
-                    emit(chunk)
-                    got += len(chunk)
-                if got != size:
-                    raise InputError(f"{os.fsdecode(p)}: changed while it was hashed")
-                emit(b"\0" * ((-size) % 8) + _CLOSE)
-            return True
-        if stat.S_ISLNK(mode):
-            emit(_SYMLINK + _name(os.readlink(p)) + _CLOSE)
-            return True
-        if stat.S_ISDIR(mode):
-            return False
-        raise InputError(f"{os.fsdecode(p)}: a NAR holds only files, directories and symlinks")
+    def regular(p: bytes, st: os.stat_result) -> None:
+        size = st.st_size
+        add(_REGULAR_EXEC if st.st_mode & stat.S_IXUSR else _REGULAR_PLAIN)
+        add(_PACK(size))
+        add(_read_whole(p, size) if size <= _SMALL else (p, size))
+        add(_PADDING[size & 7] + _CLOSE)
 
-    top = os.fsencode(os.fspath(path))
-    if leaf(top, os.lstat(top)):
-        sink(b"".join(buf))
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        regular(top, st)
         return
-    emit(_DIRECTORY)
-    # Each open folder: its path and its remaining entries, in byte order.
-    stack: list[tuple[bytes, list[bytes]]] = [(top, sorted(os.listdir(top), reverse=True))]
+    if stat.S_ISLNK(mode):
+        add(_SYMLINK + _name(os.readlink(top)) + _CLOSE)
+        return
+    if not stat.S_ISDIR(mode):
+        raise InputError(f"{os.fsdecode(top)}: a NAR holds only files, directories and symlinks")
+    add(_DIRECTORY)
+    stack = [_entries(top)]
     while stack:
-        folder, names = stack[-1]
+        names = stack[-1]
         if not names:
             stack.pop()
-            emit(_CLOSE if not stack else _CLOSE + _CLOSE)  # the folder node, then its entry
+            add(_CLOSE_CLOSE if stack else _CLOSE)  # the folder node, then its entry
             continue
-        name = names.pop()
-        child = folder + b"/" + name
-        emit(_ENTRY, _name(name), _NODE)
-        if leaf(child, os.lstat(child)):
-            emit(_CLOSE)
+        entry = names.pop()
+        add(_ENTRY)
+        add(_name(entry.name))
+        if entry.is_dir(follow_symlinks=False):
+            add(_NODE_DIRECTORY)
+            stack.append(_entries(entry.path))
+        elif entry.is_symlink():
+            add(_NODE_SYMLINK + _name(os.readlink(entry.path)) + _CLOSE_CLOSE)
         else:
-            emit(_DIRECTORY)
-            stack.append((child, sorted(os.listdir(child), reverse=True)))
-    sink(b"".join(buf))
+            est = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(est.st_mode):
+                raise InputError(f"{os.fsdecode(entry.path)}: a NAR holds only files, directories and symlinks")
+            add(_NODE)
+            regular(entry.path, est)
+            add(_CLOSE)
 
 
-def nar_sha256(path: str | os.PathLike[str]) -> bytes:
+def _entries(folder: bytes) -> list[os.DirEntry[bytes]]:
+    """A folder's entries, last name first (popped in NAR order: by bytes)."""
+    with os.scandir(folder) as it:
+        found = list(it)
+    found.sort(key=lambda e: e.name, reverse=True)
+    return found
+
+
+def _stream(piece: Piece, sink: Callable[[bytes], object]) -> None:
+    if isinstance(piece, bytes):
+        sink(piece)
+        return
+    path, size = piece
+    got = 0
+    for chunk in chunks(path):
+        sink(chunk)
+        got += len(chunk)
+    if got != size:
+        raise InputError(f"{os.fsdecode(path)}: changed while it was hashed")
+
+
+def nar_serialise(path: str | os.PathLike[str], sink: Callable[[bytes], object]) -> None:
+    """Write the NAR of ``path`` to ``sink`` in buffers of about a MiB."""
+    batches = _Batches(sink)
+
+    def add(piece: Piece) -> None:
+        if isinstance(piece, bytes):
+            batches.put(piece)
+        else:
+            batches.flush()
+            _stream(piece, sink)
+
+    batches.put(_MAGIC)
+    top = os.fsencode(os.fspath(path))
+    _serialise_into(top, os.lstat(top), add)
+    batches.flush()
+
+
+# Trees with at least this many entries in their first levels are walked by several
+# processes, each a share of the subtrees, the hashing staying in order here.
+PARALLEL_UNITS = 64
+
+
+def _unit(path: bytes) -> list[Piece]:
+    """A subtree's NAR node as pieces (run in a worker process)."""
+    out: list[Piece] = []
+    pieces: list[bytes] = []
+
+    def add(piece: Piece) -> None:
+        if isinstance(piece, bytes):
+            pieces.append(piece)
+        else:
+            if pieces:
+                out.append(b"".join(pieces))
+                pieces.clear()
+            out.append(piece)
+
+    _serialise_into(path, os.lstat(path), add)
+    if pieces:
+        out.append(b"".join(pieces))
+    return out
+
+
+def _plan(top: bytes, units: int) -> list[bytes | tuple[bytes]]:
+    """The NAR node of ``top`` with subtrees left as ``(path,)``: folders are opened level
+    by level until there are at least ``units`` subtrees (or nothing more to open)."""
+    plan: list[bytes | tuple[bytes]] = [(top,)]
+    while True:
+        subtrees = [x for x in plan if isinstance(x, tuple)]
+        folders = {x[0] for x in subtrees if stat.S_ISDIR(os.lstat(x[0]).st_mode)}
+        if not folders or len(subtrees) >= units:
+            return plan
+        opened: list[bytes | tuple[bytes]] = []
+        for x in plan:
+            if not isinstance(x, tuple) or x[0] not in folders:
+                opened.append(x)
+                continue
+            opened.append(_DIRECTORY)
+            for entry in reversed(_entries(x[0])):
+                opened += [_ENTRY, _name(entry.name), _NODE, (entry.path,), _CLOSE]
+            opened.append(_CLOSE)
+        plan = opened
+
+
+def nar_sha256(path: str | os.PathLike[str], jobs: int | None = None) -> bytes:
     """sha256 of the NAR of ``path``: ``narHash`` / ``nix hash path``.
 
-    One thread walks the tree and reads files into the NAR stream while this one hashes
-    it: ``hashlib`` (on buffers of a MiB) and file reads release the GIL, so the walk's
-    cost hides behind the hashing.
-    """
+    A large tree is walked by ``jobs`` processes (default: the cores; forked, so only
+    when no other thread runs here), each serialising a share of its subtrees, while this
+    one hashes them in order; a small one, or a file, by one thread walking while this one
+    hashes (``hashlib`` on MiB buffers and file reads release the GIL)."""
     h = hashlib.sha256()
-    for piece in threaded(lambda put: nar_serialise(path, put), depth=8):
-        h.update(piece)
+    top = os.fsencode(os.fspath(path))
+    st = os.lstat(top)
+    jobs = jobs or os.cpu_count() or 1
+    # Workers are forked, which is safe only while this process runs no other thread.
+    parallel = jobs > 1 and stat.S_ISDIR(st.st_mode) and threading.active_count() == 1
+    plan = _plan(top, PARALLEL_UNITS) if parallel else []
+    subtrees = [x[0] for x in plan if isinstance(x, tuple)]
+    if len(subtrees) < PARALLEL_UNITS:
+        for piece in threaded(lambda put: nar_serialise(path, put), depth=8):
+            h.update(piece)
+        return h.digest()
+    h.update(_MAGIC)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(jobs) as pool:
+        results = pool.imap(_unit, subtrees, chunksize=4)
+        for item in plan:
+            if isinstance(item, bytes):
+                h.update(item)
+            else:
+                for part in next(results):
+                    _stream(part, h.update)
     return h.digest()
 
 

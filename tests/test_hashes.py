@@ -232,3 +232,33 @@ def test_hash_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["hash", str(tmp_path / "missing")]) == 2
     assert main(["hash", str(f), "--unpack"]) == 1
     assert "not a readable archive" in capsys.readouterr().err
+
+
+@needs_nix
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_large_tree_hashed_by_several_processes_equals_nix_hash(tmp_path: Path, jobs: int) -> None:
+    """Enough subtrees for the walk to be shared by processes: folders, files small and
+    large, executables, symlinks (dangling too), empty folders, non-ASCII names, a file
+    at the top beside the folders."""
+    root = tmp_path / "big"
+    for i in range(90):
+        d = root / f"d{i:02d}" / ("sub" if i % 3 else "ünï")
+        d.mkdir(parents=True)
+        (d / "a.txt").write_text(f"file {i}\n" * (i + 1))
+        if i % 7 == 0:
+            (d / "run.sh").write_text("#!/bin/sh\n")
+            (d / "run.sh").chmod(0o755)
+        if i % 11 == 0:
+            (d / "link").symlink_to("a.txt")
+            (d / "dangling").symlink_to("/nowhere/at/all")
+        if i % 13 == 0:
+            (d / "empty").mkdir()
+        if i == 40:
+            (d / "large.bin").write_bytes(os.urandom(3 * (1 << 20) + 5))
+    (root / "top.txt").write_text("at the top\n")
+    import threading
+
+    # With 2 jobs the walk really is shared: enough subtrees, and no other thread here.
+    assert len([x for x in nar._plan(os.fsencode(root), nar.PARALLEL_UNITS) if isinstance(x, tuple)]) >= nar.PARALLEL_UNITS
+    assert threading.active_count() == 1
+    assert hashes.nix32_encode(nar.nar_sha256(root, jobs=jobs)) == nix_hash_path(root)

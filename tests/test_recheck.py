@@ -288,7 +288,8 @@ def test_the_dashboard_renders_in_headless_chromium(two_runs: dict[str, Any], tm
     assert len(re.findall(r'<rect class="bar passed"', html)) == 2 and len(re.findall(r'<rect class="bar failed"', html)) == 2
     for label in ("bundle changed or damaged", "sdist no longer builds", "output differs"):
         assert f"<span>{label}</span>" in html
-    drifting = re.search(r'<tr class="bundle failed"><th>tiny<div class="small mono">[^<]*drifting</div>.*?</tr>', html, re.S)
+    assert "<li><strong>tiny (tampered)</strong>: paper/run.py: sha256 differs from SHA256SUMS</li>" in html
+    drifting = re.search(r'<tr class="bundle failed"><th>tiny \(drifting\)<div class="small mono">[^<]*drifting</div>.*?</tr>', html, re.S)
     assert drifting is not None
     assert "Passed in run 1" in drifting.group(0) and "<code>out/result.json</code>: identical → <strong>different</strong>" in drifting.group(0)
     with Image.open(shot) as im:
@@ -301,6 +302,49 @@ def test_the_dashboard_renders_in_headless_chromium(two_runs: dict[str, Any], tm
     if keep:
         shutil.copyfile(shot, keep)
         shutil.copyfile(page, Path(keep).with_suffix(".html"))
+
+
+SBATCH = """#!/bin/sh
+# Slurm's sbatch, stood in for: the job script runs on this machine, in a session of its own.
+n=$(ls "$JOBS" | wc -l)
+cp "$1" "$JOBS/job-$n.sh"
+setsid bash "$JOBS/job-$n.sh" > "$JOBS/job-$n.log" 2>&1 < /dev/null &
+echo "Submitted batch job $!"
+"""
+SCANCEL = """#!/bin/sh
+for id in "$@"; do kill -TERM -- "-$id" 2>/dev/null; echo "$id" >> "$JOBS/cancelled"; done
+exit 0
+"""
+
+
+@pytest.mark.slow
+def test_the_readme_slurm_example_runs_against_a_stand_in_for_slurm(made: dict[str, Path], tmp_path: Path) -> None:
+    """The README's SLURMCluster script, as written: dask-jobqueue writes the job script and
+    calls sbatch (here a stand-in that runs it on this machine), a worker joins, recheck
+    runs on it, and the job is cancelled at the end."""
+    pytest.importorskip("dask_jobqueue")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"```python\n(# slurm_recheck\.py.*?)```", readme, re.S)
+    assert found is not None
+    (tmp_path / "slurm_recheck.py").write_text(found.group(1), encoding="utf-8")
+    tools, jobs, home = tmp_path / "bin", tmp_path / "jobs", tmp_path / "home"
+    for folder in (tools, jobs, home / "rk" / "bin"):
+        folder.mkdir(parents=True)
+    (home / "rk" / "bin" / "activate").write_text("")  # the README's environment: this one is on PATH already
+    for name, text in (("sbatch", SBATCH), ("scancel", SCANCEL)):
+        (tools / name).write_text(text)
+        (tools / name).chmod(0o755)
+    copy(made["tiny"], tmp_path / "shelf" / "tiny")
+    env = {**os.environ, "PATH": os.pathsep.join([str(tools), str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+           "HOME": str(home), "JOBS": str(jobs), "DASK_JOBQUEUE__SLURM__INTERFACE": "lo"}  # scheduler and workers on 127.0.0.1
+    proc = subprocess.run([sys.executable, "slurm_recheck.py", str(tmp_path / "shelf"), "--db", str(tmp_path / "h.sqlite"),
+                           "--rebuild", "none", "--no-rerun", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (result,) = json.loads(proc.stdout)["results"]
+    assert result["status"] == "passed" and result["worker"].startswith("tcp://127.0.0.1:")
+    script = (jobs / "job-0.sh").read_text()
+    assert "#SBATCH --mem=8G" in script and "export DASK_DISTRIBUTED__WORKER__DAEMON=False" in script and "--nthreads 1" in script
+    assert (jobs / "cancelled").read_text().split() and json.loads(proc.stdout)["run"]["scheduler"].startswith("tcp://127.0.0.1:")
 
 
 # --- workers that die ---------------------------------------------------------------------
@@ -704,3 +748,27 @@ def test_the_command_line_says_what_is_missing(tmp_path: Path, capsys: pytest.Ca
     assert main(["recheck", str(tmp_path), "--clock-ahead", "soon", "--db", str(tmp_path / "h.sqlite")]) == 2
     assert "--clock-ahead 'soon': give a span such as 10y" in capsys.readouterr().err
     assert main(["recheck", str(tmp_path), "--history"]) == 2
+
+
+def test_a_libfaketime_that_does_not_move_the_clock_is_passed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first library found is no library (as one built for another machine would be):
+    the probe sees the clock unmoved and takes the next; with none that works, the rerun
+    with the clock ahead is not run, and says why."""
+    import reprokit.sandbox as sb
+    from reprokit.sandbox import clock
+
+    needs_sandbox()
+    fake = tmp_path / "lib" / "faketime" / "libfaketime.so.1"
+    fake.parent.mkdir(parents=True)
+    fake.write_bytes(b"\x7fELF not really")
+    monkeypatch.setattr(clock, "SYSTEM_LIBRARIES", (str(tmp_path / "li*" / "faketime" / "libfaketime.so.1"),))
+    real = clock.libraries()
+    assert real[-1] == fake and len(real) == 2  # the wheel's first, then the system's
+    monkeypatch.setattr(sb, "libraries", lambda: [fake, real[0]])
+    policy, why = sb.clock_ahead(sb.Policy(), "10y", python=sys.executable)
+    assert policy is not None and policy.clock is not None and policy.clock.library == real[0] and why == ""
+    monkeypatch.setattr(sb, "libraries", lambda: [fake])
+    policy, why = sb.clock_ahead(sb.Policy(), "10y", python=sys.executable)
+    assert policy is None and why.startswith(f"libfaketime did not move the clock of a run here ({fake}: the clock stayed at ")
+    monkeypatch.setattr(sb, "libraries", list)
+    assert sb.clock_ahead(sb.Policy(), "10y", python=sys.executable)[1].startswith("no libfaketime here")

@@ -46,6 +46,9 @@ def add(sub: Subparsers) -> None:
     checks.add_argument("--max-memory", type=size, metavar="SIZE",
                         help="memory each check may use (default: on a LocalCluster, its worker's share of three quarters of this machine's)")
     checks.add_argument("--max-extract-size", type=size, metavar="SIZE", help="total size a tarball may unpack to (default: 32G)")
+    checks.add_argument("--max-ratio", type=positive, metavar="N", help="unpacked size per byte of tarball (default: 200)")
+    checks.add_argument("--max-files", type=positive, metavar="N", help="members of a tarball (default: 200000)")
+    checks.add_argument("--max-depth", type=positive, metavar="N", help="folders in one tarball member's path (default: 64)")
     checks.add_argument("--allow-skip", action="append", default=[], metavar="CHECK",
                         choices=("integrity", "completeness", "rebuild-pip", "rebuild-nix", "rerun", "rerun-clock-ahead"),
                         help="let CHECK be not run without failing (repeatable)")
@@ -76,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
     status = 0
     if args.sources or args.zenodo_community:
-        caps = tarball.Caps(size=args.max_extract_size) if args.max_extract_size else tarball.Caps()
+        defaults = tarball.Caps()
+        caps = tarball.Caps(size=args.max_extract_size or defaults.size, ratio=args.max_ratio or defaults.ratio,
+                            files=args.max_files or defaults.files, depth=args.max_depth or defaults.depth)
         if args.no_sandbox and not args.json:
             print("warning: --no-sandbox: the bundles' build backends and entry points run with your rights", file=sys.stderr)
         bar = None if args.json else render.RunBar(sys.stderr)

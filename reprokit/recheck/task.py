@@ -38,6 +38,44 @@ MAX_STARTS = 2  # starts whose workers died before one is refused
 SAMPLE_EVERY = 0.2  # seconds between two looks at the memory of the check's processes
 
 
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def descendants(pid: int) -> list[int] | None:
+    """The processes under ``pid``, read from Linux's ``/proc/PID/task/TID/children`` (a few
+    small files, where psutil reads every process's); None where the kernel has none."""
+    if not os.path.exists(f"/proc/{pid}/task/{pid}/children"):
+        return None
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        here = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{here}/task")
+        except OSError:  # ended meanwhile
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{here}/task/{tid}/children", encoding="ascii") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+            except (OSError, ValueError):
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def rss(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+                total += int(fh.read().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):  # ended between the listing and the look
+            continue
+    return total
+
+
 class PeakMemory:
     """The most memory the processes this one starts hold at once (their RSS summed),
     sampled in a thread while the block runs: the rebuild's pip and build backends and
@@ -48,18 +86,20 @@ class PeakMemory:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="reprokit-peak-memory", daemon=True)
 
-    def _watch(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            try:
-                children = me.children(recursive=True)
-            except psutil.Error:
-                children = []
-            for child in children:
+    def _held(self) -> int:
+        pids = descendants(os.getpid())
+        if pids is not None:
+            return rss(pids)
+        total = 0
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process().children(recursive=True):
                 with contextlib.suppress(psutil.Error):  # ended between the listing and the look
                     total += child.memory_info().rss
-            self.peak = max(self.peak, total)
+        return total
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._held())
             self._stop.wait(self.every)
 
     def __enter__(self) -> PeakMemory:

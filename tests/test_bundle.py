@@ -23,6 +23,7 @@ from reprokit.archive import ArchiveResult, ArchiveSettings, archive
 from reprokit.bundle import manifest
 from reprokit.cli import main
 from reprokit.errors import InputError
+from reprokit.report import text as render
 from reprokit.scan.entrypoints import EntryPoint
 from reprokit.validate import ValidateSettings, check_completeness, validate
 from tests.fakeindex import FakeIndex, running
@@ -30,7 +31,7 @@ from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, resign
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeIndex]:
+def archived(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArchiveResult, FakeIndex]:
     base = tmp_path_factory.mktemp("archive")
     index = FakeIndex()
     index.add("alpha", "1.0", ["beta"], uploaded="2023-06-01T00:00:00Z")
@@ -41,7 +42,26 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, FakeInd
         again = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "elsewhere" / "out2", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
     assert result.tarball and again.tarball
     assert result.tarball.read_bytes() == again.tarball.read_bytes()  # same inputs, same bytes, whatever OUT is
+    return result, index
+
+
+@pytest.fixture(scope="module")
+def built(archived: tuple[ArchiveResult, FakeIndex]) -> tuple[Path, Path, FakeIndex]:
+    result, index = archived
+    assert result.tarball
     return result.bundle, result.tarball, index
+
+
+def test_archive_says_where_its_time_went(archived: tuple[ArchiveResult, FakeIndex]) -> None:
+    result, _ = archived
+    phases = dict(result.timings)
+    # Every phase this archive went through, in the order it ran; two recorded runs of run.py.
+    assert list(phases) == ["scan and resolve", "build tools", "nixpkgs pin", "vendor", "environment (pip, offline, with the sdist builds)",
+                            "run 1: run.py", "run 2: run.py", "seal (manifest, SHA256SUMS, integrity)", "tarball"]
+    assert all(s >= 0 for s in phases.values()) and phases["environment (pip, offline, with the sdist builds)"] > 0
+    table = render.archived(result, timings=True)
+    assert "time by phase:" in table and "run 2: run.py" in table and "  total " in table
+    assert "time by phase:" not in render.archived(result)
 
 
 def test_bundle_layout_manifest_and_outputs(built: tuple[Path, Path, FakeIndex]) -> None:

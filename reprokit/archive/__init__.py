@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +25,7 @@ from reprokit import run as rerun
 from reprokit.archive import record
 from reprokit.archive.paper import bundle_name, copy_paper, generated_citation, paper_date, unbuilt_extensions
 from reprokit.archive.readme import readme
+from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
 from reprokit.bundle.integrity import check_integrity
 from reprokit.bundle.pack import epoch, sums, write_tar
@@ -81,6 +83,7 @@ class ArchiveResult:
     files: int
     outputs: int
     notes: tuple[str, ...]
+    timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, in the order they ran
 
 
 def archive(settings: ArchiveSettings) -> ArchiveResult:
@@ -91,14 +94,16 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     # Absolute from here on: the sandbox, uv and pip are given paths that outlive a chdir.
     paper, out = settings.paper.absolute(), settings.output.absolute()
     notes: list[str] = []
+    clock = Timings()
     cit = citation.read(paper)
     date, date_from = (settings.date, "--date") if settings.date else paper_date(paper, cit)
     notes.append(f"date {date} (from {date_from})")
     walked = tree.walk(paper, suffixes=None, keep=entrypoints.kept_folders(paper))
     all_files = list(walked.files)
     detection = entrypoints.detect(paper, all_files)
-    choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url,
-                                            entry_points=[f.entry_point.path for f in detection.found] or None)
+    with clock.phase("scan and resolve"):
+        choice, scanned, locked = choose_python(paper, all_files, date, settings.python, settings.index_url,
+                                                entry_points=[f.entry_point.path for f in detection.found] or None)
     python = choice.version
     notes.append(f"Python {python} (from {choice.source})")
     notes += locked.notes
@@ -114,12 +119,14 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     client = pypi.Client(settings.index_url)
     policy = sandbox.Policy(contained=settings.sandboxed)
     build_needs: dict[str, list[str]] = {}  # sdist -> what its build was found to need beyond what it declares
-    locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
-                                          every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+    with clock.phase("build tools"):
+        locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
+                                              every_sdist=not settings.wheels, policy=policy, needs=build_needs)
     notes += build_notes
     pin = None
     if settings.nix:
-        pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir, python=python))
+        with clock.phase("nixpkgs pin"):
+            pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir, python=python))
         if pin.note:
             notes.append(f"nixpkgs: {pin.note}")
         flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))
@@ -168,8 +175,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         built: frozenset[str] = frozenset()  # distributions the runs showed must be built from source
         while True:
             shutil.rmtree(work / "vendor", ignore_errors=True)
-            report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir), client,
-                            None if settings.quiet else settings.downloads)
+            with clock.phase("vendor"):
+                report = vendor(locked, VendorSettings(output=work / "vendor", wheels=settings.wheels, cache_dir=settings.cache_dir), client,
+                                None if settings.quiet else settings.downloads)
             atomic_write_text(work / "requirements.lock", lock_mod.render_requirements(locked))
             atomic_write_text(work / "pylock.toml", lock_mod.render_pylock(locked, {
                 v.artifact.sha256: v.path.relative_to(work).as_posix() for v in report.files if v.path.parent.name in ("sdist", "wheels")}))
@@ -183,7 +191,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 recorded = record.record_outputs(work, exe, eps, paper, paper_sha, left_out, outputs_config.read(paper), policy,
                                           python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED),
                                           buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say,
-                                          unisolated={p.name: p.build_with for p in locked.packages if p.build_undeclared})
+                                          unisolated={p.name: p.build_with for p in locked.packages if p.build_undeclared},
+                                          timings=clock)
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
                 too_long = recorded.too_long
             except NeedsFolder as need:
@@ -197,8 +206,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 built |= {record.canonical(need.distribution)}
                 notes.append(f"{need.where} crashed in the compiled code of {need.distribution} ({need.message.removeprefix('crashed: ')}): "
                              f"its wheel was built for another release of Python {python}; {need.distribution} is built from its sdist instead")
-                locked, build_notes = buildtools.plan(lock_mod.from_source(locked, built), lock_settings, python_exe=exe, client=client,
-                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+                with clock.phase("build tools"):
+                    locked, build_notes = buildtools.plan(lock_mod.from_source(locked, built), lock_settings, python_exe=exe, client=client,
+                                                          cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
                 continue
             except NeedsBuildTool as need:
                 if need.distribution in build_needs.get(need.package, []) or sum(map(len, build_needs.values())) >= 8:
@@ -206,9 +216,10 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 build_needs.setdefault(need.package, []).append(need.distribution)
                 notes.append(f"{need.package}: its build needs {need.what}, which it does not declare (builds of its day found it on "
                              f"the machine): {need.distribution} from PyPI is given to its build, with the build tools")
-                locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
-                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy,
-                                                      needs=build_needs)
+                with clock.phase("build tools"):
+                    locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
+                                                          cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy,
+                                                          needs=build_needs)
                 continue
             except NeedsModule as need:
                 own = module_folders(all_files).get(need.module.split(".")[0])
@@ -225,8 +236,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 notes.append(f"{need.where} needs {need.module} at run time ({need.message}), which no import of the paper names: "
                              f"{dist} added to the lock; declare it in the paper's requirements")
                 locked = lock_mod.from_source(resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper), built)
-                locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
-                                                      cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+                with clock.phase("build tools"):
+                    locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
+                                                          cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
                 continue
             notes += recorded_notes
             break
@@ -282,6 +294,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                                for e in eps),
             paper_files=tuple(manifest.PaperFile(path=rel, sha256=paper_sha[rel]) for rel in files),
         )
+        sealed = time.monotonic()
         atomic_write_text(work / "reprokit.yaml", manifest.render(man))
         known = {f"paper/{rel}": sha for rel, sha in paper_sha.items()}
         known.update((v.path.relative_to(work).as_posix(), sha) for (sha, _), v in vendored.items())
@@ -293,15 +306,18 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             if p.is_dir():
                 p.chmod(0o755)
         _replace_dir(work, out)
+        clock.add("seal (manifest, SHA256SUMS, integrity)", time.monotonic() - sealed)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     tarball = None
     if settings.tar:
         tarball = out.with_name(out.name + ".tar.gz")
-        write_tar(out, name, tarball, epoch(date))
+        with clock.phase("tarball"):
+            write_tar(out, name, tarball, epoch(date))
     n_out = sum(len(v) for v in outputs.values())
-    return ArchiveResult(bundle=out, tarball=tarball, packages=len(locked.packages), files=len(files), outputs=n_out, notes=tuple(notes))
+    return ArchiveResult(bundle=out, tarball=tarball, packages=len(locked.packages), files=len(files), outputs=n_out, notes=tuple(notes),
+                         timings=clock.items())
 
 
 def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from reprokit import outputs as outputs_mod
 from reprokit import run as rerun
 from reprokit import sandbox
+from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
 from reprokit.nix import providers
@@ -43,7 +44,8 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                    left_out: Mapping[str, str], config: outputs_mod.OutputsConfig, policy: sandbox.Policy,
                    python_path: Sequence[str] = (), required: frozenset[str] = frozenset(),
                    buildable: frozenset[str] = frozenset(), timeout: int = rerun.RUN_TIMEOUT,
-                   progress: Callable[[str], None] | None = None, unisolated: Mapping[str, Sequence[str]] | None = None) -> Recorded:
+                   progress: Callable[[str], None] | None = None, unisolated: Mapping[str, Sequence[str]] | None = None,
+                   timings: Timings | None = None) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -70,8 +72,10 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     seconds: dict[str, float] = {}
     airgap = not policy.network
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
+        clock = timings or Timings()
         try:
-            env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy, unisolated=unisolated)
+            with clock.phase("environment (pip, offline, with the sdist builds)"):
+                env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy, unisolated=unisolated)
         except RebuildFailed as exc:
             raise _needs_build_tool(exc) from None
         runs: list[dict[str, rerun.RunResult]] = []
@@ -83,6 +87,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                                              python_path=python_path, timeout=timeout, progress=progress)
             for r in results:
                 seconds.setdefault(r.entry_point.name, r.seconds)
+                clock.add(f"run {i + 1}: {r.entry_point.path}", r.seconds)
                 if r.timed_out:
                     too_long.add(r.entry_point.name)
                     failed.setdefault(r.entry_point.name, r.message)

@@ -51,6 +51,8 @@ def add(sub: Subparsers) -> None:
     p.add_argument("--run-timeout", type=duration, metavar="TIME",
                    help="time each entry point may run, such as 90m or 2h (default: reprokit.toml's run-timeout, else 30m); "
                         "one that takes longer is recorded as too long to rerun here")
+    p.add_argument("--timings", action="store_true", help="print the seconds each phase took (scan and resolve, build tools, "
+                   "nixpkgs pin, vendor, environment, each run, seal, tarball); --json always has them")
     p.set_defaults(func=run)
 
 
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     ))
     if args.json:
         print_json({"reprokit_archive": 1, "bundle": str(result.bundle), "tarball": str(result.tarball) if result.tarball else None,
-                     "packages": result.packages, "paper_files": result.files, "recorded_outputs": result.outputs, "notes": list(result.notes)})
+                     "packages": result.packages, "paper_files": result.files, "recorded_outputs": result.outputs, "notes": list(result.notes),
+                     "timings": dict(result.timings)})
     else:
-        sys.stdout.write(render.archived(result))
+        sys.stdout.write(render.archived(result, timings=args.timings))
     return 0

@@ -85,12 +85,22 @@ def vendored(r: VendorReport, output: Path) -> str:
             f"{r.bytes_downloaded / 1e6:.1f} MB, {r.requests} requests, {r.seconds:.1f}s)\n")
 
 
-def archived(result: ArchiveResult) -> str:
+def archived(result: ArchiveResult, timings: bool = False) -> str:
     lines = [f"note: {n}" for n in result.notes]
+    if timings:
+        lines += timing_table(result.timings)
     lines.append(f"wrote {result.bundle}: {counted(result.files, 'paper file')}, {counted(result.packages, 'package')}, "
                  f"{counted(result.outputs, 'recorded output')}" + (f"; {result.tarball}" if result.tarball else ""))
     lines.append(f"check it:  python3 {result.bundle}/verify.py   or   reprokit validate {result.bundle} --rebuild pip --rerun")
     return "\n".join(lines) + "\n"
+
+
+def timing_table(phases: Sequence[tuple[str, float]]) -> list[str]:
+    """Where the time went, one phase a line, with each phase's share of the whole."""
+    total = sum(s for _, s in phases) or 1.0
+    width = max((len(name) for name, _ in phases), default=0)
+    rows = [f"  {name:<{width}}  {s:8.1f}s  {100 * s / total:3.0f}%" for name, s in phases]
+    return ["time by phase:", *rows, f"  {'total':<{width}}  {sum(s for _, s in phases):8.1f}s"]
 
 
 def scan_table(result: ScanResult) -> str:

@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""NAR hashing benchmark: ``reprokit hash`` against ``nix-hash`` on the same large tree.
+"""NAR hashing: ``reprokit hash`` against ``nix-hash --type sha256`` on the same trees.
 
-Builds (once, in ``benchmarks/.work/nar-tree``) a deterministic tree of 12,000 files and
-about 400 MB: mostly small source-like files, some medium, a few large, executables and
-symlinks, nested folders. Then alternates ``nix-hash --type sha256 --base32 TREE`` and
-``reprokit hash TREE --format nix32`` for several rounds (warm page cache for both),
-checks that they print the same hash, and reports median wall times and their ratio.
+Three trees, each made once under ``benchmarks/.work/``:
 
-    python benchmarks/bench_nar.py [--rounds 5] [--files 12000]
+- ``nixpkgs``: the real nixpkgs tree of ``../shared/data/nixpkgs-28fce082.tar.xz``
+  (about 22,000 files), unpacked;
+- ``tiny``: 100,000 files of 1-200 bytes in 1,000 folders;
+- ``mixed``: 12,000 files, about 400 MB: mostly small, some medium, a few large,
+  executables and symlinks.
+
+For each, both commands run as subprocesses with a warm page cache, alternating which
+goes first, for ``--rounds`` rounds; every round checks they print the same hash. Prints
+the medians and the ratio (target: at most 1.0x the time of nix-hash).
+
+    python benchmarks/bench_nar.py [--rounds 5] [--trees nixpkgs,tiny,mixed]
 """
 
 from __future__ import annotations
@@ -18,10 +24,37 @@ import random
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-WORK = Path(__file__).resolve().parent / ".work" / "nar-tree"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired import paired
+
+BENCH = Path(__file__).resolve().parent
+WORK = BENCH / ".work" / "nar-tree"
+TARBALL = BENCH.parent.parent / "shared" / "data" / "nixpkgs-28fce082.tar.xz"
+
+
+def unpacked_nixpkgs(tarball: Path) -> Path:
+    root = BENCH / ".work" / "nar-nixpkgs"
+    if not (root / ".complete").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "tree").mkdir(parents=True)
+        subprocess.run(["tar", "-xJf", str(tarball), "-C", str(root / "tree"), "--strip-components=1"], check=True)
+        (root / ".complete").write_text("")
+    return root / "tree"
+
+
+def tiny(files: int = 100_000) -> Path:
+    root = BENCH / ".work" / "nar-tiny"
+    if not (root / ".complete").exists() or (root / ".complete").read_text() != str(files):
+        shutil.rmtree(root, ignore_errors=True)
+        rng = random.Random(5)
+        for i in range(files):
+            d = root / "tree" / f"d{i % 1000:03d}"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"f{i:06d}").write_bytes(rng.randbytes(rng.randint(1, 200)))
+        (root / ".complete").write_text(str(files))
+    return root / "tree"
 
 
 def build(root: Path, files: int) -> None:
@@ -50,36 +83,23 @@ def build(root: Path, files: int) -> None:
     stamp.write_text(str(files))
 
 
-def timed(cmd: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
-    return time.perf_counter() - start, out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--files", type=int, default=12000)
+    ap.add_argument("--trees", default="nixpkgs,tiny,mixed", help="which trees, comma-separated")
+    ap.add_argument("--nixpkgs-tarball", type=Path, default=TARBALL)
     args = ap.parse_args()
     if not shutil.which("nix-hash"):
         print("nix-hash not found (apt-get install nix-bin)", file=sys.stderr)
         return 1
-    build(WORK, args.files)
-    size = sum(p.stat().st_size for p in WORK.rglob("*") if p.is_file() and not p.is_symlink())
-    n = sum(1 for p in WORK.rglob("*") if p.is_file())
-    print(f"tree: {n} files, {size / 1e6:.0f} MB")
-    nix_t, ours_t = [], []
-    timed(["nix-hash", "--type", "sha256", "--base32", str(WORK)])  # warm the page cache
-    for _ in range(args.rounds):
-        t1, h1 = timed(["nix-hash", "--type", "sha256", "--base32", str(WORK)])
-        t2, h2 = timed([sys.executable, "-m", "reprokit", "hash", str(WORK), "--format", "nix32"])
-        assert h1 == h2, (h1, h2)
-        nix_t.append(t1)
-        ours_t.append(t2)
-        print(f"nix-hash {t1:.2f}s  reprokit {t2:.2f}s  ({h1})")
-    def med(xs):
-        return sorted(xs)[len(xs) // 2]
-    print(f"\nmedian: nix-hash {med(nix_t):.2f}s, reprokit {med(ours_t):.2f}s, ratio {med(ours_t) / med(nix_t):.2f} (target <= 1.0)")
+    makers = {"nixpkgs": lambda: unpacked_nixpkgs(args.nixpkgs_tarball), "tiny": tiny, "mixed": lambda: (build(WORK, 12000), WORK)[1]}
+    for name in args.trees.split(","):
+        tree = makers[name]()
+        files = [p for p in tree.rglob("*") if p.is_file() and not p.is_symlink()]
+        print(f"{name}: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.0f} MB ({tree})")
+        result = paired([sys.executable, "-m", "reprokit", "hash", str(tree), "--format", "nix32"],
+                        ["nix-hash", "--type", "sha256", "--base32", str(tree)], args.rounds, same=str.__eq__)
+        print(f"{name}: " + result.line("reprokit hash", "nix-hash", "target <= 1.0x"))
     return 0
 
 

@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reprokit import hashes, nar
+from reprokit.errors import InputError
+from reprokit.nar import walk
 from tests.helpers import EXPLORE
 
 NIX = shutil.which("nix-hash")
@@ -234,13 +237,7 @@ def test_hash_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "not a readable archive" in capsys.readouterr().err
 
 
-@needs_nix
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_large_tree_hashed_by_several_processes_equals_nix_hash(tmp_path: Path, jobs: int) -> None:
-    """Enough subtrees for the walk to be shared by processes: folders, files small and
-    large, executables, symlinks (dangling too), empty folders, non-ASCII names, a file
-    at the top beside the folders."""
-    root = tmp_path / "big"
+def _many_subtrees(root: Path) -> None:
     for i in range(90):
         d = root / f"d{i:02d}" / ("sub" if i % 3 else "ünï")
         d.mkdir(parents=True)
@@ -256,9 +253,34 @@ def test_a_large_tree_hashed_by_several_processes_equals_nix_hash(tmp_path: Path
         if i == 40:
             (d / "large.bin").write_bytes(os.urandom(3 * (1 << 20) + 5))
     (root / "top.txt").write_text("at the top\n")
-    import threading
 
-    # With 2 jobs the walk really is shared: enough subtrees, and no other thread here.
-    assert len([x for x in nar._plan(os.fsencode(root), nar.PARALLEL_UNITS) if isinstance(x, tuple)]) >= nar.PARALLEL_UNITS
+
+@needs_nix
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_a_large_tree_hashed_by_several_processes_equals_nix_hash(tmp_path: Path, jobs: int) -> None:
+    """Enough subtrees for the walk to be shared by processes: folders, files small and
+    large, executables, symlinks (dangling too), empty folders, non-ASCII names, a file
+    at the top beside the folders."""
+    root = tmp_path / "big"
+    _many_subtrees(root)
+    # With 2 or more jobs the walk really is shared: enough subtrees, and no other thread here.
+    assert len([x for x in walk._plan(os.fsencode(root), nar.PARALLEL_UNITS) if isinstance(x, tuple)]) >= nar.PARALLEL_UNITS
     assert threading.active_count() == 1
     assert hashes.nix32_encode(nar.nar_sha256(root, jobs=jobs)) == nix_hash_path(root)
+    assert not list(Path("/dev/shm").glob("reprokit-nar-*"))  # the workers' pieces are cleaned up
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+@pytest.mark.parametrize("where", [3, 88])
+def test_a_tree_a_nar_cannot_hold_fails_the_same_whoever_walks_it(tmp_path: Path, jobs: int, where: int) -> None:
+    """A FIFO early (walked by this process) or late (by a worker) in a large tree: the
+    same one-line error naming it, and no worker left behind."""
+    root = tmp_path / "big"
+    _many_subtrees(root)
+    fifo = root / f"d{where:02d}" / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=f"{fifo}: a NAR holds only files, directories and symlinks"):
+        nar.nar_sha256(root, jobs=jobs)
+    assert not list(Path("/dev/shm").glob("reprokit-nar-*"))
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

@@ -1,0 +1,182 @@
+"""The NAR hash of a file or folder (as ``nix hash path``, ``nix-hash``), a large tree
+walked by several processes."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+import select
+import shutil
+import stat
+import struct
+import tempfile
+import threading
+from typing import NoReturn
+
+from reprokit.errors import InputError
+from reprokit.hashes import threaded
+from reprokit.nar.format import (
+    CLOSE,
+    DIRECTORY,
+    ENTRY,
+    MAGIC,
+    NODE,
+    Piece,
+    entries,
+    name_field,
+    nar_serialise,
+    pieces,
+    stream,
+)
+
+# Trees with at least this many entries in their first levels are walked by several
+# processes, each a share of the subtrees, the hashing staying in order here.
+PARALLEL_UNITS = 64
+
+
+def _unit(path: bytes) -> list[Piece]:
+    """A subtree's NAR node as pieces (run in a worker process)."""
+    return list(pieces(path, os.lstat(path)))
+
+
+def _plan(top: bytes, units: int) -> list[bytes | tuple[bytes]]:
+    """The NAR node of ``top`` with subtrees left as ``(path,)``: folders are opened level
+    by level until there are at least ``units`` subtrees (or nothing more to open)."""
+    plan: list[bytes | tuple[bytes]] = [(top,)]
+    while True:
+        subtrees = [x for x in plan if isinstance(x, tuple)]
+        folders = {x[0] for x in subtrees if stat.S_ISDIR(os.lstat(x[0]).st_mode)}
+        if not folders or len(subtrees) >= units:
+            return plan
+        opened: list[bytes | tuple[bytes]] = []
+        for x in plan:
+            if not isinstance(x, tuple) or x[0] not in folders:
+                opened.append(x)
+                continue
+            opened.append(DIRECTORY)
+            for entry in reversed(entries(x[0])):
+                opened += [ENTRY, name_field(entry.name), NODE, (entry.path,), CLOSE]
+            opened.append(CLOSE)
+        plan = opened
+
+
+def nar_sha256(path: str | os.PathLike[str], jobs: int | None = None) -> bytes:
+    """sha256 of the NAR of ``path``: ``narHash`` / ``nix hash path``.
+
+    A large tree is cut into subtrees in NAR order, which ``jobs - 1`` forked processes
+    (default: the cores; forked only when no other thread runs here) and this one walk,
+    each taking the next subtree nobody has; this one hashes them all in order, walking
+    itself whenever the next subtree is still free. A small tree, or a file, is walked by
+    one thread while this one hashes (``hashlib`` on MiB buffers and file reads release
+    the GIL)."""
+    h = hashlib.sha256()
+    top = os.fsencode(os.fspath(path))
+    st = os.lstat(top)
+    jobs = jobs or os.cpu_count() or 1
+    # Workers are forked, which is safe only while this process runs no other thread.
+    parallel = jobs > 1 and stat.S_ISDIR(st.st_mode) and threading.active_count() == 1
+    plan = _plan(top, PARALLEL_UNITS) if parallel else []
+    subtrees = [x[0] for x in plan if isinstance(x, tuple)]
+    if len(subtrees) < PARALLEL_UNITS:
+        for piece in threaded(lambda put: nar_serialise(path, put), depth=8):
+            h.update(piece)
+        return h.digest()
+    h.update(MAGIC)
+    with _Walkers(subtrees, jobs - 1) as walkers:
+        k = 0
+        for item in plan:
+            if isinstance(item, bytes):
+                h.update(item)
+                continue
+            for part in walkers.unit(k):
+                stream(part, h.update)
+            k += 1
+    return h.digest()
+
+
+class _Walkers:
+    """Forked processes that serialise subtrees, each taking the next free one from a
+    shared counter and leaving its pieces in a file of a private folder (in memory where
+    ``/dev/shm`` is): large files as references, streamed by the hasher."""
+
+    def __init__(self, subtrees: list[bytes], n: int) -> None:
+        self.subtrees = subtrees
+        self.folder = tempfile.mkdtemp(prefix="reprokit-nar-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+        self.claimed = multiprocessing.get_context("fork").Value("q", 0)
+        self.done: set[int] = set()
+        self.finished: set[int] = set()  # read ends of workers that have exited
+        self.pids: dict[int, int] = {}  # pid -> read end of its pipe
+        for _ in range(n):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: never returns
+                os.close(r)
+                self._work(w)
+            os.close(w)
+            self.pids[pid] = r
+
+    def __enter__(self) -> _Walkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.claimed.get_lock():
+            self.claimed.value = len(self.subtrees)  # nothing more to take
+        for pid, r in self.pids.items():
+            os.close(r)
+            os.waitpid(pid, 0)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _claim(self) -> int:
+        with self.claimed.get_lock():
+            k = int(self.claimed.value)
+            if k < len(self.subtrees):
+                self.claimed.value = k + 1
+            return k
+
+    def _work(self, w: int) -> NoReturn:
+        code = 0
+        try:
+            while (k := self._claim()) < len(self.subtrees):
+                payload: list[Piece] | Exception
+                try:
+                    payload = _unit(self.subtrees[k])
+                except Exception as exc:  # raised where the hash is made, as the walk there would have
+                    payload = exc
+                with open(os.path.join(self.folder, str(k)), "wb") as fh:
+                    pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                os.write(w, struct.pack("<q", k))
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+
+    def unit(self, k: int) -> list[Piece]:
+        """Subtree ``k``'s pieces: walked here when no worker has taken it yet."""
+        with self.claimed.get_lock():
+            free = self.claimed.value == k
+            if free:
+                self.claimed.value = k + 1
+        if free:
+            return _unit(self.subtrees[k])
+        while k not in self.done:
+            self._wait()
+        with open(os.path.join(self.folder, str(k)), "rb") as fh:
+            payload: list[Piece] | Exception = pickle.load(fh)
+        os.unlink(os.path.join(self.folder, str(k)))
+        if isinstance(payload, Exception):
+            raise payload
+        return payload
+
+    def _wait(self) -> None:
+        open_ends = [r for r in self.pids.values() if r not in self.finished]
+        if not open_ends:  # every worker gone, and what we wait for not done
+            raise InputError("a process hashing part of the tree stopped before it was done")
+        ready, _, _ = select.select(open_ends, [], [])
+        for r in ready:
+            data = os.read(r, 8 * 64)
+            if not data:
+                self.finished.add(r)
+            for (k,) in struct.iter_unpack("<q", data):
+                self.done.add(k if k >= 0 else -k - 1)

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Integrity benchmark: ``reprokit validate`` against ``sha256sum -c SHA256SUMS``.
+"""Integrity check: ``reprokit validate BUNDLE`` against ``sha256sum -c SHA256SUMS``.
 
-Archives the sample paper with 1.2 GB of extra data files (deterministic bytes, several
-sizes) into ``benchmarks/.work/validate-bundle`` (once; needs PyPI the first time), then
-alternates ``sha256sum --quiet -c SHA256SUMS`` and ``reprokit validate BUNDLE`` (integrity
-and completeness) over several rounds with a warm page cache, and reports the medians and
-the throughput ratio.
+Two bundles of the sample paper, made once under ``benchmarks/.work/`` (PyPI or
+reprokit's cache the first time): ``large``, with 450 MB of data files of several sizes,
+and ``small``, with 20,000 data files of 100 bytes to 4 KB in 200 folders. For each,
+``sha256sum --quiet -c SHA256SUMS`` and ``reprokit validate BUNDLE`` (integrity and
+completeness, the default) run as subprocesses with a warm page cache, alternating which
+goes first, for ``--rounds`` rounds; both must pass every round. Prints the medians and
+the ratio (target: at most 0.67x the time of sha256sum -c).
 
-    python benchmarks/bench_validate.py [--rounds 5]
+    python benchmarks/bench_validate.py [--rounds 5] [--bundles large,small]
 """
 
 from __future__ import annotations
@@ -15,61 +17,60 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from reprokit.archive import ArchiveSettings, archive
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired import paired
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / ".work"
 
 
-def make_bundle() -> Path:
-    bundle = WORK / "validate-bundle"
-    if (bundle / "SHA256SUMS").exists():
-        return bundle
-    paper = WORK / "validate-paper"
-    shutil.rmtree(paper, ignore_errors=True)
-    shutil.copytree(ROOT / "sample_paper", paper, ignore=shutil.ignore_patterns("results", "__pycache__"))
+def large(paper: Path) -> None:
     rng = random.Random(7)
     block = rng.randbytes(1 << 20)
-    sizes = [300] * 2 + [100] * 3 + [25] * 8 + [1] * 100  # MB
-    for i, mb in enumerate(sizes):
+    for i, mb in enumerate([100] * 2 + [25] * 8 + [1] * 50):
         with open(paper / "data" / f"raw_{i:03d}.bin", "wb") as fh:
             for _ in range(mb):
                 fh.write(block)
-    shutil.rmtree(bundle, ignore_errors=True)
-    archive(ArchiveSettings(paper=paper, output=bundle, offline=True, record_outputs=False, quiet=True))
-    return bundle
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed: {proc.stdout[-500:]} {proc.stderr[-500:]}")
-    return elapsed
+def small(paper: Path) -> None:
+    rng = random.Random(11)
+    for i in range(20_000):
+        d = paper / "data" / "many" / f"d{i % 200:03d}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"x{i:05d}.dat").write_bytes(rng.randbytes(rng.randint(100, 4096)))
+
+
+def bundle(name: str, fill: Callable[[Path], None]) -> Path:
+    out = WORK / f"validate-{name}-bundle"
+    if (out / "SHA256SUMS").exists():
+        return out
+    paper = WORK / f"validate-{name}-paper"
+    shutil.rmtree(paper, ignore_errors=True)
+    shutil.copytree(ROOT / "sample_paper", paper, ignore=shutil.ignore_patterns("results", "__pycache__"))
+    fill(paper)
+    shutil.rmtree(out, ignore_errors=True)
+    archive(ArchiveSettings(paper=paper, output=out, offline=True, record_outputs=False, quiet=True))
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--bundles", default="large,small", help="which bundles, comma-separated")
     args = ap.parse_args()
-    bundle = make_bundle()
-    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
-    print(f"bundle: {sum(1 for p in bundle.rglob('*') if p.is_file())} files, {size / 1e9:.2f} GB")
-    timed(["sha256sum", "--quiet", "-c", "SHA256SUMS"], bundle)  # warm the page cache
-    ours, theirs = [], []
-    for _ in range(args.rounds):
-        theirs.append(timed(["sha256sum", "--quiet", "-c", "SHA256SUMS"], bundle))
-        ours.append(timed([sys.executable, "-m", "reprokit", "validate", str(bundle)], bundle))
-        print(f"sha256sum -c {theirs[-1]:.2f}s  reprokit validate {ours[-1]:.2f}s")
-    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
-    print(f"\nmedian: sha256sum {size / med(theirs) / 1e6:.0f} MB/s, reprokit {size / med(ours) / 1e6:.0f} MB/s, "
-          f"throughput ratio {med(theirs) / med(ours):.2f} (target >= 1.5)")
+    for name in args.bundles.split(","):
+        b = bundle(name, {"large": large, "small": small}[name])
+        files = [p for p in b.rglob("*") if p.is_file()]
+        print(f"{name}: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.0f} MB ({b})")
+        result = paired([sys.executable, "-m", "reprokit", "validate", str(b)], ["sha256sum", "--quiet", "-c", "SHA256SUMS"], args.rounds, cwd=b)
+        print(f"{name}: " + result.line("reprokit validate", "sha256sum -c", "target <= 0.67x"))
     return 0
 
 

@@ -148,10 +148,17 @@ def _prefetched(chunks: Iterator[bytes]) -> Iterator[bytes]:
 def file_sha256(path: str | os.PathLike[str]) -> bytes:
     """Flat sha256 of a file's bytes (what ``nix-prefetch-url`` and ``sha256sum`` hash)."""
     h = hashlib.sha256()
-    size = os.path.getsize(path)
-    source = _prefetched(chunks(path)) if size > 8 * CHUNK else chunks(path)
-    for chunk in source:
-        h.update(chunk)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if os.fstat(fd).st_size > 8 * CHUNK:
+            with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
+                for chunk in _prefetched(iter(lambda: fh.read(CHUNK), b"")):
+                    h.update(chunk)
+        else:
+            while data := os.read(fd, CHUNK):
+                h.update(data)
+    finally:
+        os.close(fd)
     return h.digest()
 
 

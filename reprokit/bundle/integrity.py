@@ -178,6 +178,11 @@ def check_verify_py(bundle: Path, man: Manifest) -> list[Problem]:
     return [] if same else [Problem(path="verify.py", message="is not reprokit's verify.py; it may do anything when run: do not run it")]
 
 
+# Files are hashed in batches of about this many bytes: one task a large file, or many
+# small ones, so that 20,000 small files are not 20,000 tasks.
+BATCH_BYTES = 8 << 20
+
+
 def _digest(path: Path) -> str | OSError:
     try:
         return sha256_file(path)
@@ -185,7 +190,36 @@ def _digest(path: Path) -> str | OSError:
         return exc
 
 
+def _digests(bundle: Path, sizes: dict[str, int]) -> dict[str, str | OSError]:
+    """sha256 of every file, on a thread per core (hashlib and reads release the GIL:
+    hashing on every core beats sha256sum's one); largest batches first, so a big file
+    does not finish last on its own."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    held = 0
+    for rel in sorted(sizes, key=lambda r: -sizes[r]):
+        current.append(rel)
+        held += sizes[rel]
+        if held >= BATCH_BYTES:
+            batches.append(current)
+            current, held = [], 0
+    if current:
+        batches.append(current)
+
+    def run(batch: list[str]) -> list[str | OSError]:
+        return [_digest(bundle / rel) for rel in batch]
+
+    with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 1)) as pool:
+        return {rel: d for batch, found in zip(batches, pool.map(run, batches), strict=True) for rel, d in zip(batch, found, strict=True)}
+
+
 def check_integrity(bundle: Path) -> Check:
+    return integrity_and_manifest(bundle)[0]
+
+
+def integrity_and_manifest(bundle: Path) -> tuple[Check, Manifest | None]:
+    """The integrity check, and the manifest it read (None when it cannot be read), so
+    that a validate reads it once."""
     listed, problems = read_sums(bundle)
     for rel in listed:
         why = safe_relpath(rel)
@@ -196,7 +230,7 @@ def check_integrity(bundle: Path) -> Check:
         actual = set(files_under(bundle))
     except OSError as exc:
         where = Path(exc.filename).relative_to(bundle).as_posix() if exc.filename and Path(exc.filename) != bundle else None
-        return Check(name="integrity", ok=False, problems=(Problem(path=where, message=f"cannot be read ({exc.strerror})"),))
+        return Check(name="integrity", ok=False, problems=(Problem(path=where, message=f"cannot be read ({exc.strerror})"),)), None
     actual.discard("SHA256SUMS")
     actual.discard(".reprokit-published.json")
     for rel in sorted(set(listed) - actual):
@@ -204,21 +238,16 @@ def check_integrity(bundle: Path) -> Check:
     for rel in sorted(actual - set(listed)):
         problems.append(Problem(path=rel, message="not listed in SHA256SUMS (added or renamed?)"))
     present = sorted(set(listed) & actual)
-    links = {rel for rel in present if (bundle / rel).is_symlink()}
-    for rel in sorted(links):
-        problems.append(Problem(path=rel, message="is a symlink; bundles hold regular files only"))
     sizes: dict[str, int] = {}
-    for rel in sorted(set(present) - links):
+    for rel in present:
         st = os.lstat(bundle / rel)
-        if stat.S_ISREG(st.st_mode):
+        if stat.S_ISLNK(st.st_mode):
+            problems.append(Problem(path=rel, message="is a symlink; bundles hold regular files only"))
+        elif stat.S_ISREG(st.st_mode):
             sizes[rel] = st.st_size
         else:  # a FIFO or a device would block or never end a read
             problems.append(Problem(path=rel, message="is not a regular file; bundles hold regular files only"))
-    # hashlib releases the GIL: hashing on every core beats sha256sum's one. Largest
-    # files first, so one big file does not finish last on its own.
-    order = sorted(sizes, key=lambda r: -sizes[r])
-    with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 1)) as pool:
-        digests = dict(zip(order, pool.map(lambda rel: _digest(bundle / rel), order), strict=True))
+    digests = _digests(bundle, sizes)
     for rel in sorted(sizes):
         if isinstance(digests[rel], OSError):
             problems.append(Problem(path=rel, message=f"cannot be read ({digests[rel].strerror})"))  # type: ignore[union-attr]
@@ -297,7 +326,7 @@ def check_integrity(bundle: Path) -> Check:
                         problems.append(Problem(path="flake.lock", message=f"nixpkgs {key} {node.get(key)!r} differs from reprokit.yaml's {want!r}"))
             except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 problems.append(Problem(path="flake.lock", message="missing or not a flake.lock with a nixpkgs node"))
-    return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files")
+    return Check(name="integrity", ok=not problems, problems=tuple(problems), details=f"{len(listed)} files"), man
 
 
 def read_nix_lock(bundle: Path) -> tuple[dict[str, Any] | None, list[Problem]]:

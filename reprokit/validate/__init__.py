@@ -20,11 +20,11 @@ from typing import Literal
 
 from reprokit import __version__, sandbox
 from reprokit import run as rerun
-from reprokit.bundle import manifest, tarball
-from reprokit.bundle.integrity import check_integrity
+from reprokit.bundle import tarball
+from reprokit.bundle.integrity import integrity_and_manifest
 from reprokit.bundle.manifest import Manifest
 from reprokit.checks import Check, Outcome, Problem, judge
-from reprokit.errors import InputError, RebuildFailed
+from reprokit.errors import RebuildFailed
 from reprokit.outputs import Verdict
 from reprokit.sandbox.clock import seconds_ahead
 from reprokit.validate import review
@@ -95,11 +95,9 @@ def validate(settings: ValidateSettings) -> Report:
         seconds_ahead(settings.clock_ahead)  # a bad span is a usage error before any work
     with tempfile.TemporaryDirectory(prefix="reprokit-validate-") as tmp:
         bundle = open_bundle(settings.bundle, Path(tmp), settings.caps).absolute()
-        integrity = check_integrity(bundle)
+        integrity, man = integrity_and_manifest(bundle)
         checks = [integrity]
-        try:
-            man = manifest.read(bundle / "reprokit.yaml")
-        except InputError:
+        if man is None:
             return Report(bundle=str(settings.bundle), checks=tuple(checks), allow_skip=settings.allow_skip)
         checks.append(check_completeness(bundle, man))
         ran: tuple[review.EntryPointResult, ...] = ()

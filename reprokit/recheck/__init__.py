@@ -21,7 +21,7 @@ from reprokit.cache import cache_root
 from reprokit.errors import HashMismatch, UsageError, ZenodoError
 from reprokit.recheck import cluster, history, sources, zenodo
 from reprokit.recheck.history import History
-from reprokit.recheck.results import Result, Run, Step, from_task, latest
+from reprokit.recheck.results import Result, Run, Step, from_task
 from reprokit.recheck.task import host, now
 from reprokit.sandbox.clock import seconds_ahead
 
@@ -209,7 +209,3 @@ def read_history(db: Path | None = None, bundle: str | None = None) -> tuple[lis
         if bundle is not None and not found:
             raise UsageError(f"{h.path}: no bundle {bundle!r} in this history")
         return h.runs(), found
-
-
-def newest(results: Sequence[Result]) -> list[Result]:
-    return sorted(latest(results).values(), key=lambda r: r.name)

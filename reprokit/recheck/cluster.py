@@ -104,7 +104,7 @@ def run_checks(client: distributed.Client, specs: Sequence[Mapping[str, Any]], *
             try:
                 data = fut.result()
             except KilledWorker as exc:
-                data = lost(spec, f"the workers checking it died {MAX_STARTS} times (killed, or out of memory); not started again ({exc})")
+                data = lost(spec, f"the workers checking it died (killed, or out of memory) and the scheduler gave up on it ({exc})")
             except Exception as exc:  # the task itself never raises: this is Dask's
                 raise ClusterError(f"the check of {spec['bundle_id']} was lost ({exc.__class__.__name__}: {exc}); "
                                    "run the same command again to resume") from None

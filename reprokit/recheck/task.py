@@ -166,6 +166,9 @@ def check(spec: Mapping[str, Any]) -> dict[str, Any]:
 def _check(spec: Mapping[str, Any]) -> dict[str, Any]:
     path = Path(spec["path"])
     s = spec["settings"]
+    if not path.exists():
+        return {"status": "error", "detail": f"{path} is not there on {platform.node()}: on a cluster, every worker needs the bundles "
+                                             "(and the cache) at the same paths as the client, on a shared filesystem"}
     with tempfile.TemporaryDirectory(prefix="reprokit-recheck-") as tmp:
         try:
             folder = tarball.open_bundle(path, Path(tmp), tarball.Caps(**s["caps"])).absolute()

@@ -4,6 +4,7 @@ used by an offline rebuild in the sandbox, with no network."""
 from __future__ import annotations
 
 import datetime as dt
+import ensurepip
 import textwrap
 from pathlib import Path
 
@@ -227,3 +228,46 @@ def test_pip_builds_on_disk_not_in_the_sandboxs_capped_tmp(index: FakeIndex, tmp
                       mounts=env.mounts)
     assert out.returncode == 0 and out.stdout.strip() == "5", out.stderr
     assert not (tmp_path / "env" / ".reprokit-tmp").exists()
+
+
+ARGV0_SETUP = """\
+import os, sys
+# As numpy's and scipy's setup.py of their day: work from the folder of the script run.
+os.chdir(os.path.dirname(os.path.abspath(sys.argv[0])))
+version = open("VERSION").read().strip()
+from setuptools import setup
+setup(name="zzargv", version=version, packages=["zzargv"])
+"""
+
+
+@needs_sandbox
+def test_a_setup_py_that_works_from_its_own_folder_builds_with_a_setuptools_that_runs_it_so(tmp_path: Path) -> None:
+    """Before setuptools 44.1 (#1704) its legacy backend ran setup.py with sys.argv[0] the
+    frontend's script, so a setup.py that changes to its own folder lost its files: the
+    tools of a 2020 paper's date cannot build it, and the first setuptools that can is
+    taken, for the metadata build and for the offline rebuild alike."""
+    idx = FakeIndex()
+    idx.add_installer()
+    for path in sorted((Path(__file__).parent / "data").glob("*.whl")):  # setuptools 41.2.0 and wheel, of 2019
+        idx.add_file(path.name.split("-")[0], path.name, path.read_bytes(), uploaded="2019-08-20T00:00:00Z")
+    new = next((Path(ensurepip.__file__).parent / "_bundled").glob("setuptools-*.whl"))
+    idx.add_file("setuptools", new.name, new.read_bytes(), uploaded="2022-06-01T00:00:00Z")
+    idx.projects["zzargv"] = [Dist(*build_sdist("zzargv", "1.0", code={
+        "setup.py": ARGV0_SETUP, "VERSION": "1.0\n", "PKG-INFO": "Metadata-Version: 2.1\nName: zzargv\nVersion: 1.0\n",
+        "zzargv/__init__.py": "x = 7\n"}), "2019-09-01T00:00:00Z")]
+    paper = write_tree(tmp_path / "paper", {"run.py": "import zzargv\n", "requirements.txt": "zzargv\n"})
+    with running(idx) as base:
+        settings = LockSettings(date=dt.date(2020, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
+        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+        exe, _ = rerun.find_python(RUNNING)
+        assert exe
+        client = pypi.Client(settings.index_url)
+        planned, _ = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))
+        bundle = tmp_path / "bundle"
+        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
+    assert {t.name: t.version for t in planned.build_tools}["setuptools"] == new.name.split("-")[1]
+    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
+    env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False))
+    out = sandbox.run([str(env.python), "-c", "import zzargv; print(zzargv.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
+                      mounts=env.mounts)
+    assert out.returncode == 0 and out.stdout.strip() == "7", out.stderr

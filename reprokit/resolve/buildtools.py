@@ -42,10 +42,15 @@ from reprokit.resolve.uv import compile
 
 log = logging.getLogger(__name__)
 
-LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
+# A legacy setup.py is built by setuptools' __legacy__ backend (40.8.0, 2019-02, as pip and
+# uv ask), which before 44.1.0 (2020-03, setuptools #1704) ran it with sys.argv[0] the
+# frontend's script: the many setup.py files of their day that change to their own folder
+# (numpy's, scipy's) then lost their files. 44.1.0 runs it as `python setup.py` did, and
+# still supports Python 2.7.
+LEGACY_REQUIRES = ("setuptools>=44.1.0", "wheel")
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 # Later cutoffs tried, in months after the paper's date, when no set of tools released
-# by then can build every sdist (uv and pip ask for setuptools>=40.8.0, from 2019-02).
+# by then can build every sdist (for a legacy setup.py, none before 2020-03).
 LATER_MONTHS = (6, 12, 18, 24, 30, 36, 48, 60, 72, 84, 96, 120)
 
 

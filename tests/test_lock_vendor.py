@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
 from reprokit.errors import HashMismatch, PackageIndexError, ResolutionFailed, UnresolvedImports
-from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, pypi, requirements_for
+from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, piptool, pypi, requirements_for
 from reprokit.resolve import lockfile as lock_mod
 from reprokit.resolve.fetch import cache_path
 from reprokit.scan import ScanSettings, scan
@@ -410,3 +413,26 @@ def test_a_package_first_released_after_the_papers_date_is_taken_at_its_first_re
     versions = {p.name: p.version for p in locked.packages}
     assert versions["zzlate"] == "1.0" and versions["alpha"] == "1.1"  # the others keep the paper's date
     assert any(n.startswith("zzlate had no release on the index by 2024-01-15") and "1.0, is locked" in n for n in locked.notes), locked.notes
+
+
+@pytest.mark.parametrize(("filename", "pkg_info", "want"), [
+    # The name cannot tell where the project ends and the version begins; PKG-INFO can.
+    ("functools32-3.2.3-2.tar.gz", "Metadata-Version: 1.0\nName: functools32\nVersion: 3.2.3-2\n", ("functools32", "3.2.3-2")),
+    ("Foo_Bar-1.0.zip", "Metadata-Version: 1.1\nName: Foo_Bar\nVersion: 1.0\n", ("foo-bar", "1.0")),
+    ("plain-2.0.tar.gz", None, ("plain", "2.0")),  # no PKG-INFO: the name says it
+])
+def test_a_downloaded_sdist_is_named_by_its_metadata(tmp_path: Path, filename: str, pkg_info: str | None, want: tuple[str, str]) -> None:
+    top = filename.removesuffix(".tar.gz").removesuffix(".zip")
+    code = {"setup.py": "pass\n", **({"PKG-INFO": pkg_info} if pkg_info else {})}
+    path = tmp_path / filename
+    if filename.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, text in code.items():
+                zf.writestr(f"{top}/{name}", text)
+    else:
+        with tarfile.open(path, "w:gz") as tf:
+            for name, text in code.items():
+                info = tarfile.TarInfo(f"{top}/{name}")
+                info.size = len(text.encode())
+                tf.addfile(info, io.BytesIO(text.encode()))
+    assert piptool._name_version(path) == want

@@ -64,7 +64,16 @@ def pip_wheel(client: pypi.Client, python: str, cache: Path) -> Path:
     return path
 
 
-def _name_version(filename: str) -> tuple[str, str] | None:
+def _name_version(path: Path) -> tuple[str, str] | None:
+    """A downloaded file's project and version. A wheel's name says them; an sdist's name
+    may not (``functools32-3.2.3-2.tar.gz`` is functools32 3.2.3-2), so its PKG-INFO
+    does, and the name only when it has none."""
+    filename = path.name
+    if not filename.endswith(".whl"):
+        meta, _ = _metadata(path)
+        fields = dict(ln.split(": ", 1) for ln in meta if ln[:5] in ("Name:", "Versi") and ": " in ln)
+        if fields.get("Name") and fields.get("Version"):
+            return str(canonicalize_name(fields["Name"].strip())), fields["Version"].strip()
     try:
         if filename.endswith(".whl"):
             name, version, _, _ = parse_wheel_filename(filename)
@@ -101,8 +110,8 @@ def _egg_info_requires(text: str, env: Mapping[str, str]) -> list[str]:
     return out
 
 
-def requires_of(path: Path, env: Mapping[str, str]) -> list[str]:
-    """The run-time requirements a wheel or sdist declares, markers evaluated for ``env``."""
+def _metadata(path: Path) -> tuple[list[str], str | None]:
+    """A wheel's METADATA or an sdist's PKG-INFO as lines, and its egg-info requires.txt."""
     lines: list[str] = []
     egg: str | None = None
     try:
@@ -125,7 +134,13 @@ def requires_of(path: Path, env: Mapping[str, str]) -> list[str]:
                         fh = tf.extractfile(m)
                         egg = fh.read().decode("utf-8", "replace") if fh else None
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError):
-        return []
+        return [], None
+    return lines, egg
+
+
+def requires_of(path: Path, env: Mapping[str, str]) -> list[str]:
+    """The run-time requirements a wheel or sdist declares, markers evaluated for ``env``."""
+    lines, egg = _metadata(path)
     declared = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Requires-Dist:")]
     if not declared and egg:
         declared = _egg_info_requires(egg, env)
@@ -167,7 +182,7 @@ def compile(requirements: Sequence[str], constraints: Mapping[str, str], *, pyth
                                    f"{explain_pip_failure(proc.stdout + chr(10) + proc.stderr, source=f'the index as of {cutoff.date()}')}")
         found: dict[str, tuple[str, Path]] = {}
         for f in sorted(dest.iterdir()):
-            nv = _name_version(f.name)
+            nv = _name_version(f)
             if nv:
                 found[nv[0]] = (nv[1], f)
         edges: dict[str, list[str]] = {n: [] for n in found}

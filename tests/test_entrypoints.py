@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from reprokit.errors import InputError
-from reprokit.scan import entrypoints, tree
+from reprokit.scan import documents, entrypoints, tree
 from tests.helpers import notebook, write_tree
 
 
@@ -17,6 +17,21 @@ def test_detected_notebooks_and_main_scripts(tmp_path: Path) -> None:
     })
     eps = entrypoints.detect(tmp_path, tree.walk(tmp_path).files).entry_points
     assert [(e.name, e.kind, e.path) for e in eps] == [("py2", "script", "py2.py"), ("run", "script", "run.py"), ("a", "notebook", "a.ipynb")]
+
+
+def test_notebooks_run_in_the_order_the_readmes_name_them(tmp_path: Path) -> None:
+    """"First, run [the preparation](prep/clean%20data.ipynb) ... Next, run `Analysis.ipynb`":
+    named notebooks first, in the README's order (a link from its folder, or a name only
+    one notebook has), then the others in theirs."""
+    write_tree(tmp_path, {
+        "README.md": "First, run [the preparation](prep/clean%20data.ipynb) as its README says.\n\n"
+                     "Next, run `Analysis.ipynb`, then [tables](./Tables.ipynb).\n",
+        "prep/README.md": "Open clean data.ipynb and run all cells.\n",
+        "Analysis.ipynb": notebook("x = 1"), "Tables.ipynb": notebook("x = 2"), "Appendix.ipynb": notebook("x = 3"),
+        "Extra.ipynb": notebook("x = 4"), "prep/clean data.ipynb": notebook("x = 5"),
+    })
+    eps = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files).entry_points
+    assert [e.path for e in eps] == ["prep/clean data.ipynb", "Analysis.ipynb", "Tables.ipynb", "Appendix.ipynb", "Extra.ipynb"]
 
 
 @pytest.mark.parametrize(("cfg", "text"), [("reprokit.toml", 'entry-points = ["lib.py"]\n'), ("pyproject.toml", '[tool.reprokit]\nentry-points = ["lib.py"]\n')])
@@ -88,7 +103,7 @@ def test_readme_commands_are_entry_points_run_from_their_folder(tmp_path: Path) 
     got = [(f.entry_point.path, f.entry_point.args, f.entry_point.cwd, f.source) for f in found.found]
     assert got == [
         ("code/run.py", ("all",), None, "README.md:12"),  # "all" wins over one figure; runs in code/, its own folder
-        ("simulation/__main__.py", (f"{entrypoints.OUTPUT_DIR}/",), "", "README.md:20"),  # a placeholder path becomes a folder of the run
+        ("simulation/__main__.py", (f"{documents.OUTPUT_DIR}/",), "", "README.md:20"),  # a placeholder path becomes a folder of the run
     ]
     assert found.notes == ("README.md:17: `analysis/__main__.py` is not run: it reads data/raw/results.csv, which the paper does not hold",)
 
@@ -114,7 +129,7 @@ def test_a_readme_command_with_variables_and_placeholders_of_several_words(tmp_p
               "--epochx <Epoch multiplier> --seed 3 --out <output folder>\n```\n")
     write_tree(tmp_path, {"readme.md": readme, "experiment.py": "import argparse\n"})
     (found,) = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files).found
-    assert (found.entry_point.path, found.entry_point.args) == ("experiment.py", ("--seed", "3", "--out", f"{entrypoints.OUTPUT_DIR}/"))
+    assert (found.entry_point.path, found.entry_point.args) == ("experiment.py", ("--seed", "3", "--out", f"{documents.OUTPUT_DIR}/"))
 
 
 def test_with_nothing_named_to_run_the_scripts_nothing_imports_run_data_makers_first() -> None:

@@ -25,6 +25,15 @@ from typing import Literal
 
 from reprokit.errors import InputError
 from reprokit.scan import has_main_guard, is_support_code, paperconfig
+from reprokit.scan.documents import (
+    Command,
+    commands_in,
+    documents,
+    fill_placeholders,
+    in_mention_order,
+    is_article_tooling,
+    missing_inputs,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -39,12 +48,6 @@ class EntryPoint:
     mkdirs: tuple[str, ...] = ()
 
 
-# Folders of a paper that hold its article, not its computation.
-ARTICLE_DIRS = frozenset({"article", "manuscript", "latex", "tex", "paper-tex", "slides", "poster", "presentation"})
-# Scripts that publish, deploy or build the package rather than compute the paper.
-HELPER_NAME = re.compile(r"^(publish|deploy|upload|release|setup|conf|fabfile|noxfile|tasks|manage|bump\w*|make_?release)\.py$")
-PLACEHOLDER = re.compile(r"^(/path/to\b|<[^>]+>$|\{[^}]+\}$|YOUR_|path/to/|/your/)", re.I)
-OUTPUT_DIR = "reprokit-output"
 # Where an entry point the author listed comes from (Found.source): those must run.
 CONFIGURED = frozenset({"reprokit.toml", "pyproject.toml"})
 
@@ -74,16 +77,9 @@ def name_for(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-") or "entry"
 
 
-def is_article_tooling(rel: str) -> bool:
-    parts = rel.split("/")
-    return any(p.lower() in ARTICLE_DIRS for p in parts[:-1]) or HELPER_NAME.match(parts[-1]) is not None
-
-
 def _kind(path: str) -> str:
     return "notebook" if path.endswith(".ipynb") else "script"
 
-
-# --- the author's list -------------------------------------------------------------------
 
 def _config_entry(item: object, cfg: Path, paper: Path) -> tuple[str, tuple[str, ...], str | None]:
     if isinstance(item, str):
@@ -139,207 +135,11 @@ def configured(paper: Path) -> list[Found] | None:
     return out
 
 
-# --- commands in READMEs and Makefiles ---------------------------------------------------
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Command:
-    """``python SCRIPT ARGS`` (or a notebook run) as a document gives it."""
-
-    path: str  # inside the paper
-    args: tuple[str, ...]
-    cwd: str  # inside the paper, "" for its top
-    source: str  # file:line
-
-
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_PY = re.compile(r"^(?:python[\d.]*|\$\(PYTHON\)|\$\{PYTHON\}|\$PYTHON|\$\(PY\)|poetry run python[\d.]*|uv run python[\d.]*|pipenv run python[\d.]*)$")
-_NB = re.compile(r"^jupyter(?:-|\s+)(?:nbconvert|execute|run)$")
-
-
-def _code_lines(text: str, is_makefile: bool) -> list[tuple[int, str, int]]:
-    """Lines that hold commands, each with the block it belongs to (a ``cd`` holds until
-    the block ends): fenced or indented code, inline code spans, shell prompts, Makefile
-    recipes (one block per rule)."""
-    out: list[tuple[int, str, int]] = []
-    in_fence = False
-    block = 0
-    previous_code = False
-    for n, line in enumerate(text.splitlines(), 1):
-        if is_makefile:
-            if line.startswith("\t"):
-                out.append((n, line.strip().lstrip("@-"), block))
-            elif line.strip():
-                block += 1
-            continue
-        if _FENCE.match(line):
-            in_fence = not in_fence
-            block += 1
-            rest = _FENCE.sub("", line).strip().rstrip("`").strip()
-            if rest and not re.fullmatch(r"[\w+-]+", rest):  # ```python setup.py build_ext ```
-                out.append((n, rest, block))
-            continue
-        if in_fence or (line.startswith(("    ", "\t")) and line.strip()):
-            if not in_fence and not previous_code:
-                block += 1
-            out.append((n, line.strip(), block))
-            previous_code = True
-            continue
-        previous_code = False
-        for span in re.findall(r"`([^`]+)`", line):
-            block += 1
-            out.append((n, span.strip(), block))
-        m = re.match(r"^\s*\$\s+(.*)$", line)
-        if m:
-            block += 1
-            out.append((n, m.group(1), block))
-        elif re.match(r"^(?:Usage:\s*)?python[\d.]*\s+\S+\.py\b", line.strip()):
-            block += 1
-            out.append((n, re.sub(r"^Usage:\s*", "", line.strip()), block))
-    return out
-
-
-def _split_commands(line: str) -> list[list[str]]:
-    line = re.sub(r"^\s*\$\s+", "", line)
-    line = re.sub(r"\s+#.*$", "", line)
-    # A placeholder of several words (<UCI Dataset directory>) is one argument.
-    line = re.sub(r"<([^<>\n]+)>", lambda m: "<" + re.sub(r"\s+", "_", m.group(1).strip()) + ">", line)
-    try:
-        tokens = shlex.split(line, comments=False, posix=True)
-    except ValueError:
-        return []
-    commands: list[list[str]] = [[]]
-    for t in tokens:
-        if t in ("&&", ";", "||"):
-            commands.append([])
-        else:
-            commands[-1].append(t)
-    return [c for c in commands if c]
-
-
-def commands_in(paper: Path, rel: str, files: frozenset[str]) -> list[Command]:
-    """The commands in one README or Makefile that run a file of the paper."""
-    try:
-        text = (paper / rel).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    base = rel.rsplit("/", 1)[0] if "/" in rel else ""
-    is_makefile = rel.rsplit("/", 1)[-1] in ("Makefile", "makefile", "GNUmakefile")
-    out = []
-    cwd = base
-    current = -1
-    for n, line, block in _code_lines(text, is_makefile):
-        if block != current:
-            cwd, current = base, block
-        for tokens in _split_commands(line):
-            if tokens[0] == "cd" and len(tokens) == 2:
-                moved = posixpath.normpath(posixpath.join(cwd, tokens[1]))
-                cwd = "" if moved == "." else moved
-                continue
-            cmd = _command(tokens, cwd, files, f"{rel}:{n}")
-            if cmd is not None:
-                out.append(cmd)
-    return out
-
-
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-
-
-def _command(tokens: list[str], cwd: str, files: frozenset[str], source: str) -> Command | None:
-    # Variables set for the command (THEANO_FLAGS=... python run.py): the run's own
-    # environment holds what it needs.
-    while tokens and _ASSIGNMENT.match(tokens[0]):
-        tokens = tokens[1:]
-    if not tokens:
-        return None
-    i = 0
-    joined = " ".join(tokens[:3])
-    for prefix in ("poetry run", "uv run", "pipenv run"):
-        if joined.startswith(prefix + " python"):
-            i = 2
-            break
-    if _PY.match(tokens[i] if i < len(tokens) else ""):
-        rest = tokens[i + 1:]
-        while rest and rest[0].startswith("-") and rest[0] not in ("-m",):
-            rest = rest[1:]  # interpreter flags: -u, -W ignore is rare enough
-        if not rest:
-            return None
-        if rest[0] == "-m" and len(rest) > 1:
-            module = rest[1].replace(".", "/")
-            target = posixpath.join(cwd, module + ".py")
-            if target not in files:
-                target = posixpath.join(cwd, module, "__main__.py")
-            args = tuple(rest[2:])
-        else:
-            target = posixpath.normpath(posixpath.join(cwd, rest[0]))
-            if target == ".":
-                target = ""
-            if target + "/__main__.py" in files or (target == "" and "__main__.py" in files):
-                target = posixpath.join(target, "__main__.py") if target else "__main__.py"
-            args = tuple(rest[1:])
-        target = posixpath.normpath(target)
-        if target in files and target.endswith(".py"):
-            return Command(path=target, args=args, cwd=cwd, source=source)
-        return None
-    head = " ".join(tokens[:2])
-    if _NB.match(head) or tokens[0] in ("jupyter-execute", "papermill"):
-        for t in tokens[1:]:
-            target = posixpath.normpath(posixpath.join(cwd, t))
-            if t.endswith(".ipynb") and target in files:
-                return Command(path=target, args=(), cwd=cwd, source=source)
-    return None
-
-
-def _documents(files: Sequence[str]) -> list[str]:
-    docs = [f for f in files if re.fullmatch(r"(?i)(readme(\.(md|rst|txt|markdown))?|makefile|gnumakefile)", f.rsplit("/", 1)[-1])]
-    docs = [f for f in docs if not is_article_tooling(f + ".x") or "/" not in f]
-    return sorted(docs, key=lambda f: (f.count("/"), f.rsplit("/", 1)[-1].lower().startswith("make"), f))
-
-
-_DATA_FILE = re.compile(r"\.(csv|tsv|txt|json|dat|h5|hdf5|nc|npy|npz|pkl|pickle|mat|xlsx?|parquet|feather|zip|gz|swc|wav|xls)$", re.I)
-_OUTPUT_OPTION = re.compile(r"^--?(o|out|output|outdir|out-dir|output-dir|save|save-dir|figdir|fig-dir|dest)$", re.I)
-
-
-def _missing_inputs(cmd: Command, paper: Path) -> list[str]:
-    """Arguments that name an input the paper does not hold (data to download first): a
-    data file, or a path whose folder is not there either. Outputs (after ``-o``/``--out``,
-    or in a folder that exists) are not inputs."""
-    missing = []
-    previous = ""
-    for a in cmd.args:
-        after_output_option, previous = _OUTPUT_OPTION.match(previous) is not None, a
-        if a.startswith("-") or "=" in a or PLACEHOLDER.match(a) or after_output_option or a.startswith("/") or a.endswith("/"):
-            continue
-        if "/" not in a and not _DATA_FILE.search(a):
-            continue  # a word: a mode, a name, a number
-        where = paper / cmd.cwd / a
-        if where.exists():
-            continue
-        if _DATA_FILE.search(a) or not where.parent.is_dir():
-            missing.append(a)
-    return missing
-
-
-def _fill_placeholders(args: tuple[str, ...]) -> tuple[str, ...]:
-    """An argument that only stands for a path of the reader's (``/path/to/output/``,
-    ``<outdir>``) becomes a folder of the working copy, as a reader would choose one; an
-    option whose value is a placeholder of anything else (``--epochx <Epoch multiplier>``)
-    is left out, so that the script's own default applies."""
-    out: list[str] = []
-    for a in args:
-        if not PLACEHOLDER.match(a):
-            out.append(a)
-        elif out and out[-1].startswith("-") and not _OUTPUT_OPTION.match(out[-1]):
-            out.pop()
-        else:
-            out.append(f"{OUTPUT_DIR}/")
-    return tuple(out)
-
-
 def from_documents(paper: Path, files: Sequence[str]) -> tuple[list[Found], list[str]]:
     """Entry points from the commands that the paper's READMEs and Makefiles give."""
     fileset = frozenset(files)
     by_script: dict[str, list[Command]] = {}
-    for doc in _documents(files):
+    for doc in documents(files):
         for cmd in commands_in(paper, doc, fileset):
             if is_support_code(cmd.path) or is_article_tooling(cmd.path):
                 continue
@@ -350,19 +150,17 @@ def from_documents(paper: Path, files: Sequence[str]) -> tuple[list[Found], list
         # One run per script: the command that runs everything ("all") where the document
         # offers one, else the first it gives.
         best = next((c for c in cmds if any(a.lower() in ("all", "--all") for a in c.args)), cmds[0])
-        missing = _missing_inputs(best, paper)
+        missing = missing_inputs(best, paper)
         if missing:
             notes.append(f"{best.source}: `{path}` is not run: it reads {', '.join(missing[:2])}, which the paper does not hold")
             continue
-        args = _fill_placeholders(best.args)
+        args = fill_placeholders(best.args)
         # A script runs where its command runs; a notebook's kernel starts in its own folder.
         cwd = best.cwd if best.cwd != posixpath.dirname(path) and _kind(path) == "script" else None
         ep = EntryPoint(name=name_for(path), kind=_kind(path), path=path, args=args, cwd=cwd)  # type: ignore[arg-type]
         found.append(Found(entry_point=ep, source=best.source))
     return found, notes
 
-
-# --- detection -----------------------------------------------------------------------------
 
 def _main_guarded(paper: Path, files: Sequence[str]) -> list[str]:
     out = []
@@ -399,7 +197,8 @@ def detect(paper: Path, files: Sequence[str]) -> Detection:
     documented, notes = from_documents(paper, files)
     named = {f.entry_point.path for f in documented}
     notebooks = [Found(entry_point=EntryPoint(name=name_for(rel), kind="notebook", path=rel), source="notebook")
-                 for rel in files if rel.endswith(".ipynb") and rel not in named and not is_support_code(rel) and not is_article_tooling(rel)]
+                 for rel in in_mention_order(paper, files, [rel for rel in files if rel.endswith(".ipynb") and rel not in named
+                                                              and not is_support_code(rel) and not is_article_tooling(rel)])]
     if any(f.entry_point.kind == "script" for f in documented):
         # The authors said what to run: their commands, in their order, then the notebooks.
         ordered = [*documented, *notebooks]

@@ -22,7 +22,8 @@ from reprokit import sandbox
 from reprokit.fsutil import sha256_file
 from reprokit.run.failure import failure
 from reprokit.run.rebuild import Env, clean_env
-from reprokit.scan.entrypoints import OUTPUT_DIR, EntryPoint
+from reprokit.scan.documents import OUTPUT_DIR
+from reprokit.scan.entrypoints import EntryPoint
 from reprokit.wording import duration
 
 

@@ -514,6 +514,23 @@ def test_a_module_only_a_run_asks_for_is_added_to_the_lock(built: tuple[Path, Pa
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
 
 
+def test_a_found_entry_point_needing_what_nothing_provides_is_recorded_as_failing(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """An old draft among the scripts reprokit found asks, at run time, for a module of
+    the authors' that is long gone and that no index has: that script is recorded as
+    failing, with a note, and the others are archived and recorded as they run."""
+    index = built[2]
+    paper = write_tree(tmp_path / "drafts", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "run.py": PAPER["run.py"],
+        "old_draft.py": "import importlib\nif __name__ == '__main__':\n    importlib.import_module(''.join(['zzgone', '_model']))\n",
+    })
+    result = archive_offline(index, paper, tmp_path)
+    assert any(n.startswith("old_draft.py needs zzgone_model at run time") and "no PyPI project provides" in n for n in result.notes), result.notes
+    man = manifest.read(result.bundle / "reprokit.yaml")
+    status = {e.name: (e.status, len(e.outputs)) for e in man.entry_points}
+    assert status["old_draft"][0] == "failed" and status["run"] == ("ran", 1), status
+
+
 def test_a_crash_in_a_wheels_compiled_code_builds_it_from_its_sdist(tmp_path: Path) -> None:
     """A wheel built years ago against another patch release of CPython can crash under
     today's (numba 0.38's under 3.6.15): the archive-time run crashes in its code, and the

@@ -230,6 +230,14 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                                      f"{own[0] or 'its top folder'}), which the run could not import: list it in reprokit.toml's "
                                      "entry-points with the cwd it needs") from None
                 dist = resolve.distribution_of(need.module, lock_settings, client)
+                listed = {f.entry_point.path for f in detection.found if f.source in CONFIGURED}
+                if dist is None and need.where not in listed and need.module not in left_out:
+                    # An entry point reprokit found (not one the author listed) that needs what
+                    # nothing provides: it is recorded as failing, the others as they run.
+                    left_out = {**left_out, need.module: f"no PyPI project provides {need.module}"}
+                    notes.append(f"{need.where} needs {need.module} at run time ({need.message}), which no PyPI project "
+                                 "provides: it is recorded as failing")
+                    continue
                 if dist is None or need.module in needed or len(needed) >= 8:
                     raise InputError(str(need) + ("; no PyPI project provides it: declare where it comes from" if dist is None else "")) from None
                 needed[need.module] = dist

@@ -31,7 +31,7 @@ from tests.helpers import PAPER, REV, RUNNING, as_format_1, make_tarball, resign
 
 
 @pytest.fixture(scope="module")
-def archived(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArchiveResult, FakeIndex]:
+def archived(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArchiveResult, FakeIndex, ArchiveResult]:
     base = tmp_path_factory.mktemp("archive")
     index = FakeIndex()
     index.add("alpha", "1.0", ["beta"], uploaded="2023-06-01T00:00:00Z")
@@ -42,18 +42,29 @@ def archived(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArchiveResult, F
         again = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "elsewhere" / "out2", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
     assert result.tarball and again.tarball
     assert result.tarball.read_bytes() == again.tarball.read_bytes()  # same inputs, same bytes, whatever OUT is
-    return result, index
+    return result, index, again
 
 
 @pytest.fixture(scope="module")
-def built(archived: tuple[ArchiveResult, FakeIndex]) -> tuple[Path, Path, FakeIndex]:
-    result, index = archived
+def built(archived: tuple[ArchiveResult, FakeIndex, ArchiveResult]) -> tuple[Path, Path, FakeIndex]:
+    result, index, _ = archived
     assert result.tarball
     return result.bundle, result.tarball, index
 
 
-def test_archive_says_where_its_time_went(archived: tuple[ArchiveResult, FakeIndex]) -> None:
-    result, _ = archived
+def test_a_second_archive_of_a_paper_reuses_its_environment(archived: tuple[ArchiveResult, FakeIndex, ArchiveResult]) -> None:
+    """The second archive of the same lock installs nothing: the environment the first
+    built is kept in the cache and shown read-only to the runs, and the bundle is byte for
+    byte the same (the fixture compares the tarballs)."""
+    first, _, again = archived
+    reused = "the environment of an earlier archive of the same lock was reused (none of its sdists was built again)"
+    assert reused not in first.notes and reused in again.notes
+    envs = [d for d in (first.bundle.parent / "cache" / "envs").iterdir() if (d / "complete").is_file()]
+    assert len(envs) == 1 and (envs[0] / "env" / "pyvenv.cfg").is_file()
+
+
+def test_archive_says_where_its_time_went(archived: tuple[ArchiveResult, FakeIndex, ArchiveResult]) -> None:
+    result, _, _ = archived
     phases = dict(result.timings)
     # Every phase this archive went through, in the order it ran; two recorded runs of run.py.
     assert list(phases) == ["scan and resolve", "build tools", "nixpkgs pin", "vendor", "environment (pip, offline, with the sdist builds)",

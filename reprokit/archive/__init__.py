@@ -192,7 +192,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                                           python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED),
                                           buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say,
                                           unisolated={p.name: p.build_with for p in locked.packages if p.build_undeclared},
-                                          timings=clock)
+                                          timings=clock, env_cache=cache_root(settings.cache_dir))
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
                 too_long = recorded.too_long
             except NeedsFolder as need:

@@ -8,6 +8,7 @@ folder git could not keep) is raised for the archive to mend and run again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 from reprokit import outputs as outputs_mod
 from reprokit import run as rerun
 from reprokit import sandbox
+from reprokit.archive import envcache
 from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
@@ -45,7 +47,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                    python_path: Sequence[str] = (), required: frozenset[str] = frozenset(),
                    buildable: frozenset[str] = frozenset(), timeout: int = rerun.RUN_TIMEOUT,
                    progress: Callable[[str], None] | None = None, unisolated: Mapping[str, Sequence[str]] | None = None,
-                   timings: Timings | None = None) -> Recorded:
+                   timings: Timings | None = None, env_cache: Path | None = None) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -64,18 +66,33 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     ``buildable``: :class:`NeedsSourceBuild`).
 
     An entry point that takes longer than ``timeout`` seconds is stopped, recorded as too
-    long to rerun here (in ``too_long``), and not run again; the archive goes on."""
+    long to rerun here (in ``too_long``), and not run again; the archive goes on.
+
+    With ``env_cache``, a sandboxed archive keeps the environment there for the next
+    archive of the same lock (:mod:`reprokit.archive.envcache`)."""
     notes: list[str] = []
     outputs: dict[str, tuple[manifest.Output, ...]] = {}
     failed: dict[str, str] = {}
     too_long: set[str] = set()
     seconds: dict[str, float] = {}
     airgap = not policy.network
-    with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir:
+    with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir, contextlib.ExitStack() as stack:
         clock = timings or Timings()
+
+        def build(dest: Path) -> rerun.Env:
+            return rerun.rebuild_pip(work, exe, dest, policy=policy, unisolated=unisolated)
+
+        env_root = Path(envdir) / "env"
         try:
             with clock.phase("environment (pip, offline, with the sdist builds)"):
-                env = rerun.rebuild_pip(work, exe, Path(envdir) / "env", policy=policy, unisolated=unisolated)
+                if env_cache is not None and policy.contained:
+                    name = envcache.key(work, exe, unisolated)
+                    env, reused = stack.enter_context(envcache.environment(env_cache, name, build))
+                    env_root = env_cache / "envs" / name / "env"
+                    if reused:
+                        notes.append("the environment of an earlier archive of the same lock was reused (none of its sdists was built again)")
+                else:
+                    env = build(env_root)
         except RebuildFailed as exc:
             raise _needs_build_tool(exc) from None
         runs: list[dict[str, rerun.RunResult]] = []
@@ -101,7 +118,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     if folder and folder not in r.entry_point.mkdirs and not (work / "paper" / folder).exists():
                         raise NeedsFolder(entry_point=r.entry_point.name, folder=folder, where=r.entry_point.path,
                                           text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
-                    crashed_in = compiled_distribution(Path(envdir) / "env", r.message)
+                    crashed_in = compiled_distribution(env_root, r.message)
                     if crashed_in and canonical(crashed_in) in buildable:
                         raise NeedsSourceBuild(distribution=crashed_in, where=r.entry_point.path, message=r.message,
                                                text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")

@@ -85,8 +85,8 @@ PYTHON = option("--python", metavar="X.Y", help="the Python version to target, X
 INDEX_URL = option("--index-url", metavar="URL", help="package index for look-ups (default: $PIP_INDEX_URL, else PyPI)")
 
 
-CACHE_DIR = option("--cache-dir", metavar="DIR", help="reprokit's download cache: artifacts and nixpkgs tarballs "
-                    "(default: $XDG_CACHE_HOME/reprokit, else ~/.cache/reprokit)")
+CACHE_DIR = option("--cache-dir", metavar="DIR", help="reprokit's cache: artifacts, nixpkgs tarballs, and (archive) the two "
+                    "environments last used to record outputs (default: $XDG_CACHE_HOME/reprokit, else ~/.cache/reprokit)")
 
 
 QUIET = option("-q", "--quiet", action="store_true", help="print nothing but errors")

@@ -67,6 +67,25 @@ def reason(out: str) -> str:
     return "; ".join(failed[:2]) if failed else (out.strip().splitlines() or ["(no output)"])[-1]
 
 
+def phases(out: str) -> dict[str, float]:
+    """Where an archive's time went, from the table ``archive --timings`` prints."""
+    found: dict[str, float] = {}
+    lines = out.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln == "time by phase:"), None)
+    for ln in lines[start + 1:] if start is not None else []:
+        m = re.match(r"^  (.+?)\s+([\d.]+)s(?:\s+\d+%)?$", ln)
+        if not m:
+            break
+        if m.group(1) != "total":
+            found[m.group(1)] = float(m.group(2))
+    return found
+
+
+# The columns of the phase table: each a phase, or the sum of those starting with it.
+COLUMNS = (("scan+resolve", "scan and resolve"), ("build tools", "build tools"), ("pin", "nixpkgs pin"), ("vendor", "vendor"),
+           ("environment", "environment"), ("runs", "run "), ("seal", "seal"), ("tarball", "tarball"))
+
+
 def validate_summary(out: str) -> tuple[int, str]:
     """How many outputs validate compared, and its failed checks with their reasons,
     from its ``--json`` envelope (a traceback or an ``error:`` line when there is none)."""
@@ -109,11 +128,11 @@ def main() -> int:
             rows.append({"paper": name, "ok": False, "stage": "-", "reason": f"{paper} is missing", "seconds": 0})
             continue
         budget = ["--run-timeout", args.run_timeout] if args.run_timeout else []
-        code, text, t_archive = run([*reprokit, "archive", str(paper), "-o", str(out), "--date", date, "--force", "--quiet", *budget],
+        code, text, t_archive = run([*reprokit, "archive", str(paper), "-o", str(out), "--date", date, "--force", "--quiet", "--timings", *budget],
                                     args.timeout)
         (args.work / f"{name}.archive.log").parent.mkdir(parents=True, exist_ok=True)
         (args.work / f"{name}.archive.log").write_text(text)
-        row = {"paper": name, "date": date, "archive_seconds": round(t_archive)}
+        row = {"paper": name, "date": date, "archive_seconds": round(t_archive), "phases": phases(text)}
         if code != 0:
             row.update(ok=False, stage="archive", reason=reason(text))
         else:
@@ -131,6 +150,11 @@ def main() -> int:
         print(f"| {r['paper']} | {r.get('date', '')} | {result} | {r.get('outputs', '')} | {r.get('archive_seconds', '')} "
               f"| {r.get('validate_seconds', '')} |")
     print(f"\n{sum(r['ok'] for r in rows)} of {len(rows)} pass")
+    print("\nwhere each archive's time went (seconds):\n\n| paper | " + " | ".join(c for c, _ in COLUMNS) + " |\n|---|" + "---|" * len(COLUMNS))
+    for r in rows:
+        if r.get("phases"):
+            cells = [sum(v for k, v in r["phases"].items() if k.startswith(prefix)) for _, prefix in COLUMNS]
+            print(f"| {r['paper']} | " + " | ".join(f"{c:.0f}" for c in cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

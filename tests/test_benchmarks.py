@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.bench_scan import speed
+from benchmarks.realpapers import phases
 
 
 def test_scan_benchmark_reports_both_pipreqs_ratios_and_which_is_like_for_like() -> None:
@@ -11,3 +12,10 @@ def test_scan_benchmark_reports_both_pipreqs_ratios_and_which_is_like_for_like()
     local, online = speed(totals)
     assert local.startswith("reprokit is 5.0x as fast as pipreqs --use-local") and "the like-for-like time" in local
     assert online.startswith("reprokit is 10.0x as fast as pipreqs with PyPI look-ups") and "not a like-for-like time" in online
+
+
+def test_the_real_paper_benchmark_reads_the_phases_archive_prints() -> None:
+    printed = ("note: Python 3.8\ntime by phase:\n  scan and resolve   3.1s    6%\n  run 1: code/a.py   2.0s    4%\n"
+               "  run 2: code/a.py   2.5s    5%\n  total              7.6s\nwrote out: 3 paper files\n")
+    assert phases(printed) == {"scan and resolve": 3.1, "run 1: code/a.py": 2.0, "run 2: code/a.py": 2.5}
+    assert phases("error: no entry point\n") == {}

@@ -738,6 +738,15 @@ def test_the_progress_bar_counts_done_running_and_failed_and_is_quiet_with_json(
     assert plain.getvalue() == "[2/4] FAILED      b (2 s): bundle changed or damaged: paper/x.py: changed\n"
     page = dashboard.render([], [], generated="now", tool_version="0")
     assert "No rechecks recorded yet" in page
+    from reprokit.recheck import Outcome
+    from reprokit.recheck.results import Run
+    from reprokit.report.rechecks import outcome
+
+    two = (dataclasses.replace(failing, bundle_id="/shelf/x/paper", name="paper"), a_result("paper", "passed", "t", 1, duration=61.0))
+    text = outcome(Outcome(run=Run(id=1, started="t", finished="t", bundles=2), results=two, resumed=False, skipped=0))
+    assert text.splitlines()[1:3] == ["FAILED  paper (x/paper)  2 s         -       bundle changed or damaged: paper/x.py: changed",
+                                      "passed  paper (paper)    1 min 01 s  -"]
+    assert text.endswith("run 1: 1 of 2 bundles passed\n")
 
 
 def test_the_command_line_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -112,7 +112,10 @@ def run_checks(client: distributed.Client, specs: Sequence[Mapping[str, Any]], *
             fut.release()
         if on_poll is not None:
             try:
-                running = sum(k in keys for ks in client.processing().values() for k in ks)
+                # A worker may hold the next task ready beside the one it runs: at most a
+                # check per thread runs.
+                held = sum(k in keys for ks in client.processing().values() for k in ks)
+                running = min(held, sum(client.nthreads().values()))
             except (OSError, TimeoutError, asyncio.TimeoutError):
                 running = 0
             on_poll(running)

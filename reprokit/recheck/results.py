@@ -5,6 +5,7 @@ the history), made from the plain data a check task returns (:mod:`.task`), and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -128,6 +129,25 @@ def from_task(data: Mapping[str, Any], run_id: int) -> Result:
         duration=float(data.get("duration") or 0.0), peak_memory=int(data.get("peak_memory") or 0),
         reprokit_version=str(data.get("reprokit_version") or ""), platform=str(data.get("platform") or ""),
         python=str(data.get("python") or ""), worker=str(data.get("worker") or ""), attempts=int(data.get("attempts") or 1))
+
+
+def names(results: Sequence[Result]) -> dict[str, str]:
+    """What to call each bundle: its paper's name, and where copies share one, which copy
+    (its DOI, else its path past what the copies' paths share)."""
+    seen: dict[str, set[str]] = {}
+    for r in results:
+        seen.setdefault(r.name, set()).add(r.bundle_id)
+    out = {}
+    for r in results:
+        ids = seen[r.name]
+        if len(ids) == 1:
+            out[r.bundle_id] = r.name
+            continue
+        paths = [i for i in ids if i.startswith("/")]
+        shared = os.path.commonpath(paths) if len(paths) > 1 else ""
+        which = r.doi or (os.path.relpath(r.bundle_id, shared) if shared and r.bundle_id.startswith("/") else r.bundle_id)
+        out[r.bundle_id] = f"{r.name} ({which})"
+    return out
 
 
 def latest(results: Sequence[Result]) -> dict[str, Result]:

@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 
 from reprokit.recheck.causes import Change, change, grouped
-from reprokit.recheck.results import Result, Run, latest
+from reprokit.recheck.results import Result, Run, latest, names
 from reprokit.report.html import CSS as REPORT_CSS
 from reprokit.wording import counted
 
@@ -101,15 +101,6 @@ def _strip(runs: Sequence[Run], mine: Sequence[Result]) -> str:
     return '<div class="strip">' + "".join(cells) + "</div>"
 
 
-def _names(results: Sequence[Result]) -> dict[str, str]:
-    """What to call each bundle: its paper's name, and where two share one, which copy."""
-    count: dict[str, int] = {}
-    for r in results:
-        count[r.name] = count.get(r.name, 0) + 1
-    return {r.bundle_id: r.name if count[r.name] == 1 else f"{r.name} ({r.doi or r.bundle_id.rstrip('/').rsplit('/', 1)[-1]})"
-            for r in results}
-
-
 def _change(c: Change) -> str:
     head = (f'Passed in run {c.last_pass.run_id} ({_e(_day(c.last_pass.checked_at))}); failed from run {c.first_failure.run_id} '
             f'({_e(_day(c.first_failure.checked_at))}):')
@@ -139,25 +130,25 @@ def render(runs: Sequence[Run], results: Sequence[Result], *, generated: str, to
              + "</p></div></div></header><main>"]
     parts.append('<h2>Totals</h2><div class="plot">' + chart(runs, results) + '<ul class="legend">'
                  + "".join(f'<li><i style="background:{c}"></i>{_e(label)}</li>' for _, c, label in _COLOURS) + "</ul></div>")
-    names = _names(current)
+    called = names(current)
     groups = grouped(current)
     parts.append("<h2>Why bundles fail now</h2>")
     if groups:
         parts.append('<div class="causes">')
         for label, found in groups:
-            items = "".join(f"<li><strong>{_e(names[r.bundle_id])}</strong>: {_e(c.reason[:300])}</li>" for r, c in found)
+            items = "".join(f"<li><strong>{_e(called[r.bundle_id])}</strong>: {_e(c.reason[:300])}</li>" for r, c in found)
             parts.append(f'<section class="cause"><h3><span>{_e(label)}</span><span class="n">{len(found)}</span></h3><ul>{items}</ul></section>')
         parts.append("</div>")
     else:
         parts.append('<p class="small">Nothing fails in the latest checks.</p>')
     parts.append('<h2>Bundles</h2><table class="bundles"><thead><tr><th>Bundle</th><th>Runs, oldest first</th><th>Latest</th>'
                  "<th>What changed</th></tr></thead><tbody>")
-    for r in sorted(current, key=lambda r: (r.ok, names[r.bundle_id])):
+    for r in sorted(current, key=lambda r: (r.ok, called[r.bundle_id])):
         mine = [x for x in results if x.bundle_id == r.bundle_id]
         moved = change(mine)
         what = _change(moved) if moved else ("" if r.ok else '<span class="small">never passed in this history</span>')
         ident = f"DOI {r.doi}" if r.doi else r.bundle_id
-        parts.append(f'<tr class="bundle {r.status}"><th>{_e(names[r.bundle_id])}<div class="small mono">{_e(ident)}</div></th><td>{_strip(runs, mine)}</td>'
+        parts.append(f'<tr class="bundle {r.status}"><th>{_e(called[r.bundle_id])}<div class="small mono">{_e(ident)}</div></th><td>{_strip(runs, mine)}</td>'
                      f'<td><span class="pill {_TONE[r.status]}">{_e(_WORDS[r.status])}</span></td><td>{what}</td></tr>')
     parts.append("</tbody></table></main></body></html>")
     return "\n".join(parts) + "\n"

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from reprokit.recheck import Outcome, Tally
 from reprokit.recheck.causes import cause
-from reprokit.recheck.results import Result, Run
+from reprokit.recheck.results import Result, Run, names
 from reprokit.wording import counted, duration
 
 WORDS = {"passed": "passed", "failed": "FAILED", "killed-workers": "KILLED", "unavailable": "UNAVAILABLE", "error": "ERROR"}
@@ -76,8 +76,9 @@ def outcome(o: Outcome) -> str:
     """A run's bundles, one a line, and the verdict."""
     lines = [f"note: {n}" for n in o.notes]
     rows = [("STATUS", "BUNDLE", "TIME", "MEMORY", "WHY")]
-    for r in sorted(o.results, key=lambda r: (r.ok, r.name)):
-        rows.append((WORDS[r.status], r.name, duration(r.duration), megabytes(r.peak_memory), _why(r)))
+    called = names(o.results)
+    for r in sorted(o.results, key=lambda r: (r.ok, called[r.bundle_id])):
+        rows.append((WORDS[r.status], called[r.bundle_id], duration(r.duration), megabytes(r.peak_memory), _why(r)))
     lines += [ln.rstrip() for ln in _table(rows)]
     passed = sum(r.ok for r in o.results)
     lines.append("")

@@ -94,15 +94,18 @@ def local_names(rels: Iterable[str], root: Path, project_names: Iterable[str]) -
     return frozenset(n for n in names if n.isidentifier())
 
 
-def _names_in(folder: str, rels: Iterable[str]) -> set[str]:
-    """Top-level module names a folder holds (``x.py``, ``x/``, ``x.so``)."""
-    prefix = folder + "/" if folder else ""
-    out = set()
+def _names_by_folder(rels: Iterable[str]) -> dict[str, set[str]]:
+    """For every folder, the top-level module names it holds (``x.py``, ``x/``, ``x.so``),
+    all in one pass over the paths."""
+    out: dict[str, set[str]] = {}
     for rel in rels:
-        if rel.startswith(prefix):
-            first = rel[len(prefix):].split("/", 1)[0]
-            out.add(first[:-3] if first.endswith(".py") and "/" not in rel[len(prefix):] else first.split(".")[0])
-    return {n for n in out if n.isidentifier()}
+        parts = rel.split("/")
+        for depth in range(len(parts)):
+            folder, first = "/".join(parts[:depth]), parts[depth]
+            last = depth == len(parts) - 1
+            name = first[:-3] if last and first.endswith(".py") else first.split(".")[0]
+            out.setdefault(folder, set()).add(name)
+    return {folder: {n for n in names if n.isidentifier()} for folder, names in out.items()}
 
 
 def visible_folders(results: list[FileImports], sources: Iterable[str], python2: bool) -> dict[str, frozenset[str]]:
@@ -112,7 +115,7 @@ def visible_folders(results: list[FileImports], sources: Iterable[str], python2:
     imports siblings implicitly) and those of the folders it adds to sys.path."""
     rels = list(sources)
     packages = package_dirs(rels)
-    cache: dict[str, set[str]] = {}
+    by_folder = _names_by_folder(rels)
     out: dict[str, frozenset[str]] = {}
     for r in results:
         own = posixpath.dirname(r.path)
@@ -123,9 +126,7 @@ def visible_folders(results: list[FileImports], sources: Iterable[str], python2:
             folder = "" if folder == "." else folder
             if folder.startswith(".."):
                 continue  # outside the paper: not the paper's code
-            if folder not in cache:
-                cache[folder] = _names_in(folder, rels)
-            names |= cache[folder]
+            names |= by_folder.get(folder, set())
         names.discard(posixpath.basename(r.path).rsplit(".", 1)[0])  # a module does not import itself
         out[r.path] = frozenset(names)
     return out

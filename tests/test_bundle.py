@@ -712,6 +712,8 @@ def test_an_import_matched_by_a_declared_distributions_files_is_complete(built: 
     assert report.ok, [p.message for c in report.checks for p in c.problems]
     # A manifest's word is not enough: the distribution's vendored files must hold the module.
     (result.bundle / "paper" / "more.py").write_text("import zzother\n")
+    run_py = result.bundle / "paper" / "run.py"
+    run_py.write_text("import more\n" + run_py.read_text())  # reached by the entry point
     claimed = dataclasses.replace(man, imports=(*man.imports, dataclasses.replace(man.imports[0], module="zzother", distribution="zz-label-lines")))
     check = check_completeness(result.bundle, claimed)
     assert not check.ok and [p.message for p in check.problems] == ["imports zzother (no known distribution), which is not locked"]

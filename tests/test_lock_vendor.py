@@ -436,3 +436,16 @@ def test_a_downloaded_sdist_is_named_by_its_metadata(tmp_path: Path, filename: s
                 info.size = len(text.encode())
                 tf.addfile(info, io.BytesIO(text.encode()))
     assert piptool._name_version(path) == want
+
+
+def test_a_dependency_installed_from_a_repository_the_index_lacks_is_one_line_naming_it(index: FakeIndex, tmp_path: Path) -> None:
+    """``-e git+https://…#egg=zzsuite`` with no release on any index: the error names the
+    line that installs it and what to do, not the resolver's "not found"."""
+    root = write_tree(tmp_path / "paper", {
+        "run.py": "import alpha\nimport zzsuite\n",
+        "requirements.txt": "alpha\n-e git+https://example.org/lab/zzsuite.git#egg=zzsuite\n",
+    })
+    with running(index) as base, pytest.raises(ResolutionFailed) as caught:
+        do_lock(index, base, root, tmp_path)
+    assert str(caught.value).startswith("requirements.txt:2 installs zzsuite from git+https://example.org/lab/zzsuite.git")
+    assert "the index has no release of it" in str(caught.value) and "put its code in the paper" in str(caught.value)

@@ -131,6 +131,14 @@ def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None
                     f"the notebooks need a Jupyter kernel (ipykernel) in the paper's environment, and no release of it up to "
                     f"{settings.date} agrees with the paper's pins for Python {settings.python}: {exc}") from None
         who = "; ".join(f"{n} asked for by {', '.join(v[:2])}" for n, v in sorted(asked_by.items()) if n in str(exc).lower())
+        for d in scan.declared:
+            name = canonicalize_name(Requirement(d.requirement).name) if d.url and is_requirement(d.requirement) else ""
+            if name and re.search(rf"\b{re.escape(name)}\b was not found|no versions of {re.escape(name)}\b", str(exc).lower()):
+                # Installed from a repository or a URL, never released on the index.
+                raise ResolutionFailed(
+                    f"{d.source} installs {name} from {http.redact(d.url or '')}, and the index has no release of it: reprokit "
+                    "archives releases from an index, not checkouts; put its code in the paper (its folder beside the code, or a "
+                    "wheel built from it, declared by its path) and archive again") from None
         raise ResolutionFailed(f"could not resolve the closure: {exc}" + (f" [{who}]" if who else "")) from None
     client = pypi.Client(settings.index_url)
     tags = target_tags(settings.python, settings.platform)

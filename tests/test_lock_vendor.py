@@ -16,10 +16,11 @@ import pytest
 from reprokit.errors import HashMismatch, PackageIndexError, ResolutionFailed, UnresolvedImports
 from reprokit.resolve import LockSettings, lazy_left_out, lock, parse_uv_output, piptool, pypi, requirements_for
 from reprokit.resolve import lockfile as lock_mod
+from reprokit.resolve.closure import artifacts_for
 from reprokit.resolve.fetch import cache_path
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
-from tests.fakeindex import FakeIndex, running
+from tests.fakeindex import FakeIndex, build_sdist, running
 from tests.helpers import RUNNING, write_tree
 
 
@@ -449,3 +450,15 @@ def test_a_dependency_installed_from_a_repository_the_index_lacks_is_one_line_na
         do_lock(index, base, root, tmp_path)
     assert str(caught.value).startswith("requirements.txt:2 installs zzsuite from git+https://example.org/lab/zzsuite.git")
     assert "the index has no release of it" in str(caught.value) and "put its code in the paper" in str(caught.value)
+
+
+def test_an_sdist_whose_name_hides_its_version_is_found_by_its_project(tmp_path: Path) -> None:
+    """``functools32-3.2.3-2.tar.gz`` is functools32 3.2.3-2 (3.2.3.post2): a lock made by
+    pip (Python 2.7) that names it so finds its file on the index."""
+    idx = FakeIndex()
+    data = build_sdist("functools32", "3.2.3-2")[1]
+    idx.add_file("functools32", "functools32-3.2.3-2.tar.gz", data)
+    with running(idx) as base:
+        arts, has_sdist = artifacts_for(fast_client(base), "functools32", "3.2.3-2", [], [])
+    assert has_sdist and [a.filename for a in arts] == ["functools32-3.2.3-2.tar.gz"]
+    assert arts[0].sha256 == hashlib.sha256(data).hexdigest()

@@ -41,13 +41,27 @@ from reprokit.scan.declared import is_requirement
 log = logging.getLogger(__name__)
 
 
+_SDIST_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
+
+
+def sdist_version(filename: str, name: str) -> str:
+    """The version in an sdist's file name, read after the project's own name: the name
+    alone cannot tell where the project ends (``functools32-3.2.3-2.tar.gz``)."""
+    stem = next((filename[: -len(x)] for x in _SDIST_SUFFIXES if filename.endswith(x)), filename)
+    want = canonicalize_name(name)
+    for i, ch in enumerate(stem):
+        if ch == "-" and canonicalize_name(stem[:i]) == want:
+            return stem[i + 1:]
+    return str(parse_sdist_filename(filename)[1])
+
+
 def artifacts_for(client: pypi.Client, name: str, version: str, hashes: list[str], tags: list[Tag]) -> tuple[list[Artifact], bool]:
     """The sdist and the best wheel of ``name==version`` that uv hashed; and whether an sdist exists."""
     def version_of(f: pypi.File) -> str | None:
         try:
             if f.kind == "wheel":
                 return str(parse_wheel_filename(f.filename)[1])
-            return str(parse_sdist_filename(f.filename)[1])
+            return str(Version(sdist_version(f.filename, name)))
         except (InvalidVersion, InvalidWheelFilename, InvalidSdistFilename):
             return None
 
@@ -147,6 +161,8 @@ def lock_scan(scan: ScanResult, settings: LockSettings, root: Path | None = None
         arts = list(pool.map(lambda p: artifacts_for(client, p[0], p[1], p[2], tags), parsed))
     packages = []
     for (name, version, _hashes, via), (artifacts, has_sdist) in zip(parsed, arts, strict=False):
+        if not artifacts:
+            raise ResolutionFailed(f"{name}=={version}: the index lists no file of this release that reprokit can keep")
         via_clean = tuple(sorted({canonicalize_name(v) for v in via if not v.startswith(("-r", "-c")) and v}))
         packages.append(Package(
             name=name, version=version, requested=name in top, tooling=name in tooling and name not in top,

@@ -14,7 +14,7 @@ from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.cache import cache_root
 from reprokit.errors import RebuildFailed
-from reprokit.resolve import LockSettings, buildtools, lock, pypi
+from reprokit.resolve import LockSettings, buildtools, legacybuild, lock, pypi
 from reprokit.resolve import lockfile as lock_mod
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
@@ -271,3 +271,16 @@ def test_a_setup_py_that_works_from_its_own_folder_builds_with_a_setuptools_that
     out = sandbox.run([str(env.python), "-c", "import zzargv; print(zzargv.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
                       mounts=env.mounts)
     assert out.returncode == 0 and out.stdout.strip() == "7", out.stderr
+
+
+@pytest.mark.parametrize(("output", "wanted"), [
+    ("ModuleNotFoundError: No module named 'numpy'", "numpy"),
+    # scikit-image 0.12's setup.py checks for numpy itself and stops with advice.
+    ("To install scikit-image from source, you will need numpy.\nInstall numpy with pip:\npip install numpy\n", "numpy"),
+    ("Cython is required to build this package", "Cython"),
+    ("error: Microsoft Visual C++ 14.0 is required", None),  # not a module a build can be given
+    ("Please install wheel first", None),  # the build tools always hold wheel
+    ("No module named 'mylab_private'", None),
+])
+def test_what_an_old_setup_py_asks_for_is_read_from_its_failure(output: str, wanted: str | None) -> None:
+    assert legacybuild.undeclared_build_import(output) == wanted

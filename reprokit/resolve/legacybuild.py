@@ -20,12 +20,23 @@ UNDECLARED_BUILD_IMPORTS = {
 _NO_MODULE = re.compile(r"No module named '?([A-Za-z_][\w.]*)'?")
 
 
+# A setup.py that checks for the module itself and stops with advice ("To install
+# scikit-image from source, you will need numpy. ... pip install numpy").
+_ASKS_FOR = re.compile(r"(?i)\b(?:pip install|you will need|you need|requires?|please install|must install|install)\s+([A-Za-z_][\w-]*)"
+                       r"|\b([A-Za-z_][\w-]*) (?:is|must be) (?:required|installed)")
+_BY_LOWER = {m.lower(): d for m, d in UNDECLARED_BUILD_IMPORTS.items()}
+
+
 def undeclared_build_import(message: str) -> str | None:
-    """The distribution a build failing with ``No module named X`` lacks, when X is one of
-    :data:`UNDECLARED_BUILD_IMPORTS`; None otherwise."""
+    """The distribution a failed build lacks, when it is one of
+    :data:`UNDECLARED_BUILD_IMPORTS`: from ``No module named X``, else from a setup.py's
+    own advice to install it; None otherwise."""
     found = _NO_MODULE.findall(message)
     top = found[-1].split(".")[0] if found else ""
-    return UNDECLARED_BUILD_IMPORTS.get(top)
+    if top:
+        return UNDECLARED_BUILD_IMPORTS.get(top)
+    asked = [(a or b).lower() for a, b in _ASKS_FOR.findall(message)]
+    return next((_BY_LOWER[m] for m in asked if m in _BY_LOWER and m not in ("setuptools", "wheel", "pip")), None)
 
 
 # Commands a build runs that PyPI ships as wheels (the command is on PATH once the wheel is

@@ -56,3 +56,25 @@ def test_a_long_run_says_where_it_is_and_stops_at_its_budget(tmp_path: Path, mon
     # The notebook's cell that sleeps is where it is seen; it too is stopped.
     assert any(ln.startswith("  analysis.ipynb: ") and "cell 2 (code cell 2 of 3)" in ln for ln in lines), lines
     assert nb.timed_out
+
+
+def test_a_run_that_reads_a_file_the_paper_lacks_names_it_as_data_absent(tmp_path: Path) -> None:
+    paper = write_tree(tmp_path / "p", {
+        "code/load.py": "open('../data/raw.mat', 'rb').read()\n",
+        "code/old_pandas.py": "raise FileNotFoundError(\"File b'results.csv' does not exist\")\n",
+        "code/author.py": "open('/home/author/flint/e1.mat')\n",
+        "code/writes.py": "open('figs/f1.png', 'w').write('x')\n",  # a folder to write into: not data
+        "code/present.py": "open('here.txt').read()\nraise OSError(2, 'No such file or directory', 'here.txt')\n",
+        "code/here.txt": "x\n",
+        "data/README": "the raw data come from CRCNS\n",
+        "nb/prep.ipynb": notebook("x = 1", "import numpy\nnumpy.loadtxt('spikes.csv')"),
+    })
+    eps = [EntryPoint(name=n, kind="script", path=f"code/{n}.py") for n in ("load", "old_pandas", "author", "writes", "present")]
+    load, old_pandas, author, writes, present, prep = rerun.run_entry_points(
+        paper, ENV, [*eps, EntryPoint(name="prep", kind="notebook", path="nb/prep.ipynb")])
+    assert not load.ok and load.message.endswith("; data absent: data/raw.mat is not in the paper"), load.message
+    assert old_pandas.message.endswith("; data absent: code/results.csv is not in the paper"), old_pandas.message
+    assert author.message.endswith("; data absent: /home/author/flint/e1.mat, a path outside the paper (a file on its author's machine)")
+    assert not writes.ok and "data absent" not in writes.message
+    assert not present.ok and "data absent" not in present.message
+    assert "cell 2" in prep.message and prep.message.endswith("; data absent: nb/spikes.csv is not in the paper"), prep.message

@@ -1,10 +1,12 @@
 """Why a run failed, in one line as a person reads it: the exception a traceback ended with
 and the innermost frame of the paper's or a library's code, the crash of compiled code,
-the sandbox's memory limit, a prompt with nothing on stdin, a folder it lacked.
+the sandbox's memory limit, a prompt with nothing on stdin, a folder it lacked, data
+the paper does not hold.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -27,6 +29,47 @@ def missing_folder(ep: EntryPoint, message: str, work_root: str = "") -> str | N
     if folder in (".", "") or folder.startswith(".."):
         return None
     return folder
+
+
+# What a program says when a file it reads is not there: Python's open() and os
+# (FileNotFoundError), pandas before 1.0 ("File b'x.csv' does not exist"), numpy's
+# loadtxt and genfromtxt ("x.csv not found."), h5py ("name = 'x.h5', errno = 2").
+_ABSENT = (
+    _NO_SUCH,
+    re.compile(r"\bFile b?'([^']+)' does not exist"),
+    re.compile(r"(?:OSError|IOError|FileNotFoundError): (\S+) not found\."),
+    re.compile(r"name = '([^']+)', errno = 2\b"),
+)
+
+
+def absent_data(message: str, cwd: Path, paper: Path, seen: Path | None = None) -> str | None:
+    """The file a failed run wanted and that is not in the paper, when its error says so:
+    ``data absent: data/flint.mat is not in the paper``. ``cwd`` is the folder it ran
+    in and ``paper`` the copy of the paper it ran in, as they are after the run (what a
+    run writes, it makes; a name still absent with its folder present was read);
+    ``seen``, the paper's path inside the sandbox, as errors print it. A folder the run
+    lacked to write into is :func:`missing_folder`'s, not data: a name whose folder is
+    absent too is not judged here."""
+    for pattern in _ABSENT:
+        m = pattern.search(message)
+        if m:
+            break
+    else:
+        return None
+    name = m.group(1)
+    if name.startswith("/"):
+        if seen is None or not name.startswith(f"{seen}/"):
+            return f"data absent: {name}, a path outside the paper (a file on its author's machine)"
+        target = paper / name[len(str(seen)) + 1:]
+    else:
+        target = cwd / name
+    try:
+        rel = Path(os.path.normpath(target)).relative_to(paper)
+    except ValueError:
+        return f"data absent: {name}, a path outside the paper"
+    if target.exists() or not target.parent.is_dir():
+        return None
+    return f"data absent: {rel.as_posix()} is not in the paper"
 
 
 _FATAL = re.compile(r"^Fatal Python error: (Segmentation fault|Bus error|Illegal instruction|Floating point exception|Aborted)", re.M)

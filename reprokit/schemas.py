@@ -15,9 +15,31 @@ from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
+from ruamel.yaml.resolver import VersionedResolver
 
 from reprokit import data, schemacheck
 from reprokit.errors import InputError
+
+
+class _Resolver(VersionedResolver):
+    """ruamel's resolver, reading the document's YAML version once. Its own looks the
+    version up for every scalar (three attribute lookups that raise, with libyaml's
+    parser), a fifth of the time a large manifest takes to load; a document has one
+    version, set by its directives before its first scalar."""
+
+    _version: Any = None
+
+    @property
+    def processing_version(self) -> Any:
+        if self._version is None:
+            self._version = VersionedResolver.processing_version.fget(self)  # type: ignore[attr-defined]
+        return self._version
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe")
+    yaml.Resolver = _Resolver
+    return yaml
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -119,7 +141,7 @@ def parse_yaml(text: str, where: Path | str) -> Any:
     reprokit never writes them, people seldom do, and a few lines of them expand to
     billions of nodes (billion laughs)."""
     _shape(text, where)
-    yaml = YAML(typ="safe")
+    yaml = _yaml()
     try:
         # Anchors start with '&' and aliases with '*': without either character the text
         # has none, and the events need not be read twice.

@@ -6,8 +6,12 @@ are import-linter's contract in pyproject.toml (lint-imports, run by CI)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
+
+from tests.helpers import write_tree
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reprokit"
 MAX_LINES = 450
@@ -97,3 +101,19 @@ def test_the_cli_is_a_module_per_command_that_parses_and_calls() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         defined = sorted(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef))
         assert defined == ["add", "run"], (path.name, defined)
+
+
+def test_checking_a_bundle_loads_no_numpy_or_pillow_until_an_output_is_compared(tmp_path: Path) -> None:
+    probe = """
+import sys
+from reprokit.cli import main
+code = main(["validate", sys.argv[1]])
+loaded = lambda name: name in sys.modules and type(sys.modules[name]).__name__ != "_LazyModule"
+print(code, loaded("numpy"), loaded("PIL.Image"), "numpy._core" in sys.modules or "numpy.core" in sys.modules)
+from reprokit.outputs import arrays
+arrays.np.zeros(1)
+print(loaded("numpy"))
+"""
+    bundle = write_tree(tmp_path / "not-a-bundle", {"README.md": "x\n"})
+    out = subprocess.run([sys.executable, "-c", probe, str(bundle)], capture_output=True, text=True, check=True).stdout.split()[-5:]
+    assert out == ["1", "False", "False", "False", "True"], out  # integrity checked (and failed), nothing compared

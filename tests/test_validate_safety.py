@@ -14,10 +14,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reprokit import sandbox
 from reprokit.archive import ArchiveSettings, archive
 from reprokit.bundle import manifest
+from reprokit.bundle.integrity import safe_relpath
 from reprokit.cli import main
 from reprokit.resolve.lockfile import parse_requirements
 from reprokit.scan.entrypoints import EntryPoint
@@ -301,3 +304,15 @@ def test_a_fifo_listed_in_sha256sums_is_refused_not_read(bundle: Path, tmp_path:
     proc = subprocess.run([sys.executable, "-m", "reprokit", "validate", str(b)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "paper/notes.txt: is not a regular file; bundles hold regular files only" in proc.stdout, proc.stdout
+
+
+def _plain(text: str) -> bool:
+    """A plain relative path, by its definition: parts joined by '/', none empty, '.' or
+    '..', no control character or backslash, not starting as an option or a home."""
+    return (bool(text) and text[0] not in "/-~" and "\\" not in text and all(ord(c) >= 32 for c in text)
+            and all(part not in ("", ".", "..") for part in text.split("/")))
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "é", "/", ".", "-", "~", "\\", "\x00", "\x1f", "\n", " ", "\x7f"]), max_size=12))
+def test_a_path_listed_in_a_bundle_is_refused_unless_plain_and_relative(text: str) -> None:
+    assert (safe_relpath(text) is None) == _plain(text)

@@ -64,11 +64,15 @@ def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
     return listed, problems
 
 
+_NOT_PLAIN = re.compile(r"^[/~-]|[\\\x00-\x1f]")
+_EMPTY_OR_DOTS = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
+
+
 def safe_relpath(text: str) -> str | None:
     """Why ``text`` is not a plain relative path inside its folder, or None."""
-    if not text or text.startswith(("/", "-", "~")) or "\\" in text or any(ord(c) < 32 for c in text):
+    if not text or _NOT_PLAIN.search(text):
         return "not a plain relative path"
-    if any(part in ("", ".", "..") for part in text.split("/")):
+    if _EMPTY_OR_DOTS.search(text):
         return "has an empty, '.' or '..' part"
     return None
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 import importlib.util
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from reprokit import lazy
 from reprokit.errors import InputError
 from reprokit.outputs.rule import Rule
 from reprokit.outputs.verdict import MAX_FAILURES, Difference, Tally
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy.module("numpy")
 
 
 def available(kind: str) -> str | None:

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
+from reprokit import lazy
 from reprokit.errors import InputError
 from reprokit.outputs.rule import Rule
 from reprokit.outputs.verdict import Difference, Tally
 
-Pixels = NDArray[np.float32]  # height, width, RGB; 0-255, composited over white
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from PIL import Image
+
+    Pixels = NDArray[np.float32]  # height, width, RGB; 0-255, composited over white
+else:
+    np = lazy.module("numpy")
+    Image = lazy.module("PIL.Image")
 
 _MAX_DELTA = 35215.0  # pixelmatch's largest YIQ difference (black vs white)
 

@@ -3,6 +3,7 @@ say where they are and stop at their time budget."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -78,3 +79,31 @@ def test_a_run_that_reads_a_file_the_paper_lacks_names_it_as_data_absent(tmp_pat
     assert not writes.ok and "data absent" not in writes.message
     assert not present.ok and "data absent" not in present.message
     assert "cell 2" in prep.message and prep.message.endswith("; data absent: nb/spikes.csv is not in the paper"), prep.message
+
+
+# numba's own check (numba/np/ufunc/parallel.py, _set_num_threads): its pool is
+# NUMBA_NUM_THREADS threads, the machine's cores unless that says more.
+NUMBA_STANDIN = """\
+import os
+def set_num_threads(n):
+    pool = int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count()))
+    if not 1 <= n <= pool:
+        raise ValueError("The number of threads must be between 1 and %s" % pool)
+"""
+
+
+def test_a_paper_asking_numba_for_more_threads_than_the_machine_has_gets_them(tmp_path: Path) -> None:
+    asked = (os.cpu_count() or 1) * 4 + 3
+    paper = write_tree(tmp_path / "p", {
+        "numba.py": NUMBA_STANDIN,
+        "model.py": f"import numba\nnumba.set_num_threads({asked})\nprint('solved')\n",
+        "nb/solve.ipynb": notebook("import sys; sys.path.insert(0, '..')", f"import numba\nnumba.set_num_threads({asked})"),
+    })
+    lines: list[str] = []
+    model, solve = rerun.run_entry_points(paper, ENV, [EntryPoint(name="model", kind="script", path="model.py"),
+                                                       EntryPoint(name="solve", kind="notebook", path="nb/solve.ipynb")],
+                                          progress=lines.append)
+    assert model.ok and solve.ok, (model.message, solve.message)
+    assert any(f"numba's thread pool is made {asked} threads" in ln for ln in lines), lines
+    assert rerun.threads_asked(paper) == asked
+    assert rerun.threads_asked(write_tree(tmp_path / "q", {"a.py": "import numba\n"})) == 0

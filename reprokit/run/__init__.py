@@ -14,9 +14,9 @@ from __future__ import annotations
 from reprokit.resolve.pipoutput import explain_pip_failure, failed_package
 from reprokit.run.failure import crash, failure, missing_folder
 from reprokit.run.rebuild import Env, canonical, clean_env, find_python, installer_wheel, rebuild_pip
-from reprokit.run.runs import RUN_TIMEOUT, SHOWN, RunResult, command, run_entry_points, too_long
+from reprokit.run.runs import RUN_TIMEOUT, SHOWN, RunResult, command, run_entry_points, threads_asked, too_long
 
 __all__ = [
     "RUN_TIMEOUT", "SHOWN", "Env", "RunResult", "canonical", "clean_env", "command", "crash", "explain_pip_failure", "failed_package",
-    "failure", "find_python", "installer_wheel", "missing_folder", "rebuild_pip", "run_entry_points", "too_long",
+    "failure", "find_python", "installer_wheel", "missing_folder", "rebuild_pip", "run_entry_points", "threads_asked", "too_long",
 ]

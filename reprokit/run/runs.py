@@ -7,6 +7,7 @@ a time budget, saying where it is as it goes; what each wrote, found.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,35 @@ def _snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
             st = p.stat()
             out[p.relative_to(folder).as_posix()] = (sha256_file(p), st.st_size, st.st_mtime_ns)
     return out
+
+
+# numba.set_num_threads(N) with N a number: the threads an author's machine had.
+_NUMBA_THREADS = re.compile(rb"set_num_threads\(\s*(\d{1,4})\s*\)")
+_SCANNED = (".py", ".ipynb")
+
+
+def threads_asked(folder: Path, limit: int = 4 << 20) -> int:
+    """The most threads the paper's code asks numba for by number
+    (``numba.set_num_threads(8)``), 0 when it asks for none. numba refuses more than its
+    pool holds, which is the machine's cores unless NUMBA_NUM_THREADS says more: code
+    written on an 8-core workstation stops on a laptop with 'The number of threads must
+    be between 1 and 2'. Runs get a pool of at least this size (threads share the cores;
+    the results do not change with their number beyond a parallel sum's rounding)."""
+    most = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in SKIP_PARTS]
+        for name in files:
+            if name.endswith(_SCANNED):
+                path = Path(root) / name
+                try:
+                    if path.is_symlink() or path.stat().st_size > limit:
+                        continue
+                    data = path.read_bytes()
+                except OSError:
+                    continue
+                if b"set_num_threads" in data:
+                    most = max([most, *(int(m.group(1)) for m in _NUMBA_THREADS.finditer(data))])
+    return most
 
 
 # The notebook runner is this reprokit's own module, imported from where this one was
@@ -140,6 +170,10 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
         (Path(tmp) / "home" / ".matplotlib" / "matplotlibrc").write_text("backend: module://reprokit_show\n", encoding="utf-8")
         pythonpath = os.pathsep.join([*(str(seen / p) if p else str(seen) for p in python_path), *([env.pythonpath] if env.pythonpath else [])])
         say = progress or (lambda line: None)
+        asked = threads_asked(work)
+        if asked > (os.cpu_count() or 1):
+            extra["NUMBA_NUM_THREADS"] = str(asked)
+            say(f"numba's thread pool is made {asked} threads, as the paper asks for (this machine has {os.cpu_count()} cores)")
         for number, ep in enumerate(entry_points, 1):
             say(f"running {ep.path} ({number} of {len(entry_points)})")
             before = _snapshot(work)

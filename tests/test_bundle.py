@@ -40,8 +40,11 @@ def archived(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArchiveResult, F
     with running(index) as url:
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "out1", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
         again = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "elsewhere" / "out2", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache", quiet=True))
-    assert result.tarball and again.tarball
-    assert result.tarball.read_bytes() == again.tarball.read_bytes()  # same inputs, same bytes, whatever OUT is
+        # With a cache of its own: every run made again, nothing taken from the first.
+        apart = archive(ArchiveSettings(python=RUNNING, paper=paper, output=base / "apart" / "out3", tar=True, offline=True, index_url=f"{url}/simple/", cache_dir=base / "cache2", quiet=True))
+    assert result.tarball and again.tarball and apart.tarball
+    assert result.tarball.read_bytes() == again.tarball.read_bytes() == apart.tarball.read_bytes()  # same inputs, same bytes, whatever OUT is
+    assert not any("runs of the entry points were taken" in n for n in apart.notes)
     return result, index, again
 
 
@@ -61,6 +64,10 @@ def test_a_second_archive_of_a_paper_reuses_its_environment(archived: tuple[Arch
     assert reused not in first.notes and reused in again.notes
     envs = [d for d in (first.bundle.parent / "cache" / "envs").iterdir() if (d / "complete").is_file()]
     assert len(envs) == 1 and (envs[0] / "env" / "pyvenv.cfg").is_file()
+    # Nor does it run the paper again: same paper, lock and settings, the same runs.
+    taken = [n for n in again.notes if "runs of the entry points were taken from an earlier archive" in n]
+    assert taken and taken[0].startswith("2 of the 2 runs") and not any("were taken" in n for n in first.notes)
+    assert "run 1: run.py" not in dict(again.timings) and "run 1: run.py" in dict(first.timings)
 
 
 def test_archive_says_where_its_time_went(archived: tuple[ArchiveResult, FakeIndex, ArchiveResult]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from reprokit import outputs as outputs_mod
 from reprokit import run as rerun
 from reprokit import sandbox
-from reprokit.archive import envcache
+from reprokit.archive import envcache, runcache
 from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
@@ -69,13 +69,17 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     long to rerun here (in ``too_long``), and not run again; the archive goes on.
 
     With ``env_cache``, a sandboxed archive keeps the environment there for the next
-    archive of the same lock (:mod:`reprokit.archive.envcache`)."""
+    archive of the same lock (:mod:`reprokit.archive.envcache`), and the runs in which
+    every entry point ran to its end for the next archive of the same paper, lock and
+    settings (:mod:`reprokit.archive.runcache`)."""
     notes: list[str] = []
     outputs: dict[str, tuple[manifest.Output, ...]] = {}
     failed: dict[str, str] = {}
     too_long: set[str] = set()
     seconds: dict[str, float] = {}
     airgap = not policy.network
+    env_key = ""  # the kept environment's, when there is one: runs are kept by it too
+    reused_runs = 0
     with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir, contextlib.ExitStack() as stack:
         clock = timings or Timings()
 
@@ -86,7 +90,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
         try:
             with clock.phase("environment (pip, offline, with the sdist builds)"):
                 if env_cache is not None and policy.contained:
-                    name = envcache.key(work, exe, unisolated)
+                    name = env_key = envcache.key(work, exe, unisolated)
                     env, reused = stack.enter_context(envcache.environment(env_cache, name, build))
                     env_root = env_cache / "envs" / name / "env"
                     if reused:
@@ -100,11 +104,23 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
             if progress is not None and config.runs > 1:
                 progress(f"run {i + 1} of {config.runs} of the entry points (what differs between runs is learned as noise)")
             todo = [e for e in eps if e.name not in too_long]
-            results = rerun.run_entry_points(work / "paper", env, todo, policy=policy, collect=Path(envdir) / f"run{i}",
-                                             python_path=python_path, timeout=timeout, progress=progress)
+            collect = Path(envdir) / f"run{i}"
+            run_key = runcache.key(env_key, paper_sha, todo, python_path, timeout, policy, i) if env_key else None
+            results = runcache.load(env_cache, run_key, todo, collect) if env_cache is not None and run_key else None
+            taken = results is not None
+            if results is not None:
+                reused_runs += 1
+                if progress is not None:
+                    progress(f"run {i + 1}: the same as an earlier archive's (paper, lock and settings unchanged): its runs taken")
+            else:
+                results = rerun.run_entry_points(work / "paper", env, todo, policy=policy, collect=collect,
+                                                 python_path=python_path, timeout=timeout, progress=progress)
+                if env_cache is not None and run_key:
+                    runcache.save(env_cache, run_key, results, collect)
             for r in results:
                 seconds.setdefault(r.entry_point.name, r.seconds)
-                clock.add(f"run {i + 1}: {r.entry_point.path}", r.seconds)
+                if not taken:
+                    clock.add(f"run {i + 1}: {r.entry_point.path}", r.seconds)
                 if r.timed_out:
                     too_long.add(r.entry_point.name)
                     failed.setdefault(r.entry_point.name, r.message)
@@ -130,6 +146,10 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
             if first_failure is not None and (first_failure.entry_point.name in required or len(failed) == len(eps)):
                 raise InputError(f"{paper / first_failure.entry_point.path}: the entry point failed in the rebuilt environment "
                                  f"({failed[first_failure.entry_point.name]})")
+        if reused_runs and env_cache is not None:
+            notes.append(f"{reused_runs} of the {len(runs)} runs of the entry points were taken from an earlier archive of the same "
+                         f"paper with the same lock and settings (every file and setting the runs see unchanged), not made again; "
+                         f"remove {env_cache / 'runs'} to make them again")
         for ep in eps:
             if ep.name in too_long:
                 outputs[ep.name] = ()

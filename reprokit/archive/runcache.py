@@ -18,12 +18,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 
 import reprokit
@@ -41,9 +43,20 @@ def key(env_key: str, paper_sha: Mapping[str, str], eps: Sequence[EntryPoint], p
     doc = {
         "format": FORMAT, "reprokit": reprokit.__version__, "env": env_key, "paper": sorted(paper_sha.items()),
         "entry_points": [dataclasses.asdict(ep) for ep in eps], "python_path": list(python_path), "timeout": timeout,
-        "policy": repr(policy), "run": number,
+        "policy": repr(policy), "run": number, "runner": _runner(),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+@functools.cache
+def _runner() -> str:
+    """The code of reprokit's that runs inside a run (the notebook runner, the matplotlib
+    backend that keeps shown figures), hashed: a change to it is another run, whatever
+    the version says."""
+    h = hashlib.sha256()
+    for part in (resources.files("reprokit.run").joinpath("_nbrun.py"), resources.files("reprokit").joinpath("data/nix/reprokit_show.py")):
+        h.update(part.read_bytes())
+    return h.hexdigest()
 
 
 def load(cache: Path, name: str, eps: Sequence[EntryPoint], collect: Path) -> list[RunResult] | None:

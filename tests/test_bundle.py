@@ -644,6 +644,56 @@ def test_an_extension_the_paper_builds_from_cython_is_never_taken_from_the_index
     assert not (tmp_path / "b").exists()
 
 
+ZZFAST_C = """\
+#include <Python.h>
+static PyObject *f(PyObject *self, PyObject *args) { return PyLong_FromLong(41 + 1); }
+static PyMethodDef methods[] = {{"f", f, METH_NOARGS, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "zzfast", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_zzfast(void) { return PyModule_Create(&module); }
+"""
+
+# As papers with Cython code ship it: the .pyx, the C that Cython made from it, and a
+# setup.py that builds the C unless told to run Cython.
+ZZFAST_SETUP = """\
+from distutils.core import setup
+from distutils.extension import Extension
+USE_CYTHON = False
+ext = ".pyx" if USE_CYTHON else ".c"
+extensions = [Extension("zzfast", ["zzfast" + ext])]
+if USE_CYTHON:
+    from Cython.Build import cythonize
+    extensions = cythonize(extensions)
+setup(ext_modules=extensions)
+"""
+
+
+def test_an_extension_the_paper_builds_with_its_setup_py_is_built_before_it_runs(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """The paper's own extension module, with a setup.py that compiles extension modules:
+    ``python setup.py build_ext --inplace`` runs first, in the copy of the paper the
+    entry points then run in, at archive time and in validate; what it builds is no
+    result, and the index's zzfast is never locked."""
+    index = built[2]
+    index.add("zzfast", "1.0", uploaded="2023-06-01T00:00:00Z", module="zzfast")
+    paper = write_tree(tmp_path / "cy", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n", "code/zzfast.pyx": "def f():\n    return 42\n",
+        "code/zzfast.c": ZZFAST_C, "code/setup.py": ZZFAST_SETUP,
+        "code/run.py": "import alpha\nfrom zzfast import f\nif __name__ == '__main__':\n    open('f.txt', 'w').write(str(f()))\n",
+    })
+    with running(index) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                         cache_dir=tmp_path / "cache", quiet=True))
+        man = manifest.read(result.bundle / "reprokit.yaml")
+        assert [(e.entry_point.name, e.path, e.entry_point.args, e.status) for e in man.entry_points] == [
+            ("build-extensions", "code/setup.py", ("build_ext", "--inplace"), "ran"), ("run", "code/run.py", (), "ran")]
+        assert [o.recorded.path for o in man.entry_points[0].outputs] == []  # the build's products are no results
+        assert [o.recorded.path for o in man.entry_points[1].outputs] == ["code/f.txt"]
+        assert (result.bundle / "outputs" / "run" / "code" / "f.txt").read_text() == "42"
+        assert "zzfast" not in {p.name for p in man.packages}
+        assert any("the first entry point builds it" in n for n in result.notes), result.notes
+        checked = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
+    assert checked.ok, [(c.name, c.problems) for c in checked.checks]
+
+
 def test_an_output_only_one_run_writes_is_kept_from_that_run(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     """Brian's standalone mode builds into a folder named at random on every run: each
     archive-time run writes files the others do not. Each is kept from the run that wrote

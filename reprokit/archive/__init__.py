@@ -23,7 +23,14 @@ from pathlib import Path
 from reprokit import __version__, hashes, nar, resolve, sandbox
 from reprokit import run as rerun
 from reprokit.archive import record
-from reprokit.archive.paper import bundle_name, copy_paper, generated_citation, paper_date, unbuilt_extensions
+from reprokit.archive.paper import (
+    bundle_name,
+    copy_paper,
+    extension_builds,
+    generated_citation,
+    paper_date,
+    unbuilt_extensions,
+)
 from reprokit.archive.readme import readme
 from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
@@ -109,7 +116,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes += locked.notes
     name = bundle_name(paper)
     lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
-    left_out = lazy_left_out(scanned, lock_settings) | unbuilt_extensions(scanned, all_files)
+    builds = extension_builds(paper, scanned, all_files)
+    left_out = lazy_left_out(scanned, lock_settings) | unbuilt_extensions(scanned, all_files, builds)
     notes += dict.fromkeys(left_out.values())
 
     exe, no_python = rerun.find_python(python)
@@ -156,6 +164,11 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             notes.append("no entry points found (notebooks, the commands of the paper's README or Makefile, and scripts with "
                          '`if __name__ == "__main__":` are, else the scripts nothing imports); list what to run in reprokit.toml: '
                          'entry-points = ["path/to/script.py"]')
+    if eps and builds:
+        # The paper's own extension modules are built first, in the copy of the paper the
+        # entry points then run in, as its README has a reader do.
+        eps = [*(b.entry_point for b in builds), *(e for e in eps if e.name not in {b.entry_point.name for b in builds})]
+        sources.update((b.entry_point.name, f"{b.entry_point.path} (builds {', '.join(b.modules)})") for b in builds)
     for f in secrets.scan_path(paper):
         notes.append(f"possible secret at {f.where} ({f.kind}: {f.masked}); it will be in the bundle: remove it before publishing")
 

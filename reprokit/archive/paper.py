@@ -11,10 +11,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from reprokit.errors import InputError, UsageError
 from reprokit.scan import ScanResult, citation, tree
+from reprokit.scan.entrypoints import EntryPoint
 
 
 def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str]:
@@ -65,21 +67,84 @@ def copy_paper(src: Path, dest: Path, walked: tree.Walk) -> tuple[list[str], lis
     return files, notes
 
 
-def unbuilt_extensions(scanned: ScanResult, files: Sequence[str]) -> dict[str, str]:
+def _unbuilt(scanned: ScanResult, files: Sequence[str]) -> dict[str, str]:
     """The paper's own extension modules that exist only as Cython source (``x.pyx``, no
-    built ``x.*.so`` beside it): module -> a line saying so. No index provides them, and
-    reprokit runs no build step: a run that imports one fails, and must not be mended
-    by locking a PyPI project that happens to share the name."""
+    built ``x.*.so`` beside it) and that it imports: module -> its ``.pyx``."""
     local = {i.top for i in scanned.imports if i.kind == "local"}
     built = {posixpath.basename(f).split(".")[0] for f in files if f.endswith((".so", ".pyd"))}
-    out = {}
+    out: dict[str, str] = {}
     for f in files:
         module = posixpath.basename(f)[:-len(".pyx")] if f.endswith(".pyx") else None
         if module in local and module not in built:
+            out.setdefault(module, f)
+    return out
+
+
+def unbuilt_extensions(scanned: ScanResult, files: Sequence[str], builds: Sequence[ExtensionBuild] = ()) -> dict[str, str]:
+    """The paper's own extension modules it holds no build of: module -> a line saying so.
+    No index provides them: a run that imports one and fails must not be mended by locking
+    a PyPI project that happens to share the name. Those a build step makes (``builds``)
+    say so; of the others, that reprokit does not build them."""
+    by_build = {m: b for b in builds for m in b.modules}
+    out = {}
+    for module, f in _unbuilt(scanned, files).items():
+        b = by_build.get(module)
+        if b is not None:
+            out[module] = (f"{module} is the paper's own extension module, compiled from {f}: the first entry point builds it "
+                           f"(`python {posixpath.basename(b.entry_point.path)} build_ext --inplace` in "
+                           f"{posixpath.dirname(b.entry_point.path) or 'the paper'}/), and runs that import it fail when that build did")
+        else:
             out[module] = (f"{module} is the paper's own extension module, compiled from {f}, and the paper holds no build of it: "
                            "runs that import it fail unless it is built first (often `python setup.py build_ext --inplace`), "
-                           "a step reprokit does not run")
+                           "and no setup.py of the paper builds extension modules")
     return out
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExtensionBuild:
+    """``python setup.py build_ext --inplace``, as an entry point run before the others,
+    and the paper's own modules it makes."""
+
+    entry_point: EntryPoint
+    modules: tuple[str, ...]
+
+
+# What a setup.py that compiles extension modules says.
+_BUILDS_EXTENSIONS = re.compile(r"\bExtension\s*\(|\bext_modules\b|\bcythonize\s*\(")
+
+
+def extension_builds(paper: Path, scanned: ScanResult, files: Sequence[str]) -> list[ExtensionBuild]:
+    """The build steps of the paper's own extension modules: for a module it imports and
+    holds only the source of (``x.pyx``, and often the ``x.c`` Cython made from it), the
+    ``setup.py`` nearest above that source that compiles extension modules, run as its
+    README says to (``python setup.py build_ext --inplace``), in its folder, before the
+    paper's other entry points, in the same copy of the paper."""
+    present = set(files)
+    steps: dict[str, list[str]] = {}
+    for module, source in sorted(_unbuilt(scanned, files).items()):
+        folder = posixpath.dirname(source)
+        while True:
+            setup = posixpath.join(folder, "setup.py") if folder else "setup.py"
+            if setup in present and _compiles(paper / setup):
+                steps.setdefault(setup, []).append(module)
+                break
+            if not folder:
+                break
+            folder = posixpath.dirname(folder)
+    out = []
+    for setup, modules in sorted(steps.items()):
+        folder = posixpath.dirname(setup)
+        name = "build-extensions" + (f"-{re.sub(r'[^A-Za-z0-9]+', '-', folder).strip('-')}" if folder and len(steps) > 1 else "")
+        out.append(ExtensionBuild(entry_point=EntryPoint(name=name, kind="script", path=setup, args=("build_ext", "--inplace")),
+                                  modules=tuple(modules)))
+    return out
+
+
+def _compiles(setup: Path) -> bool:
+    try:
+        return _BUILDS_EXTENSIONS.search(setup.read_text(encoding="utf-8", errors="replace")) is not None
+    except OSError:
+        return False
 
 
 def generated_citation(name: str, date: dt.date) -> str:

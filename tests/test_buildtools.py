@@ -14,7 +14,7 @@ from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.cache import cache_root
 from reprokit.errors import RebuildFailed
-from reprokit.resolve import LockSettings, buildtools, legacybuild, lock, pypi
+from reprokit.resolve import LockSettings, buildtools, legacybuild, lock, pypi, uv
 from reprokit.resolve import lockfile as lock_mod
 from reprokit.scan import ScanSettings, scan
 from reprokit.vendor import VendorSettings, vendor
@@ -284,3 +284,21 @@ def test_a_setup_py_that_works_from_its_own_folder_builds_with_a_setuptools_that
 ])
 def test_what_an_old_setup_py_asks_for_is_read_from_its_failure(output: str, wanted: str | None) -> None:
     assert legacybuild.undeclared_build_import(output) == wanted
+
+
+FILTERED_SETUPTOOLS = """\
+error: Failed to download and build `markupsafe==1.0`
+  cause: No solution found when resolving: `setuptools>=40.8.0`
+hint: `setuptools` was filtered by `exclude-newer` to only include packages uploaded before 2017-08-25T00:00:00Z.
+"""
+
+
+def test_a_later_setuptools_for_an_old_sdists_build_takes_a_later_wheel_with_it() -> None:
+    """markupsafe 1.0 (2017) with the setuptools uv's legacy builds need (40.8, 2019) and
+    the wheel of its date (0.29) failed inside wheel's egg2dist: the two move together,
+    each at most LATER_MONTHS past the date."""
+    assert uv.later_tools(FILTERED_SETUPTOOLS, {}) == ["setuptools", "wheel"]
+    assert uv.later_tools(FILTERED_SETUPTOOLS, {"setuptools": 6, "wheel": 6}) == ["setuptools", "wheel"]
+    assert uv.later_tools(FILTERED_SETUPTOOLS, {"wheel": uv.LATER_MONTHS}) == ["setuptools"]
+    assert uv.later_tools(FILTERED_SETUPTOOLS, {"setuptools": uv.LATER_MONTHS}) == []
+    assert uv.later_tools(FILTERED_SETUPTOOLS.replace("setuptools", "hatchling"), {}) == ["hatchling"]

@@ -14,6 +14,7 @@ import re
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from packaging.utils import (
@@ -167,8 +168,7 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
                 newer[missing[0]] = (first + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
                 continue
         building = re.search(r"Failed to (?:download and )?build|Failed to resolve requirements from `(?:setup\.py )?build", proc.stderr)
-        tools = [str(canonicalize_name(n)) for n in _FILTERED.findall(proc.stderr)]
-        tools = [n for n in tools if later.get(n, 0) < 12 * 15]
+        tools = later_tools(proc.stderr, later)
         if not building or not tools:
             break
         for name in tools:
@@ -178,6 +178,22 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
         log.debug("building old sdists needs %s released after %s", ", ".join(tools), settings.date)
     log.debug("%s", http.redact(proc.stderr))
     raise ResolutionFailed(http.redact(uv_reason(proc.stderr)) or f"uv exited with status {proc.returncode}")
+
+
+# How many months past the paper's date a build tool is taken at most.
+LATER_MONTHS = 12 * 15
+
+
+def later_tools(stderr: str, later: Mapping[str, int]) -> list[str]:
+    """The build tools a failed build needs releases of after the paper's date: those uv
+    says its date filtered out (``later`` holds how far each was moved already, up to
+    :data:`LATER_MONTHS`). setuptools takes wheel with it: setuptools' ``dist_info`` calls
+    wheel's ``bdist_wheel``, and a later setuptools beside the wheel of the date fails
+    inside wheel (``egg2dist``: a license file of None)."""
+    tools = [n for n in dict.fromkeys(str(canonicalize_name(n)) for n in _FILTERED.findall(stderr)) if later.get(n, 0) < LATER_MONTHS]
+    if "setuptools" in tools and "wheel" not in tools and later.get("wheel", 0) < LATER_MONTHS:
+        tools.append("wheel")
+    return tools
 
 
 def uv_reason(stderr: str) -> str:

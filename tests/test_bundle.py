@@ -20,10 +20,12 @@ import pytest
 from reprokit import run as rerun
 from reprokit import schemas
 from reprokit.archive import ArchiveResult, ArchiveSettings, archive
+from reprokit.archive.paper import extension_builds, unbuilt_extensions
 from reprokit.bundle import manifest
 from reprokit.cli import main
 from reprokit.errors import InputError
 from reprokit.report import text as render
+from reprokit.scan import ScanSettings, scan
 from reprokit.scan.entrypoints import EntryPoint
 from reprokit.validate import ValidateSettings, check_completeness, validate
 from tests.fakeindex import FakeIndex, running
@@ -692,6 +694,23 @@ def test_an_extension_the_paper_builds_with_its_setup_py_is_built_before_it_runs
         assert any("the first entry point builds it" in n for n in result.notes), result.notes
         checked = validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True))
     assert checked.ok, [(c.name, c.problems) for c in checked.checks]
+
+
+def test_which_extension_modules_a_setup_py_of_the_paper_builds(tmp_path: Path) -> None:
+    """In a package of the paper (hype/graph_dataset.pyx is hype.graph_dataset) or beside
+    its code; built already (a .so beside the .pyx), or with no setup.py that compiles
+    extensions, there is no build step."""
+    setup = "from distutils.core import setup\nfrom Cython.Build import cythonize\nsetup(ext_modules=cythonize(['hype/*.pyx']))\n"
+    files = {"setup.py": setup, "hype/__init__.py": "", "hype/graph_dataset.pyx": "def f():\n    return 1\n",
+             "hype/done.pyx": "", "hype/done.cpython-311-x86_64-linux-gnu.so": "", "docs/setup.py": "from distutils.core import setup\n",
+             "embed.py": "from hype.graph_dataset import f\nfrom hype import done\n", "docs/x.pyx": "", "docs/use.py": "import x\n"}
+    paper = write_tree(tmp_path / "p", files)
+    scanned = scan(ScanSettings(path=paper, python=RUNNING))
+    (build,) = extension_builds(paper, scanned, sorted(files))
+    assert (build.entry_point.path, build.entry_point.args, build.modules) == ("setup.py", ("build_ext", "--inplace"), ("hype.graph_dataset",))
+    said = unbuilt_extensions(scanned, sorted(files), [build])
+    assert set(said) == {"hype.graph_dataset", "x"}
+    assert "the first entry point builds it" in said["hype.graph_dataset"] and "no setup.py of the paper builds" in said["x"]
 
 
 def test_an_output_only_one_run_writes_is_kept_from_that_run(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:

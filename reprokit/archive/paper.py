@@ -5,6 +5,7 @@ left out), the extension modules it compiles itself, and a placeholder CITATION.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import os
 import posixpath
 import re
@@ -71,12 +72,23 @@ def _unbuilt(scanned: ScanResult, files: Sequence[str]) -> dict[str, str]:
     """The paper's own extension modules that exist only as Cython source (``x.pyx``, no
     built ``x.*.so`` beside it) and that it imports: module -> its ``.pyx``."""
     local = {i.top for i in scanned.imports if i.kind == "local"}
-    built = {posixpath.basename(f).split(".")[0] for f in files if f.endswith((".so", ".pyd"))}
+    imported = {i.module for i in scanned.imports if i.kind == "local"}
+    # x.cpython-36m-x86_64-linux-gnu.so is a build of the x.pyx in its folder.
+    built = {posixpath.join(posixpath.dirname(f), posixpath.basename(f).split(".")[0]) for f in files if f.endswith((".so", ".pyd"))}
     out: dict[str, str] = {}
     for f in files:
-        module = posixpath.basename(f)[:-len(".pyx")] if f.endswith(".pyx") else None
-        if module in local and module not in built:
-            out.setdefault(module, f)
+        if not f.endswith(".pyx") or f[:-len(".pyx")] in built:
+            continue
+        parts = f[:-len(".pyx")].split("/")
+        if parts[-1] in local:  # beside the code that imports it
+            out.setdefault(parts[-1], f)
+            continue
+        # In a package of the paper: hype/graph_dataset.pyx is hype.graph_dataset.
+        for start in range(len(parts) - 1):
+            dotted = ".".join(parts[start:])
+            if any(m == dotted or m.startswith(f"{dotted}.") for m in imported):
+                out.setdefault(dotted, f)
+                break
     return out
 
 
@@ -125,7 +137,7 @@ def extension_builds(paper: Path, scanned: ScanResult, files: Sequence[str]) -> 
         folder = posixpath.dirname(source)
         while True:
             setup = posixpath.join(folder, "setup.py") if folder else "setup.py"
-            if setup in present and _compiles(paper / setup):
+            if setup in present and _compiles(paper / setup, posixpath.relpath(source, folder or ".")):
                 steps.setdefault(setup, []).append(module)
                 break
             if not folder:
@@ -140,11 +152,19 @@ def extension_builds(paper: Path, scanned: ScanResult, files: Sequence[str]) -> 
     return out
 
 
-def _compiles(setup: Path) -> bool:
+def _compiles(setup: Path, source: str) -> bool:
+    """Whether ``setup`` compiles extension modules, ``source`` (its path from the
+    setup.py's folder) among them: named (``Extension("algorithms", ["algorithms" + ext])``)
+    or matched by a pattern (``cythonize("hype/*.pyx")``)."""
     try:
-        return _BUILDS_EXTENSIONS.search(setup.read_text(encoding="utf-8", errors="replace")) is not None
+        text = setup.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
+    if _BUILDS_EXTENSIONS.search(text) is None:
+        return False
+    stem = posixpath.basename(source).split(".")[0]
+    patterns = re.findall(r"""['"]([^'"\n]*\*[^'"\n]*)['"]""", text)
+    return re.search(rf"\b{re.escape(stem)}\b", text) is not None or any(fnmatch.fnmatch(source, p) for p in patterns)
 
 
 def generated_citation(name: str, date: dt.date) -> str:

@@ -696,6 +696,21 @@ def test_an_extension_the_paper_builds_with_its_setup_py_is_built_before_it_runs
     assert checked.ok, [(c.name, c.problems) for c in checked.checks]
 
 
+def test_a_paper_whose_only_run_fails_after_its_build_step_is_no_bundle(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """The build step running is not the paper running: when every entry point after it
+    fails, the archive stops, as for any paper none of whose entry points runs."""
+    paper = write_tree(tmp_path / "cy", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n", "code/zzfast.pyx": "", "code/zzfast.c": ZZFAST_C,
+        "code/setup.py": ZZFAST_SETUP,
+        "code/run.py": "import alpha\nfrom zzfast import f\nif __name__ == '__main__':\n    raise SystemExit('needs a cluster')\n",
+    })
+    with running(built[2]) as url, pytest.raises(InputError) as err:
+        archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
+                                cache_dir=tmp_path / "cache", quiet=True))
+    assert "code/run.py: the entry point failed in the rebuilt environment" in str(err.value) and "needs a cluster" in str(err.value)
+    assert not (tmp_path / "b").exists()
+
+
 def test_which_extension_modules_a_setup_py_of_the_paper_builds(tmp_path: Path) -> None:
     """In a package of the paper (hype/graph_dataset.pyx is hype.graph_dataset) or beside
     its code; built already (a .so beside the .pyx), or with no setup.py that compiles

@@ -121,6 +121,14 @@ class ExtensionBuild:
     modules: tuple[str, ...]
 
 
+BUILD_ARGS = ("build_ext", "--inplace")
+
+
+def is_build_step(ep: EntryPoint) -> bool:
+    """Whether ``ep`` builds the paper's own extension modules rather than computes."""
+    return posixpath.basename(ep.path) == "setup.py" and ep.args == BUILD_ARGS
+
+
 # What a setup.py that compiles extension modules says.
 _BUILDS_EXTENSIONS = re.compile(r"\bExtension\s*\(|\bext_modules\b|\bcythonize\s*\(")
 
@@ -147,7 +155,7 @@ def extension_builds(paper: Path, scanned: ScanResult, files: Sequence[str]) -> 
     for setup, modules in sorted(steps.items()):
         folder = posixpath.dirname(setup)
         name = "build-extensions" + (f"-{re.sub(r'[^A-Za-z0-9]+', '-', folder).strip('-')}" if folder and len(steps) > 1 else "")
-        out.append(ExtensionBuild(entry_point=EntryPoint(name=name, kind="script", path=setup, args=("build_ext", "--inplace")),
+        out.append(ExtensionBuild(entry_point=EntryPoint(name=name, kind="script", path=setup, args=BUILD_ARGS),
                                   modules=tuple(modules)))
     return out
 

@@ -21,6 +21,7 @@ from reprokit import outputs as outputs_mod
 from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.archive import envcache, runcache
+from reprokit.archive.paper import is_build_step
 from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
@@ -143,7 +144,9 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
             runs.append({r.entry_point.name: r for r in results})
             first_failure = next((r for r in results if r.entry_point.name in failed and r.entry_point.name not in too_long), None)
-            if first_failure is not None and (first_failure.entry_point.name in required or len(failed) == len(eps)):
+            # A build step that ran (setup.py build_ext) is not the paper running.
+            none_ran = all(e.name in failed for e in eps if not is_build_step(e))
+            if first_failure is not None and (first_failure.entry_point.name in required or none_ran):
                 raise InputError(f"{paper / first_failure.entry_point.path}: the entry point failed in the rebuilt environment "
                                  f"({failed[first_failure.entry_point.name]})")
         if reused_runs and env_cache is not None:

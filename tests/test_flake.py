@@ -603,3 +603,28 @@ def test_nix_build_run_and_check_against_the_stand_in(tmp_path: Path) -> None:
     (bundle / flake.LOCK_JSON).write_text(json.dumps(doc))
     failed = nix("build", *override, "--no-link", "-L", f"path:{bundle}#checks.x86_64-linux.run")
     assert failed.returncode != 0 and "my code/never.txt: FAILED, not written" in failed.stderr
+
+
+def test_the_build_step_runs_before_each_entry_point_in_its_copy_of_the_paper(tmp_path: Path) -> None:
+    """``python setup.py build_ext --inplace`` (marked ``build`` in nix/lock.json) makes the
+    paper's own modules: the app and the check of every other entry point run it first,
+    in their own copy of the paper (here a setup.py that writes the module it builds)."""
+    bundle = tmp_path / "bundle"
+    (bundle / "paper" / "code").mkdir(parents=True)
+    (bundle / "paper" / "code" / "setup.py").write_text(
+        "import sys\nassert sys.argv[1:] == ['build_ext', '--inplace'], sys.argv\nopen('fast.py', 'w').write('VALUE = 42\\n')\n")
+    (bundle / "paper" / "code" / "run.py").write_text("import fast\nopen('out.txt', 'w').write(str(fast.VALUE))\n")
+    lock = Lock(python="3.11", platform="x86_64-linux", date="2024-02-15", index_url="https://pypi.org/simple/", versions_from="date", packages=())
+    eps = [flake.EntryPoint(name="build-extensions", kind="script", path="code/setup.py", args=("build_ext", "--inplace")),
+           flake.EntryPoint(name="run", kind="script", path="code/run.py")]
+    generate(bundle, lock, pin(1716542732, "nixos-24.05"), entry_points=eps, data={},
+             outputs={"run": [{"path": "code/out.txt", "sha256": hashlib.sha256(b"42").hexdigest()}]})
+    assert [e.get("build", False) for e in lock_json(bundle)["entryPoints"]] == [True, False]
+    override = ["--offline", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}"]
+    checked = nix("build", *override, "--no-link", f"path:{bundle}#checks.x86_64-linux.run")
+    assert checked.returncode == 0, checked.stderr
+    work = tmp_path / "work"
+    app = subprocess.run(["nix", "run", *override, f"path:{bundle}#run"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**NIX_ENV, "REPROKIT_WORKDIR": str(work)})
+    assert app.returncode == 0, app.stderr
+    assert (work / "code" / "out.txt").read_text() == "42" and not (bundle / "paper" / "code" / "fast.py").exists()

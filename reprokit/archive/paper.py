@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reprokit.errors import InputError, UsageError
 from reprokit.scan import ScanResult, citation, tree
-from reprokit.scan.entrypoints import EntryPoint
+from reprokit.scan.entrypoints import BUILD_ARGS, EntryPoint
 
 
 def paper_date(paper: Path, cit: citation.Citation | None) -> tuple[dt.date, str]:
@@ -119,14 +119,6 @@ class ExtensionBuild:
 
     entry_point: EntryPoint
     modules: tuple[str, ...]
-
-
-BUILD_ARGS = ("build_ext", "--inplace")
-
-
-def is_build_step(ep: EntryPoint) -> bool:
-    """Whether ``ep`` builds the paper's own extension modules rather than computes."""
-    return posixpath.basename(ep.path) == "setup.py" and ep.args == BUILD_ARGS
 
 
 # What a setup.py that compiles extension modules says.

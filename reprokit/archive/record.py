@@ -21,14 +21,13 @@ from reprokit import outputs as outputs_mod
 from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.archive import envcache, runcache
-from reprokit.archive.paper import is_build_step
 from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
 from reprokit.nix import providers
 from reprokit.outputs import build
 from reprokit.resolve import legacybuild
-from reprokit.scan.entrypoints import EntryPoint
+from reprokit.scan.entrypoints import EntryPoint, is_build_step
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

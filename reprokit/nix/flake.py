@@ -37,7 +37,7 @@ from reprokit.nix.providers import (
     wheel_fit,
 )
 from reprokit.resolve.lockfile import Artifact, Lock
-from reprokit.scan.entrypoints import EntryPoint
+from reprokit.scan.entrypoints import EntryPoint, is_build_step
 
 LOCK_JSON = "nix/lock.json"
 
@@ -146,8 +146,11 @@ def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection
     eps = []
     for ep in entry_points:
         folder, file = entry_folder(ep)
-        eps.append({"name": ep.name, "kind": ep.kind, "path": ep.path, "dir": folder, "file": file, "args": list(ep.args),
-                    "outputs": byte_compared((outputs or {}).get(ep.name, ())), "ruled": ruled((outputs or {}).get(ep.name, ()))})
+        doc: dict[str, object] = {"name": ep.name, "kind": ep.kind, "path": ep.path, "dir": folder, "file": file, "args": list(ep.args),
+                                   "outputs": byte_compared((outputs or {}).get(ep.name, ())), "ruled": ruled((outputs or {}).get(ep.name, ()))}
+        if is_build_step(ep):
+            doc["build"] = True  # run before every other entry point, in its copy of the paper
+        eps.append(doc)
     return {
         "reprokit_nix": LOCK_JSON_FORMAT,
         "title": title,

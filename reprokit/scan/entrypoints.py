@@ -48,6 +48,16 @@ class EntryPoint:
     mkdirs: tuple[str, ...] = ()
 
 
+# The build step of the paper's own extension modules, run as the first entry point:
+# ``python setup.py build_ext --inplace``.
+BUILD_ARGS = ("build_ext", "--inplace")
+
+
+def is_build_step(ep: EntryPoint) -> bool:
+    """Whether ``ep`` builds the paper's own extension modules rather than computes."""
+    return ep.path.rsplit("/", 1)[-1] == "setup.py" and ep.args == BUILD_ARGS
+
+
 # Where an entry point the author listed comes from (Found.source): those must run.
 CONFIGURED = frozenset({"reprokit.toml", "pyproject.toml"})
 

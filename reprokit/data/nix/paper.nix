@@ -25,6 +25,15 @@ let
     if ep.kind == "notebook" then "${env}/bin/jupyter-execute ${u.escapeShellArgs ([ ep.file ] ++ ep.args)}"
     else "${env}/bin/python ${u.escapeShellArgs ([ ep.file ] ++ ep.args)}";
 
+  # The build steps (`python setup.py build_ext --inplace`, marked `build`) make the
+  # paper's own extension modules: they run first, in the copy every other entry point
+  # runs in, as reprokit's own runs do.
+  builds = builtins.filter (ep: ep.build or false) lock.entryPoints;
+  prepare = ep: top: if ep.build or false then "" else
+    u.concatMapStrings (b: "(cd ${top}/${u.escapeShellArg b.dir} && ${command b})\n") builds;
+  # A build compiles: its check needs the C compiler runCommand leaves out.
+  runCommand = if builds == [ ] then pkgs.runCommand else pkgs.runCommandCC or pkgs.runCommand;
+
   app = ep: {
     type = "app";
     program = "${pkgs.writeScript "run-${ep.name}" ''
@@ -39,6 +48,7 @@ let
       echo "reprokit: running "${u.escapeShellArg ep.name}" in $work" >&2
       ${exportPath "\"$work\""}
       ${showing ep "\"$work\""}
+      ${prepare ep "\"$work\""}
       cd "$work"/${u.escapeShellArg ep.dir}
       exec ${command ep} "$@"
     ''}";
@@ -59,12 +69,13 @@ let
   '';
 
   # Reruns an entry point and compares what it wrote with the recorded sha256 of each output.
-  check = ep: pkgs.runCommand "rerun-${ep.name}" { } (''
+  check = ep: runCommand "rerun-${ep.name}" { } (''
     cp -R ${paper}/. work
     chmod -R u+w work
     cd work
     export HOME="$TMPDIR" MPLBACKEND=Agg
     ${exportPath "\"$PWD\""}
+    ${prepare ep "\"$PWD\""}
     ${showing ep "\"$PWD\""}
     (cd ./${u.escapeShellArg ep.dir} && ${command ep})
   '' + (if ep.outputs == [ ] then "" else ''

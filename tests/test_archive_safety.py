@@ -216,7 +216,10 @@ def test_ctrl_c_does_not_wait_for_pending_downloads(tmp_path: Path) -> None:
         locked = lock_mod.Lock(python="3.11", platform="x86_64-linux", date="2024-01-01", index_url=f"{url}/simple/",
                                versions_from="test", packages=tuple(pkgs))
         lock_mod.write(locked, tmp_path / "lock.yaml")
-        script = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\nfrom reprokit.cli import main\n"
+        # Ctrl-C as at a terminal, even when these tests run where SIGINT is ignored (a
+        # background job), which a child inherits.
+        script = (f"import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); sys.path.insert(0, {str(ROOT)!r})\n"
+                  "from reprokit.cli import main\n"
                   f"sys.exit(main(['vendor', {str(tmp_path / 'lock.yaml')!r}, '-o', {str(tmp_path / 'v')!r}, '--jobs', '2', '-q',"
                   f" '--cache-dir', {str(tmp_path / 'cache')!r}]))")
         proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)

@@ -132,6 +132,18 @@ def test_a_readme_command_with_variables_and_placeholders_of_several_words(tmp_p
     assert (found.entry_point.path, found.entry_point.args) == ("experiment.py", ("--seed", "3", "--out", f"{documents.OUTPUT_DIR}/"))
 
 
+def test_a_readme_command_for_a_script_in_a_folder_of_its_own_finds_it_there(tmp_path: Path) -> None:
+    """`python train.py` in the top README, where the only train.py is pygcn/train.py (a
+    package's script, run from its folder): taken, run from there, and said; a name two
+    files share is no command."""
+    readme = "Run the demo:\n\n```python train.py```\n\nthen `python plot.py`\n"
+    write_tree(tmp_path, {"README.md": readme, "pygcn/__init__.py": "", "pygcn/train.py": "from pygcn.models import GCN\n",
+                          "pygcn/models.py": "GCN = 1\n", "a/plot.py": "print(1)\n", "b/plot.py": "print(2)\n"})
+    (found,) = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files).found
+    assert (found.entry_point.path, found.entry_point.cwd, found.source) == (
+        "pygcn/train.py", None, "README.md:3, `train.py` found as pygcn/train.py")
+
+
 def test_with_nothing_named_to_run_the_scripts_nothing_imports_run_data_makers_first() -> None:
     files = ["figures/exe_figs.py", "figures/sc_figs.py", "simulation/make_fig5_data.py", "simulation/par_fig5.py", "README.md"]
     got = [f.entry_point.path for f in entrypoints.guessed(files, {"sc_figs", "par_fig5"})]

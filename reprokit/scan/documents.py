@@ -168,6 +168,13 @@ def _command(tokens: list[str], cwd: str, files: frozenset[str], source: str) ->
                 target = posixpath.join(target, "__main__.py") if target else "__main__.py"
             args = tuple(rest[1:])
         target = posixpath.normpath(target)
+        if target not in files and "/" not in rest[0] and rest[0].endswith(".py"):
+            # `python train.py` where the only train.py sits in a folder of its own (a
+            # package's pygcn/train.py): run from that folder, as its readers do.
+            alike = [f for f in files if f.rsplit("/", 1)[-1] == rest[0] and not is_article_tooling(f)]
+            if len(alike) == 1:
+                target, cwd = alike[0], posixpath.dirname(alike[0])
+                source = f"{source}, `{rest[0]}` found as {target}"
         if target in files and target.endswith(".py"):
             return Command(path=target, args=args, cwd=cwd, source=source)
         return None

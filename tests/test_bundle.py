@@ -711,6 +711,27 @@ def test_a_paper_whose_only_run_fails_after_its_build_step_is_no_bundle(built: t
     assert not (tmp_path / "b").exists()
 
 
+def test_a_paper_that_runs_longer_than_one_budget_is_run_once(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
+    """Two entry points of 3 s under a budget of 5 s each: together longer than one budget,
+    so the paper runs once (a second run would double a long archive), its outputs by the
+    default rules, with a note; runs set in reprokit.toml are made all the same."""
+    files = {"CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+             "a.py": "import alpha, time\nif __name__ == '__main__':\n    time.sleep(3)\n    open('a.txt', 'w').write('1')\n",
+             "b.py": "import time\nif __name__ == '__main__':\n    time.sleep(3)\n    open('b.txt', 'w').write('2')\n"}
+    with running(built[2]) as url:
+        for name, extra in (("once", {}), ("asked", {"reprokit.toml": "[outputs]\nruns = 2\n"})):
+            paper = write_tree(tmp_path / name, {**files, **extra})
+            result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / f"{name}-b", offline=True, run_timeout=5,
+                                             index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
+            man = manifest.read(result.bundle / "reprokit.yaml")
+            runs = {o.recorded.path: o.recorded.runs for e in man.entry_points for o in e.outputs}
+            said = [n for n in result.notes if "the paper was run once" in n]
+            if name == "once":
+                assert runs == {"a.txt": 1, "b.txt": 1} and said and "longer than the time budget of one (5 s)" in said[0], result.notes
+            else:
+                assert runs == {"a.txt": 2, "b.txt": 2} and not said
+
+
 def test_which_extension_modules_a_setup_py_of_the_paper_builds(tmp_path: Path) -> None:
     """In a package of the paper (hype/graph_dataset.pyx is hype.graph_dataset) or beside
     its code; built already (a .so beside the .pyx), or with no setup.py that compiles

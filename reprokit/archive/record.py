@@ -28,6 +28,7 @@ from reprokit.nix import providers
 from reprokit.outputs import build
 from reprokit.resolve import legacybuild
 from reprokit.scan.entrypoints import EntryPoint, is_build_step
+from reprokit.wording import duration
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -148,6 +149,15 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
             if first_failure is not None and (first_failure.entry_point.name in required or none_ran):
                 raise InputError(f"{paper / first_failure.entry_point.path}: the entry point failed in the rebuilt environment "
                                  f"({failed[first_failure.entry_point.name]})")
+            took = sum(r.seconds for r in results)
+            if i == 0 and config.runs > 1 and not config.runs_given and took > timeout:
+                # A paper that runs longer than an entry point may is run once: a second
+                # run would double an archive that is long already.
+                notes.append(f"the first run of the entry points took {duration(took)}, longer than the time budget of one "
+                             f"({duration(timeout)}): the paper was run once, not {config.runs} times, so what differs between "
+                             "runs was not learned and its outputs are compared by the default rules; runs = 2 under [outputs] "
+                             "in reprokit.toml runs it again all the same")
+                break
         if reused_runs and env_cache is not None:
             notes.append(f"{reused_runs} of the {len(runs)} runs of the entry points were taken from an earlier archive of the same "
                          f"paper with the same lock and settings (every file and setting the runs see unchanged), not made again; "

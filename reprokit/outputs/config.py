@@ -51,6 +51,7 @@ class AuthorRule:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OutputsConfig:
     runs: int = RUNS
+    runs_given: bool = False  # the author set runs: made even for a long paper
     keep_max_bytes: int = KEEP_MAX_BYTES
     headroom: float = HEADROOM
     rules: tuple[AuthorRule, ...] = ()
@@ -119,7 +120,7 @@ def parse(data: Mapping[str, object], where: str = "reprokit.toml") -> OutputsCo
         base = None if "rule" in settings else default_rule(pattern) if named != "exact" else Rule(kind="text")
         Rule.from_dict(dict(rule.settings), place, base=base)
         rules.append(rule)
-    return OutputsConfig(runs=runs, keep_max_bytes=keep, headroom=float(headroom), rules=tuple(rules))
+    return OutputsConfig(runs=runs, runs_given="runs" in data, keep_max_bytes=keep, headroom=float(headroom), rules=tuple(rules))
 
 
 def read(paper: Path) -> OutputsConfig:

@@ -6,8 +6,12 @@ into place, so an interrupted run never leaves a half-written file behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from reprokit.hashes import file_sha256
@@ -57,3 +61,59 @@ def files_under(root: Path, *, dirs: bool = False) -> list[str]:
                     found.append(child)
     found.sort()
     return found
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def temporary_folder(kind: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder named for what it holds and the process that made it
+    (``reprokit-KIND-PID-…``): one a killed reprokit left behind (an environment, a copy
+    of a paper, hundreds of MB) is removed by the next (:func:`reap_temporary`)."""
+    return tempfile.TemporaryDirectory(prefix=f"reprokit-{kind}-{os.getpid()}-")
+
+
+_TEMPORARY = re.compile(r"^reprokit-[a-z]+-(\d+)-")
+
+
+# A folder younger than this is left alone even when its process looks gone: a process
+# of another PID namespace (a container sharing this temporary folder) looks gone too.
+REAP_AGE = 6 * 3600
+
+
+def reap_temporary(folder: str | None = None, age: float = REAP_AGE) -> list[Path]:
+    """Remove the temporary folders of reprokit processes that are gone (this user's
+    only, untouched for ``age`` seconds); returns what was removed. Folders a sandboxed
+    run made read-only are made writable first."""
+    removed = []
+    top = Path(folder or tempfile.gettempdir())
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return []
+    now = time.time()
+    for entry in entries:
+        m = _TEMPORARY.match(entry.name)
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not m or not entry.is_dir(follow_symlinks=False) or st.st_uid != os.getuid() or now - st.st_mtime < age:
+            continue
+        if alive(int(m.group(1))):
+            continue
+        for root, dirs, _ in os.walk(entry.path):
+            for d in dirs:
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(root, d), 0o700, follow_symlinks=False)
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    return removed

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from reprokit import archive as bundle_mod
+from reprokit import fsutil
 from reprokit.archive import ArchiveSettings, archive
 from reprokit.bundle.place import reap
 from reprokit.cli import main
@@ -233,3 +234,26 @@ def test_ctrl_c_does_not_wait_for_pending_downloads(tmp_path: Path) -> None:
     # Six 3-second answers on two connections: stopped while the first two are in flight,
     # the four pending downloads are never started.
     assert code == 130 and len(asked) == 2, (code, asked, proc.stderr.read() if proc.stderr else "")
+
+
+def test_what_a_killed_reprokit_left_in_the_temporary_folder_is_removed(tmp_path: Path) -> None:
+    """reprokit-KIND-PID-… folders of processes that are gone, untouched for a while, this
+    user's: removed (read-only folders inside too); one of a live process, or recent, kept."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = int(gone.stdout)
+    old = time.time() - 7 * 3600
+    made = {}
+    for name in (f"reprokit-env-{dead}-a1", f"reprokit-rerun-{dead}-b2", f"reprokit-env-{os.getpid()}-c3", f"reprokit-env-{dead}-young",
+                 f"somebody-else-{dead}-x", f"reprokit-env-{dead}"):
+        folder = tmp_path / name
+        (folder / "env" / "lib").mkdir(parents=True)
+        (folder / "env" / "lib" / "x.py").write_text("x = 1\n")
+        (folder / "env" / "lib").chmod(0o500)  # as a sandboxed venv leaves it
+        if not name.endswith("young"):
+            os.utime(folder, (old, old))
+        made[name] = folder
+    removed = fsutil.reap_temporary(str(tmp_path))
+    assert sorted(p.name for p in removed) == [f"reprokit-env-{dead}-a1", f"reprokit-rerun-{dead}-b2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n in made if n not in {p.name for p in removed})
+    for folder in tmp_path.iterdir():
+        (folder / "env" / "lib").chmod(0o700)

@@ -39,7 +39,7 @@ from reprokit.bundle.pack import epoch, sums, write_tar
 from reprokit.bundle.place import _replace_dir, reap
 from reprokit.cache import cache_root
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, UsageError
-from reprokit.fsutil import atomic_write_text, sha256_file
+from reprokit.fsutil import atomic_write_text, reap_temporary, sha256_file
 from reprokit.nix import flake, nixpkgs, providers
 from reprokit.outputs import config as outputs_config
 from reprokit.resolve import LockSettings, buildtools, choose_python, lazy_left_out, pypi
@@ -100,6 +100,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         raise UsageError(f"{settings.output} exists; choose another -o or pass --force to replace it")
     # Absolute from here on: the sandbox, uv and pip are given paths that outlive a chdir.
     paper, out = settings.paper.absolute(), settings.output.absolute()
+    reap_temporary()  # what a killed reprokit left in the temporary folder
     notes: list[str] = []
     clock = Timings()
     cit = citation.read(paper)

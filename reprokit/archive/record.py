@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from reprokit.archive import envcache, runcache
 from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
 from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
+from reprokit.fsutil import temporary_folder
 from reprokit.nix import providers
 from reprokit.outputs import build
 from reprokit.resolve import legacybuild
@@ -81,7 +81,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     airgap = not policy.network
     env_key = ""  # the kept environment's, when there is one: runs are kept by it too
     reused_runs = 0
-    with tempfile.TemporaryDirectory(prefix="reprokit-env-") as envdir, contextlib.ExitStack() as stack:
+    with temporary_folder("env") as envdir, contextlib.ExitStack() as stack:
         clock = timings or Timings()
 
         def build(dest: Path) -> rerun.Env:

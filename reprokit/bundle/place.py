@@ -9,15 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from reprokit.fsutil import alive
 
 
 def reap(out: Path) -> None:
@@ -34,7 +26,7 @@ def reap(out: Path) -> None:
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
         pid = name[len(prefix):].split(".", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or alive(int(pid)):
             continue
         if ".old." in name and p.is_dir() and not out.exists() and not out.is_symlink():
             os.replace(p, out)

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import os
 import platform
-import tempfile
 import threading
 import time
 import traceback
@@ -26,7 +25,7 @@ import psutil
 from reprokit import __version__, sandbox
 from reprokit.bundle import manifest, tarball
 from reprokit.errors import InputError, ReprokitError
-from reprokit.fsutil import sha256_file
+from reprokit.fsutil import sha256_file, temporary_folder
 from reprokit.validate import ValidateSettings, validate
 
 log = logging.getLogger(__name__)
@@ -169,7 +168,7 @@ def _check(spec: Mapping[str, Any]) -> dict[str, Any]:
     if not path.exists():
         return {"status": "error", "detail": f"{path} is not there on {platform.node()}: on a cluster, every worker needs the bundles "
                                              "(and the cache) at the same paths as the client, on a shared filesystem"}
-    with tempfile.TemporaryDirectory(prefix="reprokit-recheck-") as tmp:
+    with temporary_folder("recheck") as tmp:
         try:
             folder = tarball.open_bundle(path, Path(tmp), tarball.Caps(**s["caps"])).absolute()
         except ReprokitError as exc:

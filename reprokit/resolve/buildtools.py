@@ -19,7 +19,6 @@ import os
 import re
 import subprocess
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from packaging.utils import canonicalize_name
 
 from reprokit import sandbox, toml
 from reprokit.errors import InputError, ResolutionFailed
+from reprokit.fsutil import temporary_folder
 from reprokit.resolve import pypi
 from reprokit.resolve.closure import artifacts_for
 from reprokit.resolve.fetch import fetch
@@ -262,7 +262,7 @@ def dynamic_requires(sdist: Path, system: BuildSystem, tool_wheels: Sequence[Pat
     unpacked source folder is writable."""
     policy = policy or sandbox.Policy()
     hook = resources.files("reprokit.resolve").joinpath("_buildhook.py").read_text("utf-8")
-    with tempfile.TemporaryDirectory(prefix="reprokit-buildreq-") as tmp:
+    with temporary_folder("buildreq") as tmp:
         hook_path = Path(tmp) / "_buildhook.py"
         hook_path.write_text(hook, encoding="utf-8")
         tools = Path(tmp) / "tools"

@@ -15,7 +15,6 @@ import re
 import shlex
 import subprocess
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from reprokit.errors import ResolutionFailed
+from reprokit.fsutil import temporary_folder
 from reprokit.resolve import datedindex, pypi
 from reprokit.resolve.fetch import fetch
 from reprokit.resolve.lockfile import Artifact
@@ -159,7 +159,7 @@ def compile(requirements: Sequence[str], constraints: Mapping[str, str], *, pyth
             client: pypi.Client, cache: Path, env: Mapping[str, str]) -> Resolved:
     """Resolve ``requirements`` for the interpreter ``python_exe`` as of ``cutoff`` with pip."""
     wheel = pip_wheel(client, python, cache)
-    with tempfile.TemporaryDirectory(prefix="reprokit-pip-") as tmp, datedindex.serve(client, cutoff, cache) as index:
+    with temporary_folder("pip") as tmp, datedindex.serve(client, cutoff, cache) as index:
         # setup_requires of old sdists is fetched by easy_install, which reads its index
         # from ~/.pydistutils.cfg, not from pip: the same dated index, then.
         (Path(tmp) / ".pydistutils.cfg").write_text(f"[easy_install]\nindex_url = {index}\n", encoding="utf-8")

@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from packaging.version import InvalidVersion, Version
 from reprokit import http
 from reprokit.cache import cache_root
 from reprokit.errors import ResolutionFailed, UsageError
+from reprokit.fsutil import temporary_folder
 from reprokit.resolve import interpreter, legacybuild, piptool, pypi
 from reprokit.resolve.settings import PLATFORMS, LockSettings
 from reprokit.resolve.uvtool import uv_bin
@@ -121,7 +121,7 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
     later: dict[str, int] = {}  # build tools taken from later releases -> months after the date
     caps: dict[str, str | None] = {}  # -> their newest release of the date, for the paper's environment
     for _ in range(40):
-        with tempfile.TemporaryDirectory(prefix="reprokit-lock-") as tmp:
+        with temporary_folder("lock") as tmp:
             req_in = Path(tmp) / "requirements.in"
             req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
             cmd = [

@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import reprokit
 from reprokit import sandbox
-from reprokit.fsutil import sha256_file
+from reprokit.fsutil import sha256_file, temporary_folder
 from reprokit.run.failure import absent_data, failure
 from reprokit.run.rebuild import Env, clean_env
 from reprokit.scan.documents import OUTPUT_DIR
@@ -137,7 +136,7 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
     folder (a matplotlib backend of reprokit's, ``reprokit_show``), and so recorded."""
     policy = policy or sandbox.Policy()
     results = []
-    with tempfile.TemporaryDirectory(prefix="reprokit-rerun-") as tmp:
+    with temporary_folder("rerun") as tmp:
         work = Path(tmp) / "paper"
         shutil.copytree(paper, work, symlinks=True)
         # Old mtimes, so that a rewrite within the same clock tick still shows.

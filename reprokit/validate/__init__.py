@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from reprokit.bundle.integrity import integrity_and_manifest
 from reprokit.bundle.manifest import Manifest
 from reprokit.checks import Check, Outcome, Problem, judge
 from reprokit.errors import RebuildFailed
+from reprokit.fsutil import reap_temporary, temporary_folder
 from reprokit.outputs import Verdict
 from reprokit.sandbox.clock import seconds_ahead
 from reprokit.validate import review
@@ -93,7 +93,8 @@ def open_bundle(path: Path, tmp: Path, caps: tarball.Caps | None = None) -> Path
 def validate(settings: ValidateSettings) -> Report:
     if settings.clock_ahead:
         seconds_ahead(settings.clock_ahead)  # a bad span is a usage error before any work
-    with tempfile.TemporaryDirectory(prefix="reprokit-validate-") as tmp:
+    reap_temporary()  # what a killed reprokit left in the temporary folder
+    with temporary_folder("validate") as tmp:
         bundle = open_bundle(settings.bundle, Path(tmp), settings.caps).absolute()
         integrity, man = integrity_and_manifest(bundle)
         checks = [integrity]

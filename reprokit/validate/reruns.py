@@ -7,7 +7,6 @@ committed figures beside what the rerun showed.
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.bundle.manifest import Manifest
 from reprokit.checks import Check, Problem
+from reprokit.fsutil import temporary_folder
 from reprokit.outputs import RecordedOutput, Verdict, compare_outputs
 from reprokit.validate import review
 
@@ -38,7 +38,7 @@ def rerun_check(bundle: Path, man: Manifest, env: rerun.Env, policy: sandbox.Pol
         why = f"not checked: {e.error or rerun.too_long(recorded_budget)}"
         not_checked.append(f"paper/{e.path}: {why}")
         ran.append(review.EntryPointResult(name=e.name, path=e.path, kind=e.entry_point.kind, status="not-run", message=why))
-    with tempfile.TemporaryDirectory(prefix="reprokit-outputs-") as tmp:
+    with temporary_folder("outputs") as tmp:
         written = Path(tmp)
         results = rerun.run_entry_points(bundle / "paper", env, [e.entry_point for e in todo], policy=policy, collect=written,
                                          python_path=man.python_path, timeout=budget, progress=progress)

@@ -26,6 +26,9 @@ def infer(root: Path, date: str = "2018-08-03") -> interpreter.PythonChoice | No
     ({"a.ipynb": json.dumps({"cells": [], "metadata": {"language_info": {"name": "python", "version": "3.5.2"}}, "nbformat": 4, "nbformat_minor": 2})},
      "3.5", "a.ipynb metadata (language_info.version 3.5.2)"),
     ({"code/README.md": "It requires at least python 2.7.3, numpy 1.8.0\n"}, "2.7", "code/README.md:1 (python 2.7.3)"),
+    # Alternatives listed together: the newest, as it is the likelier to be installable.
+    ({"README.md": "Requirements:\n  * Python 2.7 or 3.6\n  * PyTorch 0.4\n"}, "3.6", "README.md:2 (Python 2.7 or 3.6)"),
+    ({"README.md": "Tested on Python 3.5/3.6.\n"}, "3.6", "README.md:1 (Python 3.5/3.6)"),
     ({"setup.py": "from setuptools import setup\nsetup(name='x', python_requires='>=3.5')\n"}, "3.7", "setup.py:2 (python >=3.5)"),
     ({"old.py": "print 'hello'\n"}, "2.7", "old.py:1 (Python 2 syntax: Missing parentheses in call to 'print'. Did you mean print(...)?)"),
 ])

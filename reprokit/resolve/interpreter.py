@@ -207,14 +207,24 @@ def _from_freeze_headers(root: Path, files: list[str]) -> PythonChoice | None:
 _README_PYTHON = re.compile(r"\b[Pp]ython\s*(?:version\s*|v)?\(?(?:>=?\s*)?([23])\.(\d{1,2})(?:\.\d+)?\b")
 
 
+# "Python 2.7 or 3.6", "Python 3.5/3.6", "Python 3.6, 3.7": the versions listed after one.
+_README_ALSO = re.compile(r"\s*(?:,|/|\bor\b|\band\b)\s*([23])\.(\d{1,2})(?:\.\d+)?\b")
+
+
 def _from_readmes(root: Path, files: list[str]) -> PythonChoice | None:
+    """The newest Python a README names (of those it lists together, too)."""
     for rel in files:
         text = _text(root / rel)
-        found = [(m, f"{m.group(1)}.{m.group(2)}") for m in _README_PYTHON.finditer(text)]
-        found = [(m, v) for m, v in found if v in RELEASED]
+        found: list[tuple[int, int, str]] = []  # where the statement starts and ends, a version it names
+        for m in _README_PYTHON.finditer(text):
+            named, end = [f"{m.group(1)}.{m.group(2)}"], m.end()
+            while (also := _README_ALSO.match(text, end)) is not None:
+                named.append(f"{also.group(1)}.{also.group(2)}")
+                end = also.end()
+            found += [(m.start(), end, v) for v in named if v in RELEASED]
         if found:
-            m, v = max(found, key=lambda f: key(f[1]))
-            return PythonChoice(version=v, source=f"{rel}:{_line(text, m.start())} ({m.group(0).strip()})")
+            start, end, v = max(found, key=lambda f: key(f[2]))
+            return PythonChoice(version=v, source=f"{rel}:{_line(text, start)} ({text[start:end].strip()})")
     return None
 
 

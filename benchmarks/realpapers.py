@@ -98,6 +98,27 @@ def validate_summary(out: str) -> tuple[int, str]:
     return compared, "; ".join(failed)[:400]
 
 
+# What a failure's one line names, as the issue counts them: a real blocker outside
+# reprokit's reach, or not (then it is reprokit's to fix). First match wins.
+BLOCKERS = (
+    ("data absent", re.compile(r"data absent|No such file or directory|does not exist|not found\.|asked for keyboard input", re.I)),
+    ("no index has it", re.compile(r"no known distribution|no package index has|no version of|not on the index|from a repository or URL", re.I)),
+    ("system library", re.compile(r"system library|missing C header|--rebuild nix|Nix input", re.I)),
+    ("Python not installable", re.compile(r"no Python \d|cannot install Python|Python \d\.\d+ is not", re.I)),
+    ("needs R or a service", re.compile(r"\bRscript\b|\brpy2\b|cluster is running|Connection refused|network", re.I)),
+    ("too long to rerun here", re.compile(r"too long to rerun here", re.I)),
+    ("benchmark time limit", re.compile(r"^timed out after \d+s$")),  # --timeout: the benchmark's, no verdict of reprokit's
+)
+
+
+def blocker(reason_line: str) -> str:
+    """The kind of real blocker a failure's line names, or ``reprokit`` when it names none
+    (a traceback, a resolver's or a build's error reprokit should have mended)."""
+    if reason_line.startswith("TRACEBACK"):
+        return "reprokit (traceback)"
+    return next((kind for kind, pattern in BLOCKERS if pattern.search(reason_line)), "reprokit")
+
+
 def run(cmd: list[str], timeout: int) -> tuple[int, str, float]:
     started = time.monotonic()
     try:
@@ -144,12 +165,16 @@ def main() -> int:
                        reason=why if code != 0 else "" if compared else "ran, nothing to compare")
         rows.append(row)
         print(f"{'PASS' if row['ok'] else 'FAIL'}  {name}  {row.get('stage')}  {row.get('reason', '')}", flush=True)
-    print("\n| paper | date | result | outputs compared | archive s | validate s |\n|---|---|---|---|---|---|")
+    print("\n| paper | date | result | blocker | outputs compared | archive s | validate s |\n|---|---|---|---|---|---|---|")
     for r in rows:
         result = "pass" if r["ok"] else f"{r['stage']}: {r['reason']}"
-        print(f"| {r['paper']} | {r.get('date', '')} | {result} | {r.get('outputs', '')} | {r.get('archive_seconds', '')} "
+        kind = "" if r["ok"] else blocker(r.get("reason", ""))
+        print(f"| {r['paper']} | {r.get('date', '')} | {result} | {kind} | {r.get('outputs', '')} | {r.get('archive_seconds', '')} "
               f"| {r.get('validate_seconds', '')} |")
-    print(f"\n{sum(r['ok'] for r in rows)} of {len(rows)} pass")
+    failed = [blocker(r.get("reason", "")) for r in rows if not r["ok"]]
+    real = sum(not k.startswith(("reprokit", "benchmark")) for k in failed)
+    print(f"\n{sum(r['ok'] for r in rows)} of {len(rows)} pass; of the {len(failed)} failures, {real} name a real blocker, "
+          f"{sum(k.startswith('reprokit') for k in failed)} are reprokit's, {failed.count('benchmark time limit')} ran out of --timeout")
     print("\nwhere each archive's time went (seconds):\n\n| paper | " + " | ".join(c for c, _ in COLUMNS) + " |\n|---|" + "---|" * len(COLUMNS))
     for r in rows:
         if r.get("phases"):

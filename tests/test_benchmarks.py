@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.bench_scan import speed
-from benchmarks.realpapers import phases
+from benchmarks.realpapers import blocker, phases
 
 
 def test_scan_benchmark_reports_both_pipreqs_ratios_and_which_is_like_for_like() -> None:
@@ -19,3 +19,11 @@ def test_the_real_paper_benchmark_reads_the_phases_archive_prints() -> None:
                "  run 2: code/a.py   2.5s    5%\n  total              7.6s\nwrote out: 3 paper files\n")
     assert phases(printed) == {"scan and resolve": 3.1, "run 1: code/a.py": 2.0, "run 2: code/a.py": 2.5}
     assert phases("error: no entry point\n") == {}
+
+
+def test_the_real_paper_benchmark_tells_real_blockers_from_reprokits_failures() -> None:
+    assert blocker("rerun: paper/a.ipynb: failed, as when the bundle was made (...; data absent: a.mat is not in the paper)") == "data absent"
+    assert blocker("no known distribution for dolark (AiyagariDolARK.ipynb:cell 1:8): ...") == "no index has it"
+    assert blocker("timed out after 1800s") == "benchmark time limit"
+    assert blocker("TRACEBACK: KeyError: 'x'") == "reprokit (traceback)"
+    assert blocker("could not resolve the closure: Failed to build `markupsafe==1.0`; TypeError: ...") == "reprokit"

@@ -100,3 +100,31 @@ def test_a_python_this_machine_lacks_gives_way_to_the_nearest_installed(tmp_path
         assert choice.source == f".python-version ({wanted}.4); Python {wanted} is not on this machine, and {RUNNING} is the nearest installed one"
         forced, _, _ = choose_python(root, files, dt.date(2024, 1, 20), python=wanted, index_url=f"{url}/simple/")
     assert forced.version == wanted and forced.source == "--python"
+
+
+def test_a_python_standing_in_for_the_papers_takes_packages_of_its_own_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2016 paper for Python 3.(n-1) on a machine with only 3.n, released years later:
+    packages of 2016 have no builds for 3.n, so they are locked as of 90 days after its
+    release, and the note says so. On its own Python, the paper's date stands."""
+    from reprokit.resolve import choose_python
+    from tests.fakeindex import FakeIndex, running
+
+    major, minor = interpreter.key(RUNNING)
+    wanted = f"{major}.{minor - 1}"
+    real_find = interpreter.find
+    monkeypatch.setattr(interpreter, "installed", lambda: (RUNNING,))
+    monkeypatch.setattr(interpreter, "find", lambda v: real_find(v) if v == RUNNING else (None, f"no Python {v} on this machine"))
+    root = write_tree(tmp_path / "p", {"run.py": "import alpha\n", "requirements.txt": "alpha\n", ".python-version": f"{wanted}.4\n"})
+    index = FakeIndex()
+    index.add("alpha", "1.0", uploaded="2015-06-01T00:00:00Z")
+    index.add("alpha", "2.0", uploaded=f"{interpreter.RELEASED[RUNNING] + dt.timedelta(days=30)}T00:00:00Z")
+    files = tree.walk(root, suffixes=None).files
+    paper_date = dt.date(2016, 1, 20)
+    with running(index) as url:
+        choice, _, locked = choose_python(root, files, paper_date, index_url=f"{url}/simple/")
+        later = interpreter.RELEASED[RUNNING] + dt.timedelta(days=90)
+        assert (choice.version, locked.date, {p.name: p.version for p in locked.packages}) == (RUNNING, later.isoformat(), {"alpha": "2.0"})
+        assert choice.source.endswith(f"it came out after the paper's date, so packages are as of {later}, 90 days after its release, "
+                                      "when they had builds for it"), choice.source
+        _, _, own = choose_python(root, files, paper_date, python=RUNNING, index_url=f"{url}/simple/")
+    assert own.date == paper_date.isoformat() and {p.name: p.version for p in own.packages} == {"alpha": "1.0"}

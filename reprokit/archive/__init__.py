@@ -116,7 +116,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes.append(f"Python {python} (from {choice.source})")
     notes += locked.notes
     name = bundle_name(paper)
-    lock_settings = LockSettings(date=date, python=python, index_url=settings.index_url)
+    # The lock's date: the paper's, or later for a Python that came out after it (see choose_python).
+    lock_settings = LockSettings(date=dt.date.fromisoformat(locked.date), python=python, index_url=settings.index_url)
     builds = extension_builds(paper, scanned, all_files)
     left_out = lazy_left_out(scanned, lock_settings) | unbuilt_extensions(scanned, all_files, builds)
     notes += dict.fromkeys(left_out.values())

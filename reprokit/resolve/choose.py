@@ -45,22 +45,23 @@ def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str 
         else:
             wanted = candidates[0]
             near = interpreter.nearest_installed(wanted.version)[:3]
-            candidates = [interpreter.PythonChoice(version=v, source=(
+            candidates = [interpreter.PythonChoice(version=v, stands_in_for=wanted.version, source=(
                 f"{wanted.source}; Python {wanted.version} is not on this machine, and {v} is the nearest installed one"
                 + (" the locked packages have wheels for" if i else ""))) for i, v in enumerate(near)] or candidates
+    candidates = [_dated(c, date) for c in candidates]
     if len(candidates) == 1 or python is not None:
         choice = candidates[0]
         scanned, locked = lock_scan(scan(ScanSettings(path=paper, python=choice.version)),
-                                    LockSettings(date=date, python=choice.version, index_url=index_url), root=paper,
-                                    entry_points=entry_points)
+                                    LockSettings(date=lock_date(choice, date), python=choice.version, index_url=index_url),
+                                    root=paper, entry_points=entry_points)
         return choice, scanned, locked
     first: tuple[PythonChoice, ScanResult, Lock] | None = None
     failure: ResolutionFailed | None = None
     for choice in candidates:
         try:
             scanned, locked = lock_scan(scan(ScanSettings(path=paper, python=choice.version)),
-                                        LockSettings(date=date, python=choice.version, index_url=index_url), root=paper,
-                                        entry_points=entry_points)
+                                        LockSettings(date=lock_date(choice, date), python=choice.version,
+                                                     index_url=index_url), root=paper, entry_points=entry_points)
         except ResolutionFailed as exc:
             failure = failure or exc
             continue
@@ -81,6 +82,31 @@ def choose_python(paper: Path, files: Sequence[str], date: dt.date, python: str 
     elif choice.source.endswith(" the locked packages have wheels for"):
         choice = dataclasses.replace(choice, source=choice.source.removesuffix(" the locked packages have wheels for"))
     return choice, scanned, locked
+
+
+# How long after a CPython's release its packages' releases have builds for it (numpy
+# 1.12 came with wheels for 3.6 three weeks after it, scipy 0.19 eleven).
+WHEELS_AFTER = dt.timedelta(days=90)
+
+
+def _dated(choice: PythonChoice, date: dt.date) -> PythonChoice:
+    """A substitute Python released after the paper's date says so in its source."""
+    when = lock_date(choice, date)
+    if when == date:
+        return choice
+    return dataclasses.replace(choice, source=f"{choice.source}; it came out after the paper's date, so packages are as of {when}, "
+                                              f"{WHEELS_AFTER.days} days after its release, when they had builds for it")
+
+
+def lock_date(choice: PythonChoice, date: dt.date) -> dt.date:
+    """The date the paper's packages are locked as of on ``choice``: the paper's own, but
+    for a Python that stands in for the one it states (not on this machine) and came out
+    after it. Packages of the paper's date have no builds for that Python (numpy 1.11 of
+    2016 and Python 3.6): they are taken as of a little after its release instead."""
+    released = interpreter.RELEASED.get(choice.version)
+    if not choice.stands_in_for or released is None or released <= date:
+        return date
+    return released + WHEELS_AFTER
 
 
 def lacks_wheels(locked: Lock, index_url: str | None = None) -> list[str]:

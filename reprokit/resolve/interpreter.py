@@ -55,6 +55,8 @@ class PythonChoice:
     # Other versions the statement allows (a range), best first: tried when the locked
     # packages have no wheels for ``version``.
     alternatives: tuple[str, ...] = ()
+    # The version the paper states, when this one stands in for it (not on this machine).
+    stands_in_for: str = ""
 
     def to_json(self) -> dict[str, str]:
         return {"version": self.version, "source": self.source}

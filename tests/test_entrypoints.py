@@ -148,3 +148,24 @@ def test_with_nothing_named_to_run_the_scripts_nothing_imports_run_data_makers_f
     files = ["figures/exe_figs.py", "figures/sc_figs.py", "simulation/make_fig5_data.py", "simulation/par_fig5.py", "README.md"]
     got = [f.entry_point.path for f in entrypoints.guessed(files, {"sc_figs", "par_fig5"})]
     assert got == ["simulation/make_fig5_data.py", "figures/exe_figs.py"]
+
+
+def test_a_script_that_runs_the_others_is_the_one_entry_point(tmp_path: Path) -> None:
+    """run_all.py runs simulations.py then plot_figures.py itself (subprocess, os.system):
+    it alone runs, not the two again beside it. A script merely named in a comment or a
+    message is no run."""
+    guard = "if __name__ == '__main__':\n    pass\n"
+    write_tree(tmp_path, {
+        "code/run_all.py": "import os, subprocess\nif __name__ == '__main__':\n    subprocess.run(['python', 'simulations.py'])\n"
+                           "    os.system('python ../tools/plot_figures.py --all')\n",
+        "code/simulations.py": guard, "tools/plot_figures.py": guard,
+        "code/other.py": "# run after simulations.py\nprint('see report.py')\n" + guard, "report.py": guard,
+    })
+    files = tree.walk(tmp_path, suffixes=None).files
+    eps = entrypoints.detect(tmp_path, files).entry_points
+    assert sorted(e.path for e in eps) == ["code/other.py", "code/run_all.py", "report.py"]
+    assert entrypoints.run_by_others(tmp_path, ["code/run_all.py", "code/simulations.py", "tools/plot_figures.py", "report.py"]) == {
+        "code/simulations.py": "code/run_all.py", "tools/plot_figures.py": "code/run_all.py"}
+    guessed = entrypoints.guessed(["run_all.py", "simulations.py", "plot.py"], set(), write_tree(tmp_path / "g", {
+        "run_all.py": "import subprocess\nsubprocess.call('python simulations.py', shell=True)\n", "simulations.py": "", "plot.py": ""}))
+    assert [f.entry_point.path for f in guessed] == ["run_all.py", "plot.py"]

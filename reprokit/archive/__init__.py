@@ -153,7 +153,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     notes += detection.notes
     if not eps:
         imported = {i.top for i in scanned.imports if i.kind == "local"}
-        fallback = entrypoints.guessed(scanned.files, imported)
+        fallback = entrypoints.guessed(scanned.files, imported, paper)
         if fallback:
             # Better a run of what is there than none: each runs in the sandbox, within
             # its time budget, and one that fails is recorded as failing.

@@ -186,6 +186,39 @@ def _main_guarded(paper: Path, files: Sequence[str]) -> list[str]:
     return out
 
 
+# A line that runs another script: subprocess, os.system/popen, runpy, exec(open(...)).
+_RUNS = re.compile(r"\b(?:subprocess\.\w+|os\.(?:system|popen|exec\w*)|run_path|exec\s*\(\s*open|check_call|check_output|Popen|call)\s*\(")
+_SCRIPT_NAME = re.compile(r"""(?:['"\s]|^)((?:[\w.-]+/)*[\w.-]+\.py)\b""")
+
+
+def run_by_others(paper: Path, scripts: Sequence[str]) -> dict[str, str]:
+    """Scripts another of ``scripts`` runs itself (``subprocess.run(["python",
+    "simulations.py"])`` in run_all.py): script -> the one that runs it. The driver is the
+    entry point; running what it runs again beside it would do the work twice."""
+    by_path = set(scripts)
+    out: dict[str, str] = {}
+    for rel in scripts:
+        try:
+            text = (paper / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        for line in text.splitlines():
+            if line.lstrip().startswith("#") or not _RUNS.search(line):
+                continue
+            for name in _SCRIPT_NAME.findall(line):
+                target = posixpath.normpath(posixpath.join(folder, name))
+                if target in by_path and target != rel and out.get(rel) != target:
+                    out.setdefault(target, rel)
+    return out
+
+
+def _without_run_by_others(paper: Path, found: list[Found]) -> list[Found]:
+    scripts = [f.entry_point.path for f in found if f.entry_point.kind == "script" and not f.entry_point.args]
+    run = run_by_others(paper, scripts)
+    return [f for f in found if f.entry_point.path not in run]
+
+
 def _unique(found: list[Found]) -> list[Found]:
     seen: set[str] = set()
     out = []
@@ -213,8 +246,9 @@ def detect(paper: Path, files: Sequence[str]) -> Detection:
         # The authors said what to run: their commands, in their order, then the notebooks.
         ordered = [*documented, *notebooks]
     else:
-        guarded = [Found(entry_point=EntryPoint(name=name_for(rel), kind="script", path=rel), source='if __name__ == "__main__"')
-                   for rel in _main_guarded(paper, files)]
+        guarded = _without_run_by_others(paper, [
+            Found(entry_point=EntryPoint(name=name_for(rel), kind="script", path=rel), source='if __name__ == "__main__"')
+            for rel in _main_guarded(paper, files)])
         ordered = [*guarded, *documented, *notebooks]
     return Detection(found=tuple(_unique(ordered)), notes=tuple(notes))
 
@@ -240,9 +274,11 @@ def candidates(files: Sequence[str], imported: set[str] | frozenset[str]) -> lis
 _PRODUCER = re.compile(r"^(make|gen|generate|sim|simulate|simulation|run|compute|calc|train|fit|prep|prepare|preprocess|process|main)", re.I)
 
 
-def guessed(files: Sequence[str], imported: set[str] | frozenset[str]) -> list[Found]:
+def guessed(files: Sequence[str], imported: set[str] | frozenset[str], paper: Path | None = None) -> list[Found]:
     """When the paper names nothing to run: its scripts nothing imports (:func:`candidates`),
-    those named for making data first (``make_*``, ``simulate*``, ``run*``), then the rest."""
+    those named for making data first (``make_*``, ``simulate*``, ``run*``), then the rest;
+    with ``paper``, not those another of them runs itself (:func:`run_by_others`)."""
     scripts = candidates(files, imported)
     ordered = sorted(scripts, key=lambda r: (0 if _PRODUCER.match(r.rsplit("/", 1)[-1]) else 1, r.count("/"), r))
-    return [Found(entry_point=EntryPoint(name=name_for(rel), kind="script", path=rel), source="a script nothing imports") for rel in ordered]
+    found = [Found(entry_point=EntryPoint(name=name_for(rel), kind="script", path=rel), source="a script nothing imports") for rel in ordered]
+    return _without_run_by_others(paper, found) if paper is not None else found

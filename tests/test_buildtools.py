@@ -13,7 +13,7 @@ import pytest
 from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.cache import cache_root
-from reprokit.errors import RebuildFailed
+from reprokit.errors import InputError, RebuildFailed
 from reprokit.resolve import LockSettings, buildtools, legacybuild, lock, pypi, uv
 from reprokit.resolve import lockfile as lock_mod
 from reprokit.scan import ScanSettings, scan
@@ -201,6 +201,28 @@ def test_a_setup_py_that_imports_numpy_undeclared_gets_it_and_rebuilds(index: Fa
     out = sandbox.run([str(env.python), "-c", "import zzlegacy; print(zzlegacy.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
                       mounts=env.mounts)
     assert out.returncode == 0 and out.stdout.strip() == "3", out.stderr
+
+
+@needs_sandbox
+def test_a_build_requirement_with_no_wheel_for_the_python_is_said_as_such(index: FakeIndex, tmp_path: Path) -> None:
+    """The numpy a setup.py needs has only an sdist for this Python (numpy of 2016 and
+    Python 3.6): the backend cannot be given it, and the error says that, not the
+    setup.py's own advice to install numpy."""
+    when = "2023-02-01T00:00:00Z"
+    index.add("numpy", "1.0", uploaded=when, wheel=False)
+    index.projects["zzlegacy"] = [Dist(*build_sdist("zzlegacy", "1.0", code={
+        "setup.py": LEGACY_NUMPY_SETUP, "PKG-INFO": "Metadata-Version: 2.1\nName: zzlegacy\nVersion: 1.0\n", "zzlegacy/__init__.py": "x = 3\n"}), when)]
+    paper = write_tree(tmp_path / "paper", {"run.py": "import zzlegacy\n", "requirements.txt": "zzlegacy\n"})
+    with running(index) as base:
+        settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
+        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+        exe, _ = rerun.find_python(RUNNING)
+        assert exe
+        with pytest.raises(InputError) as err:
+            buildtools.plan(found, settings, python_exe=exe, client=pypi.Client(settings.index_url), cache=cache_root(settings.cache_dir))
+    assert str(err.value) == (f"zzlegacy-1.0.tar.gz: its build needs numpy, and numpy 1.0, the release of the paper's date, has no wheel for "
+                              f"Python {RUNNING}: it would have to be built from source first (a Python of the paper's own time, or "
+                              "--python, avoids it)")
 
 
 @needs_sandbox

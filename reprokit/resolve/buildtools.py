@@ -342,17 +342,26 @@ def plan(lock: Lock, settings: LockSettings, *, python_exe: str | None, client: 
             for _ in range(len(UNDECLARED_BUILD_IMPORTS)):
                 wheels_by_name = {p.name: p for p in resolved.packages}
                 wheels = []
+                no_wheel: list[str] = []  # build requirements with only an sdist for this Python
                 for n in sorted(closure(_names(requires[name]), resolved.edges)):
                     pkg = wheels_by_name.get(n)
                     wheel = next((a for a in pkg.artifacts if a.kind == "wheel"), None) if pkg else None
                     if wheel is not None:
                         wheels.append(fetch(client, wheel, cache)[0])
+                    elif pkg is not None:
+                        no_wheel.append(f"{pkg.name} {pkg.version}")
                 try:
                     asked = dynamic_requires(sdist_files[name], bs, wheels, python_exe, policy=policy, label=labels[name])
                     break
                 except InputError as exc:
                     command = missing_build_command(str(exc))
                     dist = undeclared_build_import(str(exc)) or (command[1] if command else None)
+                    given = next((w for w in no_wheel if dist and canonicalize_name(w.split()[0]) == canonicalize_name(dist)), None)
+                    if given is not None:
+                        # Asked for again: what it was given has no wheel to give a build.
+                        raise InputError(f"{labels[name]}: its build needs {dist}, and {given}, the release of the paper's date, has no "
+                                         f"wheel for Python {lock.python}: it would have to be built from source first (a Python of "
+                                         "the paper's own time, or --python, avoids it)") from None
                     if dist is None or str(canonicalize_name(dist)) in _names(requires[name]):
                         raise
                 requires[name].append(dist)

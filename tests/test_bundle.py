@@ -732,6 +732,23 @@ def test_a_paper_that_runs_longer_than_one_budget_is_run_once(built: tuple[Path,
                 assert runs == {"a.txt": 2, "b.txt": 2} and not said
 
 
+def test_a_file_an_entry_point_stopped_at_its_budget_would_have_made_is_said_to_be_so(built: tuple[Path, Path, FakeIndex],
+                                                                                         tmp_path: Path) -> None:
+    """make_data.py runs past its budget; plot.py, after it, lacks the data.csv it reads:
+    its failure names the file and the entry point that was stopped before it."""
+    paper = write_tree(tmp_path / "p", {
+        "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
+        "README.md": "```\npython make_data.py\npython plot.py\npython summary.py\n```\n",
+        "make_data.py": "import alpha, time\ntime.sleep(60)\nopen('data.csv', 'w').write('1')\n",
+        "plot.py": "print(open('data.csv').read())\n", "summary.py": "open('summary.txt', 'w').write('ok')\n",
+    })
+    with running(built[2]) as url:
+        result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, run_timeout=4,
+                                         index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
+    plot = next(n for n in result.notes if n.startswith("plot.py FAILED"))
+    assert "data absent: data.csv is not in the paper; make_data.py, run before it, was stopped at the time budget" in plot, plot
+
+
 def test_which_extension_modules_a_setup_py_of_the_paper_builds(tmp_path: Path) -> None:
     """In a package of the paper (hype/graph_dataset.pyx is hype.graph_dataset) or beside
     its code; built already (a .so beside the .pyx), or with no setup.py that compiles

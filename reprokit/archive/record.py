@@ -139,7 +139,8 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     if crashed_in and canonical(crashed_in) in buildable:
                         raise NeedsSourceBuild(distribution=crashed_in, where=r.entry_point.path, message=r.message,
                                                text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
-                    failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap))
+                    stopped = [e.path for e in eps if e.name in too_long]
+                    failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap, stopped))
                 elif i == 0:
                     notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
             runs.append({r.entry_point.name: r for r in results})
@@ -269,11 +270,14 @@ def compiled_distribution(env: Path, message: str) -> str | None:
     return None
 
 
-def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool) -> str:
+def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool, stopped: Sequence[str] = ()) -> str:
     missing = re.search(r"No module named '([\w.]+)'", message)
     hint = f"; {left_out[missing.group(1)]}" if missing and missing.group(1) in left_out else ""
     if airgap and re.search(r"URLError|ConnectionError|Name or service not known|name resolution|Network is unreachable|HTTPError|socket\.gaierror", message):
         hint += "; it tried to reach the network, and a bundle must hold what its paper reads"
+    if stopped and "data absent:" in message:
+        hint += (f"; {', '.join(stopped)}, run before it, was stopped at the time budget and may be what makes it "
+                 "(--run-timeout gives more time)")
     return hint
 
 

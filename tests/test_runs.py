@@ -12,6 +12,7 @@ import pytest
 from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.scan.entrypoints import EntryPoint
+from reprokit.scan.project import own_project
 from tests.helpers import notebook, write_tree
 
 ENV = rerun.Env(python=Path(sys.executable), bindir=Path(sys.executable).parent)
@@ -107,3 +108,25 @@ def test_a_paper_asking_numba_for_more_threads_than_the_machine_has_gets_them(tm
     assert any(f"numba's thread pool is made {asked} threads" in ln for ln in lines), lines
     assert rerun.threads_asked(paper) == asked
     assert rerun.threads_asked(write_tree(tmp_path / "q", {"a.py": "import numba\n"})) == 0
+
+
+def test_a_paper_that_is_a_package_reads_its_own_metadata_as_when_installed(tmp_path: Path) -> None:
+    """src/mypkg reads its version with importlib.metadata and lists its console script,
+    as an installed package does: found, from the paper's pyproject.toml."""
+    pyproject = ('[project]\nname = "my-pkg"\nversion = "0.3.1"\n[project.scripts]\nmake-figs = "mypkg.cli:main"\n'
+                 '[build-system]\nrequires = ["setuptools"]\n')
+    paper = write_tree(tmp_path / "p", {
+        "pyproject.toml": pyproject,
+        "src/mypkg/__init__.py": "from importlib.metadata import version, entry_points\n__version__ = version('my-pkg')\n",
+        "scripts/run.py": "import mypkg\nfrom importlib.metadata import entry_points\n"
+                          "eps = entry_points(group='console_scripts')\n"
+                          "print(mypkg.__version__, [e.value for e in eps if e.name == 'make-figs'])\n"
+                          "open('v.txt', 'w').write(mypkg.__version__)\n",
+    })
+    (r,) = rerun.run_entry_points(paper, ENV, [EntryPoint(name="run", kind="script", path="scripts/run.py")], python_path=("src",))
+    assert r.ok, r.message
+    assert sorted(r.outputs) == ["scripts/v.txt"]
+    project = own_project(paper)
+    assert project is not None and (project.name, project.version, project.dist_info) == ("my-pkg", "0.3.1", "my_pkg-0.3.1.dist-info")
+    assert own_project(write_tree(tmp_path / "q", {"setup.py": "from setuptools import setup\nsetup(name='zz', version='1.2')\n"})) is not None
+    assert own_project(write_tree(tmp_path / "r", {"run.py": "print(1)\n"})) is None

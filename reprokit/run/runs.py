@@ -24,6 +24,7 @@ from reprokit.run.failure import absent_data, failure
 from reprokit.run.rebuild import Env, clean_env
 from reprokit.scan.documents import OUTPUT_DIR
 from reprokit.scan.entrypoints import EntryPoint
+from reprokit.scan.project import own_project
 from reprokit.wording import duration
 
 
@@ -167,7 +168,20 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
         # matplotlib before 1.5 reads no MPLBACKEND: its matplotlibrc says it too.
         (Path(tmp) / "home" / ".matplotlib").mkdir()
         (Path(tmp) / "home" / ".matplotlib" / "matplotlibrc").write_text("backend: module://reprokit_show\n", encoding="utf-8")
-        pythonpath = os.pathsep.join([*(str(seen / p) if p else str(seen) for p in python_path), *([env.pythonpath] if env.pythonpath else [])])
+        # A paper that is a package reads its own metadata as an installed one does
+        # (importlib.metadata.version("mypkg"), its entry points): a .dist-info of it
+        # beside the folders of its code on the path.
+        meta = []
+        project = own_project(paper)
+        if project is not None:
+            info = Path(tmp) / "meta" / project.dist_info
+            info.mkdir(parents=True)
+            (info / "METADATA").write_text(project.metadata(), encoding="utf-8")
+            if project.entry_points:
+                (info / "entry_points.txt").write_text(project.entry_points_txt(), encoding="utf-8")
+            meta = [str(inside / "meta")]
+        pythonpath = os.pathsep.join([*(str(seen / p) if p else str(seen) for p in python_path), *meta,
+                                      *([env.pythonpath] if env.pythonpath else [])])
         say = progress or (lambda line: None)
         asked = threads_asked(work)
         if asked > (os.cpu_count() or 1):

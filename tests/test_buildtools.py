@@ -172,16 +172,22 @@ def test_a_backend_may_change_the_files_of_its_own_source_tree(tmp_path: Path) -
 LEGACY_NUMPY_SETUP = "import numpy\nfrom setuptools import setup\nsetup(name='zzlegacy', version='1.0', packages=['zzlegacy'])\n"
 
 
+def _legacy_numpy_paper(index: FakeIndex, tmp_path: Path, numpy_wheel: bool) -> Path:
+    """zzlegacy, an sdist whose setup.py imports numpy undeclared, and a paper needing it;
+    numpy 1.0 on the index as a wheel, or only as an sdist."""
+    when = "2023-02-01T00:00:00Z"
+    index.add("numpy", "1.0", uploaded=when, sdist=not numpy_wheel, wheel=numpy_wheel)
+    index.projects["zzlegacy"] = [Dist(*build_sdist("zzlegacy", "1.0", code={
+        "setup.py": LEGACY_NUMPY_SETUP, "PKG-INFO": "Metadata-Version: 2.1\nName: zzlegacy\nVersion: 1.0\n", "zzlegacy/__init__.py": "x = 3\n"}), when)]
+    return write_tree(tmp_path / "paper", {"run.py": "import zzlegacy\n", "requirements.txt": "zzlegacy\n"})
+
+
 @needs_sandbox
 def test_a_setup_py_that_imports_numpy_undeclared_gets_it_and_rebuilds(index: FakeIndex, tmp_path: Path) -> None:
     """uv's metadata build, the backend's answer and pip's rebuild all fail with "No module
     named 'numpy'" until numpy (of the paper's version) is given to the build: it is,
     recorded as undeclared, said in a note, and the rebuild builds it unisolated."""
-    when = "2023-02-01T00:00:00Z"
-    index.add("numpy", "1.0", uploaded=when, sdist=False)
-    index.projects["zzlegacy"] = [Dist(*build_sdist("zzlegacy", "1.0", code={
-        "setup.py": LEGACY_NUMPY_SETUP, "PKG-INFO": "Metadata-Version: 2.1\nName: zzlegacy\nVersion: 1.0\n", "zzlegacy/__init__.py": "x = 3\n"}), when)]
-    paper = write_tree(tmp_path / "paper", {"run.py": "import zzlegacy\n", "requirements.txt": "zzlegacy\n"})
+    paper = _legacy_numpy_paper(index, tmp_path, numpy_wheel=True)
     with running(index) as base:
         settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
         found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
@@ -208,11 +214,7 @@ def test_a_build_requirement_with_no_wheel_for_the_python_is_said_as_such(index:
     """The numpy a setup.py needs has only an sdist for this Python (numpy of 2016 and
     Python 3.6): the backend cannot be given it, and the error says that, not the
     setup.py's own advice to install numpy."""
-    when = "2023-02-01T00:00:00Z"
-    index.add("numpy", "1.0", uploaded=when, wheel=False)
-    index.projects["zzlegacy"] = [Dist(*build_sdist("zzlegacy", "1.0", code={
-        "setup.py": LEGACY_NUMPY_SETUP, "PKG-INFO": "Metadata-Version: 2.1\nName: zzlegacy\nVersion: 1.0\n", "zzlegacy/__init__.py": "x = 3\n"}), when)]
-    paper = write_tree(tmp_path / "paper", {"run.py": "import zzlegacy\n", "requirements.txt": "zzlegacy\n"})
+    paper = _legacy_numpy_paper(index, tmp_path, numpy_wheel=False)
     with running(index) as base:
         settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
         found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)

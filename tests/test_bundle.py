@@ -747,6 +747,8 @@ def test_a_file_an_entry_point_stopped_at_its_budget_would_have_made_is_said_to_
                                          index_url=f"{url}/simple/", cache_dir=tmp_path / "cache", quiet=True))
     plot = next(n for n in result.notes if n.startswith("plot.py FAILED"))
     assert "data absent: data.csv is not in the paper; make_data.py, run before it, was stopped at the time budget" in plot, plot
+    assert result.entry_points == (("make_data.py", "too-long"), ("plot.py", "failed"), ("summary.py", "ran"))
+    assert "\nentry points: 1 of 3 ran, 1 too long to rerun here, 1 failed (each is named in a note above)" in render.archived(result)
 
 
 def test_which_extension_modules_a_setup_py_of_the_paper_builds(tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ class ArchiveResult:
     outputs: int
     notes: tuple[str, ...]
     timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, in the order they ran
+    entry_points: tuple[tuple[str, str], ...] = ()  # path in paper/ -> ran, failed or too-long
 
 
 def archive(settings: ArchiveSettings) -> ArchiveResult:
@@ -340,7 +341,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             write_tar(out, name, tarball, epoch(date))
     n_out = sum(len(v) for v in outputs.values())
     return ArchiveResult(bundle=out, tarball=tarball, packages=len(locked.packages), files=len(files), outputs=n_out, notes=tuple(notes),
-                         timings=clock.items())
+                         timings=clock.items(), entry_points=tuple((e.path, e.status) for e in man.entry_points))
 
 
 def _tool_why(tool: lock_mod.Package, locked: Lock) -> str:

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"reprokit_archive": 1, "bundle": str(result.bundle), "tarball": str(result.tarball) if result.tarball else None,
                      "packages": result.packages, "paper_files": result.files, "recorded_outputs": result.outputs, "notes": list(result.notes),
-                     "timings": dict(result.timings)})
+                     "timings": dict(result.timings), "entry_points": [{"path": path, "status": status} for path, status in result.entry_points]})
     else:
         sys.stdout.write(render.archived(result, timings=args.timings))
     return 0

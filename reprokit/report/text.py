@@ -89,6 +89,13 @@ def archived(result: ArchiveResult, timings: bool = False) -> str:
     lines = [f"note: {n}" for n in result.notes]
     if timings:
         lines += timing_table(result.timings)
+    statuses = [status for _, status in result.entry_points]
+    if any(st != "ran" for st in statuses):
+        # What did not run is in the notes above; a reader sees the count before the end.
+        lines.append(f"entry points: {statuses.count('ran')} of {len(statuses)} ran"
+                     + (f", {statuses.count('too-long')} too long to rerun here" if "too-long" in statuses else "")
+                     + (f", {statuses.count('failed')} failed" if "failed" in statuses else "")
+                     + " (each is named in a note above); validate does not pass what did not run")
     lines.append(f"wrote {result.bundle}: {counted(result.files, 'paper file')}, {counted(result.packages, 'package')}, "
                  f"{counted(result.outputs, 'recorded output')}" + (f"; {result.tarball}" if result.tarball else ""))
     lines.append(f"check it:  python3 {result.bundle}/verify.py   or   reprokit validate {result.bundle} --rebuild pip --rerun")

@@ -137,7 +137,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
     pin = None
     if settings.nix:
         with clock.phase("nixpkgs pin"):
-            pin = nixpkgs.pin(nixpkgs.PinSettings(date=date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir, python=python))
+            pin = nixpkgs.pin(nixpkgs.PinSettings(date=lock_settings.date, channel=settings.channel, offline=settings.offline, cache_dir=settings.cache_dir, python=python))
         if pin.note:
             notes.append(f"nixpkgs: {pin.note}")
         flake.check_interpreter(pin, python, nixpkgs.cached_tarball(pin.rev, settings.cache_dir))

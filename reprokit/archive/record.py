@@ -102,9 +102,11 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
             raise _needs_build_tool(exc) from None
         runs: list[dict[str, rerun.RunResult]] = []
         for i in range(config.runs):
+            todo = [e for e in eps if e.name not in too_long]
+            if not todo:
+                break  # every entry point was stopped at its budget: none is run again
             if progress is not None and config.runs > 1:
                 progress(f"run {i + 1} of {config.runs} of the entry points (what differs between runs is learned as noise)")
-            todo = [e for e in eps if e.name not in too_long]
             collect = Path(envdir) / f"run{i}"
             run_key = runcache.key(env_key, paper_sha, todo, python_path, timeout, policy, i) if env_key else None
             results = runcache.load(env_cache, run_key, todo, collect) if env_cache is not None and run_key else None

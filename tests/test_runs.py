@@ -130,3 +130,21 @@ def test_a_paper_that_is_a_package_reads_its_own_metadata_as_when_installed(tmp_
     assert project is not None and (project.name, project.version, project.dist_info) == ("my-pkg", "0.3.1", "my_pkg-0.3.1.dist-info")
     assert own_project(write_tree(tmp_path / "q", {"setup.py": "from setuptools import setup\nsetup(name='zz', version='1.2')\n"})) is not None
     assert own_project(write_tree(tmp_path / "r", {"run.py": "print(1)\n"})) is None
+
+
+def test_a_run_that_writes_outside_the_paper_is_told_so(tmp_path: Path) -> None:
+    """A download cache two folders above the paper (torchvision's ../../mnist_data) or in
+    a system folder: the sandbox lets a run write only in the paper's copy, and the
+    failure says that it writes outside the paper, not only 'Read-only file system'."""
+    paper = write_tree(tmp_path / "p", {
+        "above.py": "import os\nos.makedirs('../../mnist_data')\n",
+        "system.py": "open('/usr/reprokit-cache.txt', 'w').write('x')\n",
+        "inside.py": "import os\nos.makedirs('data/cache')\nopen('data/cache/x', 'w').write('x')\n",
+    })
+    above, system, inside = rerun.run_entry_points(paper, ENV, [EntryPoint(name=n, kind="script", path=f"{n}.py")
+                                                                for n in ("above", "system", "inside")])
+    assert not above.ok and above.message.endswith(
+        "; it writes outside the paper (../../mnist_data, above the paper's folder): runs may write only in the paper's folder, "
+        "and a bundle holds only the paper, so what it downloads or caches there at run time is not in it"), above.message
+    assert not system.ok and "it writes outside the paper (/usr/reprokit-cache.txt)" in system.message, system.message
+    assert inside.ok, inside.message

@@ -72,6 +72,26 @@ def absent_data(message: str, cwd: Path, paper: Path, seen: Path | None = None) 
     return f"data absent: {rel.as_posix()} is not in the paper"
 
 
+_READ_ONLY = re.compile(r"\[Errno 30\] Read-only file system: '([^']+)'")
+
+
+def writes_outside(message: str, cwd: Path, paper: Path, seen: Path | None = None) -> str | None:
+    """What a run failed writing outside the paper, when its error says so: the sandbox
+    shows it only the paper's copy writable, and a bundle holds only the paper, so a
+    download cache above it (``../../mnist_data``) or in a home folder is not there."""
+    m = _READ_ONLY.search(message)
+    if m is None:
+        return None
+    name = m.group(1)
+    target = Path(os.path.normpath(name if name.startswith("/") else cwd / name))
+    inside = seen is not None and name.startswith(f"{seen}/")
+    if inside or target == paper or target.is_relative_to(paper):
+        return None
+    where = f"{name}, above the paper's folder" if not name.startswith("/") else name
+    return (f"it writes outside the paper ({where}): runs may write only in the paper's folder, and a bundle holds only the "
+            "paper, so what it downloads or caches there at run time is not in it")
+
+
 _FATAL = re.compile(r"^Fatal Python error: (Segmentation fault|Bus error|Illegal instruction|Floating point exception|Aborted)", re.M)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import reprokit
 from reprokit import sandbox
 from reprokit.fsutil import sha256_file, temporary_folder
-from reprokit.run.failure import absent_data, failure
+from reprokit.run.failure import absent_data, failure, writes_outside
 from reprokit.run.rebuild import Env, clean_env
 from reprokit.scan.documents import OUTPUT_DIR
 from reprokit.scan.entrypoints import EntryPoint
@@ -235,9 +235,9 @@ def run_entry_points(paper: Path, env: Env, entry_points: Sequence[EntryPoint], 
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(work / rel, dest)
             message = "" if proc.returncode == 0 else failure(proc.returncode, proc.stderr, seen)
-            absent = absent_data(message, cwd, work, seen) if message else None
-            if absent:
-                message = f"{message}; {absent}"
+            for why in (absent_data(message, cwd, work, seen), writes_outside(message, cwd, work, seen)) if message else ():
+                if why:
+                    message = f"{message}; {why}"
             results.append(RunResult(entry_point=ep, ok=proc.returncode == 0, message=message, outputs=changed, seconds=seconds,
                                      window=(started_at, started_at + seconds)))
     return results

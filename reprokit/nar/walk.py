@@ -34,6 +34,10 @@ from reprokit.nar.format import (
 # Trees with at least this many entries in their first levels are walked by several
 # processes, each a share of the subtrees, the hashing staying in order here.
 PARALLEL_UNITS = 64
+# Folders are opened until there are this many subtrees, so that one large folder (a
+# package set's development/, 40% of nixpkgs) is not one process's alone; many more, and
+# the cost per subtree (a claim, a file, a message) outweighs the balance.
+PLANNED_UNITS = 256
 
 
 def _unit(path: bytes) -> list[Piece]:
@@ -77,7 +81,7 @@ def nar_sha256(path: str | os.PathLike[str], jobs: int | None = None) -> bytes:
     jobs = jobs or os.cpu_count() or 1
     # Workers are forked, which is safe only while this process runs no other thread.
     parallel = jobs > 1 and stat.S_ISDIR(st.st_mode) and threading.active_count() == 1
-    plan = _plan(top, PARALLEL_UNITS) if parallel else []
+    plan = _plan(top, PLANNED_UNITS) if parallel else []
     subtrees = [x[0] for x in plan if isinstance(x, tuple)]
     if len(subtrees) < PARALLEL_UNITS:
         for piece in threaded(lambda put: nar_serialise(path, put), depth=8):
@@ -97,14 +101,18 @@ def nar_sha256(path: str | os.PathLike[str], jobs: int | None = None) -> bytes:
 
 
 class _Walkers:
-    """Forked processes that serialise subtrees, each taking the next free one from a
-    shared counter and leaving its pieces in a file of a private folder (in memory where
-    ``/dev/shm`` is): large files as references, streamed by the hasher."""
+    """Forked processes that serialise subtrees, each taking the next free one from the
+    front of a shared counter and leaving its pieces in a file of a private folder (in
+    memory where ``/dev/shm`` is): large files as references, streamed by the hasher.
+    The hashing process takes free subtrees from the back while it waits."""
 
     def __init__(self, subtrees: list[bytes], n: int) -> None:
         self.subtrees = subtrees
         self.folder = tempfile.mkdtemp(prefix="reprokit-nar-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
-        self.claimed = multiprocessing.get_context("fork").Value("q", 0)
+        context = multiprocessing.get_context("fork")
+        self.claimed = context.Value("q", 0)
+        self.limit = context.RawValue("q", len(subtrees))  # guarded by claimed's lock
+        self.kept: dict[int, list[Piece]] = {}
         self.done: set[int] = set()
         self.finished: set[int] = set()  # read ends of workers that have exited
         self.pids: dict[int, int] = {}  # pid -> read end of its pipe
@@ -122,7 +130,7 @@ class _Walkers:
 
     def __exit__(self, *exc: object) -> None:
         with self.claimed.get_lock():
-            self.claimed.value = len(self.subtrees)  # nothing more to take
+            self.claimed.value = self.limit.value = len(self.subtrees)  # nothing more to take
         for pid, r in self.pids.items():
             os.close(r)
             os.waitpid(pid, 0)
@@ -131,9 +139,19 @@ class _Walkers:
     def _claim(self) -> int:
         with self.claimed.get_lock():
             k = int(self.claimed.value)
-            if k < len(self.subtrees):
+            if k < self.limit.value:
                 self.claimed.value = k + 1
-            return k
+                return k
+            return len(self.subtrees)
+
+    def _steal(self) -> int | None:
+        """The last subtree nobody has taken, for this process to walk ahead of its turn
+        while it waits for a worker's: every process walks, none waits."""
+        with self.claimed.get_lock():
+            if self.claimed.value < self.limit.value:
+                self.limit.value -= 1
+                return int(self.limit.value)
+        return None
 
     def _work(self, w: int) -> NoReturn:
         code = 0
@@ -153,21 +171,33 @@ class _Walkers:
             os._exit(code)
 
     def unit(self, k: int) -> list[Piece]:
-        """Subtree ``k``'s pieces: walked here when no worker has taken it yet."""
+        """Subtree ``k``'s pieces: walked here when no worker has taken it yet; while a
+        worker walks it, this process walks the last free subtree, kept for its turn."""
+        if k in self.kept:
+            return self.kept.pop(k)
         with self.claimed.get_lock():
-            free = self.claimed.value == k
+            free = self.claimed.value == k and k < self.limit.value
             if free:
                 self.claimed.value = k + 1
         if free:
             return _unit(self.subtrees[k])
         while k not in self.done:
-            self._wait()
+            ahead = None if self._ready() else self._steal()
+            if ahead is None:
+                self._wait()
+            else:
+                self.kept[ahead] = _unit(self.subtrees[ahead])
         with open(os.path.join(self.folder, str(k)), "rb") as fh:
             payload: list[Piece] | Exception = pickle.load(fh)
         os.unlink(os.path.join(self.folder, str(k)))
         if isinstance(payload, Exception):
             raise payload
         return payload
+
+    def _ready(self) -> bool:
+        """Whether a worker has said it finished something, without waiting."""
+        open_ends = [r for r in self.pids.values() if r not in self.finished]
+        return bool(open_ends) and bool(select.select(open_ends, [], [], 0)[0])
 
     def _wait(self) -> None:
         open_ends = [r for r in self.pids.values() if r not in self.finished]

@@ -152,17 +152,24 @@ def _object(s: dict[str, Any], build: Callable[[Any], Check]) -> list[Check]:
     return checks
 
 
+def _sized(s: dict[str, Any], low_key: str, high_key: str, kind: type[list[Any]] | type[str]) -> list[Check]:
+    """``minItems``/``maxItems`` of an array, ``minLength``/``maxLength`` of a string."""
+    checks: list[Check] = []
+    if low_key in s:
+        low = s[low_key]
+        checks.append(lambda x: not isinstance(x, kind) or len(x) >= low)
+    if high_key in s:
+        high = s[high_key]
+        checks.append(lambda x: not isinstance(x, kind) or len(x) <= high)
+    return checks
+
+
 def _array(s: dict[str, Any], build: Callable[[Any], Check]) -> list[Check]:
     checks: list[Check] = []
     if "items" in s:
         each = build(s["items"])
         checks.append(lambda x: not isinstance(x, list) or all(each(v) for v in x))
-    if "minItems" in s:
-        low = s["minItems"]
-        checks.append(lambda x: not isinstance(x, list) or len(x) >= low)
-    if "maxItems" in s:
-        high = s["maxItems"]
-        checks.append(lambda x: not isinstance(x, list) or len(x) <= high)
+    checks += _sized(s, "minItems", "maxItems", list)
     if s.get("uniqueItems"):
         checks.append(lambda x: not isinstance(x, list) or len({_key(v) for v in x}) == len(x))
     return checks
@@ -170,12 +177,7 @@ def _array(s: dict[str, Any], build: Callable[[Any], Check]) -> list[Check]:
 
 def _string(s: dict[str, Any]) -> list[Check]:
     checks: list[Check] = []
-    if "minLength" in s:
-        low = s["minLength"]
-        checks.append(lambda x: not isinstance(x, str) or len(x) >= low)
-    if "maxLength" in s:
-        high = s["maxLength"]
-        checks.append(lambda x: not isinstance(x, str) or len(x) <= high)
+    checks += _sized(s, "minLength", "maxLength", str)
     if "pattern" in s:
         search = re.compile(s["pattern"]).search
         checks.append(lambda x: not isinstance(x, str) or search(x) is not None)

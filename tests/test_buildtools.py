@@ -169,6 +169,30 @@ def test_a_backend_may_change_the_files_of_its_own_source_tree(tmp_path: Path) -
 
 # A setup.py of before PEP 518 that imports numpy without declaring it (glumpy, many
 # Cython extensions): its users had numpy installed. Here "numpy" is a tiny stand-in.
+def _planned_bundle(base: str, paper: Path, tmp_path: Path, date: dt.date) -> tuple[lock_mod.Lock, list[str], Path, str]:
+    """The paper locked against the index at ``base`` as of ``date``, its build tools
+    planned and everything vendored into ``tmp_path/bundle``; with the plan's notes and
+    the interpreter that rebuilds it."""
+    settings = LockSettings(date=date, python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
+    found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+    exe, _ = rerun.find_python(RUNNING)
+    assert exe
+    client = pypi.Client(settings.index_url)
+    planned, notes = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))
+    bundle = tmp_path / "bundle"
+    vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
+    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
+    return planned, notes, bundle, exe
+
+
+def _imported(env: rerun.Env, module: str) -> str:
+    """What ``print(module.x)`` prints in the rebuilt environment, in the sandbox."""
+    out = sandbox.run([str(env.python), "-c", f"import {module}; print({module}.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
+                      mounts=env.mounts)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 LEGACY_NUMPY_SETUP = "import numpy\nfrom setuptools import setup\nsetup(name='zzlegacy', version='1.0', packages=['zzlegacy'])\n"
 
 
@@ -189,24 +213,14 @@ def test_a_setup_py_that_imports_numpy_undeclared_gets_it_and_rebuilds(index: Fa
     recorded as undeclared, said in a note, and the rebuild builds it unisolated."""
     paper = _legacy_numpy_paper(index, tmp_path, numpy_wheel=True)
     with running(index) as base:
-        settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
-        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
-        assert any(n.startswith("zzlegacy: its setup.py imports numpy at build time without declaring it") for n in found.notes), found.notes
-        exe, _ = rerun.find_python(RUNNING)
-        assert exe
-        client = pypi.Client(settings.index_url)
-        planned, notes = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))
-        bundle = tmp_path / "bundle"
-        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
+        planned, notes, bundle, exe = _planned_bundle(base, paper, tmp_path, dt.date(2024, 1, 15))
+    assert any(n.startswith("zzlegacy: its setup.py imports numpy at build time without declaring it") for n in planned.notes), planned.notes
     legacy = next(p for p in planned.packages if p.name == "zzlegacy")
     assert legacy.build_undeclared == ("numpy",) and "numpy==1.0" in legacy.build_with
     assert any("its build needs the module numpy without declaring it" in n for n in notes), notes
-    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
     env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False),
                             unisolated={legacy.name: legacy.build_with})
-    out = sandbox.run([str(env.python), "-c", "import zzlegacy; print(zzlegacy.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
-                      mounts=env.mounts)
-    assert out.returncode == 0 and out.stdout.strip() == "3", out.stderr
+    assert _imported(env, "zzlegacy") == "3"
 
 
 @needs_sandbox
@@ -237,20 +251,10 @@ def test_pip_builds_on_disk_not_in_the_sandboxs_capped_tmp(index: FakeIndex, tmp
         "PKG-INFO": "Metadata-Version: 2.1\nName: zzbig\nVersion: 1.0\n", "zzbig/__init__.py": "x = 5\n", "zzbig/blob.bin": "0" * (6 << 20)}), when)]
     paper = write_tree(tmp_path / "paper", {"run.py": "import zzbig\n", "requirements.txt": "zzbig\n"})
     with running(index) as base:
-        settings = LockSettings(date=dt.date(2024, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
-        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
-        exe, _ = rerun.find_python(RUNNING)
-        assert exe
-        client = pypi.Client(settings.index_url)
-        planned, _ = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))
-        bundle = tmp_path / "bundle"
-        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
-    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
+        _, _, bundle, exe = _planned_bundle(base, paper, tmp_path, dt.date(2024, 1, 15))
     small_tmp = sandbox.Policy(limits=sandbox.Limits(tmp=4 << 20))
     env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=small_tmp)
-    out = sandbox.run([str(env.python), "-c", "import zzbig; print(zzbig.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
-                      mounts=env.mounts)
-    assert out.returncode == 0 and out.stdout.strip() == "5", out.stderr
+    assert _imported(env, "zzbig") == "5"
     assert not (tmp_path / "env" / ".reprokit-tmp").exists()
 
 
@@ -281,20 +285,10 @@ def test_a_setup_py_that_works_from_its_own_folder_builds_with_a_setuptools_that
         "zzargv/__init__.py": "x = 7\n"}), "2019-09-01T00:00:00Z")]
     paper = write_tree(tmp_path / "paper", {"run.py": "import zzargv\n", "requirements.txt": "zzargv\n"})
     with running(idx) as base:
-        settings = LockSettings(date=dt.date(2020, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv", cache_dir=tmp_path / "cache")
-        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
-        exe, _ = rerun.find_python(RUNNING)
-        assert exe
-        client = pypi.Client(settings.index_url)
-        planned, _ = buildtools.plan(found, settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir))
-        bundle = tmp_path / "bundle"
-        vendor(planned, VendorSettings(output=bundle / "vendor", cache_dir=tmp_path / "cache"), client)
+        planned, _, bundle, exe = _planned_bundle(base, paper, tmp_path, dt.date(2020, 1, 15))
     assert {t.name: t.version for t in planned.build_tools}["setuptools"] == new.name.split("-")[1]
-    lock_mod.write(planned, bundle / "reprokit.lock.yaml", bundle / "requirements.lock")
     env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False))
-    out = sandbox.run([str(env.python), "-c", "import zzargv; print(zzargv.x)"], cwd=Path(sandbox.ENV_AT), readonly=list(env.readonly),
-                      mounts=env.mounts)
-    assert out.returncode == 0 and out.stdout.strip() == "7", out.stderr
+    assert _imported(env, "zzargv") == "7"
 
 
 @pytest.mark.parametrize(("output", "wanted"), [

@@ -162,6 +162,59 @@ def file_sha256(path: str | os.PathLike[str]) -> bytes:
     return h.digest()
 
 
+# A file this large is hashed on a worker thread: reading and hashing it release the GIL
+# for nearly all of its time. Smaller files spend most of theirs in Python (open, stat,
+# close), holding the GIL: on worker threads they only take it in turns (20,000 small
+# files took three times as long on two threads as on one), so the calling thread
+# hashes them, beside the workers.
+LARGE = 1 << 20
+
+
+def sha256_many(paths: list[str], sizes: list[int]) -> list[bytes | OSError]:
+    """The sha256 of every file in ``paths`` (``sizes`` their sizes), or the OSError that
+    reading it raised: the large files on a worker thread per core but one, largest
+    first, the small ones on this thread, which then helps with the large ones left."""
+    found: list[bytes | OSError | None] = [None] * len(paths)
+    large = sorted((i for i, n in enumerate(sizes) if n >= LARGE), key=lambda i: -sizes[i])
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        try:
+            found[i] = _plain_sha256(paths[i])
+        except OSError as exc:
+            found[i] = exc
+
+    def take_large() -> None:
+        while True:
+            with lock:
+                if not large:
+                    return
+                i = large.pop(0)
+            one(i)
+
+    workers = [threading.Thread(target=take_large, daemon=True) for _ in range(min(len(large), max(1, (os.cpu_count() or 1) - 1)))]
+    for w in workers:
+        w.start()
+    for i, n in enumerate(sizes):
+        if n < LARGE:
+            one(i)
+    take_large()
+    for w in workers:
+        w.join()
+    return found  # type: ignore[return-value]
+
+
+def _plain_sha256(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        h = hashlib.sha256(os.read(fd, CHUNK))
+        while data := os.read(fd, CHUNK):
+            h.update(data)
+    finally:
+        os.close(fd)
+    return h.digest()
+
+
 def swhid(path: str | os.PathLike[str]) -> str:
     """Software Heritage identifier of a file's content (a git blob id)."""
     h = hashlib.sha1(usedforsecurity=False)

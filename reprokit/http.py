@@ -10,13 +10,17 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import requests
-
+from reprokit import lazy
 from reprokit.errors import RetriesExhausted
 from reprokit.redact import hide, redact
+
+if TYPE_CHECKING:
+    import requests
+else:
+    requests = lazy.module("requests")
 
 __all__ = ["credentials", "hide", "redact", "scrub_url", "send"]
 

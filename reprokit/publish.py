@@ -25,12 +25,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
-from reprokit import __version__, http
+from reprokit import __version__, http, lazy
 from reprokit.bundle import manifest, tarball
 from reprokit.bundle.integrity import check_integrity, read_sums
 from reprokit.bundle.manifest import Manifest
@@ -38,6 +36,11 @@ from reprokit.bundle.pack import epoch, write_tar
 from reprokit.errors import PublishRefused, RetriesExhausted, UsageError, ZenodoError
 from reprokit.fsutil import atomic_write_text, files_under, sha256_file
 from reprokit.scan import citation, secrets
+
+if TYPE_CHECKING:
+    import requests
+else:
+    requests = lazy.module("requests")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -70,17 +70,20 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
         raise Unknown(f"$schema {schema.get('$schema')}")
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     compiled: dict[str, Check] = {}
+    building: set[str] = set()
 
     def ref(target: str) -> Check:
         m = re.fullmatch(r"#/(?:\$defs|definitions)/([^/~%]+)", target)
         if not m or m.group(1) not in defs:
             raise Unknown(f"$ref {target}")
         name = m.group(1)
+        if name in building:  # a recursive reference: looked up when it runs, once built
+            return lambda x: compiled[name](x)
         if name not in compiled:
-            compiled[name] = lambda x: False  # replaced below; a recursive reference finds the final one
-            cell = build(defs[name])
-            compiled[name] = cell
-        return lambda x: compiled[name](x)
+            building.add(name)
+            compiled[name] = build(defs[name])
+            building.discard(name)
+        return compiled[name]
 
     def build(s: Any) -> Check:
         if s is True:
@@ -122,18 +125,34 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
         checks += _object(s, build) + _array(s, build) + _string(s) + _number(s)
         if not checks:
             return lambda x: True
-        if len(checks) == 1:
-            return checks[0]
-        return lambda x: all(c(x) for c in checks)
+        return _every(checks)
 
     return build(dict(schema))
+
+
+def _every(checks: list[Check]) -> Check:
+    """All of ``checks``, in order, stopping at the first that fails: a loop, not a
+    generator, since it runs for every node of a document."""
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda x: first(x) and second(x)
+    every = tuple(checks)
+
+    def run(x: Any) -> bool:
+        for c in every:  # noqa: SIM110 (a generator costs a frame per node)
+            if not c(x):
+                return False
+        return True
+    return run
 
 
 def _object(s: dict[str, Any], build: Callable[[Any], Check]) -> list[Check]:
     checks: list[Check] = []
     if "required" in s:
-        required = tuple(s["required"])
-        checks.append(lambda x: not isinstance(x, dict) or all(k in x for k in required))
+        required = frozenset(s["required"])
+        checks.append(lambda x: not isinstance(x, dict) or required <= x.keys())
     props = {k: build(v) for k, v in s.get("properties", {}).items()}
     extra = build(s["additionalProperties"]) if "additionalProperties" in s else None
     if props or extra is not None:
@@ -168,7 +187,13 @@ def _array(s: dict[str, Any], build: Callable[[Any], Check]) -> list[Check]:
     checks: list[Check] = []
     if "items" in s:
         each = build(s["items"])
-        checks.append(lambda x: not isinstance(x, list) or all(each(v) for v in x))
+        def items(x: Any) -> bool:
+            if isinstance(x, list):
+                for v in x:
+                    if not each(v):
+                        return False
+            return True
+        checks.append(items)
     checks += _sized(s, "minItems", "maxItems", list)
     if s.get("uniqueItems"):
         checks.append(lambda x: not isinstance(x, list) or len({_key(v) for v in x}) == len(x))

@@ -11,14 +11,19 @@ import functools
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from ruamel.yaml import YAML
+from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from reprokit import data, schemacheck
+from reprokit import data, lazy, schemacheck
 from reprokit.errors import InputError
+
+if TYPE_CHECKING:
+    import jsonschema
+else:
+    jsonschema = lazy.module("jsonschema")
 
 
 class _Resolver(VersionedResolver):
@@ -34,6 +39,24 @@ class _Resolver(VersionedResolver):
         if self._version is None:
             self._version = VersionedResolver.processing_version.fget(self)  # type: ignore[attr-defined]
         return self._version
+
+
+_STR = "tag:yaml.org,2002:str"
+
+
+def plain_is_str(value: str) -> bool:
+    """Whether ``value``, written as a plain scalar, reads as a string (not a number, a
+    date, a boolean or null) in a document without directives."""
+    resolver, first = _plain_resolver()
+    # The resolver tries only the patterns filed under a scalar's first character.
+    return value[:1] not in first or resolver.resolve(ScalarNode, value, (True, False)) == _STR
+
+
+@functools.cache
+def _plain_resolver() -> tuple[_Resolver, frozenset[str]]:
+    resolver = _Resolver()
+    table = resolver.versioned_resolver
+    return resolver, frozenset(table) if None not in table else frozenset(map(chr, range(0x110000)))
 
 
 def _yaml() -> YAML:
@@ -90,7 +113,7 @@ _BLOCK_PREFIX = re.compile(r"[ ]*(?:(?:-|\?|:)[ ]+)*")
 _FLOW_TOKEN = re.compile(r"""[\[\]{},]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:^|(?<=[ \t]))#.*""")
 
 
-def _shape(text: str, where: Path | str) -> None:
+def check_shape(text: str, where: Path | str) -> None:
     """Refuse, in one line, a document nested deeper or with more nodes than any reprokit
     writes (or a person does), in time linear in its size and before the parser sees it."""
     nodes = 0
@@ -124,6 +147,12 @@ def _flow(line: str, number: int, depth: int, nodes: int, where: Path | str) -> 
 def load(path: Path) -> Any:
     """A YAML document reprokit wrote. Anchors and aliases are refused: reprokit never
     writes them, and a few lines of them expand to billions of nodes (billion laughs)."""
+    return parse_yaml(read_text(path), path)
+
+
+def read_text(path: Path) -> str:
+    """The text of a YAML document, refused when it is larger than any reprokit writes or
+    is not UTF-8."""
     try:
         if path.stat().st_size > MAX_BYTES:
             raise InputError(f"{path}: larger than {MAX_BYTES >> 20} MiB; not a document reprokit wrote")
@@ -132,7 +161,7 @@ def load(path: Path) -> Any:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
-    return parse_yaml(text, path)
+    return text
 
 
 def parse_yaml(text: str, where: Path | str) -> Any:
@@ -140,7 +169,7 @@ def parse_yaml(text: str, where: Path | str) -> Any:
     bounded in nesting and size before it is parsed. Anchors and aliases are refused:
     reprokit never writes them, people seldom do, and a few lines of them expand to
     billions of nodes (billion laughs)."""
-    _shape(text, where)
+    check_shape(text, where)
     yaml = _yaml()
     try:
         # Anchors start with '&' and aliases with '*': without either character the text

@@ -25,6 +25,7 @@ from reprokit.bundle import manifest
 from reprokit.cli import main
 from reprokit.errors import InputError
 from reprokit.report import text as render
+from reprokit.run.failure import failure
 from reprokit.scan import ScanSettings, scan
 from reprokit.scan.entrypoints import EntryPoint
 from reprokit.validate import ValidateSettings, check_completeness, validate
@@ -627,7 +628,7 @@ def test_a_failure_names_the_frame_it_was_raised_in_and_a_prompt_says_so(tmp_pat
     stderr = ('Traceback (most recent call last):\n  File "/w/paper/run.py", line 3, in <module>\n'
               '  File "/w/env/lib/python3.6/site-packages/volcano/config.py", line 25, in ask\n'
               '  File "/usr/lib/python3.6/json/decoder.py", line 355, in raw_decode\nValueError: bad\n')
-    assert rerun.failure(1, stderr, Path("/w/paper")) == "exited with status 1: ValueError: bad (in volcano/config.py, line 25)"
+    assert failure(1, stderr, Path("/w/paper")) == "exited with status 1: ValueError: bad (in volcano/config.py, line 25)"
 
 
 def test_an_extension_the_paper_builds_from_cython_is_never_taken_from_the_index(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:

@@ -284,3 +284,17 @@ def test_a_tree_a_nar_cannot_hold_fails_the_same_whoever_walks_it(tmp_path: Path
     assert not list(Path("/dev/shm").glob("reprokit-nar-*"))
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_many_files_hash_as_sha256sum_hashes_them_large_and_small_and_unreadable(tmp_path: Path) -> None:
+    sizes = [0, 1, hashes.CHUNK - 1, hashes.CHUNK, hashes.CHUNK + 1, hashes.LARGE, 3 * hashes.LARGE + 5, 4096]
+    paths = []
+    for i, n in enumerate(sizes * 3):
+        p = tmp_path / f"f{i:02d}"
+        p.write_bytes(os.urandom(n))
+        paths.append(str(p))
+    gone = str(tmp_path / "gone")
+    found = hashes.sha256_many([*paths, gone], [*sizes * 3, hashes.LARGE])
+    out = subprocess.run(["sha256sum", *paths], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [d.hex() for d in found[:-1]] == [line.split()[0] for line in out]  # type: ignore[union-attr]
+    assert isinstance(found[-1], FileNotFoundError)

@@ -117,3 +117,36 @@ print(loaded("numpy"))
     bundle = write_tree(tmp_path / "not-a-bundle", {"README.md": "x\n"})
     out = subprocess.run([sys.executable, "-c", probe, str(bundle)], capture_output=True, text=True, check=True).stdout.split()[-5:]
     assert out == ["1", "False", "False", "False", "True"], out  # integrity checked (and failed), nothing compared
+
+
+def test_a_package_loads_the_module_of_a_short_name_when_it_is_first_used() -> None:
+    probe = """
+import sys
+import reprokit.outputs.verdict
+print("reprokit.outputs.comparison" in sys.modules, "reprokit.outputs.pdf" in sys.modules)
+from reprokit.outputs import compare_outputs
+from reprokit.outputs.comparison import compare_outputs as direct
+print(compare_outputs is direct, "reprokit.outputs.pdf" in sys.modules)
+import reprokit.outputs
+try:
+    reprokit.outputs.no_such_name
+except AttributeError as exc:
+    print(exc)
+import reprokit.run.failure
+from reprokit import run
+print(callable(run.crash), "reprokit.outputs.learn" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["False False", "True True", "module 'reprokit.outputs' has no attribute 'no_such_name'", "True False"]
+
+
+def test_a_package_may_not_export_a_name_of_one_of_its_modules(tmp_path: Path) -> None:
+    """Once anyone imported ``pkg.failure``, ``pkg.failure`` would be the module, not the function."""
+    package = tmp_path / "clashpkg"
+    package.mkdir()
+    (package / "failure.py").write_text("def failure():\n    return 1\n")
+    (package / "__init__.py").write_text("from typing import TYPE_CHECKING\nfrom reprokit import lazy\nif TYPE_CHECKING:\n"
+                                         "    from clashpkg.failure import failure\nelse:\n    __getattr__ = lazy.exports(__name__)\n")
+    probe = "import sys; sys.path.insert(0, sys.argv[1])\ntry:\n    import clashpkg\nexcept ImportError as exc:\n    print(exc)\n"
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "clashpkg cannot export failure: the name of a module of its own"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,61 @@ def test_validate_reports_a_manifest_that_does_not_fit_as_a_problem_of_reprokit_
     (b / "SHA256SUMS").write_text(sums(b), encoding="utf-8")
     problems = {(p.path, p.message) for p in check_integrity(b).problems}
     assert ("reprokit.yaml", "paper/date: '2024-13-01' is not a date") in problems
+
+
+# What a manifest's paper_files may hold: paths the fast reading takes (plain, with
+# spaces), and paths it must leave to the YAML parser (quoted by the writer because YAML
+# would read them as a number, a date, a boolean or null, or holding ': ' or a non-ASCII
+# letter).
+AWKWARD_PATHS = ["README.md", "data/raw data.csv", "Figure 1 (a).png", "1.0", "2020-01-01", "true", "null", "~", "0x1F", "yes",
+                 "a: b.txt", "#notes.md", "- dash.py", "über/ß.py", "x'y\".txt", ".inf", "=", "<<"]
+
+
+def _with_paper_files(paths: list[str]) -> Manifest:
+    man = manifest.read(FORMAT_2)
+    return dataclasses.replace(man, paper_files=tuple(manifest.PaperFile(path=p, sha256=hashlib.sha256(p.encode()).hexdigest()) for p in paths))
+
+
+@pytest.mark.parametrize("paths", [AWKWARD_PATHS[:3], *([p] for p in AWKWARD_PATHS[3:]), AWKWARD_PATHS],
+                         ids=["plain", *AWKWARD_PATHS[3:], "all"])
+def test_a_manifest_reads_the_same_as_the_yaml_parser_reads_it_whatever_its_paths(paths: list[str]) -> None:
+    text = manifest.render(_with_paper_files(paths))
+    assert text.endswith(f"  sha256: {hashlib.sha256(paths[-1].encode()).hexdigest()}\n")
+    assert manifest.parse(text, "reprokit.yaml") == schemas.parse_yaml(text, "reprokit.yaml")
+    if paths == AWKWARD_PATHS[:3]:  # what reprokit writes for such paths is what is read fast
+        assert manifest._PAPER_FILES.search(text)
+    assert [f.path for f in Manifest.from_dict(manifest.parse(text, "reprokit.yaml")).paper_files] == paths
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t + "# a comment after the last file\n",
+    lambda t: t + "extra: 1\n",
+    lambda t: t.replace("\n- path: README.md\n", "\n# between\n- path: README.md\n"),
+    lambda t: t.replace("paper:\n", "paper:\n  anchor: &a 1\n"),
+    lambda t: "%YAML 1.1\n---\n" + t,
+    lambda t: t.replace("  title: ", '  title: "a\npaper_files: []\n', 1).rstrip("\n") + '"\n',
+    lambda t: t.replace("- path: README.md\n", "- path: 2020-01-01\n"),
+    lambda t: t.replace("- path: README.md\n", "- path: 1.5\n"),
+], ids=["comment-after", "key-after", "comment-between", "anchor", "yaml-1.1", "block-inside-a-quoted-title", "a-plain-date", "a-plain-number"])
+def test_a_manifest_not_shaped_as_reprokit_writes_it_is_read_by_the_yaml_parser(edit: Any) -> None:
+    text = edit(manifest.render(_with_paper_files(["README.md", "data/a.csv", "yes"])))
+    try:
+        want: Any = schemas.parse_yaml(text, "reprokit.yaml")
+    except InputError as exc:
+        want = str(exc)
+    try:
+        got: Any = manifest.parse(text, "reprokit.yaml")
+    except InputError as exc:
+        got = str(exc)
+    assert got == want
+
+
+def test_a_manifest_with_more_paper_files_than_its_bound_is_refused_at_the_same_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = manifest.render(_with_paper_files([f"data/x{i}.csv" for i in range(200)]))
+    monkeypatch.setattr(schemas, "MAX_NODES", len(text.splitlines()) - 10)
+    with pytest.raises(InputError) as slow:
+        schemas.parse_yaml(text, "reprokit.yaml")
+    with pytest.raises(InputError) as fast:
+        manifest.parse(text, "reprokit.yaml")
+    assert str(fast.value) == str(slow.value)
+    assert f"reprokit.yaml:{len(text.splitlines()) - 9}: more than" in str(fast.value)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reprokit.outputs import Learned, Verdict, compare_outputs, learn
+from reprokit.outputs import Learned, Verdict, compare_outputs
 from reprokit.outputs.config import OutputsConfig
+from reprokit.outputs.learn import learn
 from tests.outputs_papers import (
     ANTIALIASED,
     FLOAT_NOISE,

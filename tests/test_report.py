@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from reprokit.checks import CheckResult, Evidence, judge
-from reprokit.outputs import compare_outputs, learn
+from reprokit.outputs import compare_outputs
 from reprokit.outputs.config import OutputsConfig
+from reprokit.outputs.learn import learn
 from reprokit.report import EntryPointResult, Holdings, Paper, build, output_view, render
 from reprokit.validate.review import available, functional, reproduced
 from tests.outputs_papers import ANTIALIASED, FLOAT_NOISE, TIMESTAMPED, make_paper, run_paper, runs

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.errors import SandboxUnavailable, UsageError
+from reprokit.run.failure import failure
 from reprokit.sandbox import cgroups
 from tests.hostile import TOKEN, Listener, arena
 
@@ -210,7 +210,7 @@ def test_a_run_touching_more_than_its_memory_is_stopped_with_one_clear_line(user
     if bound:
         assert err.rstrip().splitlines()[-1] == ("reprokit sandbox: killed: exceeded the memory limit of 0.25 GiB (a memory cgroup, "
                                                  "as container runtimes bound it); give it more with --max-memory"), err
-        assert rerun.failure(rc, err).startswith("exceeded the memory limit of 0.25 GiB"), rerun.failure(rc, err)
+        assert failure(rc, err).startswith("exceeded the memory limit of 0.25 GiB"), failure(rc, err)
     else:
         assert "MemoryError" in err, err
 

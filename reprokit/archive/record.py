@@ -26,6 +26,7 @@ from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule
 from reprokit.fsutil import temporary_folder
 from reprokit.nix import providers
 from reprokit.outputs import build
+from reprokit.outputs.learn import learn
 from reprokit.resolve import legacybuild
 from reprokit.scan.entrypoints import EntryPoint, is_build_step
 from reprokit.wording import duration
@@ -183,7 +184,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                 notes.append(f"{ep.path}: {len(left)} build product(s) left out of the record (object code, binaries, and the sources and "
                              f"makefiles of the build trees they were compiled in, such as {sorted(left)[0]}): no results, and their bytes "
                              "follow the compiler; a rule in reprokit.toml [outputs.rules] records one")
-            learned = outputs_mod.learn(written, config, windows=[rs[ep.name].window for rs in runs])
+            learned = learn(written, config, windows=[rs[ep.name].window for rs in runs])
             shown = sorted(o.path for o in learned.outputs if o.path.startswith(f"{rerun.SHOWN}/figure-"))
             if shown:
                 notes.append(f"{ep.path} showed {len(shown)} figure(s) with plt.show(): recorded as {shown[0]}"

@@ -6,7 +6,6 @@ entry points) agrees with the manifest. Nothing of a bundle runs before this pas
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import re
@@ -23,7 +22,8 @@ from reprokit.bundle import manifest
 from reprokit.bundle.manifest import Manifest
 from reprokit.checks import Check, Problem
 from reprokit.errors import InputError
-from reprokit.fsutil import files_under, sha256_file
+from reprokit.fsutil import files_under
+from reprokit.hashes import sha256_many
 from reprokit.nix import flake
 from reprokit.resolve import lockfile as lock_mod
 
@@ -182,39 +182,12 @@ def check_verify_py(bundle: Path, man: Manifest) -> list[Problem]:
     return [] if same else [Problem(path="verify.py", message="is not reprokit's verify.py; it may do anything when run: do not run it")]
 
 
-# Files are hashed in batches of about this many bytes: one task a large file, or many
-# small ones, so that 20,000 small files are not 20,000 tasks.
-BATCH_BYTES = 8 << 20
-
-
-def _digest(path: Path) -> str | OSError:
-    try:
-        return sha256_file(path)
-    except OSError as exc:
-        return exc
-
-
 def _digests(bundle: Path, sizes: dict[str, int]) -> dict[str, str | OSError]:
-    """sha256 of every file, on a thread per core (hashlib and reads release the GIL:
-    hashing on every core beats sha256sum's one); largest batches first, so a big file
-    does not finish last on its own."""
-    batches: list[list[str]] = []
-    current: list[str] = []
-    held = 0
-    for rel in sorted(sizes, key=lambda r: -sizes[r]):
-        current.append(rel)
-        held += sizes[rel]
-        if held >= BATCH_BYTES:
-            batches.append(current)
-            current, held = [], 0
-    if current:
-        batches.append(current)
-
-    def run(batch: list[str]) -> list[str | OSError]:
-        return [_digest(bundle / rel) for rel in batch]
-
-    with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 1)) as pool:
-        return {rel: d for batch, found in zip(batches, pool.map(run, batches), strict=True) for rel, d in zip(batch, found, strict=True)}
+    """sha256 of every file (see :func:`reprokit.hashes.sha256_many`)."""
+    rels = list(sizes)
+    root = str(bundle)
+    found = sha256_many([f"{root}/{rel}" for rel in rels], [sizes[rel] for rel in rels])
+    return {rel: d.hex() if isinstance(d, bytes) else d for rel, d in zip(rels, found, strict=True)}
 
 
 def check_integrity(bundle: Path) -> Check:
@@ -243,8 +216,9 @@ def integrity_and_manifest(bundle: Path) -> tuple[Check, Manifest | None]:
         problems.append(Problem(path=rel, message="not listed in SHA256SUMS (added or renamed?)"))
     present = sorted(set(listed) & actual)
     sizes: dict[str, int] = {}
+    root = str(bundle)
     for rel in present:
-        st = os.lstat(bundle / rel)
+        st = os.lstat(f"{root}/{rel}")
         if stat.S_ISLNK(st.st_mode):
             problems.append(Problem(path=rel, message="is a symlink; bundles hold regular files only"))
         elif stat.S_ISREG(st.st_mode):

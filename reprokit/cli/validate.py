@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from reprokit import report as review
 from reprokit import sandbox
 from reprokit.bundle import tarball
 from reprokit.cli.options import JSON, LOGGING, Subparsers, duration, positive, print_json, size
 from reprokit.fsutil import atomic_write_text
+from reprokit.report import html
 from reprokit.report import text as render
 from reprokit.report.progress import lines
 from reprokit.validate import ValidateSettings, validate
@@ -72,6 +72,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render.report(report))
     if args.report is not None and report.review is not None:
 
-        atomic_write_text(Path(args.report), review.render(report.review))
+        atomic_write_text(Path(args.report), html.render(report.review))
         print(f"wrote {args.report}", file=sys.stderr)
     return report.outcome.exit_status

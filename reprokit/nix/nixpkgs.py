@@ -17,15 +17,18 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import requests
-
-from reprokit import data, hashes, http, nar
+from reprokit import data, hashes, http, lazy, nar
 from reprokit.cache import cache_root
 from reprokit.errors import PinError, RetriesExhausted, UsageError
 from reprokit.fsutil import atomic_write_bytes
 from reprokit.resolve.interpreter import RELEASED
+
+if TYPE_CHECKING:
+    import requests
+else:
+    requests = lazy.module("requests")
 
 log = logging.getLogger(__name__)
 

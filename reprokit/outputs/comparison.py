@@ -7,10 +7,14 @@ reason, never a crash.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from collections.abc import Sequence
+from pathlib import Path
 
 from reprokit.errors import InputError
 from reprokit.outputs import arrays, image, jsondoc, notebook, pdf, svg, table, text
+from reprokit.outputs.record import RecordedOutput
 from reprokit.outputs.rule import Rule
 from reprokit.outputs.verdict import Difference, Tally, Verdict, missing
 
@@ -86,3 +90,31 @@ def _compare(path: str, recorded: bytes, rerun: bytes, rule: Rule) -> Verdict:
     if not tally.failed and tally.worst_abs is None and tally.worst_rel is None and not tally.notes:
         tally.notes.append("same values; the bytes differ only in layout (order, spacing, number format)")
     return tally.verdict(path, method, diff_image=diff, summary=summary)
+
+
+def compare_outputs(recorded: Sequence[RecordedOutput], recorded_dir: Path, rerun_dir: Path) -> tuple[Verdict, ...]:
+    """A verdict for each recorded output: its kept copy under ``recorded_dir`` (or its
+    sha256, when kept by hash only) against the file at the same path under ``rerun_dir``.
+    An output the archive-time runs already disagreed on (``varies``) that differs again,
+    or is missing, ``varies``: reported with its difference, not judged different."""
+    out = []
+    for rec in recorded:
+        verdict = _verdict(rec, recorded_dir, rerun_dir)
+        if rec.varies and verdict.status in ("different", "missing"):
+            noise = f" ({rec.noise})" if rec.noise else ""
+            verdict = dataclasses.replace(verdict, status="varies",
+                                          summary=f"varies between runs, as between the archive's own{noise}: {verdict.summary}")
+        out.append(verdict)
+    return tuple(out)
+
+
+def _verdict(rec: RecordedOutput, recorded_dir: Path, rerun_dir: Path) -> Verdict:
+    target = rerun_dir / rec.path
+    if not target.is_file():
+        return missing(rec.path, rec.rule, "the rerun did not write it")
+    kept = recorded_dir / rec.path
+    if not rec.kept:
+        return by_hash(rec.path, rec.rule, rec.sha256, target.read_bytes(), "kept by sha256 only")
+    if not kept.is_file():
+        return by_hash(rec.path, rec.rule, rec.sha256, target.read_bytes(), "the recorded copy is not in the bundle")
+    return compare(rec.path, kept.read_bytes(), target.read_bytes(), rec.rule)

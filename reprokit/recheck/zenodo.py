@@ -12,14 +12,17 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import requests
-
-from reprokit import __version__, http
+from reprokit import __version__, http, lazy
 from reprokit.errors import HashMismatch, RetriesExhausted, UsageError, ZenodoError
 from reprokit.publish import instance_base, origin
+
+if TYPE_CHECKING:
+    import requests
+else:
+    requests = lazy.module("requests")
 
 log = logging.getLogger(__name__)
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reprokit.archive import ArchiveResult
-from reprokit.nix.nixpkgs import NixpkgsPin
-from reprokit.publish import Published
-from reprokit.scan import ScanResult
-from reprokit.scan.secrets import Finding
-from reprokit.validate import Report
-from reprokit.vendor import VendorReport
 from reprokit.wording import counted
+
+if TYPE_CHECKING:  # what is drawn; `reprokit validate` does not load archive or publish to print its table
+    from reprokit.archive import ArchiveResult
+    from reprokit.nix.nixpkgs import NixpkgsPin
+    from reprokit.publish import Published
+    from reprokit.scan import ScanResult
+    from reprokit.scan.secrets import Finding
+    from reprokit.validate import Report
+    from reprokit.vendor import VendorReport
 
 
 def report(r: Report) -> str:

@@ -10,14 +10,18 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import requests
-
+from reprokit import lazy
 from reprokit.errors import HashMismatch, PackageIndexError
 from reprokit.fsutil import sha256_file
 from reprokit.resolve import pypi
 from reprokit.resolve.lockfile import Artifact
+
+if TYPE_CHECKING:
+    import requests
+else:
+    requests = lazy.module("requests")
 
 
 def cache_path(cache: Path, sha256: str) -> Path:

@@ -17,14 +17,19 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import requests
 from packaging.utils import canonicalize_name
 
-from reprokit import http
+from reprokit import http, lazy
 from reprokit.errors import PackageIndexError, RetriesExhausted
 from reprokit.http import redact
+
+if TYPE_CHECKING:
+    import requests
+else:
+    requests = lazy.module("requests")
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,19 @@ network, which also proves the bundle needs none.
 
 from __future__ import annotations
 
-from reprokit.resolve.pipoutput import explain_pip_failure, failed_package
-from reprokit.run.failure import crash, failure, missing_folder
-from reprokit.run.rebuild import Env, canonical, clean_env, find_python, installer_wheel, rebuild_pip
-from reprokit.run.runs import RUN_TIMEOUT, SHOWN, RunResult, command, run_entry_points, threads_asked, too_long
+from typing import TYPE_CHECKING
+
+from reprokit import lazy
+
+if TYPE_CHECKING:
+    from reprokit.resolve.pipoutput import explain_pip_failure, failed_package
+    from reprokit.run.failure import crash, missing_folder
+    from reprokit.run.rebuild import Env, canonical, clean_env, find_python, installer_wheel, rebuild_pip
+    from reprokit.run.runs import RUN_TIMEOUT, SHOWN, RunResult, command, run_entry_points, threads_asked, too_long
+else:
+    __getattr__ = lazy.exports(__name__)
 
 __all__ = [
     "RUN_TIMEOUT", "SHOWN", "Env", "RunResult", "canonical", "clean_env", "command", "crash", "explain_pip_failure", "failed_package",
-    "failure", "find_python", "installer_wheel", "missing_folder", "rebuild_pip", "run_entry_points", "threads_asked", "too_long",
+    "find_python", "installer_wheel", "missing_folder", "rebuild_pip", "run_entry_points", "threads_asked", "too_long",
 ]

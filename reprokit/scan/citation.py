@@ -12,13 +12,16 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from reprokit import data as data_files
-from reprokit import schemas
+from reprokit import lazy, schemas
 from reprokit.errors import InputError
+
+if TYPE_CHECKING:
+    import jsonschema
+else:
+    jsonschema = lazy.module("jsonschema")
 
 SCHEMA = "cff-1.2.0.schema.json"
 

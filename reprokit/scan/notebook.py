@@ -10,8 +10,15 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import nbformat.reader
+from reprokit import lazy
+
+if TYPE_CHECKING:
+    import nbformat.reader
+else:
+    nbformat = lazy.module("nbformat")
+
 
 # Cell magics whose body is still Python.
 PYTHON_CELL_MAGICS = frozenset(

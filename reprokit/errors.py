@@ -129,5 +129,15 @@ class NeedsSourceBuild(InputError):
         self.distribution, self.where, self.message = distribution, where, message
 
 
+class NeedsEarlierRelease(InputError):
+    """An entry point failed inside a distribution as a caller of another release of it
+    would (an argument or attribute it no longer has): the lock's release of it may be
+    newer than the one the paper ran with."""
+
+    def __init__(self, *, distribution: str, version: str, where: str, message: str, text: str) -> None:
+        super().__init__(text)
+        self.distribution, self.version, self.where, self.message = distribution, version, where, message
+
+
 class ClusterError(ReprokitError):
     """The Dask scheduler that runs a recheck's checks could not be reached, or was lost."""

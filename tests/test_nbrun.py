@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from reprokit.resolve import NOTEBOOK_TOOLING, LockSettings, lock
+from reprokit.run._nbrun import _raised_in
 from reprokit.scan import ScanSettings, scan
 from tests.fakeindex import FakeIndex, running
 from tests.helpers import RUNNING, notebook, write_tree
@@ -80,3 +81,23 @@ def test_the_runner_is_the_reprokit_that_runs_not_another_on_the_path(tmp_path: 
     proc = subprocess.run([sys.executable, "-c", script, str(checkout), str(nb)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (nb / "runner-was-here").read_text().startswith(str(checkout)), "the child ran another reprokit's runner"
+
+
+IPYTHON_8 = ("\x1b[0;31m---------------------------------------------------------------------------\x1b[0m\n"
+             "\x1b[0;31mNotImplementedError\x1b[0m                       Traceback (most recent call last)\n"
+             "Cell \x1b[0;32mIn[5], line 3\x1b[0m\n\x1b[1;32m      1\x1b[0m fig \x1b[38;5;241m=\x1b[39m plt\x1b[38;5;241m.\x1b[39mfigure()\n"
+             "File \x1b[0;32m/w/paper/helpers/plots.py:12\x1b[0m, in \x1b[0;36mdraw\x1b[0;34m(ax)\x1b[0m\n"
+             "File \x1b[0;32m/tmp/env/lib/python3.7/site-packages/matplotlib/axes/_base.py:1281\x1b[0m, in \x1b[0;36m_AxesBase.set_aspect\x1b[0m\n"
+             "\x1b[0;31mNotImplementedError\x1b[0m: It is not currently possible to manually set the aspect on 3D axes")
+IPYTHON_7 = ("\x1b[0;31mTypeError\x1b[0m                                 Traceback (most recent call last)\n"
+             "\x1b[0;32m<ipython-input-4-1c0d>\x1b[0m in \x1b[0;36m<module>\x1b[0;34m\x1b[0m\n"
+             "\x1b[0;32m/tmp/env/lib/python3.6/site-packages/numpy/core/fromnumeric.py\x1b[0m in \x1b[0;36mreshape\x1b[0;34m(a, newshape)\x1b[0m\n"
+             "\x1b[1;32m    231\x1b[0m     \x1b[0;31m\"\"\"\x1b[0m\n\x1b[0;32m--> 232\x1b[0;31m     \x1b[0;32mreturn\x1b[0m _wrapfunc(a)\x1b[0m\n"
+             "\x1b[0;31mTypeError\x1b[0m: 'float' object cannot be interpreted as an integer")
+
+
+def test_a_failing_cell_names_the_innermost_file_of_its_traceback() -> None:
+    assert _raised_in(IPYTHON_8, Path("/w/paper")) == " (in matplotlib/axes/_base.py, line 1281)"
+    assert _raised_in(IPYTHON_7, Path("/w/paper")) == " (in numpy/core/fromnumeric.py, line 232)"
+    assert _raised_in(IPYTHON_8.split("File \x1b[0;32m/tmp")[0], Path("/w/paper")) == " (in helpers/plots.py, line 12)"
+    assert _raised_in("\x1b[0;31mZeroDivisionError\x1b[0m: division by zero\nCell In[2], line 1\n", Path("/w/paper")) == ""

@@ -38,14 +38,25 @@ from reprokit.bundle.integrity import check_integrity
 from reprokit.bundle.pack import epoch, sums, write_tar
 from reprokit.bundle.place import _replace_dir, reap
 from reprokit.cache import cache_root
-from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, UsageError
+from reprokit.errors import (
+    InputError,
+    NeedsBuildTool,
+    NeedsEarlierRelease,
+    NeedsFolder,
+    NeedsModule,
+    NeedsSourceBuild,
+    ResolutionFailed,
+    UsageError,
+)
 from reprokit.fsutil import atomic_write_text, reap_temporary, sha256_file
 from reprokit.nix import flake, nixpkgs, providers
 from reprokit.outputs import config as outputs_config
 from reprokit.resolve import LockSettings, buildtools, choose_python, lazy_left_out, pypi
 from reprokit.resolve import lockfile as lock_mod
+from reprokit.resolve.earlier import EarlierSeries, earlier_series
 from reprokit.resolve.fetch import ProgressHook
 from reprokit.resolve.lockfile import Lock
+from reprokit.resolve.requirements import pinned, with_earlier_series
 from reprokit.scan import citation, entrypoints, import_roots, module_folders, paperconfig, secrets, tree
 from reprokit.scan.entrypoints import CONFIGURED
 from reprokit.vendor import VendorSettings, vendor
@@ -189,6 +200,28 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         too_long: frozenset[str] = frozenset()
         needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
         built: frozenset[str] = frozenset()  # distributions the runs showed must be built from source
+        held: dict[str, EarlierSeries] = {}  # distributions held below the series the lock took, and why
+        held_for: dict[str, str] = {}  # ... -> the entry point that failed inside it
+        settled: set[str] = set()  # distributions whose series is the lock's: no earlier one is tried
+        candidates: dict[str, EarlierSeries] = {}
+
+        def step_back(name: str, version: str) -> bool:
+            """Whether a failure inside ``name`` is worth a run with its series before."""
+            key = record.canonical(name)
+            if key in settled or key in held or len(held) >= 2 or not locked.versions_from.startswith("date") or pinned(scanned, key):
+                return False
+            candidates[key] = found = earlier_series(client, key, version, lock_settings.date)  # type: ignore[assignment]
+            if found is None:
+                settled.add(key)
+            return found is not None
+
+        def relock() -> tuple[Lock, list[str]]:
+            wanted = with_earlier_series(resolve.with_run_time_needs(scanned, needed), {k: e.requirement for k, e in held.items()})
+            relocked = lock_mod.from_source(resolve.lock(wanted, lock_settings, root=paper), built)
+            with clock.phase("build tools"):
+                return buildtools.plan(relocked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
+                                       every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+
         while True:
             shutil.rmtree(work / "vendor", ignore_errors=True)
             with clock.phase("vendor"):
@@ -208,7 +241,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                                           python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED),
                                           buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say,
                                           unisolated={p.name: p.build_with for p in locked.packages if p.build_undeclared},
-                                          timings=clock, env_cache=cache_root(settings.cache_dir))
+                                          timings=clock, env_cache=cache_root(settings.cache_dir), step_back=step_back)
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
                 too_long = recorded.too_long
             except NeedsFolder as need:
@@ -259,13 +292,35 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                 needed[need.module] = dist
                 notes.append(f"{need.where} needs {need.module} at run time ({need.message}), which no import of the paper names: "
                              f"{dist} added to the lock; declare it in the paper's requirements")
-                locked = lock_mod.from_source(resolve.lock(resolve.with_run_time_needs(scanned, needed), lock_settings, root=paper), built)
-                with clock.phase("build tools"):
-                    locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
-                                                          cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy, needs=build_needs)
+                locked, build_notes = relock()
+                continue
+            except NeedsEarlierRelease as need:
+                key = record.canonical(need.distribution)
+                held[key], held_for[key] = candidates[key], need.where
+                try:
+                    locked, build_notes = relock()
+                except ResolutionFailed:  # the paper's own requirements want the later series
+                    del held[key]
+                    settled.add(key)
+                    locked, build_notes = relock()
+                continue
+            back = [k for k, e in held.items() if any(ep.path == held_for[k] and ep.name in failed for ep in eps)]
+            if back:
+                # The series before did not run it either: the lock's series, as of the date, is kept.
+                for key in back:
+                    notes.append(f"{held_for[key]} failed inside {key} {held[key].locked}, and with its series before ({held[key].before}) "
+                                 f"too: {key} {held[key].locked} is kept")
+                    del held[key]
+                    settled.add(key)
+                locked, build_notes = relock()
                 continue
             notes += recorded_notes
             break
+        for key, e in held.items():
+            notes.append(f"{held_for[key]} failed inside {key} {e.locked}, whose series {e.series} came out {e.days} days before the "
+                         f"paper's date, and runs with the series before it: the paper was most likely run with it, and {key} "
+                         f"{next((p.version for p in locked.packages if p.name == key), e.before)} is locked instead "
+                         f"(declare {key}<{e.series} in its requirements to say so)")
         choices: list[providers.Choice] = []
         if pin is not None:
             # After the outputs are recorded: the flake's checks compare a rerun with them.

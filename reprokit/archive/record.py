@@ -22,7 +22,15 @@ from reprokit import sandbox
 from reprokit.archive import envcache, runcache
 from reprokit.archive.timings import Timings
 from reprokit.bundle import manifest
-from reprokit.errors import InputError, NeedsBuildTool, NeedsFolder, NeedsModule, NeedsSourceBuild, RebuildFailed
+from reprokit.errors import (
+    InputError,
+    NeedsBuildTool,
+    NeedsEarlierRelease,
+    NeedsFolder,
+    NeedsModule,
+    NeedsSourceBuild,
+    RebuildFailed,
+)
 from reprokit.fsutil import temporary_folder
 from reprokit.nix import providers
 from reprokit.outputs import build
@@ -49,7 +57,8 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                    python_path: Sequence[str] = (), required: frozenset[str] = frozenset(),
                    buildable: frozenset[str] = frozenset(), timeout: int = rerun.RUN_TIMEOUT,
                    progress: Callable[[str], None] | None = None, unisolated: Mapping[str, Sequence[str]] | None = None,
-                   timings: Timings | None = None, env_cache: Path | None = None) -> Recorded:
+                   timings: Timings | None = None, env_cache: Path | None = None,
+                   step_back: Callable[[str, str], bool] | None = None) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -65,7 +74,9 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     Failures archive can mend are raised: a module no import names (:class:`NeedsModule`),
     a folder the paper lacks (:class:`NeedsFolder`), and a crash in the compiled code of a
     distribution installed from its wheel that could be built from its sdist (one of
-    ``buildable``: :class:`NeedsSourceBuild`).
+    ``buildable``: :class:`NeedsSourceBuild`), and a failure inside a distribution as a
+    caller of another release of it would see, when ``step_back`` (its name and version)
+    says an earlier release may be the paper's (:class:`NeedsEarlierRelease`).
 
     An entry point that takes longer than ``timeout`` seconds is stopped, recorded as too
     long to rerun here (in ``too_long``), and not run again; the archive goes on.
@@ -142,6 +153,10 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     if crashed_in and canonical(crashed_in) in buildable:
                         raise NeedsSourceBuild(distribution=crashed_in, where=r.entry_point.path, message=r.message,
                                                text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    library = library_failure(env_root, r.message) if step_back is not None else None
+                    if library and step_back is not None and step_back(*library):
+                        raise NeedsEarlierRelease(distribution=library[0], version=library[1], where=r.entry_point.path, message=r.message,
+                                                  text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
                     stopped = [e.path for e in eps if e.name in too_long]
                     failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap, stopped))
                 elif i == 0:
@@ -255,21 +270,56 @@ def compiled_distribution(env: Path, message: str) -> str | None:
     :func:`reprokit.rerun.crash`), when it was installed from a wheel of compiled code
     (``Root-Is-Purelib: false``)."""
     m = _CRASH_FRAME.match(message)
-    if not m:
+    owner = _owner(env, m.group(1)) if m else None
+    if owner is None:
         return None
+    info, name, _ = owner
+    try:
+        wheel = (info / "WHEEL").read_text("utf-8", "replace")
+    except OSError:
+        return None
+    return name if re.search(r"^Root-Is-Purelib:\s*false", wheel, re.M | re.I) else None
+
+
+# Errors a library raises when it is called as another release of it was: an argument or
+# attribute it no longer has, a value it now refuses (numpy 1.12's float indices).
+# A notebook's failure names its cell first (``nb.ipynb: cell 5: TypeError: ...``).
+_FAILED = r"^exited with status \d+: (?:\S+\.ipynb: cell \d+: )?"
+_API_ERROR = re.compile(_FAILED + r"(?:TypeError|AttributeError|ValueError|NotImplementedError|KeyError|IndexError|ImportError)\b"
+                        r".*\(in (\S+\.py)(?:, line \d+)?\)$")
+_NAMED_MODULE = re.compile(_FAILED + r"(?:ImportError: cannot import name \S+ from '([\w.]+)'|AttributeError: module '([\w.]+)' has no attribute )")
+
+
+def library_failure(env: Path, message: str) -> tuple[str, str] | None:
+    """The distribution (name, version) in ``env`` a run failed inside, as a caller of
+    another release of it would: its own code raised the error (``TypeError: ... (in
+    matplotlib/axes/_base.py, line 1281)``), or the paper asked it for a name it lacks
+    (``cannot import name 'x' from 'sklearn.utils'``)."""
+    named = _NAMED_MODULE.match(message)
+    if named:
+        module = (named.group(1) or named.group(2)).split(".")[0]
+        found = _owner(env, f"{module}/__init__.py") or _owner(env, f"{module}.py")
+    else:
+        m = _API_ERROR.match(message)
+        found = _owner(env, m.group(1)) if m else None
+    return (found[1], found[2]) if found else None
+
+
+def _owner(env: Path, rel: str) -> tuple[Path, str, str] | None:
+    """The .dist-info folder, name and version of the distribution in ``env`` that
+    installed the file ``rel`` of site-packages."""
     for record_file in env.glob("**/site-packages/*.dist-info/RECORD"):
-        info = record_file.parent
         try:
             listed = {line.split(",", 1)[0] for line in record_file.read_text("utf-8", "replace").splitlines()}
-            wheel = (info / "WHEEL").read_text("utf-8", "replace")
         except OSError:
             continue
-        if m.group(1) in listed:
-            if re.search(r"^Root-Is-Purelib:\s*false", wheel, re.M | re.I):
-                meta = (info / "METADATA").read_text("utf-8", "replace") if (info / "METADATA").is_file() else ""
-                name = re.search(r"^Name:\s*(\S+)", meta, re.M)
-                return name.group(1) if name else info.name.split("-")[0]
-            return None
+        if rel in listed:
+            info = record_file.parent
+            meta = (info / "METADATA").read_text("utf-8", "replace") if (info / "METADATA").is_file() else ""
+            name, version = re.search(r"^Name:\s*(\S+)", meta, re.M), re.search(r"^Version:\s*(\S+)", meta, re.M)
+            fallback = info.name.removesuffix(".dist-info").split("-")
+            return (info, name.group(1) if name else fallback[0],
+                    version.group(1) if version else (fallback[1] if len(fallback) > 1 else ""))
     return None
 
 

@@ -7,6 +7,7 @@ relative ones).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import os
@@ -20,7 +21,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-from packaging.utils import canonicalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
 
 from reprokit import http, lazy
 from reprokit.errors import PackageIndexError, RetriesExhausted
@@ -57,6 +65,21 @@ class File:
     @property
     def kind(self) -> str:
         return "wheel" if self.filename.endswith(".whl") else "sdist"
+
+
+def released(files: list[File]) -> dict[Version, dt.datetime]:
+    """When each release of a project came out: the upload time of its first file (a
+    release's files arrive over hours, and some projects add wheels years later). Files
+    whose name or time cannot be read are left out."""
+    first: dict[Version, dt.datetime] = {}
+    for f in files:
+        try:
+            version = parse_wheel_filename(f.filename)[1] if f.kind == "wheel" else parse_sdist_filename(f.filename)[1]
+            when = dt.datetime.fromisoformat((f.upload_time or "").replace("Z", "+00:00"))
+        except (ValueError, InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        first[version] = min(when, first.get(version, when))
+    return first
 
 
 class Client:

@@ -5,12 +5,13 @@ with what is optional or lazy left out (and said why), and what runs showed a ne
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from reprokit.resolve.settings import LockSettings
-from reprokit.scan import Distribution, ScanResult
+from reprokit.scan import DeclaredReq, Distribution, ScanResult
 from reprokit.scan.declared import is_requirement
 
 
@@ -84,3 +85,25 @@ def with_run_time_needs(scan: ScanResult, needed: dict[str, str]) -> ScanResult:
         dists[dist] = Distribution(name=dist, imports=tuple(sorted({module, *(old.imports if old else ())})), optional=False,
                                    declared=old.declared if old else False, how=old.how if old else "needed at run time")
     return dataclasses.replace(scan, distributions=tuple(sorted(dists.values(), key=lambda d: d.name)))
+
+
+def with_earlier_series(scan: ScanResult, held: Mapping[str, str]) -> ScanResult:
+    """``scan`` with distributions held below a release series (name -> ``name<3.1``), each
+    a requirement of its own (one the paper only has through another is one too)."""
+    dists = {d.name: d for d in scan.distributions}
+    for name in held:
+        dists.setdefault(name, Distribution(name=name, imports=(), optional=False, declared=False, how="held below a release series"))
+    declared = (*scan.declared, *(DeclaredReq(requirement=req, source="an earlier release series (archive)") for req in held.values()))
+    return dataclasses.replace(scan, distributions=tuple(sorted(dists.values(), key=lambda d: d.name)), declared=declared)
+
+
+def pinned(scan: ScanResult, name: str) -> bool:
+    """Whether the paper pins ``name`` to one version (``==``, ``===``)."""
+    for d in scan.declared:
+        try:
+            req = Requirement(d.requirement)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(req.name) == canonicalize_name(name) and any(s.operator in ("==", "===") for s in req.specifier):
+            return True
+    return False

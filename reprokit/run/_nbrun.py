@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,36 @@ def kernel_argv(python: str, pythonpath: str | None) -> list[str]:
 def _one_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# A frame of an IPython traceback: "File /x/y.py:1281, in f(...)" (IPython 8), "/x/y.py in
+# f(...)" (IPython 7, its line marked "--> 1281" below), or Python's own 'File "/x/y.py", line 3'.
+_TB_FRAME = re.compile(r'(/[^\s:"]+\.py)(?::(\d+)|", line (\d+)| in )')
+_TB_ARROW = re.compile(r"^-+> ?(\d+)", re.M)
+
+
+def _raised_in(traceback: str, folder: Path) -> str:
+    """`` (in matplotlib/axes/_base.py, line 1281)``: the innermost frame of a cell's
+    traceback in a file of a library (what follows site-packages/) or of the paper (its
+    path from the notebook's folder); "" when the error came from the cell itself."""
+    text = _ANSI.sub("", traceback)
+    frames = list(_TB_FRAME.finditer(text))
+    if not frames:
+        return ""
+    last = frames[-1]
+    path = last.group(1)
+    line = last.group(2) or last.group(3)
+    if line is None:
+        arrow = _TB_ARROW.search(text, last.end())
+        line = arrow.group(1) if arrow else None
+    if "/site-packages/" in path:
+        path = path.split("/site-packages/", 1)[1]
+    elif path.startswith(f"{folder}/"):
+        path = path[len(str(folder)) + 1:]
+    else:
+        return ""
+    return f" (in {path}, line {line})" if line else f" (in {path})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         client.execute_cell(cell, index)
                     except CellExecutionError as exc:
-                        failed = f"cell {index + 1}: {exc.ename}: {_one_line(exc.evalue) or exc.ename}"
+                        failed = f"cell {index + 1}: {exc.ename}: {_one_line(exc.evalue) or exc.ename}{_raised_in(exc.traceback, path.parent)}"
                         break
                     except CellTimeoutError:
                         failed = f"cell {index + 1}: timed out after {args.timeout}s"

@@ -210,10 +210,12 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             key = record.canonical(name)
             if key in settled or key in held or len(held) >= 2 or not locked.versions_from.startswith("date") or pinned(scanned, key):
                 return False
-            candidates[key] = found = earlier_series(client, key, version, lock_settings.date)  # type: ignore[assignment]
+            found = earlier_series(client, key, version, lock_settings.date)
             if found is None:
                 settled.add(key)
-            return found is not None
+                return False
+            candidates[key] = found
+            return True
 
         def relock() -> tuple[Lock, list[str]]:
             wanted = with_earlier_series(resolve.with_run_time_needs(scanned, needed), {k: e.requirement for k, e in held.items()})

@@ -628,3 +628,35 @@ def test_the_build_step_runs_before_each_entry_point_in_its_copy_of_the_paper(tm
                          env={**NIX_ENV, "REPROKIT_WORKDIR": str(work)})
     assert app.returncode == 0, app.stderr
     assert (work / "code" / "out.txt").read_text() == "42" and not (bundle / "paper" / "code" / "fast.py").exists()
+
+
+def test_a_paper_that_is_a_package_reads_its_own_metadata_in_the_nix_runs(tmp_path: Path) -> None:
+    """As in reprokit's own runs, the app and the check see a .dist-info of the paper's
+    project: importlib.metadata finds its version and its console scripts."""
+    bundle = tmp_path / "bundle"
+    (bundle / "paper" / "src" / "volcano").mkdir(parents=True)
+    (bundle / "paper" / "pyproject.toml").write_text('[project]\nname = "volcano-paper"\nversion = "1.2.0"\n'
+                                                     '[project.scripts]\ngenerate-figs = "volcano.figs:main"\n')
+    (bundle / "paper" / "src" / "volcano" / "__init__.py").write_text("")
+    (bundle / "paper" / "src" / "run.py").write_text(
+        "from importlib.metadata import version, entry_points\n"
+        "scripts = [e.value for e in entry_points(group='console_scripts') if e.name == 'generate-figs']\n"
+        "open('out.txt', 'w').write(version('volcano-paper') + ' ' + ' '.join(scripts))\n")
+    lock = Lock(python="3.11", platform="x86_64-linux", date="2024-02-15", index_url="https://pypi.org/simple/", versions_from="date", packages=())
+    expected = b"1.2.0 volcano.figs:main"
+    generate(bundle, lock, pin(1716542732, "nixos-24.05"), entry_points=[flake.EntryPoint(name="run", kind="script", path="src/run.py")],
+             data={}, outputs={"run": [{"path": "src/out.txt", "sha256": hashlib.sha256(expected).hexdigest()}]})
+    assert lock_json(bundle)["project"]["distInfo"] == "volcano_paper-1.2.0.dist-info"
+    override = ["--offline", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}"]
+    checked = nix("build", *override, "--no-link", f"path:{bundle}#checks.x86_64-linux.run")
+    assert checked.returncode == 0, checked.stderr
+    work = tmp_path / "work"
+    app = subprocess.run(["nix", "run", *override, f"path:{bundle}#run"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**NIX_ENV, "REPROKIT_WORKDIR": str(work)})
+    assert app.returncode == 0, app.stderr
+    assert (work / "src" / "out.txt").read_bytes() == expected
+    # A metadata folder name that is no plain name never reaches the shell.
+    doc = lock_json(bundle)
+    doc["project"]["distInfo"] = "x$(touch pwned).dist-info"
+    with pytest.raises(InputError, match="project metadata folder"):
+        flake.check_document(doc)

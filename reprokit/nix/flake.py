@@ -38,6 +38,7 @@ from reprokit.nix.providers import (
 )
 from reprokit.resolve.lockfile import Artifact, Lock
 from reprokit.scan.entrypoints import EntryPoint, is_build_step
+from reprokit.scan.project import Project, own_project
 
 LOCK_JSON = "nix/lock.json"
 
@@ -107,8 +108,9 @@ def image_name(name: str) -> str:
 
 def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection[str] | None = None, entry_points: Sequence[EntryPoint] = (),
                   outputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None, native_inputs: Mapping[str, NativeInputs] | None = None,
-                  title: str = "", name: str = "paper", python_path: Sequence[str] = ()) -> dict[str, Any]:
-    """``nix/lock.json``: the lock as the Nix library reads it."""
+                  title: str = "", name: str = "paper", python_path: Sequence[str] = (), project: Project | None = None) -> dict[str, Any]:
+    """``nix/lock.json``: the lock as the Nix library reads it. ``project``: the paper's
+    own, when it is a package, whose metadata its runs see as an installed package's."""
     deps = dependencies(lock)
     chosen = {c.package: c for c in choices}
     table = native_inputs_table()
@@ -162,12 +164,17 @@ def lock_document(lock: Lock, choices: Sequence[Choice], *, vendored: Collection
         "buildTools": tools,
         "entryPoints": eps,
         "pythonPath": list(python_path),
+        **({"project": {"distInfo": project.dist_info, "metadata": project.metadata(), "entryPoints": project.entry_points_txt()}}
+           if project is not None else {}),
     }
 
 
 def check_document(doc: Mapping[str, Any]) -> None:
     """Refuse data Nix could not use as names: entry points and outputs go into store
     names and ``sha256sum -c`` lines."""
+    project = doc.get("project")
+    if project is not None and not re.fullmatch(r"[A-Za-z0-9_.+!-]+\.dist-info", project["distInfo"]):
+        raise InputError(f"the paper's project metadata folder {project['distInfo']!r}: use letters, digits and _ . + ! - only")
     for ep in doc["entryPoints"]:
         if not _STORE_NAME.fullmatch(ep["name"]):
             raise InputError(f"entry point name {ep['name']!r}: use letters, digits and - _ . only")
@@ -281,7 +288,8 @@ def write_flake(out: Path, lock: Lock, pin: NixpkgsPin, *, description: str, ent
     vendored = {p.relative_to(out).as_posix() for p in (out / "vendor").rglob("*") if p.is_file()} if (out / "vendor").is_dir() else set()
     choices = choose_providers(lock, vendored)
     doc = lock_document(lock, choices, vendored=vendored, entry_points=entry_points, outputs=outputs,
-                        native_inputs=native_inputs, title=description, name=name, python_path=python_path)
+                        native_inputs=native_inputs, title=description, name=name, python_path=python_path,
+                        project=own_project(out / "paper"))
     check_document(doc)
     missing = missing_sources(out, doc)
     if missing:

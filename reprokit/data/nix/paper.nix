@@ -10,10 +10,21 @@ let
 
   paper = builtins.path { path = root + "/paper"; name = "paper"; };
 
+  # A paper that is a package reads its own metadata as an installed one does
+  # (importlib.metadata.version("mypkg"), its entry points): a .dist-info of it.
+  project = lock.project or null;
+  projectMeta = pkgs.runCommand "paper-metadata" { } (''
+    mkdir -p $out/${u.escapeShellArg project.distInfo}
+    cp ${pkgs.writeText "METADATA" project.metadata} $out/${u.escapeShellArg project.distInfo}/METADATA
+  '' + (if project.entryPoints == "" then "" else ''
+    cp ${pkgs.writeText "entry_points.txt" project.entryPoints} $out/${u.escapeShellArg project.distInfo}/entry_points.txt
+  ''));
+
   # Folders of the paper on sys.path, as an installed (pip install -e .) paper has its own
-  # modules: `exportPath "$work"` in a script.
-  exportPath = top: if (lock.pythonPath or [ ]) == [ ] then "" else
-    "export PYTHONPATH=" + builtins.concatStringsSep ":" (map (p: "${top}/${u.escapeShellArg p}") lock.pythonPath) + "\n";
+  # modules, and its metadata: `exportPath "$work"` in a script.
+  pathOf = top: map (p: "${top}/${u.escapeShellArg p}") (lock.pythonPath or [ ]) ++ (if project == null then [ ] else [ "${projectMeta}" ]);
+  exportPath = top: if pathOf top == [ ] then "" else
+    "export PYTHONPATH=" + builtins.concatStringsSep ":" (pathOf top) + "\n";
 
   # Figures a script shows (plt.show()) are saved as shown/figure-N.png, as reprokit's
   # runs save them: reprokit_show.py, a matplotlib backend.

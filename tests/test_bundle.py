@@ -1025,17 +1025,23 @@ def test_a_paper_that_is_a_package_runs_its_examples_as_installed(built: tuple[P
 
 def test_an_entry_point_over_its_time_budget_is_recorded_and_not_passed(built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     """A simulation longer than the budget is stopped and recorded as too long to rerun
-    here; the archive goes on with the others. validate does not check it (no pass)
-    unless given more time than it had, and then it runs."""
+    here; the archive goes on with the others, and does not run it to its budget again
+    after mending another (a module only a run asks for). validate does not check it (no
+    pass) unless given more time than it had, and then it runs."""
     index = built[2]
+    index.add("zzdelta", "2.0", uploaded="2023-06-01T00:00:00Z")
     paper = write_tree(tmp_path / "budget", {
         "CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "alpha\n",
-        "fast.py": "import json\nimport alpha\nif __name__ == '__main__':\n    json.dump({'n': 1}, open('fast.json', 'w'))\n",
+        "fast.py": "import importlib, json\nimport alpha\nif __name__ == '__main__':\n"
+                   "    importlib.import_module(''.join(['zzdel', 'ta']))\n    json.dump({'n': 1}, open('fast.json', 'w'))\n",
         "slow.py": "import time\nimport alpha\nif __name__ == '__main__':\n    time.sleep(6)\n",
     })
+    lines: list[str] = []
     with running(index) as url:
         result = archive(ArchiveSettings(python=RUNNING, paper=paper, output=tmp_path / "b", offline=True, index_url=f"{url}/simple/",
-                                         cache_dir=tmp_path / "cache", quiet=True, run_timeout=3))
+                                         cache_dir=tmp_path / "cache", progress=lines.append, run_timeout=3))
+    assert any(n.startswith("fast.py needs zzdelta at run time") for n in result.notes), result.notes
+    assert len([ln for ln in lines if ln.startswith("running slow.py")]) == 1, lines
     man = manifest.read(result.bundle / "reprokit.yaml")
     eps = {e.name: e for e in man.entry_points}
     assert man.run_timeout == 3 and eps["fast"].status == "ran" and eps["slow"].status == "too-long"

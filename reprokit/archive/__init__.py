@@ -204,6 +204,9 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         held_for: dict[str, str] = {}  # ... -> the entry point that failed inside it
         settled: set[str] = set()  # distributions whose series is the lock's: no earlier one is tried
         candidates: dict[str, EarlierSeries] = {}
+        # Entry points stopped at their budget: a mend (a module added, a release held back)
+        # changes the lock, not how long they take; they are not run to their budget again.
+        stopped: dict[str, str] = {}
 
         def step_back(name: str, version: str) -> bool:
             """Whether a failure inside ``name`` is worth a run with its series before."""
@@ -243,7 +246,8 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                                           python_path, required=frozenset(f.entry_point.name for f in detection.found if f.source in CONFIGURED),
                                           buildable=lock_mod.wheel_installed(locked), timeout=run_timeout, progress=say,
                                           unisolated={p.name: p.build_with for p in locked.packages if p.build_undeclared},
-                                          timings=clock, env_cache=cache_root(settings.cache_dir), step_back=step_back)
+                                          timings=clock, env_cache=cache_root(settings.cache_dir), step_back=step_back,
+                                          stopped=stopped)
                 outputs, failed, recorded_notes = recorded.outputs, recorded.failed, recorded.notes
                 too_long = recorded.too_long
             except NeedsFolder as need:

@@ -58,7 +58,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                    buildable: frozenset[str] = frozenset(), timeout: int = rerun.RUN_TIMEOUT,
                    progress: Callable[[str], None] | None = None, unisolated: Mapping[str, Sequence[str]] | None = None,
                    timings: Timings | None = None, env_cache: Path | None = None,
-                   step_back: Callable[[str, str], bool] | None = None) -> Recorded:
+                   step_back: Callable[[str, str], bool] | None = None, stopped: dict[str, str] | None = None) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -79,7 +79,9 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     says an earlier release may be the paper's (:class:`NeedsEarlierRelease`).
 
     An entry point that takes longer than ``timeout`` seconds is stopped, recorded as too
-    long to rerun here (in ``too_long``), and not run again; the archive goes on.
+    long to rerun here (in ``too_long``), and not run again; the archive goes on. Those in
+    ``stopped`` (name -> why), stopped by an earlier recording of the same archive (before
+    a mend), are not run again either; those stopped here are added to it.
 
     With ``env_cache``, a sandboxed archive keeps the environment there for the next
     archive of the same lock (:mod:`reprokit.archive.envcache`), and the runs in which
@@ -87,8 +89,8 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     settings (:mod:`reprokit.archive.runcache`)."""
     notes: list[str] = []
     outputs: dict[str, tuple[manifest.Output, ...]] = {}
-    failed: dict[str, str] = {}
-    too_long: set[str] = set()
+    failed: dict[str, str] = dict(stopped or {})
+    too_long: set[str] = set(stopped or {})
     seconds: dict[str, float] = {}
     airgap = not policy.network
     env_key = ""  # the kept environment's, when there is one: runs are kept by it too
@@ -132,13 +134,19 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                                                  python_path=python_path, timeout=timeout, progress=progress)
                 if env_cache is not None and run_key:
                     runcache.save(env_cache, run_key, results, collect)
+            # Those stopped at their budget first: a mend raised below for another does not
+            # run them to their budget again.
+            for r in results:
+                if r.timed_out:
+                    too_long.add(r.entry_point.name)
+                    failed.setdefault(r.entry_point.name, r.message)
+                    if stopped is not None:
+                        stopped.setdefault(r.entry_point.name, r.message)
             for r in results:
                 seconds.setdefault(r.entry_point.name, r.seconds)
                 if not taken:
                     clock.add(f"run {i + 1}: {r.entry_point.path}", r.seconds)
                 if r.timed_out:
-                    too_long.add(r.entry_point.name)
-                    failed.setdefault(r.entry_point.name, r.message)
                     continue
                 if not r.ok:
                     module = missing_module(r.message)
@@ -157,8 +165,9 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     if library and step_back is not None and step_back(*library):
                         raise NeedsEarlierRelease(distribution=library[0], version=library[1], where=r.entry_point.path, message=r.message,
                                                   text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
-                    stopped = [e.path for e in eps if e.name in too_long]
-                    failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap, stopped))
+                    order = [e.name for e in eps]
+                    stopped_before = [e.path for e in eps[:order.index(r.entry_point.name)] if e.name in too_long]
+                    failed.setdefault(r.entry_point.name, r.message + _failure_hint(r.message, left_out, airgap, stopped_before))
                 elif i == 0:
                     notes.append(f"{r.entry_point.path} ran in {r.seconds:.1f}s and wrote {len(r.outputs)} file(s)")
             runs.append({r.entry_point.name: r for r in results})

@@ -605,6 +605,19 @@ def test_nix_build_run_and_check_against_the_stand_in(tmp_path: Path) -> None:
     assert failed.returncode != 0 and "my code/never.txt: FAILED, not written" in failed.stderr
 
 
+def _checked_and_run(bundle: Path, tmp_path: Path) -> Path:
+    """Build the check of entry point ``run`` and run its app against the stand-in; the
+    folder it ran in."""
+    override = ["--offline", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}"]
+    checked = nix("build", *override, "--no-link", f"path:{bundle}#checks.x86_64-linux.run")
+    assert checked.returncode == 0, checked.stderr
+    work = tmp_path / "work"
+    app = subprocess.run(["nix", "run", *override, f"path:{bundle}#run"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**NIX_ENV, "REPROKIT_WORKDIR": str(work)})
+    assert app.returncode == 0, app.stderr
+    return work
+
+
 def test_the_build_step_runs_before_each_entry_point_in_its_copy_of_the_paper(tmp_path: Path) -> None:
     """``python setup.py build_ext --inplace`` (marked ``build`` in nix/lock.json) makes the
     paper's own modules: the app and the check of every other entry point run it first,
@@ -620,13 +633,7 @@ def test_the_build_step_runs_before_each_entry_point_in_its_copy_of_the_paper(tm
     generate(bundle, lock, pin(1716542732, "nixos-24.05"), entry_points=eps, data={},
              outputs={"run": [{"path": "code/out.txt", "sha256": hashlib.sha256(b"42").hexdigest()}]})
     assert [e.get("build", False) for e in lock_json(bundle)["entryPoints"]] == [True, False]
-    override = ["--offline", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}"]
-    checked = nix("build", *override, "--no-link", f"path:{bundle}#checks.x86_64-linux.run")
-    assert checked.returncode == 0, checked.stderr
-    work = tmp_path / "work"
-    app = subprocess.run(["nix", "run", *override, f"path:{bundle}#run"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env={**NIX_ENV, "REPROKIT_WORKDIR": str(work)})
-    assert app.returncode == 0, app.stderr
+    work = _checked_and_run(bundle, tmp_path)
     assert (work / "code" / "out.txt").read_text() == "42" and not (bundle / "paper" / "code" / "fast.py").exists()
 
 
@@ -647,13 +654,7 @@ def test_a_paper_that_is_a_package_reads_its_own_metadata_in_the_nix_runs(tmp_pa
     generate(bundle, lock, pin(1716542732, "nixos-24.05"), entry_points=[flake.EntryPoint(name="run", kind="script", path="src/run.py")],
              data={}, outputs={"run": [{"path": "src/out.txt", "sha256": hashlib.sha256(expected).hexdigest()}]})
     assert lock_json(bundle)["project"]["distInfo"] == "volcano_paper-1.2.0.dist-info"
-    override = ["--offline", "--no-write-lock-file", "--override-input", "nixpkgs", f"path:{STANDIN}"]
-    checked = nix("build", *override, "--no-link", f"path:{bundle}#checks.x86_64-linux.run")
-    assert checked.returncode == 0, checked.stderr
-    work = tmp_path / "work"
-    app = subprocess.run(["nix", "run", *override, f"path:{bundle}#run"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env={**NIX_ENV, "REPROKIT_WORKDIR": str(work)})
-    assert app.returncode == 0, app.stderr
+    work = _checked_and_run(bundle, tmp_path)
     assert (work / "src" / "out.txt").read_bytes() == expected
     # A metadata folder name that is no plain name never reaches the shell.
     doc = lock_json(bundle)

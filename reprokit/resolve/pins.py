@@ -12,13 +12,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
 
 from reprokit import toml
 from reprokit.errors import ReprokitError, UsageError
@@ -102,18 +97,9 @@ def snapshot_date(scan: ScanResult, settings: LockSettings, client: pypi.Client)
             files = client.files(name)
         except ReprokitError:
             return None
-        released: dict[Version, dt.datetime] = {}
-        for f in files:
-            try:
-                version = parse_wheel_filename(f.filename)[1] if f.kind == "wheel" else parse_sdist_filename(f.filename)[1]
-                when = dt.datetime.fromisoformat((f.upload_time or "").replace("Z", "+00:00"))
-            except (ValueError, InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-                continue
-            # A release's files arrive over hours, and some projects add wheels years
-            # later: it counts as out with its first file a Linux machine could use.
-            usable = f.kind == "sdist" or "linux" in f.filename or f.filename.endswith("-none-any.whl")
-            if usable and when < cutoff and spec.contains(version, prereleases=True):
-                released[version] = min(when, released.get(version, when))
+        # A release counts as out with its first file a Linux machine could use.
+        usable = [f for f in files if f.kind == "sdist" or "linux" in f.filename or f.filename.endswith("-none-any.whl")]
+        released = {v: when for v, when in pypi.released(usable).items() if when < cutoff and spec.contains(v, prereleases=True)}
         if not released:
             return None
         day = released[max(released)].date() + dt.timedelta(days=1)

@@ -17,13 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
 
 from reprokit import http
 from reprokit.cache import cache_root
@@ -209,16 +204,8 @@ def uv_reason(stderr: str) -> str:
 
 def newest_before(client: pypi.Client, name: str, cutoff: dt.datetime) -> str | None:
     """The newest release of ``name`` with a file uploaded before ``cutoff``."""
-    best: Version | None = None
-    for f in client.files(name):
-        try:
-            when = dt.datetime.fromisoformat((f.upload_time or "").replace("Z", "+00:00"))
-            version = parse_wheel_filename(f.filename)[1] if f.kind == "wheel" else parse_sdist_filename(f.filename)[1]
-        except (ValueError, InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-            continue
-        if when < cutoff and not version.is_prerelease and (best is None or version > best):
-            best = version
-    return str(best) if best else None
+    out = [v for v, when in pypi.released(client.files(name)).items() if when < cutoff and not v.is_prerelease]
+    return str(max(out)) if out else None
 
 
 def compile(requirements: list[str], constraints: dict[str, str], settings: LockSettings,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import mmap
 import os
 import queue
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -165,43 +167,91 @@ def file_sha256(path: str | os.PathLike[str]) -> bytes:
 # A file this large is hashed on a worker thread: reading and hashing it release the GIL
 # for nearly all of its time. Smaller files spend most of theirs in Python (open, stat,
 # close), holding the GIL: on worker threads they only take it in turns (20,000 small
-# files took three times as long on two threads as on one), so the calling thread
-# hashes them, beside the workers.
+# files took three times as long on two threads as on one), so they are hashed by one
+# thread, or by a forked process (see :class:`Hashing`).
 LARGE = 1 << 20
+# So many small files are worth a process of their own (a fork costs about a millisecond).
+FORKED_SMALL = 2_000
+_RECORD = 33  # a forked process's answer for a file: 0 and its digest, or 1 and its errno
 
 
-def sha256_many(paths: list[str], sizes: list[int]) -> list[bytes | OSError]:
-    """The sha256 of every file in ``paths`` (``sizes`` their sizes), or the OSError that
-    reading it raised: the large files on a worker thread per core but one, largest
-    first, the small ones on this thread, which then helps with the large ones left."""
-    found: list[bytes | OSError | None] = [None] * len(paths)
-    large = sorted((i for i, n in enumerate(sizes) if n >= LARGE), key=lambda i: -sizes[i])
-    lock = threading.Lock()
+class Hashing:
+    """The sha256 of many files (``sizes`` their sizes), under way while the caller does
+    other work; :meth:`result` has them, or the OSError that reading each raised.
 
-    def one(i: int) -> None:
+    The large files are hashed on a worker thread per core but one, largest first. Many
+    small files go to a forked process when this one runs no other thread (a fork is safe
+    only then) and the machine has another core: it writes each digest to memory both
+    share, and the Python work of 20,000 small files runs beside this process's. Else,
+    and for what a forked process did not finish, :meth:`result` hashes them here."""
+
+    def __init__(self, paths: list[str], sizes: list[int]) -> None:
+        self.paths = paths
+        self.found: list[bytes | OSError | None] = [None] * len(paths)
+        self.large = sorted((i for i, n in enumerate(sizes) if n >= LARGE), key=lambda i: -sizes[i])
+        self.small = [i for i, n in enumerate(sizes) if n < LARGE]
+        self.lock = threading.Lock()
+        self.child: tuple[int, mmap.mmap, list[int]] | None = None
+        cores = os.cpu_count() or 1
+        if len(self.small) >= FORKED_SMALL and cores > 1 and threading.active_count() == 1 and hasattr(os, "fork"):
+            self.child = self._fork(self.small)
+            self.small = []
+        self.workers = [threading.Thread(target=self._take_large, daemon=True) for _ in range(min(len(self.large), max(1, cores - 1)))]
+        for w in self.workers:
+            w.start()
+
+    def _fork(self, share: list[int]) -> tuple[int, mmap.mmap, list[int]]:
+        shared = mmap.mmap(-1, _RECORD * len(share))
+        pid = os.fork()
+        if pid == 0:  # the forked process: never returns
+            code = 1
+            try:
+                for k, i in enumerate(share):
+                    try:
+                        record = b"\0" + _plain_sha256(self.paths[i])
+                    except OSError as exc:
+                        record = b"\1" + struct.pack("<i", exc.errno or 0).ljust(32, b"\0")
+                    shared[k * _RECORD:(k + 1) * _RECORD] = record
+                code = 0
+            finally:
+                os._exit(code)
+        return pid, shared, share
+
+    def _one(self, i: int) -> None:
         try:
-            found[i] = _plain_sha256(paths[i])
+            self.found[i] = _plain_sha256(self.paths[i])
         except OSError as exc:
-            found[i] = exc
+            self.found[i] = exc
 
-    def take_large() -> None:
+    def _take_large(self) -> None:
         while True:
-            with lock:
-                if not large:
+            with self.lock:
+                if not self.large:
                     return
-                i = large.pop(0)
-            one(i)
+                i = self.large.pop(0)
+            self._one(i)
 
-    workers = [threading.Thread(target=take_large, daemon=True) for _ in range(min(len(large), max(1, (os.cpu_count() or 1) - 1)))]
-    for w in workers:
-        w.start()
-    for i, n in enumerate(sizes):
-        if n < LARGE:
-            one(i)
-    take_large()
-    for w in workers:
-        w.join()
-    return found  # type: ignore[return-value]
+    def result(self) -> list[bytes | OSError]:
+        for i in self.small:
+            self._one(i)
+        self._take_large()
+        for w in self.workers:
+            w.join()
+        if self.child is not None:
+            pid, shared, share = self.child
+            _, status = os.waitpid(pid, 0)
+            for k, i in enumerate(share):
+                record = shared[k * _RECORD:(k + 1) * _RECORD]
+                if status != 0:  # stopped before it was done: what it wrote may be partial
+                    self._one(i)
+                elif record[0] == 0:
+                    self.found[i] = bytes(record[1:])
+                else:
+                    number = struct.unpack("<i", record[1:5])[0]
+                    self.found[i] = OSError(number, os.strerror(number), self.paths[i])
+            shared.close()
+            self.child = None
+        return self.found  # type: ignore[return-value]
 
 
 def _plain_sha256(path: str) -> bytes:

@@ -286,7 +286,21 @@ def test_a_tree_a_nar_cannot_hold_fails_the_same_whoever_walks_it(tmp_path: Path
         os.waitpid(-1, os.WNOHANG)
 
 
-def test_many_files_hash_as_sha256sum_hashes_them_large_and_small_and_unreadable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["here", "forked", "forked-and-stopped"])
+def test_many_files_hash_as_sha256sum_hashes_them_large_and_small_and_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                  how: str) -> None:
+    """Small files are hashed here, or by a forked process when there are many; one that
+    stops before it is done leaves its share to this process."""
+    if how != "here":
+        monkeypatch.setattr(hashes, "FORKED_SMALL", 1)
+    if how == "forked-and-stopped":
+        parent, plain = os.getpid(), hashes._plain_sha256
+
+        def stops_when_forked(path: str) -> bytes:
+            if os.getpid() != parent:
+                raise SystemExit(3)
+            return plain(path)
+        monkeypatch.setattr(hashes, "_plain_sha256", stops_when_forked)
     sizes = [0, 1, hashes.CHUNK - 1, hashes.CHUNK, hashes.CHUNK + 1, hashes.LARGE, 3 * hashes.LARGE + 5, 4096]
     paths = []
     for i, n in enumerate(sizes * 3):
@@ -294,7 +308,7 @@ def test_many_files_hash_as_sha256sum_hashes_them_large_and_small_and_unreadable
         p.write_bytes(os.urandom(n))
         paths.append(str(p))
     gone = str(tmp_path / "gone")
-    found = hashes.sha256_many([*paths, gone], [*sizes * 3, hashes.LARGE])
+    found = hashes.Hashing([*paths, gone], [*sizes * 3, hashes.LARGE]).result()
     out = subprocess.run(["sha256sum", *paths], capture_output=True, text=True, check=True).stdout.splitlines()
     assert [d.hex() for d in found[:-1]] == [line.split()[0] for line in out]  # type: ignore[union-attr]
     assert isinstance(found[-1], FileNotFoundError)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from reprokit.bundle.manifest import Manifest
 from reprokit.checks import Check, Problem
 from reprokit.errors import InputError
 from reprokit.fsutil import files_under
-from reprokit.hashes import sha256_many
+from reprokit.hashes import Hashing
 from reprokit.nix import flake
 from reprokit.resolve import lockfile as lock_mod
 
@@ -182,12 +183,16 @@ def check_verify_py(bundle: Path, man: Manifest) -> list[Problem]:
     return [] if same else [Problem(path="verify.py", message="is not reprokit's verify.py; it may do anything when run: do not run it")]
 
 
-def _digests(bundle: Path, sizes: dict[str, int]) -> dict[str, str | OSError]:
-    """sha256 of every file (see :func:`reprokit.hashes.sha256_many`)."""
+def _digests(bundle: Path, sizes: dict[str, int]) -> Callable[[], dict[str, str | OSError]]:
+    """sha256 of every file, under way (see :class:`reprokit.hashes.Hashing`) until the
+    function returned is called."""
     rels = list(sizes)
     root = str(bundle)
-    found = sha256_many([f"{root}/{rel}" for rel in rels], [sizes[rel] for rel in rels])
-    return {rel: d.hex() if isinstance(d, bytes) else d for rel, d in zip(rels, found, strict=True)}
+    hashing = Hashing([f"{root}/{rel}" for rel in rels], [sizes[rel] for rel in rels])
+
+    def result() -> dict[str, str | OSError]:
+        return {rel: d.hex() if isinstance(d, bytes) else d for rel, d in zip(rels, hashing.result(), strict=True)}
+    return result
 
 
 def check_integrity(bundle: Path) -> Check:
@@ -225,17 +230,21 @@ def integrity_and_manifest(bundle: Path) -> tuple[Check, Manifest | None]:
             sizes[rel] = st.st_size
         else:  # a FIFO or a device would block or never end a read
             problems.append(Problem(path=rel, message="is not a regular file; bundles hold regular files only"))
-    digests = _digests(bundle, sizes)
+    hashed = _digests(bundle, sizes)
+    man = None
+    unread = None  # the manifest is read while the files are hashed
+    try:
+        man = manifest.read(bundle / "reprokit.yaml")
+    except InputError as exc:
+        unread = Problem(path="reprokit.yaml", message=str(exc).split(": ", 1)[-1])
+    digests = hashed()
     for rel in sorted(sizes):
         if isinstance(digests[rel], OSError):
             problems.append(Problem(path=rel, message=f"cannot be read ({digests[rel].strerror})"))  # type: ignore[union-attr]
         elif digests[rel] != listed[rel]:
             problems.append(Problem(path=rel, message="sha256 differs from SHA256SUMS"))
-    man = None
-    try:
-        man = manifest.read(bundle / "reprokit.yaml")
-    except InputError as exc:
-        problems.append(Problem(path="reprokit.yaml", message=str(exc).split(": ", 1)[-1]))
+    if unread is not None:
+        problems.append(unread)
     if man is not None:
         for f in man.paper_files:
             rel = "paper/" + f.path

@@ -8,6 +8,7 @@ warmed by one unmeasured run of each first.
 
 from __future__ import annotations
 
+import compileall
 import statistics
 import subprocess
 import time
@@ -45,7 +46,10 @@ def run(cmd: Sequence[str], cwd: Path | None = None) -> tuple[float, str]:
 def paired(ours: Sequence[str], theirs: Sequence[str], rounds: int, cwd: Path | None = None,
            same: Callable[[str, str], bool] | None = None, say: Callable[[str], None] = print) -> Paired:
     """Time ``ours`` against ``theirs`` over ``rounds`` alternating rounds; ``same`` (when
-    given) must hold for the two outputs of every round, or the benchmark stops."""
+    given) must hold for the two outputs of every round, or the benchmark stops. reprokit's
+    modules are compiled to bytecode first, as an installed reprokit has them (where
+    PYTHONDONTWRITEBYTECODE is set, every run would compile them again)."""
+    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "reprokit"), quiet=1)
     run(theirs, cwd)
     run(ours, cwd)
     a: list[float] = []

@@ -101,7 +101,10 @@ def validate_summary(out: str) -> tuple[int, str]:
 # What a failure's one line names, as the issue counts them: a real blocker outside
 # reprokit's reach, or not (then it is reprokit's to fix). First match wins.
 BLOCKERS = (
-    ("data absent", re.compile(r"data absent|No such file or directory|does not exist|not found\.|asked for keyboard input", re.I)),
+    # A folder above the paper it writes into is where it keeps data it fetches (torchvision's
+    # ../../mnist_data): what it reads from there is not in the repository.
+    ("data absent", re.compile(r"data absent|No such file or directory|does not exist|not found\.|asked for keyboard input|"
+                               r"it writes outside the paper \(\.\./", re.I)),
     ("no index has it", re.compile(r"no known distribution|no package index has|no version of|not on the index|from a repository or URL", re.I)),
     ("system library", re.compile(r"system library|missing C header|--rebuild nix|Nix input", re.I)),
     ("Python not installable", re.compile(r"no Python \d|cannot install Python|Python \d\.\d+ is not", re.I)),

@@ -25,5 +25,7 @@ def test_the_real_paper_benchmark_tells_real_blockers_from_reprokits_failures() 
     assert blocker("rerun: paper/a.ipynb: failed, as when the bundle was made (...; data absent: a.mat is not in the paper)") == "data absent"
     assert blocker("no known distribution for dolark (AiyagariDolARK.ipynb:cell 1:8): ...") == "no index has it"
     assert blocker("timed out after 1800s") == "benchmark time limit"
+    assert blocker("rerun: paper/img.py: failed, ... it writes outside the paper (../../mnist_data, above the paper's folder)") == "data absent"
+    assert blocker("run.py: ... it writes outside the paper (/usr/share/x, a system folder)") == "reprokit"
     assert blocker("TRACEBACK: KeyError: 'x'") == "reprokit (traceback)"
     assert blocker("could not resolve the closure: Failed to build `markupsafe==1.0`; TypeError: ...") == "reprokit"

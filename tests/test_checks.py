@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reprokit.bundle.integrity import _ANY_UNSAFE, parse_sums, safe_relpath
 from reprokit.checks import CheckResult, Evidence, from_legacy, judge
 
 PASSED = CheckResult(name="integrity", status="passed", reason="412 files")
@@ -65,3 +70,31 @@ def test_from_the_earlier_check_shape() -> None:
     assert from_legacy("integrity", True, None, [], "12 files") == CheckResult(name="integrity", status="passed", reason="12 files")
     r = from_legacy("integrity", False, None, [("SHA256SUMS", "missing"), ("paper/a.py", "sha256 differs")])
     assert r.status == "failed" and r.reason == "SHA256SUMS: missing (and 1 more)" and len(r.evidence) == 2
+
+
+SUMS_LINES = st.sampled_from([f"{'ab' * 32}  paper/a.py", f"{'cd' * 32}  paper/dir/b c.csv", f"{'ab' * 32}  paper/a.py", "",
+                              f"{'ef' * 32} one-space.txt", f"{'AB' * 32}  upper.txt", f"{'01' * 32}  x\x0by", f"{'23' * 32}  r\rs",
+                              f"{'45' * 32}  u\u2028v", "not a line", f"{'67' * 32}  ../up", f"{'89' * 32}  /abs", f"{'aa' * 32}  ok\\name",
+                              f"{'bb' * 32}  -dash", f"{'cc' * 32}  a//b", f"{'dd' * 32}  a/./b", f"{'ee' * 32}  ~home", f"{'ff' * 32}  tab\tx"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(SUMS_LINES, max_size=8), end=st.sampled_from(["\n", "", "\r\n"]))
+def test_sums_read_at_once_say_what_reading_line_by_line_says(lines: list[str], end: str) -> None:
+    """SHA256SUMS and its paths read at once (one expression over the text) give the same
+    files and problems as line by line, whatever the lines."""
+    text = end.join(lines) + (end if lines else "")
+    listed, problems = parse_sums(text)
+    slow: dict[str, str] = {}
+    slow_problems = []
+    for n, line in enumerate(text.splitlines(), 1):
+        m = re.fullmatch(r"([0-9a-f]{64})  (.+)", line)
+        if m:
+            slow[m.group(2)] = m.group(1)
+        else:
+            slow_problems.append(f"line {n} is not 'SHA256  PATH'")
+    assert (listed, [p.message for p in problems]) == (slow, slow_problems)
+    # The quick look over every path misses none that the look at each one refuses.
+    if any(safe_relpath(rel) for rel in listed):
+        assert _ANY_UNSAFE.search("\n".join(listed))
+    assert not _ANY_UNSAFE.search("paper/a.py\npaper/dir/b c.csv\nREADME.md")

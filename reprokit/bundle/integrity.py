@@ -48,15 +48,29 @@ def small_text(path: Path) -> str:
 
 
 def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
-    listed: dict[str, str] = {}
-    problems = []
     try:
         text = small_text(bundle / "SHA256SUMS")
     except OSError:
         return {}, [Problem(path="SHA256SUMS", message="missing")]
     except ValueError as exc:
         return {}, [Problem(path="SHA256SUMS", message=f"not a SHA256SUMS file ({exc})")]
-    for n, line in enumerate(text.splitlines(), 1):
+    return parse_sums(text)
+
+
+# A line of SHA256SUMS as sha256sum writes it (a path with no line break in it).
+_SUMS_LINE = re.compile(r"^([0-9a-f]{64})  ([^\n\r]+)\n", re.MULTILINE)
+
+
+def parse_sums(text: str) -> tuple[dict[str, str], list[Problem]]:
+    """Path -> sha256 of a SHA256SUMS text, and a problem for each line that is no
+    'SHA256  PATH'."""
+    lines = text.splitlines()
+    pairs = _SUMS_LINE.findall(text)
+    if len(pairs) == len(lines) and text.endswith("\n"):  # every line is one: read at once
+        return {rel: digest for digest, rel in pairs}, []
+    listed: dict[str, str] = {}
+    problems = []
+    for n, line in enumerate(lines, 1):
         m = re.fullmatch(r"([0-9a-f]{64})  (.+)", line)
         if not m:
             problems.append(Problem(path="SHA256SUMS", message=f"line {n} is not 'SHA256  PATH'"))
@@ -67,6 +81,11 @@ def read_sums(bundle: Path) -> tuple[dict[str, str], list[Problem]]:
 
 _NOT_PLAIN = re.compile(r"^[/~-]|[\\\x00-\x1f]")
 _EMPTY_OR_DOTS = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
+
+
+# Either of the two above, in any line of the paths joined by line breaks (a path holds no
+# line break): when none is anywhere, no path is looked at on its own.
+_ANY_UNSAFE = re.compile(r"^$|^[/~-]|[\\\x00-\x09\x0b-\x1f]|(?:^|/)\.{0,2}(?:/|$)", re.MULTILINE)
 
 
 def safe_relpath(text: str) -> str | None:
@@ -203,11 +222,10 @@ def integrity_and_manifest(bundle: Path) -> tuple[Check, Manifest | None]:
     """The integrity check, and the manifest it read (None when it cannot be read), so
     that a validate reads it once."""
     listed, problems = read_sums(bundle)
-    for rel in listed:
-        why = safe_relpath(rel)
-        if why:
-            problems.append(Problem(path="SHA256SUMS", message=f"{rel!r}: {why}"))
-    listed = {rel: d for rel, d in listed.items() if not safe_relpath(rel)}
+    unsafe = {rel: why for rel in listed if (why := safe_relpath(rel))} if _ANY_UNSAFE.search("\n".join(listed)) else {}
+    for rel, why in unsafe.items():
+        problems.append(Problem(path="SHA256SUMS", message=f"{rel!r}: {why}"))
+    listed = {rel: d for rel, d in listed.items() if rel not in unsafe}
     try:
         actual = set(files_under(bundle))
     except OSError as exc:

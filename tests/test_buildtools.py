@@ -13,7 +13,7 @@ import pytest
 from reprokit import run as rerun
 from reprokit import sandbox
 from reprokit.cache import cache_root
-from reprokit.errors import InputError, RebuildFailed
+from reprokit.errors import InputError, RebuildFailed, ResolutionFailed
 from reprokit.resolve import LockSettings, buildtools, legacybuild, lock, pypi, uv
 from reprokit.resolve import lockfile as lock_mod
 from reprokit.scan import ScanSettings, scan
@@ -221,6 +221,34 @@ def test_a_setup_py_that_imports_numpy_undeclared_gets_it_and_rebuilds(index: Fa
     env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False),
                             unisolated={legacy.name: legacy.build_with})
     assert _imported(env, "zzlegacy") == "3"
+
+
+@needs_sandbox
+@pytest.mark.parametrize("requires_helper", [True, False])
+def test_a_setup_py_importing_its_own_package_gets_what_the_paper_also_requires(index: FakeIndex, tmp_path: Path,
+                                                                                 requires_helper: bool) -> None:
+    """A setup.py that imports its own package to read its version (pyglmnet's) imports
+    what the package imports (pandas): a distribution the paper requires too is given to
+    its build, as its users had it installed first; one the paper does not name stays the
+    build's error, naming it."""
+    when = "2023-02-01T00:00:00Z"
+    index.add("zzhelper", "2.0", uploaded=when)
+    index.projects["zzown"] = [Dist(*build_sdist("zzown", "1.0", code={
+        "setup.py": "from setuptools import setup\nimport zzown\nsetup(name='zzown', version=zzown.__version__, packages=['zzown'])\n",
+        "PKG-INFO": "Metadata-Version: 2.1\nName: zzown\nVersion: 1.0\n",
+        "zzown/__init__.py": "import zzhelper\n__version__ = '1.0'\nx = 5\n"}), when)]
+    paper = write_tree(tmp_path / "paper", {"run.py": "import zzown\n", "requirements.txt": "zzown\n" + ("zzhelper\n" if requires_helper else "")})
+    with running(index) as base:
+        if not requires_helper:
+            with pytest.raises(ResolutionFailed, match="No module named 'zzhelper'"):
+                _planned_bundle(base, paper, tmp_path, dt.date(2024, 1, 15))
+            return
+        planned, notes, bundle, exe = _planned_bundle(base, paper, tmp_path, dt.date(2024, 1, 15))
+    own = next(p for p in planned.packages if p.name == "zzown")
+    assert own.build_undeclared == ("zzhelper",) and "zzhelper==2.0" in own.build_with
+    assert any("its build needs the module zzhelper without declaring it" in n for n in notes), notes
+    env = rerun.rebuild_pip(bundle, exe, tmp_path / "env", policy=sandbox.Policy(network=False), unisolated={own.name: own.build_with})
+    assert _imported(env, "zzown") == "5"
 
 
 @needs_sandbox

@@ -338,8 +338,9 @@ def plan(lock: Lock, settings: LockSettings, *, python_exe: str | None, client: 
         notes.append(f"setup_requires of the sdists not read: no Python {lock.python} on this machine to ask their build backends")
     else:
         asked_more = False
+        provided = [p.name for p in lock.packages]  # what a setup.py importing its own package may import
         for name, bs in systems.items():
-            for _ in range(len(UNDECLARED_BUILD_IMPORTS)):
+            for _ in range(len(UNDECLARED_BUILD_IMPORTS) + len(provided)):
                 wheels_by_name = {p.name: p for p in resolved.packages}
                 wheels = []
                 no_wheel: list[str] = []  # build requirements with only an sdist for this Python
@@ -355,7 +356,7 @@ def plan(lock: Lock, settings: LockSettings, *, python_exe: str | None, client: 
                     break
                 except InputError as exc:
                     command = missing_build_command(str(exc))
-                    dist = undeclared_build_import(str(exc)) or (command[1] if command else None)
+                    dist = undeclared_build_import(str(exc), provided) or (command[1] if command else None)
                     given = next((w for w in no_wheel if dist and canonicalize_name(w.split()[0]) == canonicalize_name(dist)), None)
                     if given is not None:
                         # Asked for again: what it was given has no wheel to give a build.

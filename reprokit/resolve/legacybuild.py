@@ -9,6 +9,9 @@ stays an error naming it.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+
+from packaging.utils import canonicalize_name
 
 # Module -> the distribution that provides it.
 UNDECLARED_BUILD_IMPORTS = {
@@ -27,14 +30,18 @@ _ASKS_FOR = re.compile(r"(?i)\b(?:pip install|you will need|you need|requires?|p
 _BY_LOWER = {m.lower(): d for m, d in UNDECLARED_BUILD_IMPORTS.items()}
 
 
-def undeclared_build_import(message: str) -> str | None:
+def undeclared_build_import(message: str, provided: Collection[str] = ()) -> str | None:
     """The distribution a failed build lacks, when it is one of
-    :data:`UNDECLARED_BUILD_IMPORTS`: from ``No module named X``, else from a setup.py's
-    own advice to install it; None otherwise."""
+    :data:`UNDECLARED_BUILD_IMPORTS`, or of ``provided`` (the distributions the paper's
+    closure holds, by a module of their own name): from ``No module named X``, else from a
+    setup.py's own advice to install it; None otherwise. A setup.py that imports its own
+    package to read its version (pyglmnet's ``import pyglmnet``) imports what that package
+    imports (pandas): its users had installed the paper's other requirements first."""
     found = _NO_MODULE.findall(message)
     top = found[-1].split(".")[0] if found else ""
     if top:
-        return UNDECLARED_BUILD_IMPORTS.get(top)
+        named = {canonicalize_name(d): d for d in provided}
+        return UNDECLARED_BUILD_IMPORTS.get(top) or named.get(canonicalize_name(top))
     asked = [(a or b).lower() for a, b in _ASKS_FOR.findall(message)]
     return next((_BY_LOWER[m] for m in asked if m in _BY_LOWER and m not in ("setuptools", "wheel", "pip")), None)
 

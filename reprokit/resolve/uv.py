@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.utils import (
     canonicalize_name,
 )
@@ -28,6 +29,7 @@ from reprokit.resolve import interpreter, legacybuild, piptool, pypi
 from reprokit.resolve.settings import PLATFORMS, LockSettings
 from reprokit.resolve.uvtool import uv_bin
 from reprokit.scan import marker_environment
+from reprokit.scan.declared import is_requirement
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,7 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
     exclude_newer = cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     exe, _ = interpreter.find(settings.python)
+    requested = [Requirement(r).name for r in requirements if is_requirement(r)]
     later: dict[str, int] = {}  # build tools taken from later releases -> months after the date
     caps: dict[str, str | None] = {}  # -> their newest release of the date, for the paper's environment
     for _ in range(40):
@@ -151,7 +154,8 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode == 0:
             return proc.stdout
-        failed_build, lacking = _FAILED_BUILD.search(proc.stderr), legacybuild.undeclared_build_import(proc.stderr)
+        failed_build = _FAILED_BUILD.search(proc.stderr)
+        lacking = legacybuild.undeclared_build_import(proc.stderr, requested)
         if failed_build and lacking and lacking not in undeclared.get(failed_build.group(1), []):
             undeclared.setdefault(failed_build.group(1), []).append(lacking)
             log.debug("%s imports %s at build time without declaring it", failed_build.group(1), lacking)

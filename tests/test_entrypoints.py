@@ -132,6 +132,27 @@ def test_a_readme_command_with_variables_and_placeholders_of_several_words(tmp_p
     assert (found.entry_point.path, found.entry_point.args) == ("experiment.py", ("--seed", "3", "--out", f"{documents.OUTPUT_DIR}/"))
 
 
+ARGPARSE = """import argparse
+p = argparse.ArgumentParser()
+p.add_argument('--dir', '-d', required=True, help='Name of the UCI Dataset directory. Eg: bostonHousing')
+p.add_argument('--model', required=True, choices=['mlp', 'cnn'])
+p.add_argument('--name', required=True, help='a name of yours')
+p.add_argument('--epochx', '-e', default=500, type=int, help='Multiplier, e.g. 40')
+"""
+
+
+def test_a_placeholder_for_an_option_the_script_requires_takes_the_example_it_gives(tmp_path: Path) -> None:
+    """`--dir <UCI Dataset directory>`, where the script's argparse requires --dir: left
+    out, the script stops at once ("argument --dir is required"); its help's example
+    (`Eg: bostonHousing`), else the first of its choices, is what a reader would type. An
+    optional one still takes the script's default; one with no example stays left out."""
+    readme = ("```\npython experiment.py --dir <UCI Dataset directory> --model <model> --name <your name> --epochx <Epoch multiplier>\n```\n")
+    write_tree(tmp_path, {"readme.md": readme, "experiment.py": ARGPARSE})
+    (found,) = entrypoints.detect(tmp_path, tree.walk(tmp_path, suffixes=None).files).found
+    assert found.entry_point.args == ("--dir", "bostonHousing", "--model", "mlp")
+    assert found.source == "readme.md:2, with --dir bostonHousing, --model mlp (the example experiment.py gives for what it requires)"
+
+
 def test_a_readme_command_for_a_script_in_a_folder_of_its_own_finds_it_there(tmp_path: Path) -> None:
     """`python train.py` in the top README, where the only train.py is pygcn/train.py (a
     package's script, run from its folder): taken, run from there, and said; a name two

@@ -6,6 +6,7 @@ fills in, and the order in which they name the notebooks.
 
 from __future__ import annotations
 
+import ast
 import posixpath
 import re
 import shlex
@@ -219,20 +220,56 @@ def missing_inputs(cmd: Command, paper: Path) -> list[str]:
     return missing
 
 
-def fill_placeholders(args: tuple[str, ...]) -> tuple[str, ...]:
+def fill_placeholders(args: tuple[str, ...], script: str = "") -> tuple[tuple[str, ...], str]:
     """An argument that only stands for a path of the reader's (``/path/to/output/``,
     ``<outdir>``) becomes a folder of the working copy, as a reader would choose one; an
     option whose value is a placeholder of anything else (``--epochx <Epoch multiplier>``)
-    is left out, so that the script's own default applies."""
+    is left out, so that the script's own default applies. One the script requires (its
+    argparse says ``required=True``: ``--dir <UCI Dataset directory>``) takes the first of
+    its ``choices``, else the example its help gives (``Eg: bostonHousing``), when the
+    script's source (``script``) has one. Also says which were so filled, or ""."""
     out: list[str] = []
+    dropped: list[str] = []
     for a in args:
         if not PLACEHOLDER.match(a):
             out.append(a)
         elif out and out[-1].startswith("-") and not _OUTPUT_OPTION.match(out[-1]):
-            out.pop()
+            dropped.append(out.pop())
         else:
             out.append(f"{OUTPUT_DIR}/")
-    return tuple(out)
+    examples = required_examples(script, dropped) if dropped and script else {}
+    for option, value in examples.items():
+        out += [option, value]
+    return tuple(out), ", ".join(f"{o} {v}" for o, v in examples.items())
+
+
+_EXAMPLE = re.compile(r"(?i)\b(?:e\.?\s?g\.?|for example|for instance)[:,]?\s+[`'\"]?([\w./-]*\w)")
+
+
+def required_examples(source: str, options: Sequence[str]) -> dict[str, str]:
+    """For each of ``options`` that the script's argparse requires, a value it names: the
+    first of its ``choices``, else the example in its help ("Eg: bostonHousing")."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument"):
+            continue
+        names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        wanted = next((o for o in options if o in names), None)
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        required = keywords.get("required")
+        if wanted is None or not (isinstance(required, ast.Constant) and required.value is True):
+            continue
+        choices = keywords.get("choices")
+        helptext = keywords.get("help")
+        if isinstance(choices, ast.List | ast.Tuple) and choices.elts and isinstance(choices.elts[0], ast.Constant):
+            found[wanted] = str(choices.elts[0].value)
+        elif isinstance(helptext, ast.Constant) and isinstance(helptext.value, str) and (m := _EXAMPLE.search(helptext.value)):
+            found[wanted] = m.group(1)
+    return found
 
 
 _NOTEBOOK_NAME = re.compile(r"[^\s()\[\]<>`'\"|*]*\.ipynb")

@@ -164,11 +164,16 @@ def from_documents(paper: Path, files: Sequence[str]) -> tuple[list[Found], list
         if missing:
             notes.append(f"{best.source}: `{path}` is not run: it reads {', '.join(missing[:2])}, which the paper does not hold")
             continue
-        args = fill_placeholders(best.args)
+        try:
+            script = (paper / path).read_text(encoding="utf-8", errors="replace") if path.endswith(".py") else ""
+        except OSError:
+            script = ""
+        args, filled = fill_placeholders(best.args, script)
         # A script runs where its command runs; a notebook's kernel starts in its own folder.
         cwd = best.cwd if best.cwd != posixpath.dirname(path) and _kind(path) == "script" else None
         ep = EntryPoint(name=name_for(path), kind=_kind(path), path=path, args=args, cwd=cwd)  # type: ignore[arg-type]
-        found.append(Found(entry_point=ep, source=best.source))
+        found.append(Found(entry_point=ep, source=best.source + (f", with {filled} (the example {path} gives for what it requires)"
+                                                                  if filled else "")))
     return found, notes
 
 

@@ -56,6 +56,24 @@ def test_a_run_failing_inside_a_series_weeks_older_than_the_paper_runs_with_the_
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
 
 
+def test_an_error_saying_the_api_was_removed_steps_back_however_old_the_series(tmp_path: Path) -> None:
+    """numpy 1.24 took out np.float years before a paper's last commit, but the paper's code
+    is older than its date: an error that says the API was removed (deprecated, release
+    notes) is a later release's whatever its series' age."""
+    removed = ("def __getattr__(name):\n    if name == 'draw':\n"
+               "        raise AttributeError('`zzplot.draw` was a deprecated alias, removed in 2.0: see the release notes')\n"
+               "    raise AttributeError(name)\n")
+    index = FakeIndex()
+    index.add_build_tools()
+    index.add_file("zzplot", *build_wheel("zzplot", "1.4", code={"zzplot/__init__.py": PLOT_1}), uploaded="2021-06-01T00:00:00Z")
+    index.add_file("zzplot", *build_wheel("zzplot", "2.0", code={"zzplot/__init__.py": removed}), uploaded=LONG_AGO)
+    paper = write_tree(tmp_path / "p", {"CITATION.cff": PAPER["CITATION.cff"], "requirements.txt": "zzplot\n", "run.py": RUN})
+    result = _archive(index, paper, tmp_path)
+    assert _locked(result, "zzplot") == "1.4"
+    assert any(n.startswith("run.py failed inside zzplot 2.0, with an error saying what it used was removed, and runs with the series "
+                            "before it") for n in result.notes), result.notes
+
+
 @pytest.mark.parametrize("case", ["old-series", "pinned"])
 def test_a_failure_inside_a_series_the_paper_chose_stays_a_failure(tmp_path: Path, case: str) -> None:
     """A series out long before the paper, or one the paper pins, is the paper's own: its

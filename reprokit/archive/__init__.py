@@ -53,7 +53,7 @@ from reprokit.nix import flake, nixpkgs, providers
 from reprokit.outputs import config as outputs_config
 from reprokit.resolve import LockSettings, buildtools, choose_python, lazy_left_out, pypi
 from reprokit.resolve import lockfile as lock_mod
-from reprokit.resolve.earlier import EarlierSeries, earlier_series
+from reprokit.resolve.earlier import EarlierSeries, earlier_series, says_removed
 from reprokit.resolve.fetch import ProgressHook
 from reprokit.resolve.lockfile import Lock
 from reprokit.resolve.requirements import pinned, with_earlier_series
@@ -208,12 +208,12 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         # changes the lock, not how long they take; they are not run to their budget again.
         stopped: dict[str, str] = {}
 
-        def step_back(name: str, version: str) -> bool:
+        def step_back(name: str, version: str, message: str) -> bool:
             """Whether a failure inside ``name`` is worth a run with its series before."""
             key = record.canonical(name)
             if key in settled or key in held or len(held) >= 2 or not locked.versions_from.startswith("date") or pinned(scanned, key):
                 return False
-            found = earlier_series(client, key, version, lock_settings.date)
+            found = earlier_series(client, key, version, lock_settings.date, removed=says_removed(message))
             if found is None:
                 settled.add(key)
                 return False
@@ -323,8 +323,10 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             notes += recorded_notes
             break
         for key, e in held.items():
-            notes.append(f"{held_for[key]} failed inside {key} {e.locked}, whose series {e.series} came out {e.days} days before the "
-                         f"paper's date, and runs with the series before it: the paper was most likely run with it, and {key} "
+            why = ("with an error saying what it used was removed" if e.removed else
+                   f"whose series {e.series} came out {e.days} days before the paper's date")
+            notes.append(f"{held_for[key]} failed inside {key} {e.locked}, {why}, and runs with the series before it: the paper "
+                         f"was most likely run with it, and {key} "
                          f"{next((p.version for p in locked.packages if p.name == key), e.before)} is locked instead "
                          f"(declare {key}<{e.series} in its requirements to say so)")
         choices: list[providers.Choice] = []

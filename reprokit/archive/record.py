@@ -58,7 +58,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                    buildable: frozenset[str] = frozenset(), timeout: int = rerun.RUN_TIMEOUT,
                    progress: Callable[[str], None] | None = None, unisolated: Mapping[str, Sequence[str]] | None = None,
                    timings: Timings | None = None, env_cache: Path | None = None,
-                   step_back: Callable[[str, str], bool] | None = None, stopped: dict[str, str] | None = None) -> Recorded:
+                   step_back: Callable[[str, str, str], bool] | None = None, stopped: dict[str, str] | None = None) -> Recorded:
     """Rebuild the new bundle's environment offline and run every entry point
     ``config.runs`` times, each time in a fresh copy of its paper: what differs between
     runs of the same code is the paper's own noise, learned into each output's rule.
@@ -75,7 +75,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
     a folder the paper lacks (:class:`NeedsFolder`), and a crash in the compiled code of a
     distribution installed from its wheel that could be built from its sdist (one of
     ``buildable``: :class:`NeedsSourceBuild`), and a failure inside a distribution as a
-    caller of another release of it would see, when ``step_back`` (its name and version)
+    caller of another release of it would see, when ``step_back`` (its name, version and the failure's line)
     says an earlier release may be the paper's (:class:`NeedsEarlierRelease`).
 
     An entry point that takes longer than ``timeout`` seconds is stopped, recorded as too
@@ -162,7 +162,7 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                         raise NeedsSourceBuild(distribution=crashed_in, where=r.entry_point.path, message=r.message,
                                                text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
                     library = library_failure(env_root, r.message) if step_back is not None else None
-                    if library and step_back is not None and step_back(*library):
+                    if library and step_back is not None and step_back(*library, r.message):
                         raise NeedsEarlierRelease(distribution=library[0], version=library[1], where=r.entry_point.path, message=r.message,
                                                   text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
                     order = [e.name for e in eps]

@@ -14,7 +14,7 @@ from reprokit.archive import ArchiveResult, ArchiveSettings, archive
 from reprokit.archive.record import library_failure
 from reprokit.bundle import manifest
 from reprokit.resolve import pypi
-from reprokit.resolve.earlier import RECENT_DAYS, earlier_series
+from reprokit.resolve.earlier import RECENT_DAYS, earlier_series, says_removed
 from reprokit.validate import ValidateSettings, validate
 from tests.fakeindex import FakeIndex, build_wheel, running
 from tests.helpers import PAPER, RUNNING, write_tree
@@ -131,3 +131,13 @@ def test_the_series_before_is_asked_of_the_index_by_release_dates(tmp_path: Path
         late = dt.date(2024, 1, 5) + dt.timedelta(days=RECENT_DAYS + 1)
         assert earlier_series(client, "zzplot", "2.0", late) is None  # out long before that date: the paper's own choice
         assert earlier_series(client, "zzplot", "1.4", dt.date(2023, 3, 20)) is None  # no series before it
+
+
+@pytest.mark.parametrize(("message", "removed"), [
+    ("exited with status 1: NrM.ipynb: cell 3: AttributeError: module 'numpy' has no attribute 'int'. (in numpy/__init__.py, line 305)", True),
+    ("exited with status 1: AttributeError: `zzplot.draw` was a deprecated alias, removed in 2.0 (in zzplot/__init__.py, line 3)", True),
+    ("exited with status 1: AttributeError: module 'numpy' has no attribute 'foo' (in plot.py, line 3)", False),  # the paper's own typo
+    ("exited with status 1: NotImplementedError: It is not currently possible (in matplotlib/axes/_base.py, line 1281)", False),
+])
+def test_which_errors_say_the_api_was_removed(message: str, removed: bool) -> None:
+    assert says_removed(message) is removed

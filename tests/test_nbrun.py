@@ -45,6 +45,15 @@ def test_a_failing_cell_is_named_and_the_executed_notebook_is_kept(tmp_path: Pat
     assert executed["cells"][2]["outputs"] == []  # type: ignore[index]
 
 
+def test_a_cell_failing_in_a_module_of_the_paper_names_its_first_line_and_the_file(tmp_path: Path) -> None:
+    """An error of several lines (numpy's removed aliases end with a URL) is named by its
+    first line, and by the innermost file of the traceback, as a script's would be."""
+    nb = write_tree(tmp_path, {"lib/aliases.py": "def get():\n    raise AttributeError(\"module 'lib' has no attribute 'int'.\\nSee https://x.org/notes\")\n",
+                               "a.ipynb": notebook("import sys; sys.path.insert(0, 'lib')\nimport aliases", "aliases.get()")})
+    proc, _ = run_notebook(nb / "a.ipynb")
+    assert proc.stderr.strip().splitlines()[-1] == "a.ipynb: cell 2: AttributeError: module 'lib' has no attribute 'int'. (in lib/aliases.py, line 2)"
+
+
 def test_a_paper_pinning_its_jupyter_stack_locks_only_a_kernel_beside_it(tmp_path: Path) -> None:
     index = FakeIndex()
     index.add("nbformat", "4.4.0", uploaded="2017-08-01T00:00:00Z")

@@ -24,7 +24,10 @@ RECENT_DAYS = 180
 # An error that says what the paper used was taken out (numpy 1.24: "`np.float` was a
 # deprecated alias ... see the 1.20 release notes") is a later release's, however long
 # before the paper's date its series came out (a last commit's date, code years older).
-_REMOVED = re.compile(r"(?i)deprecat|\bremoved\b|no longer (?:supported|available|exists?)|release[ -]notes|/release/")
+# A module that says it has no such attribute from its own __init__.py (not the
+# interpreter, at the caller) is a removal stub: numpy's and scipy's __getattr__.
+_REMOVED = re.compile(r"(?i)deprecat|\bremoved\b|no longer (?:supported|available|exists?)|release[ -]notes|/release/"
+                      r"|module '[\w.]+' has no attribute .*\(in [\w/]+/__init__\.py\b")
 
 
 def says_removed(message: str) -> bool:

@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         client.execute_cell(cell, index)
                     except CellExecutionError as exc:
-                        failed = f"cell {index + 1}: {exc.ename}: {_one_line(exc.evalue) or exc.ename}{_raised_in(exc.traceback, path.parent)}"
+                        # The first line of the error, as Python's traceback ends with it: the
+                        # lines after it explain (numpy's removed aliases end with a URL).
+                        first = next((ln.strip() for ln in exc.evalue.splitlines() if ln.strip()), "")
+                        failed = f"cell {index + 1}: {exc.ename}: {first or exc.ename}{_raised_in(exc.traceback, path.parent)}"
                         break
                     except CellTimeoutError:
                         failed = f"cell {index + 1}: timed out after {args.timeout}s"

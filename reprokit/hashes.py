@@ -208,7 +208,7 @@ class Hashing:
             try:
                 for k, i in enumerate(share):
                     try:
-                        record = b"\0" + _plain_sha256(self.paths[i])
+                        record = b"\0" + file_sha256(self.paths[i])
                     except OSError as exc:
                         record = b"\1" + struct.pack("<i", exc.errno or 0).ljust(32, b"\0")
                     shared[k * _RECORD:(k + 1) * _RECORD] = record
@@ -219,7 +219,7 @@ class Hashing:
 
     def _one(self, i: int) -> None:
         try:
-            self.found[i] = _plain_sha256(self.paths[i])
+            self.found[i] = file_sha256(self.paths[i])
         except OSError as exc:
             self.found[i] = exc
 
@@ -252,17 +252,6 @@ class Hashing:
             shared.close()
             self.child = None
         return self.found  # type: ignore[return-value]
-
-
-def _plain_sha256(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        h = hashlib.sha256(os.read(fd, CHUNK))
-        while data := os.read(fd, CHUNK):
-            h.update(data)
-    finally:
-        os.close(fd)
-    return h.digest()
 
 
 def swhid(path: str | os.PathLike[str]) -> str:

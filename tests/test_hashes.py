@@ -294,13 +294,13 @@ def test_many_files_hash_as_sha256sum_hashes_them_large_and_small_and_unreadable
     if how != "here":
         monkeypatch.setattr(hashes, "FORKED_SMALL", 1)
     if how == "forked-and-stopped":
-        parent, plain = os.getpid(), hashes._plain_sha256
+        parent, plain = os.getpid(), hashes.file_sha256
 
         def stops_when_forked(path: str) -> bytes:
             if os.getpid() != parent:
                 raise SystemExit(3)
             return plain(path)
-        monkeypatch.setattr(hashes, "_plain_sha256", stops_when_forked)
+        monkeypatch.setattr(hashes, "file_sha256", stops_when_forked)
     sizes = [0, 1, hashes.CHUNK - 1, hashes.CHUNK, hashes.CHUNK + 1, hashes.LARGE, 3 * hashes.LARGE + 5, 4096]
     paths = []
     for i, n in enumerate(sizes * 3):

@@ -47,16 +47,18 @@ _STR = "tag:yaml.org,2002:str"
 def plain_is_str(value: str) -> bool:
     """Whether ``value``, written as a plain scalar, reads as a string (not a number, a
     date, a boolean or null) in a document without directives."""
-    resolver, first = _plain_resolver()
-    # The resolver tries only the patterns filed under a scalar's first character.
-    return value[:1] not in first or resolver.resolve(ScalarNode, value, (True, False)) == _STR
+    resolver = _plain_resolver()
+    # The resolver tries only the patterns filed under a scalar's first character (and
+    # those under None, for any first character).
+    table = resolver.versioned_resolver
+    if value[:1] not in table and None not in table:
+        return True
+    return resolver.resolve(ScalarNode, value, (True, False)) == _STR  # type: ignore[no-any-return]
 
 
 @functools.cache
-def _plain_resolver() -> tuple[_Resolver, frozenset[str]]:
-    resolver = _Resolver()
-    table = resolver.versioned_resolver
-    return resolver, frozenset(table) if None not in table else frozenset(map(chr, range(0x110000)))
+def _plain_resolver() -> _Resolver:
+    return _Resolver()
 
 
 def _yaml() -> YAML:
@@ -113,7 +115,7 @@ _BLOCK_PREFIX = re.compile(r"[ ]*(?:(?:-|\?|:)[ ]+)*")
 _FLOW_TOKEN = re.compile(r"""[\[\]{},]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:^|(?<=[ \t]))#.*""")
 
 
-def check_shape(text: str, where: Path | str) -> None:
+def _shape(text: str, where: Path | str) -> None:
     """Refuse, in one line, a document nested deeper or with more nodes than any reprokit
     writes (or a person does), in time linear in its size and before the parser sees it."""
     nodes = 0
@@ -169,7 +171,7 @@ def parse_yaml(text: str, where: Path | str) -> Any:
     bounded in nesting and size before it is parsed. Anchors and aliases are refused:
     reprokit never writes them, people seldom do, and a few lines of them expand to
     billions of nodes (billion laughs)."""
-    check_shape(text, where)
+    _shape(text, where)
     yaml = _yaml()
     try:
         # Anchors start with '&' and aliases with '*': without either character the text

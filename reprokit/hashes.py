@@ -9,6 +9,7 @@ and reading overlaps hashing on a second thread (``hashlib`` releases the GIL).
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import mmap
 import os
@@ -16,7 +17,6 @@ import queue
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Literal
 
 NIX32_ALPHABET = "0123456789abcdfghijklmnpqrsvwxyz"
@@ -89,19 +89,6 @@ def render(digest: bytes, fmt: Format) -> str:
     return digest.hex()
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Digest:
-    """One sha256 in the three spellings the bundle uses."""
-
-    hex: str
-    sri: str
-    nix32: str
-
-    @classmethod
-    def of(cls, digest: bytes) -> Digest:
-        return cls(hex=digest.hex(), sri=sri(digest), nix32=nix32_encode(digest))
-
-
 def chunks(path: str | bytes | os.PathLike[str]) -> Iterator[bytes]:
     with open(path, "rb", buffering=0) as fh:
         while chunk := fh.read(CHUNK):
@@ -137,14 +124,24 @@ def threaded(produce: Callable[[Callable[[bytes], object]], None], depth: int = 
     t.join()
 
 
-def _prefetched(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Read ahead on a thread so disk reads overlap hashing."""
+# A file at least this large is hashed from memory it is mapped into: the kernel's cached
+# pages themselves, not a copy of them read into a buffer (a tenth of the time of hashing
+# them), which on two cores busy with hashing and walking is time taken from both.
+MAPPED = 1 << 18
+MAPPED_PIECE = 1 << 22
 
-    def produce(put: Callable[[bytes], object]) -> None:
-        for c in chunks:
-            put(c)
 
-    return threaded(produce, depth=4)
+def mapped(fd: int, size: int) -> Iterator[memoryview]:
+    """The first ``size`` bytes of an open file, mapped into memory, as views of
+    :data:`MAPPED_PIECE` bytes (``hashlib`` releases the GIL on each). The mapping lives
+    as long as a view of it does. A file cut short while it is read ends the process
+    (SIGBUS), as it does ``git``'s; the caller checks the size again afterwards."""
+    m = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    if hasattr(m, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
+        m.madvise(mmap.MADV_SEQUENTIAL)
+    view = memoryview(m)
+    for start in range(0, size, MAPPED_PIECE):
+        yield view[start:start + MAPPED_PIECE]
 
 
 def file_sha256(path: str | os.PathLike[str]) -> bytes:
@@ -152,10 +149,12 @@ def file_sha256(path: str | os.PathLike[str]) -> bytes:
     h = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        if os.fstat(fd).st_size > 8 * CHUNK:
-            with os.fdopen(fd, "rb", buffering=0, closefd=False) as fh:
-                for chunk in _prefetched(iter(lambda: fh.read(CHUNK), b"")):
-                    h.update(chunk)
+        size = os.fstat(fd).st_size
+        if size >= MAPPED:
+            for piece in mapped(fd, size):
+                h.update(piece)
+            if os.fstat(fd).st_size != size:
+                raise OSError(errno.ESTALE, "changed while it was hashed", os.fspath(path))
         else:
             while data := os.read(fd, CHUNK):
                 h.update(data)

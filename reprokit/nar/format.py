@@ -10,7 +10,7 @@ import struct
 from collections.abc import Callable, Iterator
 
 from reprokit.errors import InputError
-from reprokit.hashes import chunks
+from reprokit.hashes import mapped
 
 
 def field(data: bytes) -> bytes:
@@ -152,16 +152,23 @@ def entries(folder: bytes) -> list[os.DirEntry[bytes]]:
 
 
 def stream(piece: Piece, sink: Callable[[bytes], object]) -> None:
+    """Give ``sink`` a piece's bytes: a large file's as views of the file mapped in memory
+    (see :func:`reprokit.hashes.mapped`)."""
     if isinstance(piece, bytes):
         sink(piece)
         return
     path, size = piece
-    got = 0
-    for chunk in chunks(path):
-        sink(chunk)
-        got += len(chunk)
-    if got != size:
-        raise InputError(f"{os.fsdecode(path)}: changed while it was hashed")
+    fd = os.open(path, OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            raise InputError(f"{os.fsdecode(path)}: changed while it was hashed")
+        for view in mapped(fd, size):
+            sink(view)  # type: ignore[arg-type]
+        if os.fstat(fd).st_size != size:
+            raise InputError(f"{os.fsdecode(path)}: changed while it was hashed")
+    finally:
+        os.close(fd)
 
 
 def nar_serialise(path: str | os.PathLike[str], sink: Callable[[bytes], object]) -> None:

@@ -3,16 +3,18 @@ walked by several processes."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-import multiprocessing
+import mmap
 import os
 import pickle
 import select
 import shutil
 import stat
 import struct
-import tempfile
 import threading
+from collections.abc import Iterator
 from typing import NoReturn
 
 from reprokit.errors import InputError
@@ -108,10 +110,15 @@ class _Walkers:
 
     def __init__(self, subtrees: list[bytes], n: int) -> None:
         self.subtrees = subtrees
-        self.folder = tempfile.mkdtemp(prefix="reprokit-nar-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
-        context = multiprocessing.get_context("fork")
-        self.claimed = context.Value("q", 0)
-        self.limit = context.RawValue("q", len(subtrees))  # guarded by claimed's lock
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else os.environ.get("TMPDIR", "/tmp")
+        self.folder = os.path.join(shm, f"reprokit-nar-{os.getpid()}-{os.urandom(6).hex()}")
+        os.mkdir(self.folder, 0o700)  # a new folder of this process's own, or an error
+        # What the processes share: the next subtree from the front (claimed) and the end
+        # of those free (limit), in memory mapped before the fork, changed only under a
+        # lock on a file (a POSIX lock, which a process that dies lets go of).
+        self.counters = mmap.mmap(-1, 16)
+        self.counters[:] = struct.pack("<qq", 0, len(subtrees))
+        self.lock_fd = os.open(os.path.join(self.folder, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.kept: dict[int, list[Piece]] = {}
         self.done: set[int] = set()
         self.finished: set[int] = set()  # read ends of workers that have exited
@@ -129,28 +136,40 @@ class _Walkers:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with self.claimed.get_lock():
-            self.claimed.value = self.limit.value = len(self.subtrees)  # nothing more to take
+        with self._locked() as (_, limit):
+            self._set(limit, limit)  # nothing more to take
         for pid, r in self.pids.items():
             os.close(r)
             os.waitpid(pid, 0)
+        os.close(self.lock_fd)
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[tuple[int, int]]:
+        """The shared (claimed, limit), held by this process alone until the block ends."""
+        fcntl.lockf(self.lock_fd, fcntl.LOCK_EX)
+        try:
+            yield struct.unpack("<qq", self.counters[:16])
+        finally:
+            fcntl.lockf(self.lock_fd, fcntl.LOCK_UN)
+
+    def _set(self, claimed: int, limit: int) -> None:
+        self.counters[:16] = struct.pack("<qq", claimed, limit)
+
     def _claim(self) -> int:
-        with self.claimed.get_lock():
-            k = int(self.claimed.value)
-            if k < self.limit.value:
-                self.claimed.value = k + 1
+        with self._locked() as (k, limit):
+            if k < limit:
+                self._set(k + 1, limit)
                 return k
             return len(self.subtrees)
 
     def _steal(self) -> int | None:
         """The last subtree nobody has taken, for this process to walk ahead of its turn
         while it waits for a worker's: every process walks, none waits."""
-        with self.claimed.get_lock():
-            if self.claimed.value < self.limit.value:
-                self.limit.value -= 1
-                return int(self.limit.value)
+        with self._locked() as (k, limit):
+            if k < limit:
+                self._set(k, limit - 1)
+                return limit - 1
         return None
 
     def _work(self, w: int) -> NoReturn:
@@ -175,10 +194,10 @@ class _Walkers:
         worker walks it, this process walks the last free subtree, kept for its turn."""
         if k in self.kept:
             return self.kept.pop(k)
-        with self.claimed.get_lock():
-            free = self.claimed.value == k and k < self.limit.value
+        with self._locked() as (claimed, limit):
+            free = claimed == k and k < limit
             if free:
-                self.claimed.value = k + 1
+                self._set(k + 1, limit)
         if free:
             return _unit(self.subtrees[k])
         while k not in self.done:

@@ -17,7 +17,6 @@ import importlib.util
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -56,7 +55,8 @@ def exports(package: str) -> Callable[[str], Any]:
     where: dict[str, tuple[str, str]] = {}
     source = sys.modules[package].__file__
     assert source is not None
-    tree = ast.parse(Path(source).read_text(encoding="utf-8"))
+    with open(source, encoding="utf-8") as fh:  # not pathlib: a package here costs few imports
+        tree = ast.parse(fh.read())
     for node in tree.body:
         if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
             for imp in node.body:

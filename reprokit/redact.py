@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import quote
 
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:access_token|token|api_key|key)=)[^&#\s]+")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
@@ -25,6 +24,8 @@ _HIDDEN: set[str] = set()
 
 def hide(secret: str) -> None:
     """From now on, :func:`redact` hides ``secret`` (and its URL-encoded form) in every text."""
+    from urllib.parse import quote  # here: only a command given a secret needs it
+
     if len(secret) >= 6:
         _HIDDEN.update({secret, quote(secret, safe="")})
 

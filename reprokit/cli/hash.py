@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import os
 
 from reprokit import hashes, nar
 from reprokit.cli.options import JSON, LOGGING, Subparsers, print_json
@@ -28,28 +28,29 @@ def add(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
-    path = Path(args.path)
-    if not path.exists() and not path.is_symlink():
+    path = os.path.normpath(args.path)  # os.path, not pathlib: a hash starts in fewer imports
+    if not os.path.lexists(path):
         raise UsageError(f"{path}: no such file or directory")
     if args.flat and args.unpack:
         raise UsageError("--flat and --unpack exclude each other")
     last_modified = None
     if args.unpack:
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise UsageError(f"{path}: --unpack takes an archive file")
-        unpacked = nar.unpacked_nar_sha256(path)
+        from pathlib import Path
+
+        unpacked = nar.unpacked_nar_sha256(Path(path))
         digest, mode, last_modified = unpacked.nar, "nar-unpacked", unpacked.last_modified
     elif args.flat:
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise UsageError(f"{path}: --flat takes a file")
         digest, mode = hashes.file_sha256(path), "flat"
     else:
         digest, mode = nar.nar_sha256(path), "nar"
     if args.json:
-        d = hashes.Digest.of(digest)
-        out: dict[str, object] = {"reprokit_hash": 1, "path": str(path), "mode": mode, "sri": d.sri, "nix32": d.nix32, "hex": d.hex}
-        if path.is_file() and not path.is_symlink():
+        out: dict[str, object] = {"reprokit_hash": 1, "path": path, "mode": mode,
+                                  "sri": hashes.sri(digest), "nix32": hashes.nix32_encode(digest), "hex": digest.hex()}
+        if os.path.isfile(path) and not os.path.islink(path):
             out["swhid"] = hashes.swhid(path)
         if last_modified is not None:
             out["lastModified"] = last_modified

@@ -14,17 +14,21 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from packaging import pylock
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
-from reprokit import hashes, schemas, toml
+from reprokit import hashes, lazy, schemas, toml
 from reprokit.errors import InputError
 from reprokit.fsutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from packaging import pylock
+else:
+    pylock = lazy.module("packaging.pylock")  # only for pylock.toml, which validate reads only to rebuild
 
 LOCK_VERSION = 2
 BUILD_TOOLS_DIR = "vendor/build"

@@ -7,17 +7,13 @@ the rest; ``%pip install X`` and its kin become declared requirements.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from reprokit import lazy
-
-if TYPE_CHECKING:
-    import nbformat.reader
-else:
-    nbformat = lazy.module("nbformat")
+# The notebook formats a kernel runs: nbformat 1-4 (1-3 keep their cells in worksheets).
+FORMATS = (1, 2, 3, 4)
 
 
 # Cell magics whose body is still Python.
@@ -157,17 +153,24 @@ def code_cells(text: str) -> tuple[list[str], str]:
     Raises ValueError when the text is not a notebook.
     """
 
-    # The reader, not nbformat.reads: the scan wants the cells of any notebook a kernel
-    # would run, and nbformat.reads also validates against the schema, which is slow and
-    # logs every deviation to stderr.
+    # The JSON itself, as nbformat's reader reads it, not nbformat.reads: the scan wants
+    # the cells of any notebook a kernel would run, and nbformat.reads also validates
+    # against the schema, which is slow and logs every deviation to stderr. Nor does the
+    # scan need nbformat's objects (importing nbformat and jsonschema takes 50 ms).
     try:
-        nb = nbformat.reader.reads(text)  # type: ignore[no-untyped-call,unused-ignore]
-    except Exception as exc:  # nbformat raises several unrelated types on bad input
-        raise ValueError(f"not a readable notebook: {exc}") from exc
+        nb = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not a readable notebook: not JSON ({exc})") from exc
+    except RecursionError:
+        raise ValueError("not a readable notebook: nested too deep to read") from None
+    if not isinstance(nb, dict):
+        raise ValueError(f"not a readable notebook: a JSON {type(nb).__name__}, not an object")
     # Valid JSON need not be a well-formed notebook: every field may have the wrong type.
     major = nb.get("nbformat", 4)
-    if not isinstance(major, int):
+    if not isinstance(major, int) or isinstance(major, bool):
         raise ValueError(f"not a readable notebook: nbformat is {major!r}, not a number")
+    if major not in FORMATS:
+        raise ValueError(f"not a readable notebook: nbformat {major} is not a format Jupyter reads")
     cells: list[str] = []
     if major >= 4:
         cells = _code_sources(nb.get("cells"), "source")

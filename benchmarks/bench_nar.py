@@ -9,7 +9,8 @@ Three trees, each made once under ``benchmarks/.work/``:
 - ``mixed``: 12,000 files, about 400 MB: mostly small, some medium, a few large,
   executables and symlinks.
 
-For each, both commands run as subprocesses with a warm page cache, alternating which
+For each, both commands (reprokit installed from a wheel of this tree, as a user has it)
+run as subprocesses with a warm page cache, alternating which
 goes first, for ``--rounds`` rounds; every round checks they print the same hash. Prints
 the medians and the ratio (target: at most 1.0x the time of nix-hash).
 
@@ -27,7 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired import paired
+from paired import installed_reprokit, paired
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work" / "nar-tree"
@@ -97,7 +98,7 @@ def main() -> int:
         tree = makers[name]()
         files = [p for p in tree.rglob("*") if p.is_file() and not p.is_symlink()]
         print(f"{name}: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.0f} MB ({tree})")
-        result = paired([sys.executable, "-m", "reprokit", "hash", str(tree), "--format", "nix32"],
+        result = paired([*installed_reprokit(), "hash", str(tree), "--format", "nix32"],
                         ["nix-hash", "--type", "sha256", "--base32", str(tree)], args.rounds, same=str.__eq__)
         print(f"{name}: " + result.line("reprokit hash", "nix-hash", "target <= 1.0x"))
     return 0

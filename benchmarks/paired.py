@@ -9,8 +9,11 @@ warmed by one unmeasured run of each first.
 from __future__ import annotations
 
 import compileall
+import hashlib
+import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +36,34 @@ class Paired:
                 f"ratio {self.ratio:.2f}x the time of {theirs} ({target})")
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def installed_reprokit() -> list[str]:
+    """The command of reprokit installed from this working tree as a user installs it: a
+    wheel (no editable finder, which the interpreter imports at every start), its
+    bytecode compiled, in a venv of its own under ``benchmarks/.work/installed``. It is
+    installed again when a source file changed. Falls back to ``python -m reprokit``,
+    and says so, where ``uv`` is missing."""
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(uv).exists():
+        print("uv not found: timing reprokit as run from this checkout (python -m reprokit)")
+        compileall.compile_dir(str(REPO / "reprokit"), quiet=1)
+        return [sys.executable, "-m", "reprokit"]
+    venv = REPO / "benchmarks" / ".work" / "installed"
+    digest = hashlib.sha256()
+    for p in sorted([REPO / "pyproject.toml", *(REPO / "reprokit").rglob("*")]):
+        if p.is_file() and "__pycache__" not in p.parts:
+            digest.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes())
+    stamp = venv / ".source"
+    if not stamp.exists() or stamp.read_text() != digest.hexdigest():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+        subprocess.run([uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(venv / "bin" / "python"), str(REPO)], check=True)
+        stamp.write_text(digest.hexdigest())
+    return [str(venv / "bin" / "reprokit")]
+
+
 def run(cmd: Sequence[str], cwd: Path | None = None) -> tuple[float, str]:
     """Wall time of one run, and its standard output; a failure stops the benchmark."""
     start = time.perf_counter()
@@ -46,10 +77,8 @@ def run(cmd: Sequence[str], cwd: Path | None = None) -> tuple[float, str]:
 def paired(ours: Sequence[str], theirs: Sequence[str], rounds: int, cwd: Path | None = None,
            same: Callable[[str, str], bool] | None = None, say: Callable[[str], None] = print) -> Paired:
     """Time ``ours`` against ``theirs`` over ``rounds`` alternating rounds; ``same`` (when
-    given) must hold for the two outputs of every round, or the benchmark stops. reprokit's
-    modules are compiled to bytecode first, as an installed reprokit has them (where
-    PYTHONDONTWRITEBYTECODE is set, every run would compile them again)."""
-    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "reprokit"), quiet=1)
+    given) must hold for the two outputs of every round, or the benchmark stops. Time
+    reprokit as :func:`installed_reprokit` has it."""
     run(theirs, cwd)
     run(ours, cwd)
     a: list[float] = []

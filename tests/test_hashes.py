@@ -11,6 +11,7 @@ import subprocess
 import tarfile
 import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,32 @@ def test_nar_hash_equals_nix_hash_path_sri_and_large_file(tmp_path: Path) -> Non
     (root / "ünï cödé").write_text("x")
     out = subprocess.run([*NIX_CMD, "hash", "path", str(root)], capture_output=True, text=True, check=True).stdout.strip()
     assert hashes.sri(nar.nar_sha256(root)) == out
+
+
+def test_a_large_file_that_grows_while_it_is_hashed_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large file is hashed from memory it is mapped into, its size taken first: one
+    that grows meanwhile is refused, not hashed as it was (flat or in a NAR)."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * (1 << 22) + 5))
+
+    def growing(piece: bytes) -> None:
+        with open(big, "ab") as fh:
+            fh.write(b"more")
+
+    with pytest.raises(InputError, match=r"big\.bin: changed while it was hashed"):
+        nar.format.stream((os.fsencode(big), big.stat().st_size), growing)
+    real_mapped = hashes.mapped
+
+    def mapped_growing(fd: int, size: int) -> Iterator[memoryview]:
+        for view in real_mapped(fd, size):
+            growing(b"")
+            yield view
+
+    monkeypatch.setattr(hashes, "mapped", mapped_growing)
+    size = big.stat().st_size
+    with pytest.raises(OSError, match="changed while it was hashed"):
+        hashes.file_sha256(big)
+    assert big.stat().st_size > size
 
 
 @needs_nix

@@ -122,6 +122,30 @@ def test_which_failures_name_a_distribution(tmp_path: Path) -> None:
         assert library_failure(env, message) == want, message
 
 
+def test_a_failure_in_compiled_code_names_the_distribution_that_built_it(tmp_path: Path) -> None:
+    """A Cython frame names the source the module was built from, relative, as the
+    distribution was built (numpy 1.12's ``mtrand.pyx``, numpy 2's
+    ``numpy/random/mtrand.pyx``): the distribution is the one whose RECORD holds that
+    module compiled; a name two distributions have compiled names neither."""
+    site = tmp_path / "env" / "lib" / "python3.6" / "site-packages"
+    write_tree(site / "numpy-1.12.0.dist-info", {"RECORD": "numpy/__init__.py,,\nnumpy/random/mtrand.cpython-36m-x86_64-linux-gnu.so,,\n",
+                                                 "METADATA": "Name: numpy\nVersion: 1.12.0\n"})
+    write_tree(site / "scipy-0.19.0.dist-info", {"RECORD": "scipy/special/_ufuncs.cpython-36m-x86_64-linux-gnu.so,,\n",
+                                                 "METADATA": "Name: scipy\nVersion: 0.19.0\n"})
+    write_tree(site / "otherufuncs-1.0.dist-info", {"RECORD": "otherufuncs/_ufuncs.abi3.so,,\n", "METADATA": "Name: otherufuncs\nVersion: 1.0\n"})
+    env = tmp_path / "env"
+    float_size = "exited with status 1: TypeError: 'float' object cannot be interpreted as an integer"
+    for message, want in [
+        (f"{float_size} (in mtrand.pyx, line 1536)", ("numpy", "1.12.0")),
+        (f"exited with status 1: sims.ipynb: cell 4: TypeError: bad size (in numpy/random/mtrand.pyx, line 1579)", ("numpy", "1.12.0")),
+        (f"{float_size} (in scipy/special/_ufuncs.pyx, line 9)", ("scipy", "0.19.0")),
+        (f"{float_size} (in _ufuncs.pyx, line 9)", None),  # two distributions built a _ufuncs
+        (f"{float_size} (in numpy/random/other.pyx, line 9)", None),
+        (f"{float_size} (in mtrand.py, line 9)", None),  # a Python file of that name is not the compiled module
+    ]:
+        assert library_failure(env, message) == want, message
+
+
 def test_the_series_before_is_asked_of_the_index_by_release_dates(tmp_path: Path) -> None:
     index = _index(RECENT)
     with running(index) as url:

@@ -110,3 +110,19 @@ def test_a_failing_cell_names_the_innermost_file_of_its_traceback() -> None:
     assert _raised_in(IPYTHON_7, Path("/w/paper")) == " (in numpy/core/fromnumeric.py, line 232)"
     assert _raised_in(IPYTHON_8.split("File \x1b[0;32m/tmp")[0], Path("/w/paper")) == " (in helpers/plots.py, line 12)"
     assert _raised_in("\x1b[0;31mZeroDivisionError\x1b[0m: division by zero\nCell In[2], line 1\n", Path("/w/paper")) == ""
+
+
+# numpy's compiled code raising, as IPython 9 prints it (a real kernel's output) and as
+# IPython 7 did for numpy 1.12 (no line: Cython's source was not at hand).
+IPYTHON_CYTHON = ("\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[1]\x1b[39m\x1b[32m, line 2\x1b[39m\n"
+                  "\x1b[36mFile \x1b[39m\x1b[32mnumpy/random/mtrand.pyx:1579\x1b[39m, in \x1b[36mnumpy.random.mtrand.RandomState.normal\x1b[39m\x1b[34m()\x1b[39m\n"
+                  "\x1b[36mFile \x1b[39m\x1b[32mnumpy/random/_common.pyx:654\x1b[39m, in \x1b[36mnumpy.random._common.cont\x1b[39m\x1b[34m()\x1b[39m\n"
+                  "\x1b[31mTypeError\x1b[39m: expected a sequence of integers or a single integer, got '1.5'\n")
+IPYTHON_7_CYTHON = ("\x1b[0;32m/w/paper/sims.py\x1b[0m in \x1b[0;36mrun\x1b[0;34m(n)\x1b[0m\n\x1b[0;32m---> 12\x1b[0;31m     x = np.random.normal(size=n / 2)\x1b[0m\n"
+                    "\x1b[0;32mmtrand.pyx\x1b[0m in \x1b[0;36mmtrand.RandomState.normal\x1b[0;34m()\x1b[0m\n"
+                    "\x1b[0;31mTypeError\x1b[0m: 'float' object cannot be interpreted as an integer")
+
+
+def test_a_failing_cell_names_a_librarys_compiled_source() -> None:
+    assert _raised_in(IPYTHON_CYTHON, Path("/w/paper")) == " (in numpy/random/_common.pyx, line 654)"
+    assert _raised_in(IPYTHON_7_CYTHON, Path("/w/paper")) == " (in mtrand.pyx)"

@@ -295,15 +295,16 @@ def compiled_distribution(env: Path, message: str) -> str | None:
 # A notebook's failure names its cell first (``nb.ipynb: cell 5: TypeError: ...``).
 _FAILED = r"^exited with status \d+: (?:\S+\.ipynb: cell \d+: )?"
 _API_ERROR = re.compile(_FAILED + r"(?:TypeError|AttributeError|ValueError|NotImplementedError|KeyError|IndexError|ImportError)\b"
-                        r".*\(in (\S+\.py)(?:, line \d+)?\)$")
+                        r".*\(in (\S+\.pyx?)(?:, line \d+)?\)$")
 _NAMED_MODULE = re.compile(_FAILED + r"(?:ImportError: cannot import name \S+ from '([\w.]+)'|AttributeError: module '([\w.]+)' has no attribute )")
 
 
 def library_failure(env: Path, message: str) -> tuple[str, str] | None:
     """The distribution (name, version) in ``env`` a run failed inside, as a caller of
     another release of it would: its own code raised the error (``TypeError: ... (in
-    matplotlib/axes/_base.py, line 1281)``), or the paper asked it for a name it lacks
-    (``cannot import name 'x' from 'sklearn.utils'``)."""
+    matplotlib/axes/_base.py, line 1281)``, or in its compiled code, ``(in mtrand.pyx,
+    line 1536)``), or the paper asked it for a name it lacks (``cannot import name 'x'
+    from 'sklearn.utils'``)."""
     named = _NAMED_MODULE.match(message)
     if named:
         module = (named.group(1) or named.group(2)).split(".")[0]
@@ -314,22 +315,42 @@ def library_failure(env: Path, message: str) -> tuple[str, str] | None:
     return (found[1], found[2]) if found else None
 
 
+_EXTENSION = re.compile(r"^(.+?)\.[^/]*(?:\.so|\.pyd)$")
+
+
+def _built_from(listed: set[str], source: str) -> bool:
+    """Whether a distribution's files (its RECORD) hold the module compiled from the
+    Cython ``source`` a traceback names: as it was built (``numpy/random/mtrand.pyx``:
+    ``numpy/random/mtrand.cpython-36m-x86_64-linux-gnu.so``), or by its name alone
+    (``mtrand.pyx``: any extension module ``mtrand``)."""
+    stem = source.removesuffix(".pyx")
+    for entry in listed:
+        m = _EXTENSION.match(entry)
+        if m and (m.group(1) == stem or ("/" not in stem and m.group(1).rsplit("/", 1)[-1] == stem)):
+            return True
+    return False
+
+
 def _owner(env: Path, rel: str) -> tuple[Path, str, str] | None:
     """The .dist-info folder, name and version of the distribution in ``env`` that
-    installed the file ``rel`` of site-packages."""
+    installed the file ``rel`` of site-packages (for a ``.pyx`` source, the module
+    compiled from it; when more than one distribution has such a module, none)."""
+    found = []
     for record_file in env.glob("**/site-packages/*.dist-info/RECORD"):
         try:
             listed = {line.split(",", 1)[0] for line in record_file.read_text("utf-8", "replace").splitlines()}
         except OSError:
             continue
-        if rel in listed:
-            info = record_file.parent
-            meta = (info / "METADATA").read_text("utf-8", "replace") if (info / "METADATA").is_file() else ""
-            name, version = re.search(r"^Name:\s*(\S+)", meta, re.M), re.search(r"^Version:\s*(\S+)", meta, re.M)
-            fallback = info.name.removesuffix(".dist-info").split("-")
-            return (info, name.group(1) if name else fallback[0],
-                    version.group(1) if version else (fallback[1] if len(fallback) > 1 else ""))
-    return None
+        if rel in listed or (rel.endswith(".pyx") and _built_from(listed, rel)):
+            found.append(record_file.parent)
+    if len(found) != 1:
+        return None
+    info = found[0]
+    meta = (info / "METADATA").read_text("utf-8", "replace") if (info / "METADATA").is_file() else ""
+    name, version = re.search(r"^Name:\s*(\S+)", meta, re.M), re.search(r"^Version:\s*(\S+)", meta, re.M)
+    fallback = info.name.removesuffix(".dist-info").split("-")
+    return (info, name.group(1) if name else fallback[0],
+            version.group(1) if version else (fallback[1] if len(fallback) > 1 else ""))
 
 
 def _failure_hint(message: str, left_out: Mapping[str, str], airgap: bool, stopped: Sequence[str] = ()) -> str:

@@ -46,14 +46,17 @@ def _one_line(text: str) -> str:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # A frame of an IPython traceback: "File /x/y.py:1281, in f(...)" (IPython 8), "/x/y.py in
 # f(...)" (IPython 7, its line marked "--> 1281" below), or Python's own 'File "/x/y.py", line 3'.
-_TB_FRAME = re.compile(r'(/[^\s:"]+\.py)(?::(\d+)|", line (\d+)| in )')
+# A library's compiled (Cython) code names its source as it was built, relative:
+# "File numpy/random/mtrand.pyx:1579" (IPython 8), "mtrand.pyx in mtrand.RandomState.normal()".
+_TB_FRAME = re.compile(r'(/[^\s:"]+\.pyx?|(?<![^\s"])[\w.-]+(?:/[\w.-]+)*\.pyx)(?::(\d+)|", line (\d+)| in )')
 _TB_ARROW = re.compile(r"^-+> ?(\d+)", re.M)
 
 
 def _raised_in(traceback: str, folder: Path) -> str:
     """`` (in matplotlib/axes/_base.py, line 1281)``: the innermost frame of a cell's
-    traceback in a file of a library (what follows site-packages/) or of the paper (its
-    path from the notebook's folder); "" when the error came from the cell itself."""
+    traceback in a file of a library (what follows site-packages/, or the ``.pyx`` source
+    its compiled code names) or of the paper (its path from the notebook's folder); ""
+    when the error came from the cell itself."""
     text = _ANSI.sub("", traceback)
     frames = list(_TB_FRAME.finditer(text))
     if not frames:
@@ -68,8 +71,9 @@ def _raised_in(traceback: str, folder: Path) -> str:
         path = path.split("/site-packages/", 1)[1]
     elif path.startswith(f"{folder}/"):
         path = path[len(str(folder)) + 1:]
-    else:
+    elif path.startswith("/"):
         return ""
+    # else a library's compiled code, named by its source as it was built
     return f" (in {path}, line {line})" if line else f" (in {path})"
 
 

@@ -7,6 +7,14 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
+
+from reprokit import lazy
+
+if TYPE_CHECKING:
+    from urllib import parse
+else:
+    parse = lazy.module("urllib.parse")  # for a secret given, not at every start
 
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:access_token|token|api_key|key)=)[^&#\s]+")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
@@ -24,10 +32,8 @@ _HIDDEN: set[str] = set()
 
 def hide(secret: str) -> None:
     """From now on, :func:`redact` hides ``secret`` (and its URL-encoded form) in every text."""
-    from urllib.parse import quote  # here: only a command given a secret needs it
-
     if len(secret) >= 6:
-        _HIDDEN.update({secret, quote(secret, safe="")})
+        _HIDDEN.update({secret, parse.quote(secret, safe="")})
 
 
 def redact(text: str) -> str:

@@ -137,7 +137,7 @@ def test_a_failure_in_compiled_code_names_the_distribution_that_built_it(tmp_pat
     float_size = "exited with status 1: TypeError: 'float' object cannot be interpreted as an integer"
     for message, want in [
         (f"{float_size} (in mtrand.pyx, line 1536)", ("numpy", "1.12.0")),
-        (f"exited with status 1: sims.ipynb: cell 4: TypeError: bad size (in numpy/random/mtrand.pyx, line 1579)", ("numpy", "1.12.0")),
+        ("exited with status 1: sims.ipynb: cell 4: TypeError: bad size (in numpy/random/mtrand.pyx, line 1579)", ("numpy", "1.12.0")),
         (f"{float_size} (in scipy/special/_ufuncs.pyx, line 9)", ("scipy", "0.19.0")),
         (f"{float_size} (in _ufuncs.pyx, line 9)", None),  # two distributions built a _ufuncs
         (f"{float_size} (in numpy/random/other.pyx, line 9)", None),

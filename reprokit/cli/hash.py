@@ -37,9 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.unpack:
         if not os.path.isfile(path):
             raise UsageError(f"{path}: --unpack takes an archive file")
-        from pathlib import Path
-
-        unpacked = nar.unpacked_nar_sha256(Path(path))
+        unpacked = nar.unpacked_nar_sha256(path)
         digest, mode, last_modified = unpacked.nar, "nar-unpacked", unpacked.last_modified
     elif args.flat:
         if not os.path.isfile(path):

@@ -8,11 +8,16 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from reprokit import lazy
 from reprokit.errors import InputError
 from reprokit.wording import parse_duration
 
 if TYPE_CHECKING:
     import datetime as dt
+    import json
+else:  # most commands print no JSON and take no date: they start without these
+    dt = lazy.module("datetime")
+    json = lazy.module("json")
 
 # The object add_subparsers returns: where each command module adds its parser.
 Subparsers = Any
@@ -52,14 +57,10 @@ def size(text: str) -> int:
 
 
 def print_json(data: object) -> None:
-    import json  # here: most commands print no JSON, and start without it
-
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def parse_date(text: str) -> dt.date:
-    import datetime as dt  # here: only the commands that take a date need it
-
     try:
         return dt.date.fromisoformat(text)
     except ValueError:

@@ -221,11 +221,12 @@ def _zip_mtime(info: zipfile.ZipInfo) -> int:
         return 0
 
 
-def unpacked_nar_sha256(archive: Path) -> UnpackedHash:
+def unpacked_nar_sha256(path: str | os.PathLike[str]) -> UnpackedHash:
     """NAR hash of an archive's contents as ``nix-prefetch-url --unpack`` computes it (a
     single top entry stripped), and its newest entry's mtime. Read as a stream into an
     in-memory tree: nothing is unpacked to disk, so absolute or dangling symlinks in it
     are data like any other."""
+    archive = Path(path)
     h = hashlib.sha256()
     with tempfile.SpooledTemporaryFile(max_size=64 << 20) as blob:
         tree = _Unpacked(archive, blob)

@@ -12,8 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reprokit import lazy
+
 if TYPE_CHECKING:
     import pathspec
+    import pathspec.util
+else:
+    pathspec = lazy.module("pathspec")  # on the first .gitignore: a tree without one never loads it
 
 SKIP_DIRS = frozenset(
     {
@@ -65,7 +70,6 @@ def _read_ignore(dirpath: str) -> tuple[pathspec.PathSpec[Any] | None, list[tupl
             lines = fh.read().splitlines()
     except OSError:
         return None, []
-    import pathspec.util  # here, on the first .gitignore: a tree without one never loads it
 
     # pathspec >= 0.12.2 calls git's own semantics "gitignore"; older releases "gitwildmatch".
     pattern = "gitignore" if "gitignore" in pathspec.util._registered_patterns else "gitwildmatch"

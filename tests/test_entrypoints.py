@@ -171,6 +171,25 @@ def test_with_nothing_named_to_run_the_scripts_nothing_imports_run_data_makers_f
     assert got == ["simulation/make_fig5_data.py", "figures/exe_figs.py"]
 
 
+def test_a_driver_without_a_main_guard_is_the_entry_point_of_what_it_runs(tmp_path: Path) -> None:
+    """code/run.py has no ``if __name__ == "__main__":`` and runs the guarded stippler.py
+    with the arguments it needs (``os.system(cmd + " " + "./stippler.py ...")``): run.py
+    is what to run, not stippler.py alone without them. A module another file imports is
+    no driver, whatever it runs; nor is a script that runs nothing of the paper's."""
+    write_tree(tmp_path, {
+        "code/run.py": "import os\nimport sys\ncmd = sys.executable\n"
+                       "os.system(cmd + \" \" + \"./stippler.py ../data/plant.png --save \\\n           --n_point 20\")\n",
+        "code/stippler.py": "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n",
+        "code/helpers.py": "import subprocess\ndef again():\n    subprocess.run(['python', 'report.py'])\n",
+        "code/report.py": "import helpers\nif __name__ == '__main__':\n    pass\n",
+        "code/tidy.py": "import os\nos.system('rm -f *.png')\n",
+    })
+    files = tree.walk(tmp_path, suffixes=None).files
+    found = entrypoints.detect(tmp_path, files).found
+    assert [(f.entry_point.path, f.source) for f in found] == [("code/report.py", 'if __name__ == "__main__"'),
+                                                                ("code/run.py", "runs code/stippler.py itself")]
+
+
 def test_a_script_that_runs_the_others_is_the_one_entry_point(tmp_path: Path) -> None:
     """run_all.py runs simulations.py then plot_figures.py itself (subprocess, os.system):
     it alone runs, not the two again beside it. A script merely named in a comment or a

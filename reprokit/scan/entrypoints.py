@@ -6,7 +6,9 @@ In order of authority:
    ``entry-points = ["run.py", {path = "run.py", args = ["all"], cwd = "code"}]``;
 2. the commands the paper's READMEs and Makefiles give (``cd code && python run.py all``,
    ``$ python main.py``), run from the folder the command runs in;
-3. otherwise every script with ``if __name__ == "__main__":``.
+3. otherwise every script with ``if __name__ == "__main__":``, and every script without
+   one that runs another script of the paper itself (a driver, run in place of what it
+   runs).
 
 Notebooks are entry points in every case but the first. Support code (tests, docs,
 benchmarks), article tooling (LaTeX builders) and publishing helpers never are. A script
@@ -196,6 +198,24 @@ _RUNS = re.compile(r"\b(?:subprocess\.\w+|os\.(?:system|popen|exec\w*)|run_path|
 _SCRIPT_NAME = re.compile(r"""(?:['"\s]|^)((?:[\w.-]+/)*[\w.-]+\.py)\b""")
 
 
+def _runs(paper: Path, rel: str, scripts: set[str]) -> list[str]:
+    """The scripts of ``scripts`` that the script ``rel`` runs itself, in order."""
+    try:
+        text = (paper / rel).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#") or not _RUNS.search(line):
+            continue
+        for name in _SCRIPT_NAME.findall(line):
+            target = posixpath.normpath(posixpath.join(folder, name))
+            if target in scripts and target != rel and target not in out:
+                out.append(target)
+    return out
+
+
 def run_by_others(paper: Path, scripts: Sequence[str]) -> dict[str, str]:
     """Scripts another of ``scripts`` runs itself (``subprocess.run(["python",
     "simulations.py"])`` in run_all.py): script -> the one that runs it. The driver is the
@@ -203,19 +223,39 @@ def run_by_others(paper: Path, scripts: Sequence[str]) -> dict[str, str]:
     by_path = set(scripts)
     out: dict[str, str] = {}
     for rel in scripts:
+        for target in _runs(paper, rel, by_path):
+            if out.get(rel) != target:
+                out.setdefault(target, rel)
+    return out
+
+
+def _drivers(paper: Path, files: Sequence[str], guarded: set[str]) -> dict[str, str]:
+    """Scripts at the top or one folder down, without ``if __name__ == "__main__":``,
+    that run another script of the paper themselves (a ``run.py`` of
+    ``os.system(sys.executable + " ./stippler.py ../data/plant.png --save")`` lines) and
+    that no other file imports: the paper's driver, which its authors run as it is ->
+    the first script it runs."""
+    python = {rel for rel in files if rel.endswith(".py")}
+    drivers: dict[str, str] = {}
+    for rel in sorted(python - guarded):
+        if rel.count("/") > 1 or is_support_code(rel) or is_article_tooling(rel) or rel.rsplit("/", 1)[-1] in ("setup.py", "conftest.py", "__init__.py"):
+            continue
+        runs = _runs(paper, rel, python)
+        if runs:
+            drivers[rel] = runs[0]
+    if not drivers:
+        return {}
+    imported = set()
+    for rel in python:
         try:
-            text = (paper / rel).read_text(encoding="utf-8", errors="replace")
+            imported.update(m.group(1) for m in _IMPORTED.finditer((paper / rel).read_text(encoding="utf-8", errors="replace")))
         except OSError:
             continue
-        folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
-        for line in text.splitlines():
-            if line.lstrip().startswith("#") or not _RUNS.search(line):
-                continue
-            for name in _SCRIPT_NAME.findall(line):
-                target = posixpath.normpath(posixpath.join(folder, name))
-                if target in by_path and target != rel and out.get(rel) != target:
-                    out.setdefault(target, rel)
-    return out
+    return {d: t for d, t in drivers.items() if d.rsplit("/", 1)[-1][:-3] not in imported}
+
+
+# The first name of an import statement (``import a.b``, ``from a import b``).
+_IMPORTED = re.compile(r"^[ \t]*(?:from|import)[ \t]+\.*([\w]+)", re.M)
 
 
 def _without_run_by_others(paper: Path, found: list[Found]) -> list[Found]:
@@ -251,9 +291,12 @@ def detect(paper: Path, files: Sequence[str]) -> Detection:
         # The authors said what to run: their commands, in their order, then the notebooks.
         ordered = [*documented, *notebooks]
     else:
-        guarded = _without_run_by_others(paper, [
-            Found(entry_point=EntryPoint(name=name_for(rel), kind="script", path=rel), source='if __name__ == "__main__"')
-            for rel in _main_guarded(paper, files)])
+        main_guarded = _main_guarded(paper, files)
+        guarded = _without_run_by_others(paper, sorted([
+            *(Found(entry_point=EntryPoint(name=name_for(rel), kind="script", path=rel), source='if __name__ == "__main__"')
+              for rel in main_guarded),
+            *(Found(entry_point=EntryPoint(name=name_for(rel), kind="script", path=rel), source=f"runs {target} itself")
+              for rel, target in _drivers(paper, files, set(main_guarded)).items())], key=lambda f: f.entry_point.path))
         ordered = [*guarded, *documented, *notebooks]
     return Detection(found=tuple(_unique(ordered)), notes=tuple(notes))
 

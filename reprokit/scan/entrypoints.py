@@ -245,7 +245,7 @@ def _drivers(paper: Path, files: Sequence[str], guarded: set[str]) -> dict[str, 
             drivers[rel] = runs[0]
     if not drivers:
         return {}
-    imported = set()
+    imported: set[str] = set()
     for rel in python:
         try:
             imported.update(m.group(1) for m in _IMPORTED.finditer((paper / rel).read_text(encoding="utf-8", errors="replace")))

@@ -348,3 +348,20 @@ def test_a_later_setuptools_for_an_old_sdists_build_takes_a_later_wheel_with_it(
     assert uv.later_tools(FILTERED_SETUPTOOLS, {"wheel": uv.LATER_MONTHS}) == ["setuptools"]
     assert uv.later_tools(FILTERED_SETUPTOOLS, {"setuptools": uv.LATER_MONTHS}) == []
     assert uv.later_tools(FILTERED_SETUPTOOLS.replace("setuptools", "hatchling"), {}) == ["hatchling"]
+
+
+def test_build_tools_later_than_the_date_are_those_of_the_earliest_day_that_resolves(tmp_path: Path) -> None:
+    """A build asks for a tool newer than the paper's date (zztool>=2.0): it gets the
+    earliest release that satisfies it (2.0 of March), not the newest of the six-month
+    step that found one (4.0 of June), which may have removed what an old setup.py uses."""
+    idx = FakeIndex()
+    for version, day in [("1.0", "2023-01-01"), ("2.0", "2023-03-01"), ("3.0", "2023-05-01"), ("4.0", "2023-06-20")]:
+        idx.add("zztool", version, uploaded=f"{day}T00:00:00Z", sdist=False)
+    with running(idx) as base:
+        settings = LockSettings(date=dt.date(2023, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv",
+                                cache_dir=tmp_path / "cache")
+        client = pypi.Client(settings.index_url)
+        resolved, why = buildtools._resolve(["zztool>=2.0"], settings, client, [dt.date(2023, 1, 15), dt.date(2023, 7, 15)])
+    assert [(p.name, p.version) for p in resolved.packages] == [("zztool", "2.0")]
+    assert resolved.cutoff == dt.date(2023, 3, 1), resolved.cutoff
+    assert "zztool" in why

@@ -160,12 +160,31 @@ def _resolve(requirements: Sequence[str], settings: LockSettings, client: pypi.C
     # The paper's version joins the requirement itself (numpy>=1.6 -> numpy==1.10.4,>=1.6):
     # old pips fail on constraints for names they are not asked for.
     asked = [_with_pin(r, pinned) for r in requirements]
-    for cutoff in cutoffs:
+
+    def attempt(date: dt.date) -> list[tuple[str, str, list[str], list[str]]] | None:
+        nonlocal first_error
         try:
-            parsed = compile(asked, {}, dataclasses.replace(settings, date=cutoff))
+            return compile(asked, {}, dataclasses.replace(settings, date=date))
         except ResolutionFailed as exc:
             first_error = first_error or next((ln.strip(" ╰─▶") for ln in str(exc).splitlines() if ln.strip()), str(exc))
+            return None
+
+    failed: dt.date | None = None
+    for cutoff in cutoffs:
+        parsed = attempt(cutoff)
+        if parsed is None:
+            failed = cutoff
             continue
+        # Later than the date, the tools are those of the earliest day that resolves, not
+        # the newest of the step that found it: each later release may remove what an
+        # old setup.py still uses (setuptools 46 took away its Feature).
+        while failed is not None and (cutoff - failed).days > 1:
+            middle = failed + (cutoff - failed) // 2
+            earlier = attempt(middle)
+            if earlier is None:
+                failed = middle
+            else:
+                cutoff, parsed = middle, earlier
         packages = []
         edges: dict[str, list[str]] = {}
         for name, version, hashes, via in parsed:

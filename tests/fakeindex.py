@@ -27,13 +27,14 @@ DATA = Path(__file__).parent / "data"
 
 
 def build_wheel(name: str, version: str, requires: list[str] = (), tag: str = "py3-none-any", module: str | None = None,  # type: ignore[assignment]
-                code: dict[str, str] | None = None, purelib: bool = True) -> tuple[str, bytes]:
+                code: dict[str, str] | None = None, purelib: bool = True, requires_python: str | None = None) -> tuple[str, bytes]:
     """A wheel of ``name`` holding ``module/__init__.py`` (or the files in ``code``);
     ``purelib=False`` marks it a wheel of compiled code (``Root-Is-Purelib: false``)."""
     dist_name = name.replace("-", "_")
     mod = module or dist_name
     dist = f"{dist_name}-{version}.dist-info"
     meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    meta += f"Requires-Python: {requires_python}\n" if requires_python else ""
     files = {
         **(code or {f"{mod}/__init__.py": f"__version__ = {version!r}\n"}),
         f"{dist}/METADATA": meta,
@@ -76,6 +77,7 @@ class Dist:
     data: bytes
     upload_time: str
     yanked: bool = False
+    requires_python: str | None = None  # as the index says it (data-requires-python)
 
 
 @dataclass
@@ -92,12 +94,13 @@ class FakeIndex:
             self.add_installer()
 
     def add(self, name: str, version: str, requires: list[str] = (), *, uploaded: str = "2023-06-01T00:00:00Z", sdist: bool = True, wheel: bool = True,  # type: ignore[assignment]
-            yanked: bool = False, module: str | None = None) -> None:
+            yanked: bool = False, module: str | None = None, requires_python: str | None = None) -> None:
         files = self.projects.setdefault(name, [])
         if wheel:
-            files.append(Dist(*build_wheel(name, version, list(requires), module=module), uploaded, yanked))
+            files.append(Dist(*build_wheel(name, version, list(requires), module=module, requires_python=requires_python), uploaded, yanked,
+                              requires_python))
         if sdist:
-            files.append(Dist(*build_sdist(name, version, list(requires)), uploaded, yanked))
+            files.append(Dist(*build_sdist(name, version, list(requires)), uploaded, yanked, requires_python))
 
     def add_file(self, name: str, filename: str, data: bytes, *, uploaded: str = "2023-06-01T00:00:00Z") -> None:
         """Serve a real distribution file (a pip or setuptools wheel) under ``name``."""
@@ -149,7 +152,7 @@ class FakeIndex:
                 return
             files = [{
                 "filename": d.filename, "url": f"../../files/{d.filename}", "hashes": {"sha256": hashlib.sha256(d.data).hexdigest()},
-                "size": len(d.data), "upload-time": d.upload_time, "yanked": d.yanked, "requires-python": None,
+                "size": len(d.data), "upload-time": d.upload_time, "yanked": d.yanked, "requires-python": d.requires_python,
             } for d in self.projects[name]]
             reply(h, 200, json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files}).encode(), "application/vnd.pypi.simple.v1+json")
             return

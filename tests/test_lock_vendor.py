@@ -462,3 +462,16 @@ def test_an_sdist_whose_name_hides_its_version_is_found_by_its_project(tmp_path:
         arts, has_sdist = artifacts_for(fast_client(base), "functools32", "3.2.3-2", [], [])
     assert has_sdist and [a.filename for a in arts] == ["functools32-3.2.3-2.tar.gz"]
     assert arts[0].sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_release_for_a_later_patch_of_the_python_is_locked(tmp_path: Path) -> None:
+    """pandas 1.3.5 says requires-python >=3.7.1: for a paper on Python 3.7, whose
+    interpreter here is 3.7.17, it is a candidate (asked as 3.7, uv takes 3.7.0 and finds
+    none). The same for whatever minor version runs these tests, at its .1."""
+    major, minor = RUNNING.split(".")
+    idx = FakeIndex()
+    idx.add("zzpd", "1.3.5", uploaded="2021-12-12T00:00:00Z", requires_python=f">={major}.{minor}.1")
+    root = write_tree(tmp_path / "p", {"run.py": "import zzpd\n", "requirements.txt": "zzpd>=1.3.5\n"})
+    with running(idx) as base:
+        locked = do_lock(idx, base, root, tmp_path)
+    assert {p.name: p.version for p in locked.packages} == {"zzpd": "1.3.5"}

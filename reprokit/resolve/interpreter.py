@@ -294,8 +294,15 @@ def current_at(date: dt.date) -> list[str]:
 # --- finding an interpreter --------------------------------------------------------------
 
 def _version_of(exe: str) -> str | None:
+    full = release_of(exe)
+    return ".".join(full.split(".")[:2]) if full else None
+
+
+@functools.cache
+def release_of(exe: str) -> str | None:
+    """The X.Y.Z an interpreter is, asked of it."""
     try:
-        out = subprocess.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([exe, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

@@ -124,7 +124,9 @@ def run_uv(requirements: list[str], constraints: dict[str, str], settings: LockS
             req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
             cmd = [
                 uv_bin(), "pip", "compile", str(req_in), "--quiet", "--no-header", "--generate-hashes",
-                "--annotation-style", "split", "--python-version", settings.python,
+                # The interpreter's own X.Y.Z where there is one: for "3.7", uv takes 3.7.0,
+                # and pandas 1.3.5 (requires-python >=3.7.1) would be no candidate.
+                "--annotation-style", "split", "--python-version", (exe and interpreter.release_of(exe)) or settings.python,
                 "--python-platform", triple[0], "--exclude-newer", exclude_newer,
                 "--index-url", pypi.index_url(settings.index_url), "--no-config",
             ]

@@ -118,6 +118,16 @@ class NeedsModule(InputError):
         self.module, self.where, self.message = module, where, message
 
 
+class NeedsCommand(InputError):
+    """An entry point failed for want of a command PyPI ships as a wheel (PyDSTool's AUTO
+    runs swig at run time): the wheel joins the paper's environment, whose ``bin/`` the
+    runs have on PATH."""
+
+    def __init__(self, *, command: str, distribution: str, where: str, message: str, text: str) -> None:
+        super().__init__(text)
+        self.command, self.distribution, self.where, self.message = command, distribution, where, message
+
+
 class NeedsSourceBuild(InputError):
     """An entry point crashed in the compiled code of a distribution installed from its
     wheel (a wheel built years ago against another patch release of CPython can crash

@@ -1115,6 +1115,33 @@ def test_a_build_that_runs_a_command_pypi_ships_gets_its_wheel(tmp_path: Path) -
     assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
 
 
+@pytest.mark.parametrize("how", ["subprocess", "distutils"])
+def test_a_run_that_runs_a_command_pypi_ships_gets_its_wheel(tmp_path: Path, how: str) -> None:
+    """The paper's run itself runs `swig` (PyDSTool's AUTO compiles its continuation code
+    at run time), which this machine lacks: the swig wheel joins the paper's environment,
+    the run finds its command on PATH, the note says so, and validate does the same from
+    the bundle alone. Old distutils says only "command 'swig' failed with exit status 1"."""
+    from tests.fakeindex import Dist, build_wheel
+
+    index = FakeIndex()
+    index.add_build_tools()
+    index.projects["swig"] = [Dist(*build_wheel("swig", "4.1.0", code={
+        "swig.py": "import sys\ndef main():\n    print('SWIG Version 4.1.0')\n",
+        "swig-4.1.0.dist-info/entry_points.txt": "[console_scripts]\nswig = swig:main\n"}), "2023-03-01T00:00:00Z")]
+    call = ("subprocess.check_output(['swig', '-version']).decode().strip()" if how == "subprocess" else
+            "subprocess.check_output(['swig', '-version']).decode().strip() if shutil.which('swig') else sys.exit(\"error: command 'swig' failed with exit status 1\")")
+    paper = write_tree(tmp_path / "autopaper", {
+        "CITATION.cff": PAPER["CITATION.cff"],
+        "run.py": f"import json, shutil, subprocess, sys\nif __name__ == '__main__':\n    json.dump({{'swig': {call}}}, open('out.json', 'w'))\n",
+    })
+    result = archive_offline(index, paper, tmp_path)
+    assert any(n.startswith("run.py runs the command `swig`") and "swig added to the lock" in n for n in result.notes), result.notes
+    man = manifest.read(result.bundle / "reprokit.yaml")
+    assert [(p.name, p.version) for p in man.packages] == [("swig", "4.1.0")]
+    assert json.loads((result.bundle / "outputs" / "run" / "out.json").read_text()) == {"swig": "SWIG Version 4.1.0"}
+    assert validate(ValidateSettings(bundle=result.bundle, rebuild="pip", rerun=True)).ok
+
+
 def test_an_import_nothing_provides_in_a_file_no_entry_point_reaches_does_not_stop_the_archive(
         built: tuple[Path, Path, FakeIndex], tmp_path: Path) -> None:
     """An old draft imports a module no index has; the paper's entry point never runs or

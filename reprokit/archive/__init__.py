@@ -41,6 +41,7 @@ from reprokit.cache import cache_root
 from reprokit.errors import (
     InputError,
     NeedsBuildTool,
+    NeedsCommand,
     NeedsEarlierRelease,
     NeedsFolder,
     NeedsModule,
@@ -199,6 +200,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
         failed: dict[str, str] = {}
         too_long: frozenset[str] = frozenset()
         needed: dict[str, str] = {}  # modules the runs showed a need for -> their distribution
+        commands: dict[str, str] = {}  # commands the runs showed a need for (swig) -> the distribution that ships it
         built: frozenset[str] = frozenset()  # distributions the runs showed must be built from source
         held: dict[str, EarlierSeries] = {}  # distributions held below the series the lock took, and why
         held_for: dict[str, str] = {}  # ... -> the entry point that failed inside it
@@ -221,7 +223,7 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
             return True
 
         def relock() -> tuple[Lock, list[str]]:
-            wanted = with_earlier_series(resolve.with_run_time_needs(scanned, needed), {k: e.requirement for k, e in held.items()})
+            wanted = with_earlier_series(resolve.with_run_time_needs(scanned, needed, commands), {k: e.requirement for k, e in held.items()})
             relocked = lock_mod.from_source(resolve.lock(wanted, lock_settings, root=paper), built)
             with clock.phase("build tools"):
                 return buildtools.plan(relocked, lock_settings, python_exe=exe, client=client, cache=cache_root(settings.cache_dir),
@@ -275,6 +277,15 @@ def archive(settings: ArchiveSettings) -> ArchiveResult:
                     locked, build_notes = buildtools.plan(locked, lock_settings, python_exe=exe, client=client,
                                                           cache=cache_root(settings.cache_dir), every_sdist=not settings.wheels, policy=policy,
                                                           needs=build_needs)
+                continue
+            except NeedsCommand as need:
+                if need.distribution in commands.values() or len(commands) >= 4:
+                    raise InputError(str(need)) from None
+                commands[need.command] = need.distribution
+                notes.append(f"{need.where} runs the command `{need.command}` ({need.message}), which this machine lacks and PyPI ships "
+                             f"as a wheel: {need.distribution} added to the lock, its command on the runs' PATH; declare it in the "
+                             "paper's requirements")
+                locked, build_notes = relock()
                 continue
             except NeedsModule as need:
                 own = module_folders(all_files).get(need.module.split(".")[0])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ from reprokit.bundle import manifest
 from reprokit.errors import (
     InputError,
     NeedsBuildTool,
+    NeedsCommand,
     NeedsEarlierRelease,
     NeedsFolder,
     NeedsModule,
@@ -153,6 +155,10 @@ def record_outputs(work: Path, exe: str, eps: Sequence[EntryPoint], paper: Path,
                     if module and module not in left_out and module.split(".")[0] not in left_out:
                         raise NeedsModule(module=module, where=r.entry_point.path, message=r.message.split(": ", 1)[-1],
                                           text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
+                    wanted = legacybuild.missing_run_command(r.message, os.pathsep.join([str(env.bindir), sandbox.SYSTEM_PATH]))
+                    if wanted:
+                        raise NeedsCommand(command=wanted[0], distribution=wanted[1], where=r.entry_point.path, message=r.message,
+                                           text=f"{paper / r.entry_point.path}: the entry point failed in the rebuilt environment ({r.message})")
                     folder = rerun.missing_folder(r.entry_point, r.message)
                     if folder and folder not in r.entry_point.mkdirs and not (work / "paper" / folder).exists():
                         raise NeedsFolder(entry_point=r.entry_point.name, folder=folder, where=r.entry_point.path,

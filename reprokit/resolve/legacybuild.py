@@ -9,6 +9,7 @@ stays an error naming it.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Collection
 
 from packaging.utils import canonicalize_name
@@ -62,6 +63,24 @@ _MISSING_COMMAND = (
     re.compile(r"Did not find (CMake) "),
     re.compile(r"(?i)could not find (?:the )?(?:program |executable )?'?(pkg-config|swig|ninja)'?"),
 )
+
+
+# What old distutils says when the command it spawns is not there (its child's exec fails).
+_FAILED_COMMAND = re.compile(r"error: command '(?:[^']*/)?([\w.+-]+)' failed with exit status \d+")
+
+
+def missing_run_command(message: str, path: str) -> tuple[str, str] | None:
+    """The command of :data:`BUILD_COMMANDS` a run of the paper wanted, when its failure
+    says so (not found; or old distutils' ``command 'swig' failed with exit status 1``,
+    for a command not on the run's ``path``), and the distribution whose wheel has it."""
+    found = missing_build_command(message)
+    if found is not None:
+        return found
+    m = _FAILED_COMMAND.search(message)
+    command = m.group(1).lower() if m else ""
+    if command in BUILD_COMMANDS and shutil.which(command, path=path) is None:
+        return command, BUILD_COMMANDS[command]
+    return None
 
 
 def missing_build_command(output: str) -> tuple[str, str] | None:

@@ -76,14 +76,19 @@ def requirements_for(scan: ScanResult, settings: LockSettings) -> tuple[list[str
     return sorted(dict.fromkeys(lines)), asked_by
 
 
-def with_run_time_needs(scan: ScanResult, needed: dict[str, str]) -> ScanResult:
-    """``scan`` with the distributions a run showed it needs (module -> distribution), as
-    required distributions of their own."""
+def with_run_time_needs(scan: ScanResult, needed: Mapping[str, str], commands: Mapping[str, str] | None = None) -> ScanResult:
+    """``scan`` with the distributions a run showed it needs (module -> distribution; a
+    command it runs -> the distribution that ships it), as required distributions of
+    their own."""
     dists = {d.name: d for d in scan.distributions}
     for module, dist in needed.items():
         old = dists.get(dist)
         dists[dist] = Distribution(name=dist, imports=tuple(sorted({module, *(old.imports if old else ())})), optional=False,
                                    declared=old.declared if old else False, how=old.how if old else "needed at run time")
+    for command, dist in (commands or {}).items():
+        old = dists.get(dist)
+        dists[dist] = Distribution(name=dist, imports=old.imports if old else (), optional=False, declared=old.declared if old else False,
+                                   how=old.how if old else f"the command {command}, run at run time")
     return dataclasses.replace(scan, distributions=tuple(sorted(dists.values(), key=lambda d: d.name)))
 
 

@@ -166,10 +166,7 @@ def from_documents(paper: Path, files: Sequence[str]) -> tuple[list[Found], list
         if missing:
             notes.append(f"{best.source}: `{path}` is not run: it reads {', '.join(missing[:2])}, which the paper does not hold")
             continue
-        try:
-            script = (paper / path).read_text(encoding="utf-8", errors="replace") if path.endswith(".py") else ""
-        except OSError:
-            script = ""
+        script = _text(paper, path) if path.endswith(".py") else ""
         args, filled = fill_placeholders(best.args, script)
         # A script runs where its command runs; a notebook's kernel starts in its own folder.
         cwd = best.cwd if best.cwd != posixpath.dirname(path) and _kind(path) == "script" else None
@@ -179,18 +176,17 @@ def from_documents(paper: Path, files: Sequence[str]) -> tuple[list[Found], list
     return found, notes
 
 
+def _text(paper: Path, rel: str) -> str:
+    """A file of the paper as text, whatever its encoding; "" when it cannot be read."""
+    try:
+        return (paper / rel).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def _main_guarded(paper: Path, files: Sequence[str]) -> list[str]:
-    out = []
-    for rel in files:
-        if not rel.endswith(".py") or is_support_code(rel) or is_article_tooling(rel):
-            continue
-        try:
-            text = (paper / rel).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if has_main_guard(text):
-            out.append(rel)
-    return out
+    return [rel for rel in files if rel.endswith(".py") and not is_support_code(rel) and not is_article_tooling(rel)
+            and has_main_guard(_text(paper, rel))]
 
 
 # A line that runs another script: subprocess, os.system/popen, runpy, exec(open(...)).
@@ -200,10 +196,7 @@ _SCRIPT_NAME = re.compile(r"""(?:['"\s]|^)((?:[\w.-]+/)*[\w.-]+\.py)\b""")
 
 def _runs(paper: Path, rel: str, scripts: set[str]) -> list[str]:
     """The scripts of ``scripts`` that the script ``rel`` runs itself, in order."""
-    try:
-        text = (paper / rel).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
+    text = _text(paper, rel)
     folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
     out: list[str] = []
     for line in text.splitlines():
@@ -245,12 +238,7 @@ def _drivers(paper: Path, files: Sequence[str], guarded: set[str]) -> dict[str, 
             drivers[rel] = runs[0]
     if not drivers:
         return {}
-    imported: set[str] = set()
-    for rel in python:
-        try:
-            imported.update(m.group(1) for m in _IMPORTED.finditer((paper / rel).read_text(encoding="utf-8", errors="replace")))
-        except OSError:
-            continue
+    imported = {m.group(1) for rel in python for m in _IMPORTED.finditer(_text(paper, rel))}
     return {d: t for d, t in drivers.items() if d.rsplit("/", 1)[-1][:-3] not in imported}
 
 

@@ -25,6 +25,12 @@ def infer(root: Path, date: str = "2018-08-03") -> interpreter.PythonChoice | No
     ({"runtime.txt": "python-3.7.5\n"}, "3.7", "runtime.txt (python-3.7.5)"),
     ({"a.ipynb": json.dumps({"cells": [], "metadata": {"language_info": {"name": "python", "version": "3.5.2"}}, "nbformat": 4, "nbformat_minor": 2})},
      "3.5", "a.ipynb metadata (language_info.version 3.5.2)"),
+    # The image the authors' Dockerfile runs the paper in outranks a notebook's metadata.
+    ({"Dockerfile": "FROM rocker/tidyverse:4.0.1 AS reproduction\nRUN true\nFROM python:3.7 AS replication\n",
+      "a.ipynb": json.dumps({"cells": [], "metadata": {"language_info": {"name": "python", "version": "3.9.1"}}, "nbformat": 4})},
+     "3.7", "Dockerfile:3 (FROM python:3.7)"),
+    ({"docker/app.Dockerfile": "# build\nfrom --platform=linux/amd64 docker.io/library/python:3.8.12-slim-buster\n"}, "3.8",
+     "docker/app.Dockerfile:2 (FROM python:3.8.12-slim-buster)"),
     ({"code/README.md": "It requires at least python 2.7.3, numpy 1.8.0\n"}, "2.7", "code/README.md:1 (python 2.7.3)"),
     # Alternatives listed together: the newest, as it is the likelier to be installable.
     ({"README.md": "Requirements:\n  * Python 2.7 or 3.6\n  * PyTorch 0.4\n"}, "3.6", "README.md:2 (Python 2.7 or 3.6)"),

@@ -167,6 +167,22 @@ def _from_version_files(root: Path, files: list[str]) -> PythonChoice | None:
     return None
 
 
+# The official image a Dockerfile builds on: FROM python:3.7, python:3.7.4-slim-buster,
+# docker.io/library/python:3.9 (AS a stage name or not).
+_DOCKER_PYTHON = re.compile(r"^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(?:docker\.io/)?(?:library/)?python:((\d)\.(\d+)[\w.-]*)", re.M | re.I)
+
+
+def _from_dockerfiles(root: Path, files: list[str]) -> PythonChoice | None:
+    """The Python of the image the paper's Dockerfile builds on: the environment its
+    authors give for running it."""
+    for rel in files:
+        text = _text(root / rel)
+        m = _DOCKER_PYTHON.search(text)
+        if m:
+            return PythonChoice(version=f"{m.group(2)}.{m.group(3)}", source=f"{rel}:{_line(text, m.start(1))} (FROM python:{m.group(1)})")
+    return None
+
+
 def _from_notebooks(root: Path, files: list[str]) -> PythonChoice | None:
     seen: Counter[str] = Counter()
     where: dict[str, str] = {}
@@ -264,8 +280,8 @@ def _by_depth(files: Iterable[str]) -> list[str]:
 def infer(root: Path, files: Iterable[str], date: dt.date | None = None) -> PythonChoice | None:
     """The Python the paper states, from the most exact statement that exists: a lock
     file, an environment file anywhere in the tree, the header of a frozen requirements
-    file ("# frozen under CPython 3.7.0"), ``.python-version``/``runtime.txt``, notebook
-    metadata, a README, ``requires-python``/``python_requires``, and finally code that
+    file ("# frozen under CPython 3.7.0"), ``.python-version``/``runtime.txt``, the image a
+    Dockerfile builds on (``FROM python:3.7``), notebook metadata, a README, ``requires-python``/``python_requires``, and finally code that
     only Python 2 can read. None when the paper says nothing."""
     rels = _by_depth(files)
     names = {r: r.rsplit("/", 1)[-1] for r in rels}
@@ -278,6 +294,7 @@ def infer(root: Path, files: Iterable[str], date: dt.date | None = None) -> Pyth
         or _from_env_files(root, pick(lambda n: re.fullmatch(r"[\w.-]*\.ya?ml", n) is not None and "lock" not in n), date)
         or _from_freeze_headers(root, pick(lambda n: re.fullmatch(r"(?i)[\w.-]*requirements[\w.-]*\.(txt|in)|constraints[\w.-]*\.txt", n) is not None))
         or _from_version_files(root, pick(lambda n: n in (".python-version", "runtime.txt")))
+        or _from_dockerfiles(root, pick(lambda n: re.fullmatch(r"(?i)(?:[\w.-]+\.)?dockerfile(?:\.[\w.-]+)?|containerfile", n) is not None))
         or _from_notebooks(root, pick(lambda n: n.endswith(".ipynb")))
         or _from_readmes(root, pick(lambda n: re.fullmatch(r"(?i)readme(\.(md|rst|txt|markdown))?", n) is not None))
         or _from_requires_python(root, pick(lambda n: n in ("pyproject.toml", "setup.cfg", "setup.py")), date)

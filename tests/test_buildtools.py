@@ -365,3 +365,30 @@ def test_build_tools_later_than_the_date_are_those_of_the_earliest_day_that_reso
     assert [(p.name, p.version) for p in resolved.packages] == [("zztool", "2.0")]
     assert resolved.cutoff == dt.date(2023, 3, 1), resolved.cutoff
     assert "zztool" in why
+
+
+@needs_sandbox
+def test_what_a_backend_asks_for_is_resolved_from_the_narrowed_day(tmp_path: Path) -> None:
+    """The sdist's [build-system] asks for zztool>=2.0, which came out after the paper's
+    date: the tools are of 2023-03-01 (zztool 2.0). Its backend then asks for zzdyn too:
+    the tools are resolved again from that day, not from the next six-month step (which
+    would take zztool 4.0)."""
+    idx = FakeIndex()
+    for version, day in [("1.0", "2022-11-01"), ("2.0", "2023-03-01"), ("3.0", "2023-05-01"), ("4.0", "2023-06-20")]:
+        idx.add("zztool", version, uploaded=f"{day}T00:00:00Z", sdist=False)
+    idx.add("zzdyn", "2.0", uploaded="2022-12-01T00:00:00Z", sdist=False)
+    idx.projects["zzbackend"] = [Dist(*build_wheel("zzbackend", "0.3", code={"zzbackend.py": BACKEND}), "2022-12-01T00:00:00Z")]
+    idx.projects["newpkg"] = [Dist(*build_sdist("newpkg", "1.0", code={
+        "pyproject.toml": '[build-system]\nrequires = ["zzbackend", "zztool>=2.0"]\nbuild-backend = "zzbackend"\n',
+        "PKG-INFO": "Metadata-Version: 2.1\nName: newpkg\nVersion: 1.0\n", "newpkg/__init__.py": "x = 1\n"}), "2022-12-01T00:00:00Z")]
+    paper = write_tree(tmp_path / "paper", {"run.py": "import newpkg\n", "requirements.txt": "newpkg\n"})
+    with running(idx) as base:
+        settings = LockSettings(date=dt.date(2023, 1, 15), python=RUNNING, index_url=f"{base}/simple/", uv_cache=tmp_path / "uv",
+                                cache_dir=tmp_path / "cache")
+        found = lock(scan(ScanSettings(path=paper, python=RUNNING)), settings, root=paper)
+        exe, _ = rerun.find_python(RUNNING)
+        planned, _ = buildtools.plan(found, settings, python_exe=exe, client=pypi.Client(settings.index_url),
+                                     cache=cache_root(settings.cache_dir))
+    newpkg = next(p for p in planned.packages if p.name == "newpkg")
+    assert newpkg.build_requires == ("zzbackend", "zztool>=2.0", "zzdyn")
+    assert "zztool==2.0" in newpkg.build_with and planned.build_tools_date == "2023-03-01", (newpkg.build_with, planned.build_tools_date)

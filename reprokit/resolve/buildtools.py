@@ -198,6 +198,14 @@ def _resolve(requirements: Sequence[str], settings: LockSettings, client: pypi.C
     raise ResolutionFailed(f"no set of build tools for Python {settings.python} satisfies {', '.join(requirements)}: {first_error}")
 
 
+def _from(day: dt.date | None, cutoffs: Sequence[dt.date]) -> list[dt.date]:
+    """The cutoffs to resolve at again once more is asked: from the day the tools are of
+    (which narrowing may have put between two of them), then the later ones."""
+    if day is None:
+        return list(cutoffs)
+    return [day, *(c for c in cutoffs if c > day)]
+
+
 def closure(names: Iterable[str], edges: dict[str, tuple[str, ...]]) -> set[str]:
     out: set[str] = set()
     todo = [str(canonicalize_name(n)) for n in names]
@@ -389,16 +397,16 @@ def plan(lock: Lock, settings: LockSettings, *, python_exe: str | None, client: 
                 what = f"the command `{command[0]}`" if command else f"the module {dist}"
                 notes.append(f"{labels[name]}: its build needs {what} without declaring it (as builds did before PEP 518, when "
                              f"every machine had it): {dist} from PyPI is given to its build, with the build tools")
-                at = [c for c in cutoffs if resolved.cutoff is None or c >= resolved.cutoff]
-                resolved, later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, at, runtime)
+                resolved, later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client,
+                                           _from(resolved.cutoff, cutoffs), runtime)
                 why_later = why_later or later
             extra = [r for r in asked if r not in requires[name]]
             if extra:
                 requires[name] += extra
                 asked_more = True
         if asked_more:
-            at = [c for c in cutoffs if resolved.cutoff is None or c >= resolved.cutoff]
-            resolved, later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client, at, runtime)
+            resolved, later = _resolve(sorted({r for rs in requires.values() for r in rs}), settings, client,
+                                       _from(resolved.cutoff, cutoffs), runtime)
             why_later = why_later or later
     for p in resolved.packages:
         tools.setdefault(p.pin, p)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprokit.scan import declared
-from tests.helpers import write_tree
+from reprokit.scan import ScanSettings, declared, scan
+from tests.helpers import RUNNING, write_tree
 
 
 def names(found: list[declared.Declared]) -> list[tuple[str, bool]]:
@@ -118,3 +118,40 @@ def test_conda_environments_are_read_whatever_their_name_and_git_requirements_ke
     assert set(by_name) == {"numpy", "tool"}
     assert by_name["numpy"].conda and by_name["numpy"].source == "binder/env.yaml:4"
     assert by_name["tool"].url == "git+https://github.com/someone/tool.git@v1#egg=tool" and not by_name["tool"].conda
+
+
+ROUGIER_README = """\
+This replication has been written and tested on OSX 10.12 (Sierra) using the
+following packages:
+
+ * Python 3.6.0
+ * Numpy 1.12.0
+ * [Scipy](https://www.scipy.org) 0.18.1
+ * Pillow 4.0.0
+ * tqdm >= 4.10
+ * OSX 10.12
+
+The AUTO library needs nibabel: install it by typing in the terminal "pip install nibabel".
+
+```
+$ pip install zz-rare-tool==0.2 --user
+```
+"""
+
+
+def test_a_paper_without_a_requirements_file_declares_what_its_readme_lists(tmp_path: Path) -> None:
+    """No requirements file: the README's list of what the paper was tested with (a
+    package a line, with its version; scipy.misc.imread needs Pillow, which no code
+    imports) and its install commands are its declarations. A name reprokit does not
+    know as a distribution (Python, OSX) is none; prose names an install only of a known
+    one; a copy of the README in code/ adds nothing the top one gives."""
+    paper = write_tree(tmp_path / "p", {"README.md": ROUGIER_README, "code/README.md": " * Numpy 1.11.0\n * six 1.10.0\n",
+                                        "code/stippler.py": "import numpy, scipy.misc\n"})
+    got = {d.requirement: d.source for d in scan(ScanSettings(path=paper, python=RUNNING)).declared}
+    assert got == {"Numpy==1.12.0": "README.md:5 (listed as tested with)", "Scipy==0.18.1": "README.md:6 (listed as tested with)",
+                   "Pillow==4.0.0": "README.md:7 (listed as tested with)", "tqdm>=4.10": "README.md:8 (listed as tested with)",
+                   "nibabel": "README.md:11 (pip install)", "zz-rare-tool==0.2": "README.md:14 (pip install)",
+                   "six==1.10.0": "code/README.md:2 (listed as tested with)"}, got
+    # A paper with a requirements file of its own: that is what it declares.
+    (paper / "requirements.txt").write_text("numpy\nscipy\n")
+    assert [d.requirement for d in scan(ScanSettings(path=paper, python=RUNNING)).declared] == ["numpy", "scipy"]

@@ -10,6 +10,7 @@ draws the table a person reads.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ from reprokit.scan._layout import (
     visible_folders,
 )
 from reprokit.scan._stdlib import TYPE_CHECKER_ONLY, other_stdlib, other_stdlib_message, parse_python, stdlib_names
-from reprokit.scan.mapping import Mapper, platform_only
+from reprokit.scan.mapping import Mapper, known_distributions, platform_only
 from reprokit.wording import counted
 
 __all__ = [
@@ -278,6 +279,9 @@ def scan(settings: ScanSettings) -> ScanResult:
     sources = everything.files if path.is_file() else tuple(f for f in everything.files if f.endswith(tree.SOURCE_SUFFIXES))
     decl_files = [f for f in everything.files if declared_mod.is_declaration_file(f.rsplit("/", 1)[-1])]
     decl = declared_mod.read_declared(root, decl_files)
+    if not decl.requirements and path.is_dir():
+        # No requirements file of its own: what its READMEs install or list as tested with.
+        decl = dataclasses.replace(decl, requirements=declared_mod.read_readmes(root, everything.files, known_distributions().__contains__))
 
     results = scan_files(root, list(sources), target, settings.jobs)
     warnings: list[Warning_] = [Warning_(path=p, line=None, message=f"skipped: {why}") for p, why in everything.skipped]

@@ -63,6 +63,13 @@ def _provides_from_table() -> Mapping[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in inverse.items()}
 
 
+@functools.cache
+def known_distributions() -> frozenset[str]:
+    """The canonical names of the distributions the bundled table knows (PyPI's most
+    downloaded): what a README's list of packages may name."""
+    return frozenset(_canonical(d) for d in _provides_from_table())
+
+
 # Run by the named environment's own Python (3.8 or later; pkg_resources before that):
 # its distributions, their versions and the top-level names they install, as JSON.
 _ENV_PROBE = r"""

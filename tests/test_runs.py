@@ -41,6 +41,20 @@ def test_figures_a_script_shows_are_kept_as_outputs(tmp_path: Path) -> None:
     assert sizes["figure-1.png"] == sizes["figure-2.png"] and sizes["figure-1.png"][0] > 100
 
 
+def test_figures_the_scripts_a_driver_runs_show_are_all_kept(tmp_path: Path) -> None:
+    """run.py runs fig.py twice (os.system, as a driver does): each shows a figure, and
+    each is kept, numbered on from the one before (not both as figure-1.png)."""
+    paper = write_tree(tmp_path / "p", {
+        "code/run.py": "import os, sys\nfor n in (2, 5):\n    os.system('%s fig.py %d' % (sys.executable, n))\n",
+        "code/fig.py": "import sys\nimport matplotlib.pyplot as plt\nplt.plot(range(int(sys.argv[1])))\nplt.show()\n",
+    })
+    (r,) = rerun.run_entry_points(paper, ENV, [EntryPoint(name="run", kind="script", path="code/run.py")], collect=tmp_path / "got")
+    assert r.ok, r.message
+    assert sorted(r.outputs) == ["shown/figure-1.png", "shown/figure-2.png"]
+    got = [(tmp_path / "got" / "run" / "shown" / f"figure-{n}.png").read_bytes() for n in (1, 2)]
+    assert got[0] != got[1] and all(g.startswith(b"\x89PNG") for g in got)
+
+
 def test_a_long_run_says_where_it_is_and_stops_at_its_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "TICK", 0.5)
     paper = write_tree(tmp_path / "p", {

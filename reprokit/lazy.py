@@ -38,6 +38,9 @@ def module(name: str) -> ModuleType:
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
         loader.exec_module(mod)
+        parent, _, child = name.rpartition(".")
+        if parent:  # as an import binds it: `import urllib.parse` elsewhere then finds urllib.parse
+            setattr(sys.modules[parent], child, mod)
         return mod
 
 

@@ -140,6 +140,22 @@ print(callable(run.crash), "reprokit.outputs.learn" in sys.modules)
     assert out == ["False False", "True True", "module 'reprokit.outputs' has no attribute 'no_such_name'", "True False"]
 
 
+def test_a_lazy_submodule_is_found_as_an_import_of_it_finds_it() -> None:
+    """reprokit.redact loads urllib.parse lazily; a module imported after it that does
+    `import urllib.parse` reaches it as urllib.parse, as when it was imported eagerly."""
+    probe = """
+import sys, urllib
+sys.modules.pop("urllib.parse", None)  # as where nothing imported it before (site may have)
+vars(urllib).pop("parse", None)
+from reprokit import lazy
+parse = lazy.module("urllib.parse")
+import urllib.parse
+print(urllib.parse.quote("a b"), type(sys.modules["urllib.parse"]).__name__)
+"""
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["a%20b", "module"], out
+
+
 def test_a_package_may_not_export_a_name_of_one_of_its_modules(tmp_path: Path) -> None:
     """Once anyone imported ``pkg.failure``, ``pkg.failure`` would be the module, not the function."""
     package = tmp_path / "clashpkg"

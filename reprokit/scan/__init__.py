@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 
 from reprokit.errors import UsageError
 from reprokit.scan import declared as declared_mod
-from reprokit.scan import tree
+from reprokit.scan import readmes, tree
 from reprokit.scan._files import (
     MAX_FILE_BYTES,
     PARALLEL_BYTES,
@@ -281,7 +281,7 @@ def scan(settings: ScanSettings) -> ScanResult:
     decl = declared_mod.read_declared(root, decl_files)
     if not decl.requirements and path.is_dir():
         # No requirements file of its own: what its READMEs install or list as tested with.
-        decl = dataclasses.replace(decl, requirements=declared_mod.read_readmes(root, everything.files, known_distributions().__contains__))
+        decl = dataclasses.replace(decl, requirements=readmes.read_readmes(root, everything.files, known_distributions().__contains__))
 
     results = scan_files(root, list(sources), target, settings.jobs)
     warnings: list[Warning_] = [Warning_(path=p, line=None, message=f"skipped: {why}") for p, why in everything.skipped]

@@ -11,7 +11,7 @@ import configparser
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,6 @@ from packaging.utils import (
 
 from reprokit import schemas, toml
 from reprokit.errors import InputError
-from reprokit.scan import notebook
 
 # conda package names that differ from the PyPI distribution that provides the same code.
 CONDA_TO_PYPI = {
@@ -81,7 +80,7 @@ def is_requirement(text: str) -> bool:
     return True
 
 
-def _declared(text: str, source: str, optional: bool = False) -> Declared | None:
+def declaration(text: str, source: str, optional: bool = False) -> Declared | None:
     text = text.strip()
     if not text:
         return None
@@ -115,7 +114,7 @@ def _archive_declared(line: str, source: str) -> Declared | None:
             name, version = parse_sdist_filename(re.sub(r"\.(tgz|tar\.bz2|zip)$", ".tar.gz", filename))
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
-    return _declared(f"{name}=={version}", source)
+    return declaration(f"{name}=={version}", source)
 
 
 def parse_requirements_txt(text: str, path: str) -> tuple[list[Declared], list[Problem], list[str]]:
@@ -143,7 +142,7 @@ def parse_requirements_txt(text: str, path: str) -> tuple[list[Declared], list[P
         if line.startswith(("-e", "--editable")):
             egg = _EGG.search(line)
             if egg:
-                d = _declared(egg.group(1), f"{path}:{lineno}")
+                d = declaration(egg.group(1), f"{path}:{lineno}")
                 if d:
                     target = line.split(None, 1)[1] if " " in line else line[2:]
                     found.append(dataclasses.replace(d, url=target.strip()) if re.match(r"^\w+\+|^https?://", target.strip()) else d)
@@ -155,11 +154,11 @@ def parse_requirements_txt(text: str, path: str) -> tuple[list[Declared], list[P
             # A URL or a path: the name is in #egg=, else in an archive's file name. A
             # folder (".", "../lib") is a local project: the paper's own code, no problem.
             egg = _EGG.search(line)
-            d = _declared(egg.group(1), f"{path}:{lineno}") if egg else _archive_declared(line, f"{path}:{lineno}")
+            d = declaration(egg.group(1), f"{path}:{lineno}") if egg else _archive_declared(line, f"{path}:{lineno}")
             if d:
                 found.append(dataclasses.replace(d, url=line) if re.match(r"^(git\+|hg\+|svn\+|bzr\+|https?://)", line) else d)
             continue
-        d = _declared(line, f"{path}:{lineno}")
+        d = declaration(line, f"{path}:{lineno}")
         if d is None:
             problems.append(Problem(path=path, line=lineno, message=f"not a requirement: {line!r}"))
         else:
@@ -187,7 +186,7 @@ def parse_pyproject(text: str, path: str) -> tuple[list[Declared], list[Problem]
     def add(reqs: Iterable[object], optional: bool) -> None:
         for r in reqs:
             if isinstance(r, str):
-                d = _declared(r, f"{path}:{_line_of(text, r) or 1}", optional)
+                d = declaration(r, f"{path}:{_line_of(text, r) or 1}", optional)
                 if d:
                     found.append(d)
 
@@ -203,12 +202,12 @@ def parse_pyproject(text: str, path: str) -> tuple[list[Declared], list[Problem]
                 if name.lower() == "python":
                     continue
                 is_opt = optional or (isinstance(spec, dict) and bool(spec.get("optional")))
-                d = _declared(name, f"{path}:{_line_of(text, name) or 1}", is_opt)
+                d = declaration(name, f"{path}:{_line_of(text, name) or 1}", is_opt)
                 if d:
                     found.append(d)
         for group in (poetry.get("group", {}) or {}).values():
             for name in (group.get("dependencies", {}) or {}):
-                d = _declared(name, f"{path}:{_line_of(text, name) or 1}", True)
+                d = declaration(name, f"{path}:{_line_of(text, name) or 1}", True)
                 if d:
                     found.append(d)
     name = project.get("name") or (poetry.get("name") if isinstance(poetry, dict) else None)
@@ -224,13 +223,13 @@ def parse_setup_cfg(text: str, path: str) -> tuple[list[Declared], list[Problem]
     found: list[Declared] = []
     if cp.has_option("options", "install_requires"):
         for r in cp.get("options", "install_requires").splitlines():
-            d = _declared(r.split("#")[0], f"{path}:{_line_of(text, r.strip()) or 1}")
+            d = declaration(r.split("#")[0], f"{path}:{_line_of(text, r.strip()) or 1}")
             if d:
                 found.append(d)
     if cp.has_section("options.extras_require"):
         for _, value in cp.items("options.extras_require"):
             for r in value.splitlines():
-                d = _declared(r.split("#")[0], f"{path}:{_line_of(text, r.strip()) or 1}", True)
+                d = declaration(r.split("#")[0], f"{path}:{_line_of(text, r.strip()) or 1}", True)
                 if d:
                     found.append(d)
     name = cp.get("metadata", "name", fallback=None)
@@ -260,13 +259,13 @@ def parse_setup_py(text: str, path: str) -> tuple[list[Declared], list[Problem],
                 continue
             if kw.arg == "install_requires" and isinstance(literal, (list, tuple)):
                 for r in literal:
-                    d = _declared(str(r), f"{path}:{value.lineno}")
+                    d = declaration(str(r), f"{path}:{value.lineno}")
                     if d:
                         found.append(d)
             elif kw.arg == "extras_require" and isinstance(literal, dict):
                 for reqs in literal.values():
                     for r in reqs if isinstance(reqs, (list, tuple)) else [reqs]:
-                        d = _declared(str(r), f"{path}:{value.lineno}", True)
+                        d = declaration(str(r), f"{path}:{value.lineno}", True)
                         if d:
                             found.append(d)
             elif kw.arg == "name" and isinstance(literal, str):
@@ -286,7 +285,7 @@ def parse_environment_yml(text: str, path: str) -> tuple[list[Declared], list[Pr
     for dep in deps or []:
         if isinstance(dep, dict):
             for r in dep.get("pip", []) or []:
-                d = _declared(str(r), f"{path}:{_line_of(text, str(r)) or 1}")
+                d = declaration(str(r), f"{path}:{_line_of(text, str(r)) or 1}")
                 if d:
                     found.append(d)
             continue
@@ -307,7 +306,7 @@ def parse_environment_yml(text: str, path: str) -> tuple[list[Declared], list[Pr
         else:
             text_req = f"{name}{v}"
         where = f"{path}:{_line_of(text, str(dep)) or 1}"
-        d = _declared(text_req, where) or _declared(name, where)
+        d = declaration(text_req, where) or declaration(name, where)
         if d:
             found.append(dataclasses.replace(d, conda=True))
     return found, []
@@ -326,7 +325,7 @@ def parse_pipfile(text: str, path: str) -> tuple[list[Declared], list[Problem]]:
                 req = f"{name}{spec}" if spec[0] in "<>=!~" else f"{name}=={spec}"
             elif isinstance(spec, dict) and isinstance(spec.get("version"), str) and spec["version"] != "*":
                 req = f"{name}{spec['version']}"
-            d = _declared(req, f"{path}:{_line_of(text, name) or 1}", optional) or _declared(
+            d = declaration(req, f"{path}:{_line_of(text, name) or 1}", optional) or declaration(
                 name, f"{path}:{_line_of(text, name) or 1}", optional
             )
             if d:
@@ -339,60 +338,6 @@ class DeclaredSet:
     requirements: tuple[Declared, ...]
     problems: tuple[Problem, ...]
     project_names: tuple[str, ...]  # the paper's own package name(s), if it declares one
-
-
-# A README's list of what the paper was tested with, one package a line: "* Numpy
-# 1.12.0", "- scipy >= 0.19", "* [Matplotlib](https://matplotlib.org) 2.0.0", "- `tqdm==4.10`".
-_LISTED = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+\[?([A-Za-z][\w.-]*?)\]?(?:\([^)\s]*\))?[ \t]*"
-                     r"(?:(==|>=|<=|~=|>|<)[ \t]*|v(?=\d)|[ \t]+)(\d+(?:\.\d+)*)[ \t]*[,;.]?[ \t]*$")
-# A line that is an install command (not prose that mentions one).
-_COMMAND_LINE = re.compile(r"^[ \t]*(?:\$[ \t]*)?(?:sudo[ \t]+)?(?:\S*python[\d.]*[ \t]+-m[ \t]+)?(?:pip3?|conda|mamba)[ \t]+install\b")
-
-
-def parse_readme(text: str, path: str, known: Callable[[str], bool]) -> list[Declared]:
-    """What a README says the paper needs, for a paper with no requirements file of its
-    own: its ``pip install`` / ``conda install`` lines, and its list of the packages it
-    was tested with, one a line with a version (the version as the list gives it: a bare
-    one is the release the authors had). A listed name counts only when ``known`` holds
-    for it (a PyPI distribution reprokit knows): "Python 3.6.0" and "OSX 10.12" are no
-    packages."""
-    found: list[Declared] = []
-    for n, line in enumerate(text.replace("`", "").replace('"', " ").splitlines(), 1):
-        where = f"{path}:{n}"
-        installs = notebook.find_installs(line, n)
-        if installs:
-            command = _COMMAND_LINE.match(line) is not None
-            for inst in installs:
-                word = inst.requirement if command else inst.requirement.rstrip(".,;:)")  # prose: 'typing "pip install dipy".'
-                name = CONDA_TO_PYPI.get(word.split("=")[0].lower(), word) if inst.tool == "conda" else word
-                d = _declared(name, f"{where} ({inst.tool} install)")
-                if d is not None and d.name not in CONDA_NON_PYTHON and (command or known(d.name)):
-                    found.append(d)
-            continue
-        m = _LISTED.match(line)
-        if m and known(str(canonicalize_name(m.group(1)))):
-            d = _declared(f"{m.group(1)}{m.group(2) or '=='}{m.group(3)}", f"{where} (listed as tested with)")
-            if d is not None:
-                found.append(d)
-    return found
-
-
-_README = re.compile(r"(?i)readme(?:\.(?:md|rst|txt|markdown))?")
-
-
-def read_readmes(root: Path, rel_files: Iterable[str], known: Callable[[str], bool]) -> tuple[Declared, ...]:
-    """What the READMEs at the paper's top and one folder down declare (see
-    :func:`parse_readme`): for a name several give (tqdm 4.11.2 in one, 4.10 in a copy
-    of it in code/), the top one's, else the first's."""
-    readmes = sorted((f for f in rel_files if f.count("/") <= 1 and _README.fullmatch(f.rsplit("/", 1)[-1])), key=lambda r: (r.count("/"), r))
-    found: list[Declared] = []
-    for rel in readmes:
-        try:
-            text = (root / rel).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        found += [d for d in parse_readme(text, rel, known) if all(f.name != d.name for f in found)]
-    return tuple(found)
 
 
 def read_declared(root: Path, rel_files: Iterable[str]) -> DeclaredSet:

@@ -81,6 +81,7 @@ def is_requirement(text: str) -> bool:
 
 
 def declaration(text: str, source: str, optional: bool = False) -> Declared | None:
+    """A requirement as written (PEP 508) and where, or None when the text is none."""
     text = text.strip()
     if not text:
         return None
